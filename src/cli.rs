@@ -1,0 +1,116 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Compile a TOML stack file into a bundle for an MLflow tracking server on Google Cloud:
+/// Kubernetes manifests, an infra.sh of gcloud commands, and the server image.
+#[derive(Debug, Parser)]
+#[command(name = "mlflow-stack", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate stack files; diagnostics go to stderr.
+    ///
+    /// Every file is checked, in parallel, and every problem in a file is reported.
+    /// Exit status 1 when any file has an error (or a warning, with --deny-warnings).
+    Check {
+        /// Stack files.
+        #[arg(required = true, value_name = "STACK")]
+        stacks: Vec<PathBuf>,
+        #[command(flatten)]
+        options: CheckOptions,
+    },
+    /// Write the bundle of each stack.
+    ///
+    /// With one stack the bundle is DIR itself; with several, DIR/<file stem>/ each. Stacks
+    /// compile in parallel. A stack with an error writes nothing and its previous bundle
+    /// stays as it was, while the other stacks still build; the exit status is then 1.
+    /// Each bundle is written to a temporary sibling and renamed into place. A non-empty
+    /// directory that is not a bundle of ours is never replaced.
+    Build {
+        /// Stack files.
+        #[arg(required = true, value_name = "STACK")]
+        stacks: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long, short, value_name = "DIR")]
+        out: PathBuf,
+        /// Write nothing; print a diff and exit 1 when a bundle in DIR is not up to date.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        options: CheckOptions,
+    },
+    /// Print the Kubernetes manifests of a stack (for `kubectl apply -f -`).
+    Manifests {
+        #[arg(value_name = "STACK")]
+        stack: PathBuf,
+    },
+    /// Print the infra.sh of a stack.
+    Infra {
+        #[arg(value_name = "STACK")]
+        stack: PathBuf,
+    },
+    /// Print the JSON Schema of the stack file (for editors: `#:schema ./stack.schema.json`).
+    Schema,
+    /// Write a commented starter stack file that passes `check`; never overwrites a file.
+    Init {
+        /// Where to write the stack file.
+        #[arg(default_value = "stack.toml", value_name = "PATH")]
+        path: PathBuf,
+        /// Where the server runs.
+        #[arg(long, value_enum, default_value_t = InitEnvironment::Gke)]
+        environment: InitEnvironment,
+        /// Google Cloud project id.
+        #[arg(long, default_value = "my-gcp-project", value_name = "ID")]
+        project: String,
+        /// Google Cloud region.
+        #[arg(long, default_value = "europe-west3", value_name = "REGION")]
+        region: String,
+        /// Artifact bucket [default: <project>-mlflow].
+        #[arg(long, value_name = "NAME")]
+        bucket: Option<String>,
+        /// Tag of the server image.
+        #[arg(long, default_value = "1.0.0", value_name = "TAG")]
+        tag: String,
+        /// Name of this MLflow, the prefix of every resource.
+        #[arg(long, default_value = "mlflow", value_name = "NAME")]
+        name: String,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckOptions {
+    /// How diagnostics are printed.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Treat warnings as errors (for CI).
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Rendered diagnostics with source excerpts, on stderr.
+    Human,
+    /// One JSON object per diagnostic, one per line, on stdout.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitEnvironment {
+    Gke,
+    Local,
+}

@@ -1,0 +1,506 @@
+//! The Kubernetes objects of the bundle, as typed k8s-openapi structs.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapKeySelector, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, LocalObjectReference, Namespace, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource,
+    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, SleepAction, TopologySpreadConstraint,
+    Volume, VolumeMount,
+};
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPort, NetworkPolicySpec};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::Serialize;
+
+use crate::plan::{DB_HOST, DB_PORT, KEY_DIR, KEY_FILE, PROXY_HEALTH_PORT, Plan, SERVER_PORT, SERVER_UID};
+
+/// One manifest of the bundle.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Object {
+    Namespace(Box<Namespace>),
+    ServiceAccount(Box<ServiceAccount>),
+    ConfigMap(Box<ConfigMap>),
+    Deployment(Box<Deployment>),
+    Service(Box<Service>),
+    NetworkPolicy(Box<NetworkPolicy>),
+    PodDisruptionBudget(Box<PodDisruptionBudget>),
+}
+
+/// ConfigMap keys, also the environment variable names the containers read them as.
+const CONNECTION_NAME: &str = "INSTANCE_CONNECTION_NAME";
+const BACKEND_STORE_URI: &str = "MLFLOW_BACKEND_STORE_URI";
+const ARTIFACTS_DESTINATION: &str = "MLFLOW_ARTIFACTS_DESTINATION";
+const DEFAULT_ARTIFACT_ROOT: &str = "MLFLOW_DEFAULT_ARTIFACT_ROOT";
+const JOB_EXECUTION: &str = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION";
+
+/// Key of the database password in its Secret.
+pub const PASSWORD_KEY: &str = "password";
+
+/// Initialises or upgrades the schema, holding a PostgreSQL advisory lock so that pods
+/// starting together (first install, several replicas) migrate one at a time: the same
+/// steps as `mlflow db upgrade`, which takes no lock of its own.
+const MIGRATE: &str = r#"import sys
+
+import sqlalchemy
+from mlflow.store.db import utils
+
+engine = utils.create_sqlalchemy_engine_with_retry(sys.argv[1])
+with engine.connect() as lock:
+    lock.execute(sqlalchemy.text("SELECT pg_advisory_lock(hashtext('mlflow-stack-migrate'))"))
+    if utils._is_empty_database(engine):
+        utils._initialize_tables(engine)
+    else:
+        utils._upgrade_db(engine)
+"#;
+
+/// The manifests of the bundle with their file names.
+#[must_use]
+pub fn objects(plan: &Plan) -> Vec<(&'static str, Object)> {
+    let mut objects = vec![
+        ("namespace.yaml", Object::Namespace(Box::new(namespace(plan)))),
+        ("serviceaccount.yaml", Object::ServiceAccount(Box::new(service_account(plan)))),
+        ("configmap.yaml", Object::ConfigMap(Box::new(config_map(plan)))),
+        ("deployment.yaml", Object::Deployment(Box::new(deployment(plan)))),
+        ("service.yaml", Object::Service(Box::new(service(plan)))),
+        ("networkpolicy.yaml", Object::NetworkPolicy(Box::new(network_policy(plan)))),
+    ];
+    if plan.replicas > 1 {
+        objects.push(("poddisruptionbudget.yaml", Object::PodDisruptionBudget(Box::new(pod_disruption_budget(plan)))));
+    }
+    objects
+}
+
+fn meta(plan: &Plan, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(plan.namespace.clone()),
+        labels: Some(plan.labels.clone()),
+        ..ObjectMeta::default()
+    }
+}
+
+fn namespace(plan: &Plan) -> Namespace {
+    let mut labels = plan.labels.clone();
+    // The pod meets the restricted Pod Security Standard; enforce it for everything here.
+    labels.insert("pod-security.kubernetes.io/enforce".into(), "restricted".into());
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(plan.namespace.clone()),
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    }
+}
+
+fn service_account(plan: &Plan) -> ServiceAccount {
+    let mut metadata = meta(plan, &plan.workload);
+    if plan.gke {
+        metadata.annotations = Some(BTreeMap::from([(
+            "iam.gke.io/gcp-service-account".to_owned(),
+            plan.server_email.clone(),
+        )]));
+    }
+    ServiceAccount {
+        metadata,
+        automount_service_account_token: Some(false),
+        ..ServiceAccount::default()
+    }
+}
+
+fn config_map(plan: &Plan) -> ConfigMap {
+    let artifacts_key = if plan.serve_artifacts { ARTIFACTS_DESTINATION } else { DEFAULT_ARTIFACT_ROOT };
+    ConfigMap {
+        metadata: meta(plan, &plan.config_map),
+        data: Some(BTreeMap::from([
+            (CONNECTION_NAME.to_owned(), plan.connection_name.clone()),
+            (BACKEND_STORE_URI.to_owned(), plan.backend_store_uri.clone()),
+            (artifacts_key.to_owned(), plan.artifact_uri.clone()),
+            // The job runner adds ~1.3 GiB per pod (7 consumer processes) and schedules
+            // periodic tasks on every replica; the tracking server does not need it.
+            (JOB_EXECUTION.to_owned(), "false".to_owned()),
+        ])),
+        ..ConfigMap::default()
+    }
+}
+
+fn from_config(plan: &Plan, key: &str) -> EnvVar {
+    EnvVar {
+        name: key.to_owned(),
+        value_from: Some(EnvVarSource {
+            config_map_key_ref: Some(ConfigMapKeySelector {
+                name: plan.config_map.clone(),
+                key: key.to_owned(),
+                optional: None,
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }
+}
+
+fn value(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.to_owned()),
+        ..EnvVar::default()
+    }
+}
+
+/// The environment of the containers that talk to PostgreSQL and Cloud Storage.
+fn server_env(plan: &Plan) -> Vec<EnvVar> {
+    let mut env = vec![from_config(plan, BACKEND_STORE_URI)];
+    if let Some(secret) = &plan.db_secret {
+        // libpq reads the password from here; it never appears in a URI or argument.
+        env.push(EnvVar {
+            name: "PGPASSWORD".to_owned(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret.clone(),
+                    key: PASSWORD_KEY.to_owned(),
+                    optional: None,
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        });
+    }
+    if plan.local {
+        env.push(value("GOOGLE_APPLICATION_CREDENTIALS", &format!("{KEY_DIR}/{KEY_FILE}")));
+    }
+    env
+}
+
+fn http_probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String(port.to_owned()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        timeout_seconds: Some(5),
+        failure_threshold: Some(failures),
+        ..Probe::default()
+    }
+}
+
+fn restricted_security_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            ..Capabilities::default()
+        }),
+        privileged: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        ..SecurityContext::default()
+    }
+}
+
+fn resources(cpu: &str, memory: &str, memory_limit: &str) -> ResourceRequirements {
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_owned(), Quantity(cpu.to_owned())),
+            ("memory".to_owned(), Quantity(memory.to_owned())),
+        ])),
+        limits: Some(BTreeMap::from([("memory".to_owned(), Quantity(memory_limit.to_owned()))])),
+        ..ResourceRequirements::default()
+    }
+}
+
+fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.to_owned(),
+        mount_path: path.to_owned(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}
+
+/// The Cloud SQL Auth Proxy as a native sidecar: an init container that keeps running
+/// (`restartPolicy: Always`) and must pass its startup probe before the migration starts.
+fn proxy(plan: &Plan) -> Container {
+    let mut args = vec![
+        format!("--address={DB_HOST}"),
+        format!("--port={DB_PORT}"),
+        "--health-check".to_owned(),
+        "--http-address=0.0.0.0".to_owned(),
+        format!("--http-port={PROXY_HEALTH_PORT}"),
+        "--structured-logs".to_owned(),
+        "--exit-zero-on-sigterm".to_owned(),
+    ];
+    if plan.iam_auth {
+        args.push("--auto-iam-authn".to_owned());
+    }
+    let mut mounts = Vec::new();
+    if let Some(secret) = &plan.key_secret {
+        args.push(format!("--credentials-file={KEY_DIR}/{KEY_FILE}"));
+        mounts.push(mount(secret, KEY_DIR, true));
+    }
+    args.push(format!("$({CONNECTION_NAME})"));
+    Container {
+        name: "cloud-sql-proxy".to_owned(),
+        image: Some(plan.proxy_image.to_owned()),
+        image_pull_policy: Some("Always".to_owned()),
+        restart_policy: Some("Always".to_owned()),
+        args: Some(args),
+        env: Some(vec![from_config(plan, CONNECTION_NAME)]),
+        ports: Some(vec![ContainerPort {
+            name: Some("proxy-health".to_owned()),
+            container_port: i32::from(PROXY_HEALTH_PORT),
+            ..ContainerPort::default()
+        }]),
+        startup_probe: Some(Probe {
+            period_seconds: Some(1),
+            ..http_probe("/startup", "proxy-health", 1, 60)
+        }),
+        liveness_probe: Some(http_probe("/liveness", "proxy-health", 10, 3)),
+        resources: Some(resources("100m", "128Mi", "256Mi")),
+        security_context: Some(restricted_security_context()),
+        volume_mounts: (!mounts.is_empty()).then_some(mounts),
+        ..Container::default()
+    }
+}
+
+fn server_mounts(plan: &Plan) -> Vec<VolumeMount> {
+    let mut mounts = vec![mount("tmp", "/tmp", false)];
+    if let Some(secret) = &plan.key_secret {
+        mounts.push(mount(secret, KEY_DIR, true));
+    }
+    mounts
+}
+
+/// Creates or upgrades the schema behind the proxy before the server of a new version
+/// starts; see [`MIGRATE`].
+fn migrate(plan: &Plan) -> Container {
+    Container {
+        name: "migrate".to_owned(),
+        image: Some(plan.image.clone()),
+        image_pull_policy: Some("Always".to_owned()),
+        command: Some(vec!["python".to_owned(), "-c".to_owned(), MIGRATE.to_owned()]),
+        args: Some(vec![format!("$({BACKEND_STORE_URI})")]),
+        env: Some(server_env(plan)),
+        resources: Some(resources("100m", "512Mi", "512Mi")),
+        security_context: Some(restricted_security_context()),
+        volume_mounts: Some(server_mounts(plan)),
+        ..Container::default()
+    }
+}
+
+fn mlflow(plan: &Plan) -> Container {
+    let artifacts = if plan.serve_artifacts {
+        [
+            format!("--artifacts-destination=$({ARTIFACTS_DESTINATION})"),
+            "--serve-artifacts".to_owned(),
+        ]
+    } else {
+        [
+            format!("--default-artifact-root=$({DEFAULT_ARTIFACT_ROOT})"),
+            "--no-serve-artifacts".to_owned(),
+        ]
+    };
+    let mut args = vec![
+        "--host=0.0.0.0".to_owned(),
+        format!("--port={SERVER_PORT}"),
+        format!("--workers={}", plan.workers),
+        format!("--backend-store-uri=$({BACKEND_STORE_URI})"),
+    ];
+    args.extend(artifacts);
+    args.push(format!("--allowed-hosts={}", plan.allowed_hosts.join(",")));
+    let artifacts_key = if plan.serve_artifacts { ARTIFACTS_DESTINATION } else { DEFAULT_ARTIFACT_ROOT };
+    let mut env = server_env(plan);
+    env.push(from_config(plan, artifacts_key));
+    env.push(from_config(plan, JOB_EXECUTION));
+    Container {
+        name: "mlflow".to_owned(),
+        image: Some(plan.image.clone()),
+        image_pull_policy: Some("Always".to_owned()),
+        command: Some(vec!["mlflow".to_owned(), "server".to_owned()]),
+        args: Some(args),
+        env: Some(env),
+        ports: Some(vec![ContainerPort {
+            name: Some("http".to_owned()),
+            container_port: i32::from(SERVER_PORT),
+            protocol: Some("TCP".to_owned()),
+            ..ContainerPort::default()
+        }]),
+        // Allow up to 5 minutes for the first start (imports, schema check), then check often.
+        startup_probe: Some(http_probe("/health", "http", 5, 60)),
+        readiness_probe: Some(http_probe("/health", "http", 10, 3)),
+        liveness_probe: Some(http_probe("/health", "http", 20, 3)),
+        lifecycle: Some(Lifecycle {
+            // Endpoints stop routing to the pod before the server stops accepting.
+            pre_stop: Some(LifecycleHandler {
+                sleep: Some(SleepAction { seconds: 5 }),
+                ..LifecycleHandler::default()
+            }),
+            ..Lifecycle::default()
+        }),
+        resources: Some(resources(&plan.cpu, &plan.memory, &plan.memory)),
+        security_context: Some(restricted_security_context()),
+        volume_mounts: Some(server_mounts(plan)),
+        ..Container::default()
+    }
+}
+
+fn volumes(plan: &Plan) -> Vec<Volume> {
+    let mut volumes = vec![Volume {
+        name: "tmp".to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }];
+    if let Some(secret) = &plan.key_secret {
+        volumes.push(Volume {
+            name: secret.clone(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.clone()),
+                // Readable by the pod's fsGroup only.
+                default_mode: Some(0o440),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
+    volumes
+}
+
+fn selector(plan: &Plan) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(plan.selector.clone()),
+        ..LabelSelector::default()
+    }
+}
+
+fn deployment(plan: &Plan) -> Deployment {
+    let topology_spread = (plan.replicas > 1).then(|| {
+        vec![TopologySpreadConstraint {
+            max_skew: 1,
+            topology_key: "kubernetes.io/hostname".to_owned(),
+            when_unsatisfiable: "ScheduleAnyway".to_owned(),
+            label_selector: Some(selector(plan)),
+            ..TopologySpreadConstraint::default()
+        }]
+    });
+    Deployment {
+        metadata: meta(plan, &plan.workload),
+        spec: Some(DeploymentSpec {
+            replicas: i32::try_from(plan.replicas).ok(),
+            revision_history_limit: Some(5),
+            selector: selector(plan),
+            // One new pod at a time, none taken down before its successor is ready; the
+            // migration's advisory lock serialises schema changes across pods.
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".to_owned()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_surge: Some(IntOrString::Int(1)),
+                    max_unavailable: Some(IntOrString::Int(0)),
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(plan.labels.clone()),
+                    annotations: Some(BTreeMap::from([(
+                        "kubectl.kubernetes.io/default-container".to_owned(),
+                        "mlflow".to_owned(),
+                    )])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(plan.workload.clone()),
+                    automount_service_account_token: Some(false),
+                    // Service links would set MLFLOW_PORT=tcp://… for a Service named `mlflow`,
+                    // which `mlflow server` reads as its --port.
+                    enable_service_links: Some(false),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(SERVER_UID),
+                        run_as_group: Some(SERVER_UID),
+                        fs_group: Some(SERVER_UID),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".to_owned(),
+                            ..SeccompProfile::default()
+                        }),
+                        ..PodSecurityContext::default()
+                    }),
+                    image_pull_secrets: plan
+                        .pull_secret
+                        .as_ref()
+                        .map(|secret| vec![LocalObjectReference { name: secret.clone() }]),
+                    init_containers: Some(vec![proxy(plan), migrate(plan)]),
+                    containers: vec![mlflow(plan)],
+                    volumes: Some(volumes(plan)),
+                    topology_spread_constraints: topology_spread,
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+fn service(plan: &Plan) -> Service {
+    let mut metadata = meta(plan, &plan.workload);
+    if let Some(address) = &plan.static_ip {
+        metadata.annotations = Some(BTreeMap::from([(
+            "networking.gke.io/load-balancer-ip-addresses".to_owned(),
+            address.clone(),
+        )]));
+    }
+    Service {
+        metadata,
+        spec: Some(ServiceSpec {
+            type_: Some(plan.service_type.to_owned()),
+            selector: Some(plan.selector.clone()),
+            ports: Some(vec![ServicePort {
+                name: Some("http".to_owned()),
+                port: i32::from(plan.port),
+                target_port: Some(IntOrString::String("http".to_owned())),
+                protocol: Some("TCP".to_owned()),
+                ..ServicePort::default()
+            }]),
+            load_balancer_source_ranges: (plan.load_balancer && !plan.allow.is_empty()).then(|| plan.allow.clone()),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+fn network_policy(plan: &Plan) -> NetworkPolicy {
+    NetworkPolicy {
+        metadata: meta(plan, &plan.workload),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(selector(plan)),
+            policy_types: Some(vec!["Ingress".to_owned()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                ports: Some(vec![NetworkPolicyPort {
+                    port: Some(IntOrString::String("http".to_owned())),
+                    protocol: Some("TCP".to_owned()),
+                    ..NetworkPolicyPort::default()
+                }]),
+                ..NetworkPolicyIngressRule::default()
+            }]),
+            ..NetworkPolicySpec::default()
+        }),
+    }
+}
+
+fn pod_disruption_budget(plan: &Plan) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(plan, &plan.workload),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(selector(plan)),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        ..PodDisruptionBudget::default()
+    }
+}

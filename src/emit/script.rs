@@ -1,0 +1,130 @@
+//! `infra.sh`, rendered from `templates/infra.sh.j2`. Every `{{ }}` goes through
+//! [`shell_formatter`], so a value reaches the script only as a quoted shell word.
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::{Serde, Value, ValueKind};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior};
+use serde::Serialize;
+
+use super::k8s::PASSWORD_KEY;
+use crate::plan::{KEY_FILE, Plan};
+use crate::shell;
+
+const INFRA: &str = include_str!("../templates/infra.sh.j2");
+const DOCKERFILE: &str = include_str!("../templates/Dockerfile.j2");
+const README: &str = include_str!("../templates/README.md.j2");
+
+/// The template environment: shell escaping for `*.sh.j2` and `Dockerfile.j2`, none for
+/// Markdown; undefined values are errors, not empty strings.
+#[must_use]
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Bash's `${#array[@]}` would open a Jinja comment; templates have no comments.
+    let syntax = SyntaxConfig::builder()
+        .comment_delimiters("{#jinja#", "#jinja#}")
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+        .unwrap_or_else(|error| unreachable!("default delimiters: {error}"));
+    env.set_syntax(syntax);
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".md.j2") { AutoEscape::None } else { AutoEscape::Custom("shell".into()) }
+    });
+    env.set_formatter(shell_formatter);
+    for (name, source) in [("infra.sh.j2", INFRA), ("Dockerfile.j2", DOCKERFILE), ("README.md.j2", README)] {
+        // The templates are part of the binary; a syntax error in one fails every test.
+        env.add_template(name, source).unwrap_or_else(|error| panic!("template {name}: {error}"));
+    }
+    env
+}
+
+/// Writes a value as shell words: a string is one quoted word, a sequence is its items
+/// as quoted words separated by spaces, numbers and booleans are written as they are.
+pub fn shell_formatter(out: &mut Output, state: &mut State, value: &Value) -> Result<(), Error> {
+    // No `| safe` escape hatch: in a shell template every value is quoted.
+    if *state.auto_escape() == AutoEscape::None {
+        return write!(out, "{value}").map_err(Error::from);
+    }
+    let text = match value.kind() {
+        ValueKind::Seq => {
+            let mut words = Vec::new();
+            for item in value.try_iter()? {
+                words.push(word(&item)?);
+            }
+            words.join(" ")
+        }
+        _ => word(value)?,
+    };
+    out.write_str(&text).map_err(Error::from)
+}
+
+fn word(value: &Value) -> Result<String, Error> {
+    match value.kind() {
+        ValueKind::String => Ok(shell::quote(value.as_str().unwrap_or_default())),
+        ValueKind::Number | ValueKind::Bool => Ok(value.to_string()),
+        kind => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("a {kind} value cannot be written into a shell script"),
+        )),
+    }
+}
+
+#[derive(Serialize)]
+struct Context<'a> {
+    #[serde(flatten)]
+    plan: &'a Plan,
+    password_key: &'static str,
+    key_file: &'static str,
+}
+
+/// Renders one of the embedded templates with the plan as its context.
+#[must_use]
+pub fn render(template: &str, plan: &Plan) -> String {
+    let env = environment();
+    let context = Value::from(Serde(Context { plan, password_key: PASSWORD_KEY, key_file: KEY_FILE }));
+    env.get_template(template)
+        .and_then(|t| t.render(context))
+        .unwrap_or_else(|error| panic!("rendering {template}: {error:#}"))
+}
+
+#[must_use]
+pub fn infra(plan: &Plan, header: &str) -> String {
+    format!("#!/usr/bin/env bash\n# {header}\n{}", render("infra.sh.j2", plan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_interpolation_is_shell_quoted() {
+        let env = environment();
+        let hostile = "x'; rm -rf / #$(id)`id`\n";
+        let rendered = env
+            .render_named_str("t.sh.j2", "echo {{ v }} {{ list }} {{ n }}", minijinja::context! {
+                v => hostile, list => vec!["a b", "c"], n => 3,
+            })
+            .unwrap();
+        assert_eq!(rendered, "echo 'x'\\''; rm -rf / #$(id)`id`\n' 'a b' c 3");
+        let out = std::process::Command::new("bash")
+            .args(["-c", &format!("printf '%s|' {}", &rendered["echo ".len()..])])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{hostile}|a b|c|3|"));
+    }
+
+    #[test]
+    fn maps_cannot_be_interpolated() {
+        let env = environment();
+        let result = env.render_named_str("t.sh.j2", "{{ m }}", minijinja::context! { m => minijinja::context! { a => 1 } });
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn undefined_values_are_errors() {
+        let env = environment();
+        assert!(env.render_named_str("t.sh.j2", "{{ missing }}", ()).is_err());
+    }
+}

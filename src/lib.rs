@@ -1,0 +1,52 @@
+//! mlflow-stack: compile a TOML stack file into a bundle (Kubernetes YAML, `infra.sh`,
+//! the server image) for an MLflow tracking server on Google Cloud.
+//!
+//! The pipeline, one stage per module:
+//! `source` → [`parse`] → [`raw`] → [`validate`] → [`model`] → [`plan`] → [`emit`] → [`write`].
+
+pub mod cli;
+pub mod diag;
+pub mod emit;
+pub mod init;
+pub mod model;
+pub mod parse;
+pub mod plan;
+pub mod raw;
+pub mod run;
+pub mod schema;
+pub mod shell;
+pub mod source;
+pub mod suggest;
+pub mod validate;
+pub mod write;
+
+use diag::Diagnostics;
+use source::Source;
+
+/// Everything one stack file compiles to, or the diagnostics that stopped it.
+pub struct Compiled {
+    /// Warnings and errors, in source order.
+    pub diagnostics: Diagnostics,
+    /// The bundle, when there was no error.
+    pub bundle: Option<emit::Bundle>,
+}
+
+/// Parse, validate, plan and emit one stack file. Never panics on any input.
+#[must_use]
+pub fn compile(source: &Source) -> Compiled {
+    let mut diagnostics = Diagnostics::default();
+    let parsed = parse::parse(source, &mut diagnostics);
+    let stack = validate::validate(source, &parsed, &mut diagnostics);
+    let bundle = match stack {
+        Some(stack) if !diagnostics.has_errors() => {
+            let plan = plan::Plan::new(&stack);
+            Some(emit::emit(&plan, source.file_name()))
+        }
+        _ => None,
+    };
+    diagnostics.sort();
+    Compiled {
+        diagnostics,
+        bundle,
+    }
+}

@@ -1,0 +1,88 @@
+//! The checked model: what validation hands to planning. Every field holds a validated
+//! newtype or an enum, and every default is resolved, so no unvalidated value can reach
+//! the output: the newtypes can only be built by the rules in [`crate::validate`].
+
+pub use crate::raw::{DatabaseAuth, Environment, ExposeType, PostgresVersion, RegistryKind};
+pub use crate::validate::gcp::{BucketName, Cidr, ClusterName, InstanceId, ProjectId, Region, RepositoryId, Tier};
+pub use crate::validate::image::{ImageRef, ImageTag, MlflowVersion};
+pub use crate::validate::k8s::{DirPath, DnsLabel, HostPattern, Quantity, SqlIdent};
+
+/// One validated stack.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub project: ProjectId,
+    pub region: Region,
+    pub bucket: BucketName,
+    pub tag: ImageTag,
+    pub environment: Environment,
+    pub name: DnsLabel,
+    pub namespace: DnsLabel,
+    pub server: Server,
+    pub database: Database,
+    pub registry: Registry,
+    pub expose: Expose,
+    /// `gke` only.
+    pub cluster: Option<Cluster>,
+    /// `local` only.
+    pub credentials: Option<Credentials>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub mlflow_version: MlflowVersion,
+    pub replicas: u32,
+    pub workers: u32,
+    pub cpu: Quantity,
+    pub memory: Quantity,
+    pub serve_artifacts: bool,
+    pub allowed_hosts: Vec<HostPattern>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub instance: InstanceId,
+    pub version: PostgresVersion,
+    pub tier: Tier,
+    pub high_availability: bool,
+    pub storage_gb: u32,
+    pub database: SqlIdent,
+    /// How the server logs in: a built-in user with a password, or its service account.
+    pub login: DatabaseLogin,
+}
+
+/// The database login of the server.
+#[derive(Debug, Clone)]
+pub enum DatabaseLogin {
+    /// A built-in user; the password lives in Secret Manager and a Kubernetes Secret.
+    Password { user: SqlIdent },
+    /// Cloud SQL IAM authentication of the server's Google service account.
+    Iam,
+}
+
+/// Where the server image comes from.
+#[derive(Debug, Clone)]
+pub enum Registry {
+    /// `infra.sh` builds the image into a registry of the project.
+    Build { kind: RegistryKind, repository: RepositoryId },
+    /// A given image, run as is.
+    Image(ImageRef),
+}
+
+#[derive(Debug, Clone)]
+pub struct Expose {
+    pub kind: ExposeType,
+    pub port: u16,
+    pub static_ip: bool,
+    pub allow: Vec<Cidr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub name: ClusterName,
+    pub create: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub dir: DirPath,
+}

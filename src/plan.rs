@@ -1,0 +1,336 @@
+//! Stage 3: [`model::Stack`] → [`Plan`].
+//!
+//! Derives every name, label, email, connection name, URI, image reference and infra step
+//! exactly once; emitters read them from here and never format a name themselves. The
+//! naming functions in [`names`] are pure, so validation can call them too.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{
+    DatabaseAuth, DatabaseLogin, Environment, ExposeType, HostPattern, ImageRef, Registry, RegistryKind, Stack,
+};
+
+/// The Cloud SQL Auth Proxy image the pod runs as a native sidecar.
+pub const PROXY_IMAGE: &str = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.25.3";
+/// The port MLflow listens on inside the pod.
+pub const SERVER_PORT: u16 = 5000;
+/// The port of the proxy's health endpoints (`/startup`, `/liveness`).
+pub const PROXY_HEALTH_PORT: u16 = 9090;
+/// Where PostgreSQL is reached inside the pod: the proxy's listener.
+pub const DB_HOST: &str = "127.0.0.1";
+pub const DB_PORT: u16 = 5432;
+/// The uid the server image runs as; the pod's `fsGroup` matches it.
+pub const SERVER_UID: i64 = 10001;
+/// Where the key file of the server's service account is mounted (local only).
+pub const KEY_DIR: &str = "/var/run/secrets/google";
+pub const KEY_FILE: &str = "key.json";
+
+/// Pure naming functions: every derived name in one place.
+pub mod names {
+    use crate::model::{DnsLabel, InstanceId};
+
+    /// The Cloud SQL instance when the stack does not name one: `<name>-db`.
+    #[must_use]
+    pub fn instance(name: &DnsLabel) -> InstanceId {
+        // A 3–20 character DNS label plus `-db` is always a valid instance id.
+        crate::validate::gcp::InstanceId::parse(&format!("{name}-db"))
+            .unwrap_or_else(|_| unreachable!("`{name}-db` is an instance id"))
+    }
+
+    /// Kubernetes objects of the server: Deployment, Service, ServiceAccount, …
+    #[must_use]
+    pub fn workload(name: &DnsLabel) -> String {
+        format!("{name}-server")
+    }
+
+    /// The server's Google service account id (6–30 characters for every valid name).
+    #[must_use]
+    pub fn server_account(name: &DnsLabel) -> String {
+        format!("{name}-server")
+    }
+
+    /// The Google service account whose key pulls images on a local cluster.
+    #[must_use]
+    pub fn puller_account(name: &DnsLabel) -> String {
+        format!("{name}-puller")
+    }
+}
+
+/// Everything the emitters need, derived once.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub stack_name: String,
+    pub project: String,
+    pub region: String,
+    pub bucket: String,
+    pub namespace: String,
+    pub environment: &'static str,
+    pub gke: bool,
+    pub local: bool,
+    pub mlflow_version: String,
+
+    /// `app.kubernetes.io/*` labels of every object.
+    pub labels: BTreeMap<String, String>,
+    /// The stable subset that selects the server's pods.
+    pub selector: BTreeMap<String, String>,
+
+    pub workload: String,
+    pub config_map: String,
+    pub db_secret: Option<String>,
+    pub key_secret: Option<String>,
+    pub pull_secret: Option<String>,
+
+    pub server_account: String,
+    pub server_email: String,
+    pub puller_account: Option<String>,
+    pub puller_email: Option<String>,
+    /// `PROJECT.svc.id.goog[NAMESPACE/KSA]`, the Workload Identity member (gke).
+    pub workload_identity_member: Option<String>,
+
+    pub instance: String,
+    pub connection_name: String,
+    pub database_version: &'static str,
+    pub tier: String,
+    pub high_availability: bool,
+    pub storage_gb: u32,
+    pub database: String,
+    pub iam_auth: bool,
+    /// The database user as PostgreSQL knows it.
+    pub db_user: String,
+    /// The database user as written in a URI (`@` as `%40`).
+    pub db_user_uri: String,
+    /// Secret Manager secret holding the generated database password (password auth).
+    pub password_secret: Option<String>,
+
+    pub backend_store_uri: String,
+    pub artifact_uri: String,
+    pub serve_artifacts: bool,
+
+    pub image: String,
+    /// The image is built by `infra.sh` (false when `registry.image` is given).
+    pub build_image: bool,
+    pub registry_kind: &'static str,
+    pub repository: Option<String>,
+    /// Registry host for `docker-registry` pull secrets (local, Google registries only).
+    pub registry_host: Option<String>,
+    pub tag: String,
+
+    pub replicas: u32,
+    pub workers: u32,
+    pub cpu: String,
+    pub memory: String,
+    pub allowed_hosts: Vec<String>,
+    /// The `Host` names the stack adds (`server.allowed_hosts`).
+    pub extra_allowed_hosts: Vec<String>,
+
+    pub service_type: &'static str,
+    pub load_balancer: bool,
+    pub port: u16,
+    pub static_ip: Option<String>,
+    pub allow: Vec<String>,
+
+    pub cluster: Option<String>,
+    pub create_cluster: bool,
+    pub credentials_dir: Option<String>,
+
+    /// Google APIs `infra.sh` enables.
+    pub services: Vec<&'static str>,
+    /// `infra.sh apply` steps, in order.
+    pub steps: Vec<&'static str>,
+    pub proxy_image: &'static str,
+}
+
+impl Plan {
+    #[must_use]
+    pub fn new(stack: &Stack) -> Self {
+        let name = &stack.name;
+        let project = stack.project.as_str();
+        let region = stack.region.as_str();
+        let gke = stack.environment == Environment::Gke;
+        let workload = names::workload(name);
+
+        let mut labels = BTreeMap::new();
+        labels.insert("app.kubernetes.io/name".into(), "mlflow".into());
+        labels.insert("app.kubernetes.io/instance".into(), name.to_string());
+        labels.insert("app.kubernetes.io/component".into(), "tracking-server".into());
+        let selector = labels.clone();
+        labels.insert("app.kubernetes.io/part-of".into(), "mlflow".into());
+        labels.insert("app.kubernetes.io/managed-by".into(), "mlflow-stack".into());
+        labels.insert("app.kubernetes.io/version".into(), stack.server.mlflow_version.to_string());
+
+        let server_account = names::server_account(name);
+        let server_email = format!("{server_account}@{project}.iam.gserviceaccount.com");
+        let iam_auth = matches!(stack.database.login, DatabaseLogin::Iam);
+        let db_user = match &stack.database.login {
+            DatabaseLogin::Password { user } => user.to_string(),
+            // Cloud SQL names an IAM service account user by its email without the domain suffix.
+            DatabaseLogin::Iam => format!("{server_account}@{project}.iam"),
+        };
+        let db_user_uri = db_user.replace('@', "%40");
+        let database = stack.database.database.to_string();
+        let instance = stack.database.instance.to_string();
+
+        let (image, build_image, registry_kind, repository) = match &stack.registry {
+            Registry::Image(image) => (image.to_string(), false, "image", None),
+            Registry::Build { kind: RegistryKind::ArtifactRegistry, repository } => (
+                format!("{region}-docker.pkg.dev/{project}/{repository}/{workload}:{}", stack.tag),
+                true,
+                "artifact-registry",
+                Some(repository.to_string()),
+            ),
+            Registry::Build { kind: RegistryKind::Gcr, .. } => {
+                (format!("gcr.io/{project}/{workload}:{}", stack.tag), true, "gcr", None)
+            }
+        };
+        let image_ref = ImageRef::derived(image.clone());
+        let google_registry = image_ref
+            .host()
+            .filter(|host| host.ends_with("-docker.pkg.dev") || *host == "gcr.io" || host.ends_with(".gcr.io"))
+            .map(str::to_owned);
+        let local = !gke;
+        let registry_host = if local { google_registry } else { None };
+
+        let load_balancer = stack.expose.kind == ExposeType::LoadBalancer;
+        let static_ip = (stack.expose.static_ip && load_balancer && gke).then(|| format!("{name}-ip"));
+
+        let namespace = stack.namespace.as_str();
+        let allowed = allowed_hosts(&workload, namespace, &stack.server.allowed_hosts);
+
+        let mut services = vec![
+            "artifactregistry.googleapis.com",
+            "iam.googleapis.com",
+            "secretmanager.googleapis.com",
+            "sqladmin.googleapis.com",
+            "storage.googleapis.com",
+        ];
+        if build_image {
+            services.push("cloudbuild.googleapis.com");
+        }
+        if gke {
+            services.push("container.googleapis.com");
+        }
+        if static_ip.is_some() {
+            services.push("compute.googleapis.com");
+        }
+        services.sort_unstable();
+        services.dedup();
+
+        let credentials_dir = stack.credentials.as_ref().map(|c| c.dir.to_string());
+        let mut steps = vec!["services", "bucket", "sql-instance", "database", "service-account", "iam"];
+        if !iam_auth {
+            steps.push("db-password");
+        }
+        steps.push("db-user");
+        if build_image {
+            if registry_kind == "artifact-registry" {
+                steps.push("registry");
+            }
+            steps.push("image");
+        }
+        if gke {
+            steps.push("cluster");
+        }
+        if static_ip.is_some() {
+            steps.push("static-ip");
+        }
+        steps.push(if gke { "workload-identity" } else { "keys" });
+        steps.push("secrets");
+
+        let artifact_uri = format!("gs://{}/artifacts", stack.bucket);
+        Self {
+            stack_name: name.to_string(),
+            project: project.to_owned(),
+            region: region.to_owned(),
+            bucket: stack.bucket.to_string(),
+            namespace: namespace.to_owned(),
+            environment: if gke { "gke" } else { "local" },
+            gke,
+            local,
+            mlflow_version: stack.server.mlflow_version.to_string(),
+            labels,
+            selector,
+            config_map: format!("{name}-config"),
+            db_secret: (!iam_auth).then(|| format!("{name}-db")),
+            key_secret: local.then(|| format!("{name}-gcp-key")),
+            pull_secret: registry_host.as_ref().map(|_| format!("{name}-pull")),
+            puller_account: registry_host.as_ref().map(|_| names::puller_account(name)),
+            puller_email: registry_host
+                .as_ref()
+                .map(|_| format!("{}@{project}.iam.gserviceaccount.com", names::puller_account(name))),
+            workload_identity_member: gke.then(|| format!("serviceAccount:{project}.svc.id.goog[{namespace}/{workload}]")),
+            workload,
+            server_account,
+            server_email,
+            connection_name: format!("{project}:{region}:{instance}"),
+            instance,
+            database_version: crate::raw::Choice::as_str(stack.database.version),
+            tier: stack.database.tier.to_string(),
+            high_availability: stack.database.high_availability,
+            storage_gb: stack.database.storage_gb,
+            backend_store_uri: format!("postgresql+psycopg2://{db_user_uri}@{DB_HOST}:{DB_PORT}/{database}"),
+            database,
+            iam_auth,
+            db_user,
+            db_user_uri,
+            password_secret: (!iam_auth).then(|| format!("{name}-db-password")),
+            artifact_uri,
+            serve_artifacts: stack.server.serve_artifacts,
+            image,
+            build_image,
+            registry_kind,
+            repository,
+            registry_host,
+            tag: stack.tag.to_string(),
+            replicas: stack.server.replicas,
+            workers: stack.server.workers,
+            cpu: stack.server.cpu.to_string(),
+            memory: stack.server.memory.to_string(),
+            allowed_hosts: allowed,
+            extra_allowed_hosts: stack.server.allowed_hosts.iter().map(ToString::to_string).collect(),
+            service_type: if load_balancer { "LoadBalancer" } else { "ClusterIP" },
+            load_balancer,
+            port: stack.expose.port,
+            static_ip,
+            allow: stack.expose.allow.iter().map(ToString::to_string).collect(),
+            cluster: stack.cluster.as_ref().map(|c| c.name.to_string()),
+            create_cluster: stack.cluster.as_ref().is_some_and(|c| c.create),
+            credentials_dir,
+            services,
+            steps,
+            proxy_image: PROXY_IMAGE,
+        }
+    }
+
+    /// The database authentication mode, for documentation.
+    #[must_use]
+    pub fn auth(&self) -> DatabaseAuth {
+        if self.iam_auth { DatabaseAuth::Iam } else { DatabaseAuth::Password }
+    }
+}
+
+/// Every `Host` the server answers to. MLflow compares the whole header, port included,
+/// exactly unless the entry has a `*`, so each name is listed bare (ports 80/443) and with
+/// `:*`: port-forwards to localhost, the Service's cluster DNS names, and the user's names.
+fn allowed_hosts(workload: &str, namespace: &str, extra: &[HostPattern]) -> Vec<String> {
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        workload.to_owned(),
+        format!("{workload}.{namespace}"),
+        format!("{workload}.{namespace}.svc"),
+        format!("{workload}.{namespace}.svc.cluster.local"),
+    ];
+    names.extend(extra.iter().map(ToString::to_string));
+    let mut hosts: Vec<String> = Vec::new();
+    for name in names {
+        let forms = if name.contains(':') { vec![name] } else { vec![name.clone(), format!("{name}:*")] };
+        for form in forms {
+            if !hosts.contains(&form) {
+                hosts.push(form);
+            }
+        }
+    }
+    hosts
+}

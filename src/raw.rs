@@ -1,0 +1,330 @@
+//! The stack file as written: every field optional and spanned, nothing checked yet
+//! beyond its TOML type. The `///` comments on these fields are the stack file reference:
+//! they become the JSON Schema descriptions (`mlflow-stack schema`) and editor hover text.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+
+/// A value and where it was written: `span` covers the value, `key` the key naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Range<usize>,
+    pub key: Range<usize>,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Range<usize>, key: Range<usize>) -> Self {
+        Self { value, span, key }
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Spanned<U> {
+        Spanned {
+            value: f(self.value),
+            span: self.span,
+            key: self.key,
+        }
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Spanned<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+type Field<T> = Option<Spanned<T>>;
+
+/// An mlflow-stack stack file (v1): one MLflow tracking server on Google Cloud.
+#[derive(Debug, Default, Clone, JsonSchema)]
+#[schemars(title = "mlflow-stack stack file", deny_unknown_fields)]
+pub struct StackFile {
+    /// Google Cloud project id: 6 to 30 characters, lowercase letters, digits and hyphens,
+    /// starting with a letter and not ending with a hyphen.
+    #[schemars(required, length(min = 6, max = 30), regex(pattern = r"^[a-z][a-z0-9-]*[a-z0-9]$"))]
+    pub project: Field<String>,
+    /// Google Cloud region of the bucket, the Cloud SQL instance, the registry and the
+    /// cluster, e.g. `europe-west3` (a region, not a zone such as `europe-west3-a`).
+    #[schemars(required, regex(pattern = r"^[a-z]+-[a-z]+[0-9]+$"))]
+    pub region: Field<String>,
+    /// Cloud Storage bucket for the artifacts, created by `infra.sh`: 3 to 63 characters
+    /// (222 with dots), lowercase letters, digits, `-`, `_` and `.`, starting and ending with
+    /// a letter or digit; no `goog` prefix, no `google`, not an IP address.
+    #[schemars(required, length(min = 3, max = 222), regex(pattern = r"^[a-z0-9][a-z0-9._-]*[a-z0-9]$"))]
+    pub bucket: Field<String>,
+    /// Tag of the MLflow server image that `infra.sh` builds, e.g. `1.0.0`. Bump it to roll
+    /// out a new image; `latest` is accepted with a warning (a rebuilt image is not rolled out).
+    #[schemars(required, length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"))]
+    pub tag: Field<String>,
+    /// Where the server runs: `gke` (Google Kubernetes Engine, Workload Identity) or `local`
+    /// (Docker Desktop or kind outside Google Cloud, with a key file).
+    #[schemars(required)]
+    pub environment: Field<Environment>,
+    /// Name of this MLflow: a DNS label of 3 to 20 characters, the prefix of every
+    /// Kubernetes object and cloud resource. Default `mlflow`.
+    #[schemars(length(min = 3, max = 20), regex(pattern = r"^[a-z][a-z0-9-]*[a-z0-9]$"))]
+    pub name: Field<String>,
+    /// Kubernetes namespace (a DNS label). Defaults to `name`.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    pub namespace: Field<String>,
+    /// The MLflow tracking server.
+    pub server: Field<Server>,
+    /// The Cloud SQL for PostgreSQL backend store.
+    pub database: Field<Database>,
+    /// Where the server image lives.
+    pub registry: Field<Registry>,
+    /// How clients reach the server.
+    pub expose: Field<Expose>,
+    /// The GKE cluster (`environment = "gke"` only).
+    pub cluster: Field<Cluster>,
+    /// Key files of the server's service account (`environment = "local"` only).
+    pub credentials: Field<Credentials>,
+}
+
+/// Where the server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Environment {
+    /// Google Kubernetes Engine with Workload Identity: no key files exist.
+    Gke,
+    /// Docker Desktop or kind outside Google Cloud: a key file in a Kubernetes Secret.
+    Local,
+}
+
+/// The `[server]` table.
+#[derive(Debug, Default, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Server {
+    /// MLflow version pinned into `image/requirements.txt`, e.g. `3.17.2`. Default `3.17.2`.
+    #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub mlflow_version: Field<String>,
+    /// Number of server pods. Default 1 on `local`, 2 on `gke`.
+    #[schemars(range(min = 1, max = 50))]
+    pub replicas: Field<i64>,
+    /// Worker processes per pod (`mlflow server --workers`). Default 2.
+    #[schemars(range(min = 1, max = 16))]
+    pub workers: Field<i64>,
+    /// CPU request of the server container, a Kubernetes quantity. Default `500m`.
+    pub cpu: Field<String>,
+    /// Memory request and limit of the server container, a Kubernetes quantity.
+    /// Default 512Mi plus 256Mi per worker (1Gi for 2 workers): MLflow idles at about
+    /// 640 MiB with 2 workers and its job runner off.
+    pub memory: Field<String>,
+    /// Proxy artifact uploads and downloads through the server (`--serve-artifacts` with
+    /// `--artifacts-destination`), so clients need no bucket access. Default true.
+    pub serve_artifacts: Field<bool>,
+    /// Extra `Host` values the server accepts (MLflow's `--allowed-hosts`), e.g. the DNS
+    /// name of an ingress: `mlflow.example.com`. Localhost (port-forward) and the Service's
+    /// cluster DNS names are always allowed.
+    pub allowed_hosts: Field<Vec<Spanned<String>>>,
+}
+
+/// The `[database]` table.
+#[derive(Debug, Default, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Database {
+    /// Cloud SQL instance id. Default `<name>-db`.
+    #[schemars(length(min = 1, max = 80), regex(pattern = r"^[a-z][a-z0-9-]*[a-z0-9]$"))]
+    pub instance: Field<String>,
+    /// PostgreSQL major version, always pinned (gcloud's default moves). Default `POSTGRES_17`.
+    pub version: Field<PostgresVersion>,
+    /// Cloud SQL machine tier: `db-custom-CPUS-MEMORY_MB`, `db-f1-micro` or `db-g1-small`.
+    /// Default `db-custom-1-3840`.
+    #[schemars(regex(pattern = r"^db-(custom-[0-9]+-[0-9]+|f1-micro|g1-small)$"))]
+    pub tier: Field<String>,
+    /// Regional (high) availability: a standby in a second zone. Default false.
+    pub high_availability: Field<bool>,
+    /// Storage size in GB (10 to 65536; Cloud SQL grows it automatically). Default 10.
+    #[schemars(range(min = 10, max = 65536))]
+    pub storage_gb: Field<i64>,
+    /// Database name. Default `mlflow`.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    pub database: Field<String>,
+    /// Database user (password auth only; with IAM auth the user is the server's service
+    /// account). Default `mlflow`.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    pub user: Field<String>,
+    /// How the server authenticates: `password` (a built-in user whose password `infra.sh`
+    /// generates and keeps in Secret Manager) or `iam` (Cloud SQL IAM database
+    /// authentication of the server's service account). Default `password`.
+    pub auth: Field<DatabaseAuth>,
+}
+
+/// PostgreSQL major version of the Cloud SQL instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+pub enum PostgresVersion {
+    #[serde(rename = "POSTGRES_13")]
+    Postgres13,
+    #[serde(rename = "POSTGRES_14")]
+    Postgres14,
+    #[serde(rename = "POSTGRES_15")]
+    Postgres15,
+    #[serde(rename = "POSTGRES_16")]
+    Postgres16,
+    #[serde(rename = "POSTGRES_17")]
+    Postgres17,
+    #[serde(rename = "POSTGRES_18")]
+    Postgres18,
+}
+
+/// How the server authenticates to PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatabaseAuth {
+    /// A built-in Cloud SQL user with a generated password.
+    Password,
+    /// Cloud SQL IAM database authentication (`--auto-iam-authn`).
+    Iam,
+}
+
+/// The `[registry]` table.
+#[derive(Debug, Default, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Registry {
+    /// `artifact-registry` (default) or `gcr` (Container Registry: legacy, shut down for
+    /// new use).
+    pub kind: Field<RegistryKind>,
+    /// Artifact Registry repository id. Default `mlflow`.
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z][a-z0-9-]*[a-z0-9]$"))]
+    pub repository: Field<String>,
+    /// A full image reference to run as is, e.g.
+    /// `europe-west3-docker.pkg.dev/acme/tools/mlflow:3.17.2`; `infra.sh` then builds nothing.
+    pub image: Field<String>,
+}
+
+/// The kind of image registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegistryKind {
+    /// Artifact Registry: `REGION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE:TAG`.
+    ArtifactRegistry,
+    /// Container Registry: `gcr.io/PROJECT/IMAGE:TAG` (legacy).
+    Gcr,
+}
+
+/// The `[expose]` table.
+#[derive(Debug, Default, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Expose {
+    /// Service type: `cluster-ip` (default on `gke`: reach it with port-forward or an
+    /// ingress) or `load-balancer` (default on `local`).
+    #[serde(rename = "type")]
+    pub kind: Field<ExposeType>,
+    /// Service port. Default 8080.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Field<i64>,
+    /// Reserve a regional static IP address for the load balancer (`gke` only).
+    pub static_ip: Field<bool>,
+    /// Source CIDRs allowed to reach the load balancer, e.g. `["203.0.113.0/24"]`.
+    /// Required for a load balancer on `gke`; `["0.0.0.0/0"]` opens it to the world.
+    pub allow: Field<Vec<Spanned<String>>>,
+}
+
+/// Kubernetes Service type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExposeType {
+    /// A cluster-internal Service.
+    ClusterIp,
+    /// A cloud load balancer.
+    LoadBalancer,
+}
+
+/// The `[cluster]` table (`gke` only).
+#[derive(Debug, Default, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Cluster {
+    /// GKE cluster name (1 to 40 characters). Default `<name>`.
+    #[schemars(length(min = 1, max = 40), regex(pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"))]
+    pub name: Field<String>,
+    /// Create a GKE Autopilot cluster in `region` when it does not exist. Default false.
+    pub create: Field<bool>,
+}
+
+/// The `[credentials]` table (`local` only).
+#[derive(Debug, Default, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Credentials {
+    /// Directory, relative to where `infra.sh` runs, for the service account key files;
+    /// `infra.sh` creates it with a `.gitignore` so keys are never committed.
+    /// Default `.mlflow_credentials`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._/-]+$"))]
+    pub dir: Field<String>,
+}
+
+/// An enum written as a string in the stack file: its spellings, for parsing, messages
+/// and "did you mean".
+pub trait Choice: Copy + Sized + 'static {
+    /// Every spelling and the value it stands for.
+    const ALL: &'static [(&'static str, Self)];
+
+    fn as_str(self) -> &'static str
+    where
+        Self: PartialEq,
+    {
+        Self::ALL
+            .iter()
+            .find(|(_, value)| *value == self)
+            .map_or("", |(name, _)| name)
+    }
+
+    #[must_use]
+    fn from_str(input: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(name, _)| *name == input)
+            .map(|&(_, value)| value)
+    }
+
+    #[must_use]
+    fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|(name, _)| *name).collect()
+    }
+}
+
+impl Choice for Environment {
+    const ALL: &'static [(&'static str, Self)] = &[("gke", Self::Gke), ("local", Self::Local)];
+}
+
+impl Choice for PostgresVersion {
+    const ALL: &'static [(&'static str, Self)] = &[
+        ("POSTGRES_13", Self::Postgres13),
+        ("POSTGRES_14", Self::Postgres14),
+        ("POSTGRES_15", Self::Postgres15),
+        ("POSTGRES_16", Self::Postgres16),
+        ("POSTGRES_17", Self::Postgres17),
+        ("POSTGRES_18", Self::Postgres18),
+    ];
+}
+
+impl Choice for DatabaseAuth {
+    const ALL: &'static [(&'static str, Self)] = &[("password", Self::Password), ("iam", Self::Iam)];
+}
+
+impl Choice for RegistryKind {
+    const ALL: &'static [(&'static str, Self)] = &[
+        ("artifact-registry", Self::ArtifactRegistry),
+        ("gcr", Self::Gcr),
+    ];
+}
+
+impl Choice for ExposeType {
+    const ALL: &'static [(&'static str, Self)] = &[
+        ("cluster-ip", Self::ClusterIp),
+        ("load-balancer", Self::LoadBalancer),
+    ];
+}

@@ -1,0 +1,353 @@
+//! The only place that prints diagnostics and maps outcomes to exit codes:
+//! 0 success; 1 an invalid stack or a stale bundle; 2 bad usage or an I/O failure.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{CheckOptions, Cli, Command, Format};
+use crate::diag::{self, Diagnostic, Diagnostics, JsonDiagnostic, Severity, Style};
+use crate::source::Source;
+use crate::write::{self, Written};
+use crate::{Compiled, compile, init, schema};
+
+/// The outcome of a command, as an exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    Success = 0,
+    Invalid = 1,
+    Failure = 2,
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> Self {
+        ExitCode::from(status as u8)
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let style = terminal_style();
+    run(cli, style).into()
+}
+
+fn terminal_style() -> Style {
+    let stderr = std::io::stderr();
+    let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    Style { color, ..Style::PLAIN }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli, style: Style) -> Status {
+    match cli.command {
+        Command::Check { stacks, options } => check(&stacks, &options, style),
+        Command::Build { stacks, out, check, options } => build(&stacks, &out, check, &options, style),
+        Command::Manifests { stack } => print_one(&stack, style, |bundle| bundle.manifests()),
+        Command::Infra { stack } => print_one(&stack, style, |bundle| bundle.get("infra.sh").unwrap_or_default().to_owned()),
+        Command::Schema => {
+            print_stdout(&schema::json_schema());
+            Status::Success
+        }
+        Command::Init { path, environment, project, region, bucket, tag, name } => {
+            let bucket = bucket.unwrap_or_else(|| format!("{project}-mlflow"));
+            let options = init::Options { environment, project, region, bucket, tag, name };
+            init_stack(&path, &options, style)
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "mlflow-stack", &mut out);
+            print_stdout(&String::from_utf8_lossy(&out));
+            Status::Success
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+                Ok(()) => {
+                    print_stdout(&String::from_utf8_lossy(&out));
+                    Status::Success
+                }
+                Err(error) => fail(&format!("cannot render the man page: {error}")),
+            }
+        }
+    }
+}
+
+fn print_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth reporting.
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn fail(message: &str) -> Status {
+    eprintln!("error: {message}");
+    Status::Failure
+}
+
+/// A stack file read from disk, or why it could not be.
+enum Loaded {
+    Source(Source),
+    /// Not UTF-8: a diagnostic on a lossy copy, so it can still be shown in context.
+    NotUtf8(Source, Diagnostic),
+}
+
+fn load(path: &Path) -> Result<Loaded, String> {
+    let bytes = std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Loaded::Source(Source::new(path, text))),
+        Err(error) => {
+            let offset = error.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+            let start = text.char_indices().nth(String::from_utf8_lossy(&error.as_bytes()[..offset]).chars().count()).map_or(text.len(), |(i, _)| i);
+            let end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
+            let diagnostic = Diagnostic::error("not-utf8", start..end, "the stack file is not valid UTF-8")
+                .label("invalid byte here")
+                .help("save the file as UTF-8 (TOML files must be UTF-8)");
+            Ok(Loaded::NotUtf8(Source::new(path, text), diagnostic))
+        }
+    }
+}
+
+/// One stack, compiled: its source, diagnostics and bundle.
+struct Job {
+    source: Source,
+    compiled: Compiled,
+}
+
+fn compile_loaded(loaded: Loaded) -> Job {
+    match loaded {
+        Loaded::Source(source) => {
+            let compiled = compile(&source);
+            Job { source, compiled }
+        }
+        Loaded::NotUtf8(source, diagnostic) => {
+            let mut diagnostics = Diagnostics::default();
+            diagnostics.push(diagnostic);
+            Job { source, compiled: Compiled { diagnostics, bundle: None } }
+        }
+    }
+}
+
+/// Runs `work` on every item on all cores, keeping the input order of the results.
+fn parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(items.len()).max(1);
+    if threads == 1 {
+        return items.iter().map(work).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(index) else { break };
+                        done.push((index, work(item)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
+/// Renders a job's diagnostics (human: stderr text; json: stdout lines) and says whether
+/// the stack counts as failed.
+fn report(job: &Job, options: &CheckOptions, style: Style) -> (String, String, bool) {
+    let diagnostics = &job.compiled.diagnostics;
+    let failed = diagnostics.has_errors() || (options.deny_warnings && diagnostics.count(Severity::Warning) > 0);
+    let mut stderr = String::new();
+    let mut stdout = String::new();
+    match options.format {
+        Format::Human => {
+            for diagnostic in diagnostics.iter() {
+                stderr.push_str(&diag::render(&job.source, diagnostic, style));
+                stderr.push('\n');
+            }
+            if !diagnostics.is_empty() {
+                stderr.push_str(&diag::summary(&job.source, diagnostics));
+                stderr.push('\n');
+            }
+        }
+        Format::Json => {
+            for diagnostic in diagnostics.iter() {
+                let json = serde_json::to_string(&JsonDiagnostic::new(&job.source, diagnostic)).unwrap_or_default();
+                stdout.push_str(&json);
+                stdout.push('\n');
+            }
+        }
+    }
+    (stdout, stderr, failed)
+}
+
+/// Loads and compiles every stack in parallel; an unreadable file ends the command with
+/// status 2 after every file has been tried.
+fn compile_all(paths: &[PathBuf]) -> Result<Vec<Job>, Status> {
+    let results = parallel(paths, |path| load(path).map(compile_loaded));
+    let mut jobs = Vec::with_capacity(results.len());
+    let mut io_failed = false;
+    for result in results {
+        match result {
+            Ok(job) => jobs.push(job),
+            Err(message) => {
+                eprintln!("error: {message}");
+                io_failed = true;
+            }
+        }
+    }
+    if io_failed { Err(Status::Failure) } else { Ok(jobs) }
+}
+
+fn check(paths: &[PathBuf], options: &CheckOptions, style: Style) -> Status {
+    let jobs = match compile_all(paths) {
+        Ok(jobs) => jobs,
+        Err(status) => return status,
+    };
+    let mut failed = 0;
+    for job in &jobs {
+        let (stdout, stderr, job_failed) = report(job, options, style);
+        print_stdout(&stdout);
+        eprint!("{stderr}");
+        failed += usize::from(job_failed);
+    }
+    if options.format == Format::Human && paths.len() > 1 {
+        eprintln!("checked {}: {} failed", diag::plural(paths.len(), "stack"), failed);
+    }
+    if failed > 0 { Status::Invalid } else { Status::Success }
+}
+
+/// The output directory of each stack: `out` itself for one stack, `out/<stem>` for several.
+fn out_dirs(paths: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
+    if paths.len() == 1 {
+        return Ok(vec![out.to_owned()]);
+    }
+    let mut seen: BTreeMap<String, &Path> = BTreeMap::new();
+    let mut dirs = Vec::with_capacity(paths.len());
+    for path in paths {
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        if let Some(other) = seen.insert(stem.clone(), path) {
+            return Err(format!(
+                "{} and {} would both build into {}; rename one of them",
+                other.display(),
+                path.display(),
+                out.join(&stem).display()
+            ));
+        }
+        dirs.push(out.join(stem));
+    }
+    Ok(dirs)
+}
+
+fn build(paths: &[PathBuf], out: &Path, check_only: bool, options: &CheckOptions, style: Style) -> Status {
+    let dirs = match out_dirs(paths, out) {
+        Ok(dirs) => dirs,
+        Err(message) => return fail(&message),
+    };
+    let jobs = match compile_all(paths) {
+        Ok(jobs) => jobs,
+        Err(status) => return status,
+    };
+    let pairs: Vec<(&Job, &PathBuf)> = jobs.iter().zip(&dirs).collect();
+    let outcomes = parallel(&pairs, |(job, dir)| {
+        let (stdout, mut stderr, failed) = report(job, options, style);
+        let mut status = if failed { Status::Invalid } else { Status::Success };
+        let mut diff = String::new();
+        if let (false, Some(bundle)) = (failed, &job.compiled.bundle) {
+            let result = if check_only {
+                write::diff(bundle, dir).map(|d| {
+                    diff = d;
+                    if diff.is_empty() {
+                        stderr.push_str(&format!("{}: up to date\n", dir.display()));
+                    } else {
+                        stderr.push_str(&format!(
+                            "{}: stale; rebuild with `mlflow-stack build {} --out {}`\n",
+                            dir.display(),
+                            job.source.path().display(),
+                            dir.display()
+                        ));
+                        status = Status::Invalid;
+                    }
+                })
+            } else {
+                write::write(bundle, dir).map(|written| {
+                    let what = match written {
+                        Written::Written => "wrote",
+                        Written::Unchanged => "unchanged",
+                    };
+                    stderr.push_str(&format!("{what} {} ({} files)\n", dir.display(), bundle.files.len()));
+                })
+            };
+            if let Err(error) = result {
+                stderr.push_str(&format!("error: {error}\n"));
+                status = Status::Failure;
+            }
+        } else if failed {
+            stderr.push_str(&format!("{}: not written\n", dir.display()));
+        }
+        (stdout + &diff, stderr, status)
+    });
+    let mut worst = Status::Success;
+    let mut failed = 0;
+    for (stdout, stderr, status) in outcomes {
+        print_stdout(&stdout);
+        eprint!("{stderr}");
+        worst = worst.max(status);
+        failed += usize::from(status != Status::Success);
+    }
+    if paths.len() > 1 {
+        let verb = if check_only { "checked" } else { "built" };
+        eprintln!("{verb} {}: {} failed", diag::plural(paths.len(), "stack"), failed);
+    }
+    worst
+}
+
+fn print_one(path: &Path, style: Style, select: impl Fn(&crate::emit::Bundle) -> String) -> Status {
+    let jobs = match compile_all(&[path.to_owned()]) {
+        Ok(jobs) => jobs,
+        Err(status) => return status,
+    };
+    let Some(job) = jobs.first() else { return Status::Failure };
+    let options = CheckOptions { format: Format::Human, deny_warnings: false };
+    let (_, stderr, failed) = report(job, &options, style);
+    eprint!("{stderr}");
+    match (&job.compiled.bundle, failed) {
+        (Some(bundle), false) => {
+            print_stdout(&select(bundle));
+            Status::Success
+        }
+        _ => Status::Invalid,
+    }
+}
+
+fn init_stack(path: &Path, options: &init::Options, style: Style) -> Status {
+    if path.exists() {
+        return fail(&format!("{} already exists; init never overwrites a file", path.display()));
+    }
+    let text = init::starter(options);
+    let source = Source::new(path, text);
+    let compiled = compile(&source);
+    if compiled.diagnostics.has_errors() {
+        for diagnostic in compiled.diagnostics.iter() {
+            eprint!("{}", diag::render(&source, diagnostic, style));
+        }
+        eprintln!("{} was not written: fix the options above", path.display());
+        return Status::Invalid;
+    }
+    let mut file = match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(file) => file,
+        Err(error) => return fail(&format!("cannot create {}: {error}", path.display())),
+    };
+    if let Err(error) = file.write_all(source.text().as_bytes()) {
+        return fail(&format!("cannot write {}: {error}", path.display()));
+    }
+    eprintln!("wrote {}; check it with `mlflow-stack check {}`", path.display(), path.display());
+    Status::Success
+}

@@ -1,0 +1,406 @@
+//! Google Cloud naming rules, each behind the newtype only it can construct.
+
+use std::net::IpAddr;
+
+use super::problem::{Checked, Problem};
+use super::regions::{REGIONS, region_of_zone};
+use crate::suggest;
+
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+    };
+}
+pub(crate) use string_newtype;
+
+string_newtype!(
+    /// A Google Cloud project id: 6–30 characters, `[a-z0-9-]`, a lowercase letter first,
+    /// no trailing hyphen.
+    ProjectId
+);
+string_newtype!(
+    /// A known Google Cloud region such as `europe-west3`.
+    Region
+);
+string_newtype!(
+    /// A Cloud Storage bucket name (GCS naming rules).
+    BucketName
+);
+string_newtype!(
+    /// A Cloud SQL instance id: lowercase letters, digits and hyphens, a letter first.
+    InstanceId
+);
+string_newtype!(
+    /// A Cloud SQL machine tier available in the Enterprise edition.
+    Tier
+);
+string_newtype!(
+    /// A GKE cluster name: 1–40 characters, a letter first, no trailing hyphen.
+    ClusterName
+);
+string_newtype!(
+    /// An Artifact Registry repository id.
+    RepositoryId
+);
+string_newtype!(
+    /// A CIDR block in its network form, such as `203.0.113.0/24`.
+    Cidr
+);
+
+fn lowercase_help(value: &str) -> Option<String> {
+    (value.chars().any(|c| c.is_ascii_uppercase()))
+        .then(|| format!("did you mean `{}`?", value.to_ascii_lowercase()))
+}
+
+/// Lowercase letters, digits and hyphens, a letter first, a letter or digit last.
+fn is_lower_name(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes[0].is_ascii_lowercase()
+        && bytes[bytes.len() - 1] != b'-'
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+impl ProjectId {
+    pub fn parse(value: &str) -> Checked<Self> {
+        let bad = |what: &str| {
+            let help = lowercase_help(value).unwrap_or_else(|| {
+                "a project id is 6 to 30 lowercase letters, digits and hyphens, starting with a \
+                 letter (`gcloud projects list` shows yours)"
+                    .into()
+            });
+            Problem::new("invalid-project", format!("`project` {what}"))
+                .label("not a project id")
+                .help(help)
+        };
+        if !(6..=30).contains(&value.len()) {
+            return Err(bad(&format!("must be 6 to 30 characters long, not {}", value.len())));
+        }
+        if !value.starts_with(|c: char| c.is_ascii_lowercase()) {
+            return Err(bad("must start with a lowercase letter"));
+        }
+        if value.ends_with('-') {
+            return Err(bad("must not end with a hyphen"));
+        }
+        if !is_lower_name(value) {
+            return Err(bad("may hold only lowercase letters, digits and hyphens"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+impl Region {
+    pub fn parse(value: &str) -> Checked<Self> {
+        if REGIONS.contains(&value) {
+            return Ok(Self(value.to_owned()));
+        }
+        if let Some(region) = region_of_zone(value) {
+            return Err(Problem::new(
+                "zone-not-region",
+                format!("`{value}` is a zone; the region is `{region}`"),
+            )
+            .label("a zone, not a region")
+            .help(format!(
+                "write `region = \"{region}\"`: Cloud SQL, the bucket, the registry and the cluster are regional"
+            )));
+        }
+        let lower = value.to_ascii_lowercase();
+        let suggestion = suggest::closest(&lower, REGIONS.iter().copied())
+            .or_else(|| REGIONS.contains(&lower.as_str()).then_some(lower.as_str()))
+            .map(str::to_owned);
+        let help = match &suggestion {
+            Some(region) => format!("did you mean `{region}`?"),
+            None => "use a Google Cloud region such as `europe-west3` or `us-central1` (`gcloud compute regions list`)".into(),
+        };
+        Err(Problem::new("unknown-region", format!("`{value}` is not a Google Cloud region"))
+            .label("unknown region")
+            .help(help))
+    }
+}
+
+impl BucketName {
+    pub fn parse(value: &str) -> Checked<Self> {
+        let bad = |what: String, help: &str| {
+            Problem::new("invalid-bucket", format!("bucket name {what}"))
+                .label("not a valid bucket name")
+                .help(lowercase_help(value).unwrap_or_else(|| help.to_owned()))
+        };
+        let rules = "bucket names are 3 to 63 lowercase letters, digits, `-`, `_` and `.`, starting and \
+                     ending with a letter or digit";
+        if value.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(bad("must be lowercase".into(), rules));
+        }
+        let max = if value.contains('.') { 222 } else { 63 };
+        if value.len() < 3 || value.len() > max {
+            return Err(bad(format!("must be 3 to {max} characters long, not {}", value.len()), rules));
+        }
+        if let Some(c) = value
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(bad(format!("may not contain `{c}`"), rules));
+        }
+        let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        if !alnum(value.chars().next()) || !alnum(value.chars().last()) {
+            return Err(bad("must start and end with a letter or digit".into(), rules));
+        }
+        if value.split('.').any(|part| part.is_empty() || part.len() > 63) {
+            return Err(bad(
+                "has a dot-separated part that is empty or longer than 63 characters".into(),
+                rules,
+            ));
+        }
+        if value.parse::<IpAddr>().is_ok() {
+            return Err(bad("may not be an IP address".into(), "choose a name such as `acme-ml-mlflow`"));
+        }
+        if value.starts_with("goog") {
+            return Err(bad(
+                "may not start with `goog`".into(),
+                "Google reserves the `goog` prefix; choose another name",
+            ));
+        }
+        if value.contains("google") || value.contains("g00gle") {
+            return Err(bad(
+                "may not contain `google`".into(),
+                "Google reserves names containing `google`; choose another name",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+impl InstanceId {
+    pub fn parse(value: &str) -> Checked<Self> {
+        if is_lower_name(value) && value.len() <= 84 {
+            return Ok(Self(value.to_owned()));
+        }
+        Err(Problem::new(
+            "invalid-instance",
+            "`database.instance` must be lowercase letters, digits and hyphens, starting with a letter",
+        )
+        .label("not a Cloud SQL instance id")
+        .help(lowercase_help(value).unwrap_or_else(|| "for example `mlflow-db`".into())))
+    }
+}
+
+impl Tier {
+    pub fn parse(value: &str) -> Checked<Self> {
+        if matches!(value, "db-f1-micro" | "db-g1-small") {
+            return Ok(Self(value.to_owned()));
+        }
+        let help = "use `db-custom-CPUS-MEMORY_MB` (1 or an even number of CPUs up to 96, memory a \
+                    multiple of 256 MB, 0.9 to 6.5 GB per CPU, at least 3840), `db-f1-micro` or \
+                    `db-g1-small`; for example `db-custom-1-3840` or `db-custom-2-7680`";
+        let bad = |what: &str| {
+            Problem::new("invalid-tier", format!("`database.tier` {what}"))
+                .label("not a Cloud SQL tier")
+                .help(help)
+        };
+        let Some(rest) = value.strip_prefix("db-custom-") else {
+            return Err(bad("is not a Cloud SQL Enterprise edition tier"));
+        };
+        let Some((cpus, memory)) = rest.split_once('-') else {
+            return Err(bad("must name CPUs and memory: `db-custom-CPUS-MEMORY_MB`"));
+        };
+        let (Ok(cpus), Ok(memory)) = (cpus.parse::<u32>(), memory.parse::<u32>()) else {
+            return Err(bad("must name CPUs and memory as numbers"));
+        };
+        if !(cpus == 1 || (cpus % 2 == 0 && (2..=96).contains(&cpus))) {
+            return Err(bad("must have 1 or an even number of CPUs, up to 96"));
+        }
+        let min = 3840.max(cpus * 922);
+        if memory % 256 != 0 || memory < min || memory > cpus * 6656 {
+            return Err(bad(&format!(
+                "memory must be a multiple of 256 MB between {min} and {} MB for {cpus} CPU(s)",
+                cpus * 6656
+            )));
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+impl ClusterName {
+    pub fn parse(value: &str) -> Checked<Self> {
+        if is_lower_name(value) && value.len() <= 40 {
+            return Ok(Self(value.to_owned()));
+        }
+        Err(Problem::new(
+            "invalid-cluster-name",
+            "`cluster.name` must be 1 to 40 lowercase letters, digits and hyphens, starting with a letter",
+        )
+        .label("not a GKE cluster name")
+        .help(lowercase_help(value).unwrap_or_else(|| "for example `ml-platform`".into())))
+    }
+
+    /// The default cluster name: the stack's name, already a valid cluster name.
+    #[must_use]
+    pub fn from_name(name: &super::k8s::DnsLabel) -> Self {
+        Self(name.as_str().to_owned())
+    }
+}
+
+impl RepositoryId {
+    pub fn parse(value: &str) -> Checked<Self> {
+        if is_lower_name(value) && value.len() <= 63 {
+            return Ok(Self(value.to_owned()));
+        }
+        Err(Problem::new(
+            "invalid-repository",
+            "`registry.repository` must be 1 to 63 lowercase letters, digits and hyphens, starting with a letter",
+        )
+        .label("not an Artifact Registry repository id")
+        .help(lowercase_help(value).unwrap_or_else(|| "for example `mlflow`".into())))
+    }
+
+    #[must_use]
+    pub fn default_id() -> Self {
+        Self("mlflow".into())
+    }
+}
+
+impl Cidr {
+    /// A CIDR block; a host address with bits set past the prefix is refused with the
+    /// network address as the fix, a bare address with `/32` (or `/128`).
+    pub fn parse(value: &str) -> Checked<Self> {
+        let bad = |what: String, help: String| {
+            Problem::new("invalid-cidr", format!("`{value}` {what}"))
+                .label("not a CIDR block")
+                .help(help)
+        };
+        let Some((address, prefix)) = value.split_once('/') else {
+            return match value.parse::<IpAddr>() {
+                Ok(ip) => Err(bad(
+                    "has no prefix length".into(),
+                    format!("did you mean `{value}/{}`?", if ip.is_ipv4() { 32 } else { 128 }),
+                )),
+                Err(_) => Err(bad(
+                    "is not a CIDR block".into(),
+                    "write an address range such as `203.0.113.0/24`".into(),
+                )),
+            };
+        };
+        let Ok(ip) = address.parse::<IpAddr>() else {
+            return Err(bad(
+                "does not start with an IP address".into(),
+                "write an address range such as `203.0.113.0/24`".into(),
+            ));
+        };
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix.parse::<u32>() {
+            // `/024` parses, but is not how anyone writes a prefix length.
+            Ok(bits) if bits <= max && bits.to_string() == prefix => bits,
+            _ => {
+                return Err(bad(
+                    format!("has an invalid prefix length (0 to {max})"),
+                    "write an address range such as `203.0.113.0/24`".into(),
+                ));
+            }
+        };
+        let network = network_of(ip, prefix);
+        if network != ip {
+            return Err(bad(
+                "has host bits set past its prefix".into(),
+                format!("did you mean `{network}/{prefix}`?"),
+            ));
+        }
+        Ok(Self(format!("{ip}/{prefix}")))
+    }
+
+    /// Whether the block admits every address (`0.0.0.0/0` or `::/0`).
+    #[must_use]
+    pub fn is_everything(&self) -> bool {
+        self.0.ends_with("/0")
+    }
+}
+
+fn network_of(ip: IpAddr, prefix: u32) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & mask).into())
+        }
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_ids() {
+        assert!(ProjectId::parse("acme-ml-prod").is_ok());
+        for bad in ["acme", "Acme-ml-prod", "1acme-ml", "acme-ml-", "acme_ml_prod", "a".repeat(31).as_str()] {
+            assert_eq!(ProjectId::parse(bad).unwrap_err().code, "invalid-project", "{bad}");
+        }
+    }
+
+    #[test]
+    fn regions_and_zones() {
+        assert!(Region::parse("europe-west3").is_ok());
+        let zone = Region::parse("europe-west3-a").unwrap_err();
+        assert_eq!(zone.code, "zone-not-region");
+        assert!(zone.message.contains("`europe-west3`"));
+        let typo = Region::parse("europe-wst3").unwrap_err();
+        assert_eq!(typo.code, "unknown-region");
+        assert_eq!(typo.help, "did you mean `europe-west3`?");
+    }
+
+    #[test]
+    fn buckets() {
+        for good in ["acme-ml-prod-mlflow", "a_b", "abc", "my.bucket.example.com"] {
+            assert!(BucketName::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["ab", "-abc", "abc-", "ABC", "192.168.5.4", "goog-bucket", "my-google-bucket", "a..b", "a$b"] {
+            assert_eq!(BucketName::parse(bad).unwrap_err().code, "invalid-bucket", "{bad}");
+        }
+    }
+
+    #[test]
+    fn tiers() {
+        for good in ["db-custom-1-3840", "db-custom-2-7680", "db-f1-micro", "db-custom-4-26624"] {
+            assert!(Tier::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["db-custom-3-7680", "db-custom-1-1000", "db-n1-standard-1", "db-custom-1", "db-custom-1-7000"] {
+            assert!(Tier::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cidrs() {
+        assert_eq!(Cidr::parse("203.0.113.0/24").unwrap().as_str(), "203.0.113.0/24");
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().is_everything());
+        assert!(Cidr::parse("2001:db8::/32").is_ok());
+        assert_eq!(Cidr::parse("203.0.113.7").unwrap_err().help, "did you mean `203.0.113.7/32`?");
+        assert_eq!(Cidr::parse("203.0.113.7/24").unwrap_err().help, "did you mean `203.0.113.0/24`?");
+        assert!(Cidr::parse("203.0.113.0/33").is_err());
+        assert!(Cidr::parse("203.0.113.0/024").is_err());
+        assert!(Cidr::parse("example.com/24").is_err());
+    }
+}

@@ -1,0 +1,367 @@
+//! Kubernetes and PostgreSQL naming rules and quantities.
+
+use std::fmt;
+
+use super::gcp::string_newtype;
+use super::problem::{Checked, Problem};
+
+string_newtype!(
+    /// A Kubernetes DNS label (RFC 1123): lowercase letters, digits and hyphens, a letter
+    /// or digit at both ends, at most 63 characters.
+    DnsLabel
+);
+string_newtype!(
+    /// A `Host` value MLflow accepts (`--allowed-hosts`): a DNS name or IP address,
+    /// optionally `*.`-prefixed, optionally with `:PORT` or `:*`.
+    HostPattern
+);
+string_newtype!(
+    /// A PostgreSQL identifier that needs no quoting: `[a-z][a-z0-9_]*`, at most 63 bytes.
+    SqlIdent
+);
+string_newtype!(
+    /// A directory path for key files: letters, digits, `.`, `_`, `-` and `/`.
+    DirPath
+);
+
+fn is_dns_label(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+impl DnsLabel {
+    /// The stack's `name`: a DNS label of 3 to 20 characters starting with a letter, so that
+    /// every derived name (`<name>-server` as a service account id, …) fits Google's limits.
+    pub fn parse_name(value: &str) -> Checked<Self> {
+        let help = || {
+            if value.chars().any(|c| c.is_ascii_uppercase() || c == '_') {
+                format!("did you mean `{}`?", value.to_ascii_lowercase().replace('_', "-"))
+            } else {
+                "use 3 to 20 lowercase letters, digits and hyphens, starting with a letter, e.g. `mlflow` or `team-a-mlflow`".into()
+            }
+        };
+        if !(3..=20).contains(&value.len()) {
+            return Err(Problem::new(
+                "invalid-name",
+                format!("`name` must be 3 to 20 characters long, not {}", value.len()),
+            )
+            .label("every Kubernetes object and cloud resource name starts with this")
+            .help("service account ids are limited to 30 characters and `<name>-server` must fit; use 3 to 20 characters"));
+        }
+        if !is_dns_label(value) || !value.starts_with(|c: char| c.is_ascii_lowercase()) {
+            return Err(Problem::new(
+                "invalid-name",
+                "`name` must be lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen",
+            )
+            .label("not a DNS label")
+            .help(help()));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// A Kubernetes namespace.
+    pub fn parse_namespace(value: &str) -> Checked<Self> {
+        if !is_dns_label(value) {
+            let help = if value.chars().any(|c| c.is_ascii_uppercase() || c == '_') {
+                format!("did you mean `{}`?", value.to_ascii_lowercase().replace('_', "-"))
+            } else {
+                "use up to 63 lowercase letters, digits and hyphens".into()
+            };
+            return Err(Problem::new(
+                "invalid-namespace",
+                "`namespace` must be a DNS label: lowercase letters, digits and hyphens, at most 63",
+            )
+            .label("not a Kubernetes namespace")
+            .help(help));
+        }
+        if value.starts_with("kube-") {
+            return Err(Problem::new(
+                "reserved-namespace",
+                format!("namespace `{value}` belongs to Kubernetes itself"),
+            )
+            .label("reserved namespace")
+            .help("leave `namespace` out to use the stack's `name`, or choose another"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+impl HostPattern {
+    pub fn parse(value: &str) -> Checked<Self> {
+        let bad = |what: &str| {
+            Problem::new("invalid-host", format!("`{value}` {what}"))
+                .label("not a host name")
+                .help("write a host name as clients send it, e.g. `mlflow.example.com`, `mlflow.example.com:443` or `*.example.com`; no scheme, no path")
+        };
+        if value == "*" || value.starts_with("*:") {
+            return Err(Problem::new("invalid-host", "`*` accepts any `Host`, which turns off MLflow's DNS-rebinding protection")
+                .label("matches every host")
+                .help("list the names clients use, e.g. `mlflow.example.com`"));
+        }
+        if value.contains("://") || value.contains('/') {
+            return Err(bad("is a URL, not a host"));
+        }
+        let (host, port) = match value.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (value, None),
+        };
+        if let Some(port) = port {
+            let ok = port == "*" || port.parse::<u16>().is_ok_and(|p| p > 0);
+            if !ok {
+                return Err(bad("has an invalid port"));
+            }
+        }
+        let name = host.strip_prefix("*.").unwrap_or(host);
+        if name.len() > 253 || name.is_empty() || !name.split('.').all(is_dns_label_any_case) {
+            return Err(bad("is not a valid host name"));
+        }
+        if host.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(bad("must be lowercase"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// A pattern the compiler derives (localhost, the Service's DNS names).
+    #[must_use]
+    pub fn derived(value: String) -> Self {
+        Self(value)
+    }
+}
+
+fn is_dns_label_any_case(part: &str) -> bool {
+    is_dns_label(&part.to_ascii_lowercase())
+}
+
+impl SqlIdent {
+    pub fn parse(key: &str, value: &str) -> Checked<Self> {
+        let valid = !value.is_empty()
+            && value.len() <= 63
+            && value.starts_with(|c: char| c.is_ascii_lowercase())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !valid {
+            let help = if value.chars().any(|c| c.is_ascii_uppercase() || c == '-') {
+                format!("did you mean `{}`?", value.to_ascii_lowercase().replace('-', "_"))
+            } else {
+                "use lowercase letters, digits and `_`, starting with a letter, e.g. `mlflow`".into()
+            };
+            return Err(Problem::new(
+                "invalid-identifier",
+                format!("`{key}` must be a PostgreSQL name: lowercase letters, digits and `_`, starting with a letter, at most 63"),
+            )
+            .label("not a plain PostgreSQL identifier")
+            .help(help));
+        }
+        if value == "postgres" || value.starts_with("pg_") || value.starts_with("cloudsql") {
+            return Err(Problem::new("reserved-identifier", format!("`{value}` is reserved by PostgreSQL or Cloud SQL"))
+                .label("reserved name")
+                .help("choose another name, e.g. `mlflow`"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    #[must_use]
+    pub fn mlflow() -> Self {
+        Self("mlflow".into())
+    }
+}
+
+impl DirPath {
+    pub fn parse(value: &str) -> Checked<Self> {
+        let valid = !value.is_empty()
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+            && !value.starts_with('-');
+        if !valid {
+            return Err(Problem::new(
+                "invalid-path",
+                "`credentials.dir` must be a path of letters, digits, `.`, `_`, `-` and `/`",
+            )
+            .label("not a plain path")
+            .help("for example `.mlflow_credentials`"));
+        }
+        Ok(Self(value.trim_end_matches('/').to_owned()))
+    }
+
+    #[must_use]
+    pub fn default_dir() -> Self {
+        Self(".mlflow_credentials".into())
+    }
+}
+
+/// A Kubernetes resource quantity, kept as written (`500m`, `1`, `1Gi`, `1.5Gi`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quantity {
+    text: String,
+    /// The value in base units: cores for CPU, bytes for memory.
+    value: f64,
+}
+
+impl Quantity {
+    /// CPU: a positive number of cores, optionally in millicores (`m`).
+    pub fn parse_cpu(value: &str) -> Checked<Self> {
+        let parsed = parse_quantity(value).filter(|(_, suffix)| matches!(*suffix, "" | "m"));
+        match parsed {
+            Some((number, suffix)) if number > 0.0 => {
+                let cores = if suffix == "m" { number / 1000.0 } else { number };
+                if cores > 64.0 {
+                    return Err(Problem::new("out-of-range", "`server.cpu` is more than 64 cores")
+                        .label("too much CPU for one pod")
+                        .help("use more replicas instead, e.g. `cpu = \"2\"`"));
+                }
+                if suffix == "m" && number.fract() != 0.0 {
+                    return Err(Problem::new("invalid-quantity", "millicores must be a whole number")
+                        .label("fractional millicores")
+                        .help("for example `cpu = \"500m\"`"));
+                }
+                Ok(Self { text: value.to_owned(), value: cores })
+            }
+            _ => Err(Problem::new("invalid-quantity", format!("`{value}` is not a CPU quantity"))
+                .label("not a Kubernetes CPU quantity")
+                .help("write cores or millicores, e.g. `cpu = \"500m\"` or `cpu = \"2\"`")),
+        }
+    }
+
+    /// Memory: a positive number of bytes with an optional binary (`Mi`, `Gi`) or decimal
+    /// (`M`, `G`) suffix.
+    pub fn parse_memory(value: &str) -> Checked<Self> {
+        let factor = |suffix: &str| -> Option<f64> {
+            Some(match suffix {
+                "" => 1.0,
+                "k" => 1e3,
+                "M" => 1e6,
+                "G" => 1e9,
+                "T" => 1e12,
+                "Ki" => 1024.0,
+                "Mi" => 1024.0 * 1024.0,
+                "Gi" => 1024.0 * 1024.0 * 1024.0,
+                "Ti" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+                _ => return None,
+            })
+        };
+        let parsed = parse_quantity(value)
+            .and_then(|(number, suffix)| factor(suffix).map(|f| number * f))
+            .filter(|bytes| *bytes >= 1.0);
+        let Some(bytes) = parsed else {
+            let help = if value.ends_with("mb") || value.ends_with("MB") || value.ends_with("gb") || value.ends_with("GB") {
+                format!("Kubernetes writes binary units as `Mi` and `Gi`: did you mean `{}i`?", value[..value.len() - 1].to_ascii_uppercase())
+            } else {
+                "write bytes with a unit, e.g. `memory = \"1Gi\"` or `memory = \"1536Mi\"`".into()
+            };
+            return Err(Problem::new("invalid-quantity", format!("`{value}` is not a memory quantity"))
+                .label("not a Kubernetes memory quantity")
+                .help(help));
+        };
+        if bytes > 256.0 * 1024.0 * 1024.0 * 1024.0 {
+            return Err(Problem::new("out-of-range", "`server.memory` is more than 256Gi")
+                .label("too much memory for one pod")
+                .help("MLflow needs about 1Gi with 2 workers, e.g. `memory = \"2Gi\"`"));
+        }
+        Ok(Self { text: value.to_owned(), value: bytes })
+    }
+
+    /// A quantity of mebibytes, for computed defaults.
+    #[must_use]
+    pub fn mebibytes(mib: u32) -> Self {
+        let text = if mib % 1024 == 0 { format!("{}Gi", mib / 1024) } else { format!("{mib}Mi") };
+        Self { text, value: f64::from(mib) * 1024.0 * 1024.0 }
+    }
+
+    /// A quantity of millicores, for computed defaults.
+    #[must_use]
+    pub fn millicores(m: u32) -> Self {
+        Self { text: format!("{m}m"), value: f64::from(m) / 1000.0 }
+    }
+
+    /// The value in base units (cores or bytes).
+    #[must_use]
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Splits `1.5Gi` into `(1.5, "Gi")`; plain decimal numbers only (no exponents, no sign).
+fn parse_quantity(value: &str) -> Option<(f64, &str)> {
+    let end = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let (number, suffix) = value.split_at(end);
+    let well_formed = !number.is_empty()
+        && number != "."
+        && number.matches('.').count() <= 1
+        && !number.ends_with('.');
+    if !well_formed {
+        return None;
+    }
+    number.parse::<f64>().ok().map(|n| (n, suffix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for good in ["mlf", "mlflow", "team-a-mlflow", "a".repeat(20).as_str()] {
+            assert!(DnsLabel::parse_name(good).is_ok(), "{good}");
+        }
+        for bad in ["ml", "MLflow", "ml_flow", "1mlflow", "mlflow-", "a".repeat(21).as_str()] {
+            assert_eq!(DnsLabel::parse_name(bad).unwrap_err().code, "invalid-name", "{bad}");
+        }
+    }
+
+    #[test]
+    fn quantities() {
+        assert!((Quantity::parse_cpu("500m").unwrap().value() - 0.5).abs() < 1e-9);
+        assert!((Quantity::parse_cpu("2").unwrap().value() - 2.0).abs() < 1e-9);
+        assert!((Quantity::parse_memory("1Gi").unwrap().value() - 1_073_741_824.0).abs() < 1.0);
+        for bad in ["", "0", "-1", "1.", "500mi", "1e3", "abc", "1..5"] {
+            assert!(Quantity::parse_cpu(bad).is_err(), "{bad}");
+        }
+        for bad in ["1GB", "1gi", "0", "Gi", "1.5.5Gi"] {
+            assert!(Quantity::parse_memory(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            Quantity::parse_memory("512MB").unwrap_err().help,
+            "Kubernetes writes binary units as `Mi` and `Gi`: did you mean `512Mi`?"
+        );
+        assert_eq!(Quantity::mebibytes(1024).as_str(), "1Gi");
+        assert_eq!(Quantity::mebibytes(1280).as_str(), "1280Mi");
+    }
+
+    #[test]
+    fn hosts() {
+        for good in ["mlflow.example.com", "mlflow.example.com:443", "*.example.com", "10.0.0.7", "localhost:*"] {
+            assert!(HostPattern::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["*", "https://mlflow.example.com", "mlflow.example.com/x", "a..b", "host:0", "host:99999", "-a.com"] {
+            assert!(HostPattern::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sql_identifiers() {
+        assert!(SqlIdent::parse("database.user", "mlflow").is_ok());
+        assert_eq!(SqlIdent::parse("database.user", "postgres").unwrap_err().code, "reserved-identifier");
+        assert_eq!(SqlIdent::parse("database.user", "ml-flow").unwrap_err().help, "did you mean `ml_flow`?");
+    }
+}
