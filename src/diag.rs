@@ -113,8 +113,7 @@ impl Diagnostics {
 
     /// Source order; a problem reported twice at one place is kept once.
     pub fn sort(&mut self) {
-        self.items
-            .sort_by(|a, b| (a.span.start, a.span.end).cmp(&(b.span.start, b.span.end)));
+        self.items.sort_by_key(|a| (a.span.start, a.span.end));
         self.items.dedup();
     }
 }
@@ -260,9 +259,11 @@ impl miette::Diagnostic for Report<'_> {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = &self.diagnostic.span;
         let label = (!self.diagnostic.label.is_empty()).then(|| self.diagnostic.label.clone());
-        Some(Box::new(std::iter::once(LabeledSpan::new_primary_with_span(
-            label,
-            SourceSpan::new(span.start.into(), span.end - span.start),
-        ))))
+        Some(Box::new(std::iter::once(
+            LabeledSpan::new_primary_with_span(
+                label,
+                SourceSpan::new(span.start.into(), span.end - span.start),
+            ),
+        )))
     }
 }

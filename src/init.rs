@@ -1,5 +1,7 @@
 //! `mlflow-stack init`: a commented starter stack file.
 
+use std::fmt::Write;
+
 use crate::cli::InitEnvironment;
 
 /// What the user passed to `init`.
@@ -21,7 +23,9 @@ fn literal(value: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
             c => out.push(c),
         }
     }

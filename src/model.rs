@@ -3,7 +3,9 @@
 //! the output: the newtypes can only be built by the rules in [`crate::validate`].
 
 pub use crate::raw::{DatabaseAuth, Environment, ExposeType, PostgresVersion, RegistryKind};
-pub use crate::validate::gcp::{BucketName, Cidr, ClusterName, InstanceId, ProjectId, Region, RepositoryId, Tier};
+pub use crate::validate::gcp::{
+    BucketName, Cidr, ClusterName, InstanceId, ProjectId, Region, RepositoryId, Tier,
+};
 pub use crate::validate::image::{ImageRef, ImageTag, MlflowVersion};
 pub use crate::validate::k8s::{DirPath, DnsLabel, HostPattern, Quantity, SqlIdent};
 
@@ -63,7 +65,10 @@ pub enum DatabaseLogin {
 #[derive(Debug, Clone)]
 pub enum Registry {
     /// `infra.sh` builds the image into a registry of the project.
-    Build { kind: RegistryKind, repository: RepositoryId },
+    Build {
+        kind: RegistryKind,
+        repository: RepositoryId,
+    },
     /// A given image, run as is.
     Image(ImageRef),
 }

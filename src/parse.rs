@@ -64,14 +64,38 @@ struct Walker<'d> {
 
 /// The keys of each table, for "unknown key" and "did you mean".
 const TOP_KEYS: &[&str] = &[
-    "project", "region", "bucket", "tag", "environment", "name", "namespace", "server",
-    "database", "registry", "expose", "cluster", "credentials",
+    "project",
+    "region",
+    "bucket",
+    "tag",
+    "environment",
+    "name",
+    "namespace",
+    "server",
+    "database",
+    "registry",
+    "expose",
+    "cluster",
+    "credentials",
 ];
 const SERVER_KEYS: &[&str] = &[
-    "mlflow_version", "replicas", "workers", "cpu", "memory", "serve_artifacts", "allowed_hosts",
+    "mlflow_version",
+    "replicas",
+    "workers",
+    "cpu",
+    "memory",
+    "serve_artifacts",
+    "allowed_hosts",
 ];
 const DATABASE_KEYS: &[&str] = &[
-    "instance", "version", "tier", "high_availability", "storage_gb", "database", "user", "auth",
+    "instance",
+    "version",
+    "tier",
+    "high_availability",
+    "storage_gb",
+    "database",
+    "user",
+    "auth",
 ];
 const REGISTRY_KEYS: &[&str] = &["kind", "repository", "image"];
 const EXPOSE_KEYS: &[&str] = &["type", "port", "static_ip", "allow"];
@@ -208,9 +232,12 @@ impl Walker<'_> {
             (None, true) => format!("the top-level keys are {}", suggest::one_of(known)),
             (None, false) => format!("`[{table}]` takes {}", suggest::one_of(known)),
         };
-        let mut diagnostic =
-            Diagnostic::error("unknown-key", key.span(), format!("unknown key `{name}` {scope}"))
-                .label("not a stack file key");
+        let mut diagnostic = Diagnostic::error(
+            "unknown-key",
+            key.span(),
+            format!("unknown key `{name}` {scope}"),
+        )
+        .label("not a stack file key");
         if !help.is_empty() {
             diagnostic = diagnostic.help(help);
         }
@@ -220,14 +247,24 @@ impl Walker<'_> {
     fn wrong_type(&mut self, (key, value): Entry<'_>, prefix: &str, expected: &str, example: &str) {
         let found = type_name(value.get_ref());
         let help = match value.get_ref() {
-            DeValue::String(text) if expected == "an integer" && text.trim().parse::<i64>().is_ok() => {
+            DeValue::String(text)
+                if expected == "an integer" && text.trim().parse::<i64>().is_ok() =>
+            {
                 format!("remove the quotes: `{} = {}`", key.get_ref(), text.trim())
             }
-            DeValue::String(text) if expected == "a boolean" && matches!(text.as_ref(), "true" | "false") => {
+            DeValue::String(text)
+                if expected == "a boolean" && matches!(text.as_ref(), "true" | "false") =>
+            {
                 format!("remove the quotes: `{} = {text}`", key.get_ref())
             }
-            DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_) if expected == "a string" => {
-                format!("quote it: `{} = \"{}\"`", key.get_ref(), display_scalar(value.get_ref()))
+            DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_)
+                if expected == "a string" =>
+            {
+                format!(
+                    "quote it: `{} = \"{}\"`",
+                    key.get_ref(),
+                    display_scalar(value.get_ref())
+                )
             }
             _ => format!("write it like `{example}`"),
         };
@@ -235,7 +272,10 @@ impl Walker<'_> {
             Diagnostic::error(
                 "wrong-type",
                 value.span(),
-                format!("`{prefix}{}` must be {expected}, found {found}", key.get_ref()),
+                format!(
+                    "`{prefix}{}` must be {expected}, found {found}",
+                    key.get_ref()
+                ),
             )
             .label(format!("this is {found}"))
             .help(help),
@@ -310,7 +350,7 @@ impl Walker<'_> {
             return None;
         };
         let mut strings = Vec::with_capacity(items.len());
-        for item in items.iter() {
+        for item in items {
             if let DeValue::String(text) = item.get_ref() {
                 strings.push(Spanned::new(text.to_string(), item.span(), key.span()));
             } else {
@@ -319,7 +359,10 @@ impl Walker<'_> {
                     Diagnostic::error(
                         "wrong-type",
                         item.span(),
-                        format!("`{prefix}{}` must hold only strings, found {found}", key.get_ref()),
+                        format!(
+                            "`{prefix}{}` must hold only strings, found {found}",
+                            key.get_ref()
+                        ),
                     )
                     .label(format!("this is {found}"))
                     .help("quote every item: `[\"a\", \"b\"]`"),
@@ -329,7 +372,11 @@ impl Walker<'_> {
         Some(Spanned::new(strings, value.span(), key.span()))
     }
 
-    fn choice<T: Choice + PartialEq>(&mut self, entry: Entry<'_>, prefix: &str) -> Option<Spanned<T>> {
+    fn choice<T: Choice + PartialEq>(
+        &mut self,
+        entry: Entry<'_>,
+        prefix: &str,
+    ) -> Option<Spanned<T>> {
         let text = self.string(entry, prefix)?;
         if let Some(value) = T::from_str(&text.value) {
             return Some(text.map(|_| value));

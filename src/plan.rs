@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::model::{
-    DatabaseAuth, DatabaseLogin, Environment, ExposeType, HostPattern, ImageRef, Registry, RegistryKind, Stack,
+    DatabaseAuth, DatabaseLogin, Environment, ExposeType, HostPattern, ImageRef, Registry,
+    RegistryKind, Stack,
 };
 
 /// The Cloud SQL Auth Proxy image the pod runs as a native sidecar.
@@ -81,6 +82,8 @@ pub struct Plan {
     pub db_secret: Option<String>,
     pub key_secret: Option<String>,
     pub pull_secret: Option<String>,
+    /// Every Secret `infra.sh` creates in the namespace.
+    pub k8s_secrets: Vec<String>,
 
     pub server_account: String,
     pub server_email: String,
@@ -154,11 +157,17 @@ impl Plan {
         let mut labels = BTreeMap::new();
         labels.insert("app.kubernetes.io/name".into(), "mlflow".into());
         labels.insert("app.kubernetes.io/instance".into(), name.to_string());
-        labels.insert("app.kubernetes.io/component".into(), "tracking-server".into());
+        labels.insert(
+            "app.kubernetes.io/component".into(),
+            "tracking-server".into(),
+        );
         let selector = labels.clone();
         labels.insert("app.kubernetes.io/part-of".into(), "mlflow".into());
         labels.insert("app.kubernetes.io/managed-by".into(), "mlflow-stack".into());
-        labels.insert("app.kubernetes.io/version".into(), stack.server.mlflow_version.to_string());
+        labels.insert(
+            "app.kubernetes.io/version".into(),
+            stack.server.mlflow_version.to_string(),
+        );
 
         let server_account = names::server_account(name);
         let server_email = format!("{server_account}@{project}.iam.gserviceaccount.com");
@@ -174,26 +183,41 @@ impl Plan {
 
         let (image, build_image, registry_kind, repository) = match &stack.registry {
             Registry::Image(image) => (image.to_string(), false, "image", None),
-            Registry::Build { kind: RegistryKind::ArtifactRegistry, repository } => (
-                format!("{region}-docker.pkg.dev/{project}/{repository}/{workload}:{}", stack.tag),
+            Registry::Build {
+                kind: RegistryKind::ArtifactRegistry,
+                repository,
+            } => (
+                format!(
+                    "{region}-docker.pkg.dev/{project}/{repository}/{workload}:{}",
+                    stack.tag
+                ),
                 true,
                 "artifact-registry",
                 Some(repository.to_string()),
             ),
-            Registry::Build { kind: RegistryKind::Gcr, .. } => {
-                (format!("gcr.io/{project}/{workload}:{}", stack.tag), true, "gcr", None)
-            }
+            Registry::Build {
+                kind: RegistryKind::Gcr,
+                ..
+            } => (
+                format!("gcr.io/{project}/{workload}:{}", stack.tag),
+                true,
+                "gcr",
+                None,
+            ),
         };
         let image_ref = ImageRef::derived(image.clone());
         let google_registry = image_ref
             .host()
-            .filter(|host| host.ends_with("-docker.pkg.dev") || *host == "gcr.io" || host.ends_with(".gcr.io"))
+            .filter(|host| {
+                host.ends_with("-docker.pkg.dev") || *host == "gcr.io" || host.ends_with(".gcr.io")
+            })
             .map(str::to_owned);
         let local = !gke;
         let registry_host = if local { google_registry } else { None };
 
         let load_balancer = stack.expose.kind == ExposeType::LoadBalancer;
-        let static_ip = (stack.expose.static_ip && load_balancer && gke).then(|| format!("{name}-ip"));
+        let static_ip =
+            (stack.expose.static_ip && load_balancer && gke).then(|| format!("{name}-ip"));
 
         let namespace = stack.namespace.as_str();
         let allowed = allowed_hosts(&workload, namespace, &stack.server.allowed_hosts);
@@ -218,7 +242,14 @@ impl Plan {
         services.dedup();
 
         let credentials_dir = stack.credentials.as_ref().map(|c| c.dir.to_string());
-        let mut steps = vec!["services", "bucket", "sql-instance", "database", "service-account", "iam"];
+        let mut steps = vec![
+            "services",
+            "bucket",
+            "sql-instance",
+            "database",
+            "service-account",
+            "iam",
+        ];
         if !iam_auth {
             steps.push("db-password");
         }
@@ -239,6 +270,14 @@ impl Plan {
         steps.push("secrets");
 
         let artifact_uri = format!("gs://{}/artifacts", stack.bucket);
+        let db_secret = (!iam_auth).then(|| format!("{name}-db"));
+        let key_secret = local.then(|| format!("{name}-gcp-key"));
+        let pull_secret = registry_host.as_ref().map(|_| format!("{name}-pull"));
+        let k8s_secrets = [&db_secret, &key_secret, &pull_secret]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
         Self {
             stack_name: name.to_string(),
             project: project.to_owned(),
@@ -252,14 +291,19 @@ impl Plan {
             labels,
             selector,
             config_map: format!("{name}-config"),
-            db_secret: (!iam_auth).then(|| format!("{name}-db")),
-            key_secret: local.then(|| format!("{name}-gcp-key")),
-            pull_secret: registry_host.as_ref().map(|_| format!("{name}-pull")),
+            db_secret,
+            key_secret,
+            pull_secret,
+            k8s_secrets,
             puller_account: registry_host.as_ref().map(|_| names::puller_account(name)),
-            puller_email: registry_host
-                .as_ref()
-                .map(|_| format!("{}@{project}.iam.gserviceaccount.com", names::puller_account(name))),
-            workload_identity_member: gke.then(|| format!("serviceAccount:{project}.svc.id.goog[{namespace}/{workload}]")),
+            puller_email: registry_host.as_ref().map(|_| {
+                format!(
+                    "{}@{project}.iam.gserviceaccount.com",
+                    names::puller_account(name)
+                )
+            }),
+            workload_identity_member: gke
+                .then(|| format!("serviceAccount:{project}.svc.id.goog[{namespace}/{workload}]")),
             workload,
             server_account,
             server_email,
@@ -269,7 +313,9 @@ impl Plan {
             tier: stack.database.tier.to_string(),
             high_availability: stack.database.high_availability,
             storage_gb: stack.database.storage_gb,
-            backend_store_uri: format!("postgresql+psycopg2://{db_user_uri}@{DB_HOST}:{DB_PORT}/{database}"),
+            backend_store_uri: format!(
+                "postgresql+psycopg2://{db_user_uri}@{DB_HOST}:{DB_PORT}/{database}"
+            ),
             database,
             iam_auth,
             db_user,
@@ -288,8 +334,17 @@ impl Plan {
             cpu: stack.server.cpu.to_string(),
             memory: stack.server.memory.to_string(),
             allowed_hosts: allowed,
-            extra_allowed_hosts: stack.server.allowed_hosts.iter().map(ToString::to_string).collect(),
-            service_type: if load_balancer { "LoadBalancer" } else { "ClusterIP" },
+            extra_allowed_hosts: stack
+                .server
+                .allowed_hosts
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            service_type: if load_balancer {
+                "LoadBalancer"
+            } else {
+                "ClusterIP"
+            },
             load_balancer,
             port: stack.expose.port,
             static_ip,
@@ -306,7 +361,11 @@ impl Plan {
     /// The database authentication mode, for documentation.
     #[must_use]
     pub fn auth(&self) -> DatabaseAuth {
-        if self.iam_auth { DatabaseAuth::Iam } else { DatabaseAuth::Password }
+        if self.iam_auth {
+            DatabaseAuth::Iam
+        } else {
+            DatabaseAuth::Password
+        }
     }
 }
 
@@ -325,7 +384,11 @@ fn allowed_hosts(workload: &str, namespace: &str, extra: &[HostPattern]) -> Vec<
     names.extend(extra.iter().map(ToString::to_string));
     let mut hosts: Vec<String> = Vec::new();
     for name in names {
-        let forms = if name.contains(':') { vec![name] } else { vec![name.clone(), format!("{name}:*")] };
+        let forms = if name.contains(':') {
+            vec![name]
+        } else {
+            vec![name.clone(), format!("{name}:*")]
+        };
         for form in forms {
             if !hosts.contains(&form) {
                 hosts.push(form);

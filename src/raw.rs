@@ -55,7 +55,11 @@ type Field<T> = Option<Spanned<T>>;
 pub struct StackFile {
     /// Google Cloud project id: 6 to 30 characters, lowercase letters, digits and hyphens,
     /// starting with a letter and not ending with a hyphen.
-    #[schemars(required, length(min = 6, max = 30), regex(pattern = r"^[a-z][a-z0-9-]*[a-z0-9]$"))]
+    #[schemars(
+        required,
+        length(min = 6, max = 30),
+        regex(pattern = r"^[a-z][a-z0-9-]*[a-z0-9]$")
+    )]
     pub project: Field<String>,
     /// Google Cloud region of the bucket, the Cloud SQL instance, the registry and the
     /// cluster, e.g. `europe-west3` (a region, not a zone such as `europe-west3-a`).
@@ -64,11 +68,19 @@ pub struct StackFile {
     /// Cloud Storage bucket for the artifacts, created by `infra.sh`: 3 to 63 characters
     /// (222 with dots), lowercase letters, digits, `-`, `_` and `.`, starting and ending with
     /// a letter or digit; no `goog` prefix, no `google`, not an IP address.
-    #[schemars(required, length(min = 3, max = 222), regex(pattern = r"^[a-z0-9][a-z0-9._-]*[a-z0-9]$"))]
+    #[schemars(
+        required,
+        length(min = 3, max = 222),
+        regex(pattern = r"^[a-z0-9][a-z0-9._-]*[a-z0-9]$")
+    )]
     pub bucket: Field<String>,
     /// Tag of the MLflow server image that `infra.sh` builds, e.g. `1.0.0`. Bump it to roll
     /// out a new image; `latest` is accepted with a warning (a rebuilt image is not rolled out).
-    #[schemars(required, length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"))]
+    #[schemars(
+        required,
+        length(min = 1, max = 128),
+        regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+    )]
     pub tag: Field<String>,
     /// Where the server runs: `gke` (Google Kubernetes Engine, Workload Identity) or `local`
     /// (Docker Desktop or kind outside Google Cloud, with a key file).
@@ -76,10 +88,16 @@ pub struct StackFile {
     pub environment: Field<Environment>,
     /// Name of this MLflow: a DNS label of 3 to 20 characters, the prefix of every
     /// Kubernetes object and cloud resource. Default `mlflow`.
-    #[schemars(length(min = 3, max = 20), regex(pattern = r"^[a-z][a-z0-9-]*[a-z0-9]$"))]
+    #[schemars(
+        length(min = 3, max = 20),
+        regex(pattern = r"^[a-z][a-z0-9-]*[a-z0-9]$")
+    )]
     pub name: Field<String>,
     /// Kubernetes namespace (a DNS label). Defaults to `name`.
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+    )]
     pub namespace: Field<String>,
     /// The MLflow tracking server.
     pub server: Field<Server>,
@@ -138,7 +156,10 @@ pub struct Server {
 #[schemars(deny_unknown_fields)]
 pub struct Database {
     /// Cloud SQL instance id. Default `<name>-db`.
-    #[schemars(length(min = 1, max = 80), regex(pattern = r"^[a-z][a-z0-9-]*[a-z0-9]$"))]
+    #[schemars(
+        length(min = 1, max = 80),
+        regex(pattern = r"^[a-z][a-z0-9-]*[a-z0-9]$")
+    )]
     pub instance: Field<String>,
     /// PostgreSQL major version, always pinned (gcloud's default moves). Default `POSTGRES_17`.
     pub version: Field<PostgresVersion>,
@@ -199,7 +220,10 @@ pub struct Registry {
     /// new use).
     pub kind: Field<RegistryKind>,
     /// Artifact Registry repository id. Default `mlflow`.
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z][a-z0-9-]*[a-z0-9]$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z][a-z0-9-]*[a-z0-9]$")
+    )]
     pub repository: Field<String>,
     /// A full image reference to run as is, e.g.
     /// `europe-west3-docker.pkg.dev/acme/tools/mlflow:3.17.2`; `infra.sh` then builds nothing.
@@ -249,7 +273,10 @@ pub enum ExposeType {
 #[schemars(deny_unknown_fields)]
 pub struct Cluster {
     /// GKE cluster name (1 to 40 characters). Default `<name>`.
-    #[schemars(length(min = 1, max = 40), regex(pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 40),
+        regex(pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
+    )]
     pub name: Field<String>,
     /// Create a GKE Autopilot cluster in `region` when it does not exist. Default false.
     pub create: Field<bool>,
@@ -312,7 +339,8 @@ impl Choice for PostgresVersion {
 }
 
 impl Choice for DatabaseAuth {
-    const ALL: &'static [(&'static str, Self)] = &[("password", Self::Password), ("iam", Self::Iam)];
+    const ALL: &'static [(&'static str, Self)] =
+        &[("password", Self::Password), ("iam", Self::Iam)];
 }
 
 impl Choice for RegistryKind {

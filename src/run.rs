@@ -2,6 +2,7 @@
 //! 0 success; 1 an invalid stack or a stale bundle; 2 bad usage or an I/O failure.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ impl From<Status> for ExitCode {
     }
 }
 
+#[must_use]
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let style = terminal_style();
@@ -38,23 +40,49 @@ pub fn main() -> ExitCode {
 fn terminal_style() -> Style {
     let stderr = std::io::stderr();
     let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    Style { color, ..Style::PLAIN }
+    Style {
+        color,
+        ..Style::PLAIN
+    }
 }
 
 /// Runs a parsed command line.
+#[must_use]
 pub fn run(cli: Cli, style: Style) -> Status {
     match cli.command {
         Command::Check { stacks, options } => check(&stacks, &options, style),
-        Command::Build { stacks, out, check, options } => build(&stacks, &out, check, &options, style),
-        Command::Manifests { stack } => print_one(&stack, style, |bundle| bundle.manifests()),
-        Command::Infra { stack } => print_one(&stack, style, |bundle| bundle.get("infra.sh").unwrap_or_default().to_owned()),
+        Command::Build {
+            stacks,
+            out,
+            check,
+            options,
+        } => build(&stacks, &out, check, &options, style),
+        Command::Manifests { stack } => print_one(&stack, style, super::emit::Bundle::manifests),
+        Command::Infra { stack } => print_one(&stack, style, |bundle| {
+            bundle.get("infra.sh").unwrap_or_default().to_owned()
+        }),
         Command::Schema => {
             print_stdout(&schema::json_schema());
             Status::Success
         }
-        Command::Init { path, environment, project, region, bucket, tag, name } => {
+        Command::Init {
+            path,
+            environment,
+            project,
+            region,
+            bucket,
+            tag,
+            name,
+        } => {
             let bucket = bucket.unwrap_or_else(|| format!("{project}-mlflow"));
-            let options = init::Options { environment, project, region, bucket, tag, name };
+            let options = init::Options {
+                environment,
+                project,
+                region,
+                bucket,
+                tag,
+                name,
+            };
             init_stack(&path, &options, style)
         }
         Command::Completions { shell } => {
@@ -96,17 +124,29 @@ enum Loaded {
 }
 
 fn load(path: &Path) -> Result<Loaded, String> {
-    let bytes = std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let bytes =
+        std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Loaded::Source(Source::new(path, text))),
         Err(error) => {
             let offset = error.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
-            let start = text.char_indices().nth(String::from_utf8_lossy(&error.as_bytes()[..offset]).chars().count()).map_or(text.len(), |(i, _)| i);
-            let end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
-            let diagnostic = Diagnostic::error("not-utf8", start..end, "the stack file is not valid UTF-8")
-                .label("invalid byte here")
-                .help("save the file as UTF-8 (TOML files must be UTF-8)");
+            let start = text
+                .char_indices()
+                .nth(
+                    String::from_utf8_lossy(&error.as_bytes()[..offset])
+                        .chars()
+                        .count(),
+                )
+                .map_or(text.len(), |(i, _)| i);
+            let end = text[start..]
+                .chars()
+                .next()
+                .map_or(start, |c| start + c.len_utf8());
+            let diagnostic =
+                Diagnostic::error("not-utf8", start..end, "the stack file is not valid UTF-8")
+                    .label("invalid byte here")
+                    .help("save the file as UTF-8 (TOML files must be UTF-8)");
             Ok(Loaded::NotUtf8(Source::new(path, text), diagnostic))
         }
     }
@@ -127,14 +167,23 @@ fn compile_loaded(loaded: Loaded) -> Job {
         Loaded::NotUtf8(source, diagnostic) => {
             let mut diagnostics = Diagnostics::default();
             diagnostics.push(diagnostic);
-            Job { source, compiled: Compiled { diagnostics, bundle: None } }
+            Job {
+                source,
+                compiled: Compiled {
+                    diagnostics,
+                    bundle: None,
+                },
+            }
         }
     }
 }
 
 /// Runs `work` on every item on all cores, keeping the input order of the results.
 fn parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(items.len()).max(1);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(items.len())
+        .max(1);
     if threads == 1 {
         return items.iter().map(work).collect();
     }
@@ -153,7 +202,14 @@ fn parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
     });
     results.sort_by_key(|(index, _)| *index);
     results.into_iter().map(|(_, result)| result).collect()
@@ -163,7 +219,8 @@ fn parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec
 /// the stack counts as failed.
 fn report(job: &Job, options: &CheckOptions, style: Style) -> (String, String, bool) {
     let diagnostics = &job.compiled.diagnostics;
-    let failed = diagnostics.has_errors() || (options.deny_warnings && diagnostics.count(Severity::Warning) > 0);
+    let failed = diagnostics.has_errors()
+        || (options.deny_warnings && diagnostics.count(Severity::Warning) > 0);
     let mut stderr = String::new();
     let mut stdout = String::new();
     match options.format {
@@ -179,7 +236,8 @@ fn report(job: &Job, options: &CheckOptions, style: Style) -> (String, String, b
         }
         Format::Json => {
             for diagnostic in diagnostics.iter() {
-                let json = serde_json::to_string(&JsonDiagnostic::new(&job.source, diagnostic)).unwrap_or_default();
+                let json = serde_json::to_string(&JsonDiagnostic::new(&job.source, diagnostic))
+                    .unwrap_or_default();
                 stdout.push_str(&json);
                 stdout.push('\n');
             }
@@ -203,7 +261,11 @@ fn compile_all(paths: &[PathBuf]) -> Result<Vec<Job>, Status> {
             }
         }
     }
-    if io_failed { Err(Status::Failure) } else { Ok(jobs) }
+    if io_failed {
+        Err(Status::Failure)
+    } else {
+        Ok(jobs)
+    }
 }
 
 fn check(paths: &[PathBuf], options: &CheckOptions, style: Style) -> Status {
@@ -219,9 +281,17 @@ fn check(paths: &[PathBuf], options: &CheckOptions, style: Style) -> Status {
         failed += usize::from(job_failed);
     }
     if options.format == Format::Human && paths.len() > 1 {
-        eprintln!("checked {}: {} failed", diag::plural(paths.len(), "stack"), failed);
+        eprintln!(
+            "checked {}: {} failed",
+            diag::plural(paths.len(), "stack"),
+            failed
+        );
     }
-    if failed > 0 { Status::Invalid } else { Status::Success }
+    if failed > 0 {
+        Status::Invalid
+    } else {
+        Status::Success
+    }
 }
 
 /// The output directory of each stack: `out` itself for one stack, `out/<stem>` for several.
@@ -232,7 +302,10 @@ fn out_dirs(paths: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
     let mut seen: BTreeMap<String, &Path> = BTreeMap::new();
     let mut dirs = Vec::with_capacity(paths.len());
     for path in paths {
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if let Some(other) = seen.insert(stem.clone(), path) {
             return Err(format!(
                 "{} and {} would both build into {}; rename one of them",
@@ -246,7 +319,13 @@ fn out_dirs(paths: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(dirs)
 }
 
-fn build(paths: &[PathBuf], out: &Path, check_only: bool, options: &CheckOptions, style: Style) -> Status {
+fn build(
+    paths: &[PathBuf],
+    out: &Path,
+    check_only: bool,
+    options: &CheckOptions,
+    style: Style,
+) -> Status {
     let dirs = match out_dirs(paths, out) {
         Ok(dirs) => dirs,
         Err(message) => return fail(&message),
@@ -258,21 +337,26 @@ fn build(paths: &[PathBuf], out: &Path, check_only: bool, options: &CheckOptions
     let pairs: Vec<(&Job, &PathBuf)> = jobs.iter().zip(&dirs).collect();
     let outcomes = parallel(&pairs, |(job, dir)| {
         let (stdout, mut stderr, failed) = report(job, options, style);
-        let mut status = if failed { Status::Invalid } else { Status::Success };
+        let mut status = if failed {
+            Status::Invalid
+        } else {
+            Status::Success
+        };
         let mut diff = String::new();
         if let (false, Some(bundle)) = (failed, &job.compiled.bundle) {
             let result = if check_only {
                 write::diff(bundle, dir).map(|d| {
                     diff = d;
                     if diff.is_empty() {
-                        stderr.push_str(&format!("{}: up to date\n", dir.display()));
+                        let _ = writeln!(stderr, "{}: up to date", dir.display());
                     } else {
-                        stderr.push_str(&format!(
-                            "{}: stale; rebuild with `mlflow-stack build {} --out {}`\n",
+                        let _ = writeln!(
+                            stderr,
+                            "{}: stale; rebuild with `mlflow-stack build {} --out {}`",
                             dir.display(),
                             job.source.path().display(),
                             dir.display()
-                        ));
+                        );
                         status = Status::Invalid;
                     }
                 })
@@ -282,15 +366,20 @@ fn build(paths: &[PathBuf], out: &Path, check_only: bool, options: &CheckOptions
                         Written::Written => "wrote",
                         Written::Unchanged => "unchanged",
                     };
-                    stderr.push_str(&format!("{what} {} ({} files)\n", dir.display(), bundle.files.len()));
+                    let _ = writeln!(
+                        stderr,
+                        "{what} {} ({} files)",
+                        dir.display(),
+                        bundle.files.len()
+                    );
                 })
             };
             if let Err(error) = result {
-                stderr.push_str(&format!("error: {error}\n"));
+                let _ = writeln!(stderr, "error: {error}");
                 status = Status::Failure;
             }
         } else if failed {
-            stderr.push_str(&format!("{}: not written\n", dir.display()));
+            let _ = writeln!(stderr, "{}: not written", dir.display());
         }
         (stdout + &diff, stderr, status)
     });
@@ -304,7 +393,11 @@ fn build(paths: &[PathBuf], out: &Path, check_only: bool, options: &CheckOptions
     }
     if paths.len() > 1 {
         let verb = if check_only { "checked" } else { "built" };
-        eprintln!("{verb} {}: {} failed", diag::plural(paths.len(), "stack"), failed);
+        eprintln!(
+            "{verb} {}: {} failed",
+            diag::plural(paths.len(), "stack"),
+            failed
+        );
     }
     worst
 }
@@ -314,8 +407,13 @@ fn print_one(path: &Path, style: Style, select: impl Fn(&crate::emit::Bundle) ->
         Ok(jobs) => jobs,
         Err(status) => return status,
     };
-    let Some(job) = jobs.first() else { return Status::Failure };
-    let options = CheckOptions { format: Format::Human, deny_warnings: false };
+    let Some(job) = jobs.first() else {
+        return Status::Failure;
+    };
+    let options = CheckOptions {
+        format: Format::Human,
+        deny_warnings: false,
+    };
     let (_, stderr, failed) = report(job, &options, style);
     eprint!("{stderr}");
     match (&job.compiled.bundle, failed) {
@@ -329,7 +427,10 @@ fn print_one(path: &Path, style: Style, select: impl Fn(&crate::emit::Bundle) ->
 
 fn init_stack(path: &Path, options: &init::Options, style: Style) -> Status {
     if path.exists() {
-        return fail(&format!("{} already exists; init never overwrites a file", path.display()));
+        return fail(&format!(
+            "{} already exists; init never overwrites a file",
+            path.display()
+        ));
     }
     let text = init::starter(options);
     let source = Source::new(path, text);
@@ -341,13 +442,21 @@ fn init_stack(path: &Path, options: &init::Options, style: Style) -> Status {
         eprintln!("{} was not written: fix the options above", path.display());
         return Status::Invalid;
     }
-    let mut file = match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
         Ok(file) => file,
         Err(error) => return fail(&format!("cannot create {}: {error}", path.display())),
     };
     if let Err(error) = file.write_all(source.text().as_bytes()) {
         return fail(&format!("cannot write {}: {error}", path.display()));
     }
-    eprintln!("wrote {}; check it with `mlflow-stack check {}`", path.display(), path.display());
+    eprintln!(
+        "wrote {}; check it with `mlflow-stack check {}`",
+        path.display(),
+        path.display()
+    );
     Status::Success
 }

@@ -7,9 +7,13 @@
 #[must_use]
 pub fn quote(value: &str) -> String {
     let bare = !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':' | b'@' | b'%' | b'+' | b','))
+        && value.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'_' | b'.' | b'/' | b':' | b'@' | b'%' | b'+' | b','
+                )
+        })
         && !value.starts_with('-');
     if bare {
         value.to_owned()

@@ -9,7 +9,8 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .map(|candidate| (strsim::damerau_levenshtein(&input, candidate), candidate))
         .filter(|&(distance, candidate)| {
             distance <= (candidate.len().max(input.len()) / 3).max(1)
-                || candidate.starts_with(&input) && input.len() >= 3
+                || (distance <= 2 && candidate.chars().next() == input.chars().next())
+                || (candidate.starts_with(&input) && input.len() >= 3)
         })
         .min_by_key(|&(distance, _)| distance)
         .map(|(_, candidate)| candidate)

@@ -15,10 +15,10 @@ use std::ops::Range;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::model::{
-    BucketName, Cidr, Cluster, ClusterName, Credentials, Database, DatabaseAuth, DatabaseLogin, DirPath,
-    DnsLabel, Environment, Expose, ExposeType, HostPattern, ImageRef, ImageTag, InstanceId, MlflowVersion,
-    PostgresVersion, ProjectId, Quantity, Region, Registry, RegistryKind, RepositoryId, Server, SqlIdent, Stack,
-    Tier,
+    BucketName, Cidr, Cluster, ClusterName, Credentials, Database, DatabaseAuth, DatabaseLogin,
+    DirPath, DnsLabel, Environment, Expose, ExposeType, HostPattern, ImageRef, ImageTag,
+    InstanceId, MlflowVersion, PostgresVersion, ProjectId, Quantity, Region, Registry,
+    RegistryKind, RepositoryId, Server, SqlIdent, Stack, Tier,
 };
 use crate::parse::Parsed;
 use crate::plan::names;
@@ -57,14 +57,21 @@ impl Validator<'_> {
             .and_then(|within| value.value.get(within))
             .and_then(|bad| {
                 let literal = self.source.text().get(value.span.clone())?;
-                literal.find(bad).map(|i| value.span.start + i..value.span.start + i + bad.len())
+                literal
+                    .find(bad)
+                    .map(|i| value.span.start + i..value.span.start + i + bad.len())
             })
             .unwrap_or_else(|| value.span.clone());
         problem.at(span)
     }
 
     /// Runs a string rule on a field, after the universal character check.
-    fn check<T>(&mut self, key: &str, field: Option<&Spanned<String>>, rule: impl FnOnce(&str) -> Checked<T>) -> Option<T> {
+    fn check<T>(
+        &mut self,
+        key: &str,
+        field: Option<&Spanned<String>>,
+        rule: impl FnOnce(&str) -> Checked<T>,
+    ) -> Option<T> {
         let field = field?;
         let result = safe_characters(key, &field.value).and_then(|()| rule(&field.value));
         match result {
@@ -87,7 +94,13 @@ impl Validator<'_> {
         );
     }
 
-    fn range(&mut self, key: &str, field: Option<&Spanned<i64>>, range: Range<i64>, why: &str) -> Option<u32> {
+    fn range(
+        &mut self,
+        key: &str,
+        field: Option<&Spanned<i64>>,
+        range: Range<i64>,
+        why: &str,
+    ) -> Option<u32> {
         let field = field?;
         if range.contains(&field.value) {
             return u32::try_from(field.value).ok();
@@ -96,7 +109,12 @@ impl Validator<'_> {
             Diagnostic::error(
                 "out-of-range",
                 field.span.clone(),
-                format!("`{key}` must be between {} and {}, not {}", range.start, range.end - 1, field.value),
+                format!(
+                    "`{key}` must be between {} and {}, not {}",
+                    range.start,
+                    range.end - 1,
+                    field.value
+                ),
             )
             .label("out of range")
             .help(why.to_owned()),
@@ -117,14 +135,14 @@ impl Validator<'_> {
         let region = self.check("region", raw.region.as_ref(), Region::parse);
         let bucket = self.check("bucket", raw.bucket.as_ref(), BucketName::parse);
         let tag = self.check("tag", raw.tag.as_ref(), ImageTag::parse);
-        if let (Some(tag), Some(field)) = (&tag, &raw.tag) {
-            if tag.is_latest() {
-                self.push(
+        if let (Some(tag), Some(field)) = (&tag, &raw.tag)
+            && tag.is_latest()
+        {
+            self.push(
                     Diagnostic::warning("latest-tag", field.span.clone(), "tag `latest` does not roll out a rebuilt image")
                         .label("a moving tag")
                         .help("Kubernetes sees the same image reference after a rebuild and keeps the old pods; use a version such as `tag = \"1.0.1\"` and bump it"),
                 );
-            }
         }
         let environment = raw.environment.as_ref().map(|e| e.value);
         let name = match &raw.name {
@@ -132,24 +150,52 @@ impl Validator<'_> {
             None => DnsLabel::parse_name("mlflow").ok(),
         };
         let namespace = match &raw.namespace {
-            Some(_) => self.check("namespace", raw.namespace.as_ref(), DnsLabel::parse_namespace),
+            Some(_) => self.check(
+                "namespace",
+                raw.namespace.as_ref(),
+                DnsLabel::parse_namespace,
+            ),
             None => name.clone(),
         };
-        if let (Some(namespace), Some(field)) = (&namespace, &raw.namespace) {
-            if namespace.as_str() == "default" {
-                self.push(
-                    Diagnostic::warning("default-namespace", field.span.clone(), "the `default` namespace is shared by everything")
-                        .label("shared namespace")
-                        .help("leave `namespace` out to give this MLflow a namespace of its own"),
-                );
-            }
+        if let (Some(namespace), Some(field)) = (&namespace, &raw.namespace)
+            && namespace.as_str() == "default"
+        {
+            self.push(
+                Diagnostic::warning(
+                    "default-namespace",
+                    field.span.clone(),
+                    "the `default` namespace is shared by everything",
+                )
+                .label("shared namespace")
+                .help("leave `namespace` out to give this MLflow a namespace of its own"),
+            );
         }
         for (key, present, help) in [
-            ("project", raw.project.is_some(), "add `project = \"my-gcp-project\"`, the id of your Google Cloud project"),
-            ("region", raw.region.is_some(), "add `region = \"europe-west3\"` (any Google Cloud region)"),
-            ("bucket", raw.bucket.is_some(), "add `bucket = \"my-gcp-project-mlflow\"`: the artifact bucket `infra.sh` creates"),
-            ("tag", raw.tag.is_some(), "add `tag = \"1.0.0\"`: the tag of the server image `infra.sh` builds"),
-            ("environment", raw.environment.is_some(), "add `environment = \"gke\"` (Google Kubernetes Engine) or `environment = \"local\"` (Docker Desktop, kind)"),
+            (
+                "project",
+                raw.project.is_some(),
+                "add `project = \"my-gcp-project\"`, the id of your Google Cloud project",
+            ),
+            (
+                "region",
+                raw.region.is_some(),
+                "add `region = \"europe-west3\"` (any Google Cloud region)",
+            ),
+            (
+                "bucket",
+                raw.bucket.is_some(),
+                "add `bucket = \"my-gcp-project-mlflow\"`: the artifact bucket `infra.sh` creates",
+            ),
+            (
+                "tag",
+                raw.tag.is_some(),
+                "add `tag = \"1.0.0\"`: the tag of the server image `infra.sh` builds",
+            ),
+            (
+                "environment",
+                raw.environment.is_some(),
+                "add `environment = \"gke\"` (Google Kubernetes Engine) or `environment = \"local\"` (Docker Desktop, kind)",
+            ),
         ] {
             if !present {
                 self.missing(key, help);
@@ -157,7 +203,12 @@ impl Validator<'_> {
         }
 
         let server = self.server(raw.server.as_ref().map(|s| &s.value), environment);
-        let database = self.database(raw.database.as_ref().map(|d| &d.value), name.as_ref(), project.as_ref(), raw);
+        let database = self.database(
+            raw.database.as_ref().map(|d| &d.value),
+            name.as_ref(),
+            project.as_ref(),
+            raw,
+        );
         let registry = self.registry(raw.registry.as_ref().map(|r| &r.value));
         let expose = self.expose(raw.expose.as_ref(), environment);
         let cluster = self.cluster(raw, environment, name.as_ref());
@@ -165,15 +216,14 @@ impl Validator<'_> {
 
         if let (Some(ExposeType::LoadBalancer), Some(Environment::Gke), Some(server)) =
             (expose.as_ref().map(|e| e.kind), environment, &server)
+            && server.allowed_hosts.is_empty()
         {
-            if server.allowed_hosts.is_empty() {
-                let span = raw.expose.as_ref().map_or(0..0, |e| e.key.clone());
-                self.push(
+            let span = raw.expose.as_ref().map_or(0..0, |e| e.key.clone());
+            self.push(
                     Diagnostic::warning("load-balancer-host", span, "MLflow refuses requests that reach the load balancer by its IP address")
                         .label("no `server.allowed_hosts` for the load balancer")
                         .help("add the DNS name (or the reserved address) clients use to `[server] allowed_hosts`, e.g. `allowed_hosts = [\"mlflow.example.com\"]`"),
                 );
-            }
         }
 
         Some(Stack {
@@ -188,25 +238,43 @@ impl Validator<'_> {
             database: database?,
             registry: registry?,
             expose: expose?,
-            cluster: cluster?,
-            credentials: credentials?,
+            cluster,
+            credentials,
         })
     }
 
-    fn server(&mut self, raw: Option<&raw::Server>, environment: Option<Environment>) -> Option<Server> {
+    fn server(
+        &mut self,
+        raw: Option<&raw::Server>,
+        environment: Option<Environment>,
+    ) -> Option<Server> {
         let default = raw::Server::default();
         let raw = raw.unwrap_or(&default);
         let mlflow_version = match &raw.mlflow_version {
             Some(field) => self.check("server.mlflow_version", Some(field), MlflowVersion::parse),
             None => Some(MlflowVersion::default_version()),
         };
-        let default_replicas = if environment == Some(Environment::Local) { 1 } else { 2 };
+        let default_replicas = if environment == Some(Environment::Local) {
+            1
+        } else {
+            2
+        };
         let replicas = match &raw.replicas {
-            Some(field) => self.range("server.replicas", Some(field), 1..51, "use 1 to 50 replicas; 2 survive a node drain on gke"),
+            Some(field) => self.range(
+                "server.replicas",
+                Some(field),
+                1..51,
+                "use 1 to 50 replicas; 2 survive a node drain on gke",
+            ),
             None => Some(default_replicas),
         };
         let workers = match &raw.workers {
-            Some(field) => self.range("server.workers", Some(field), 1..17, "use 1 to 16 workers per pod; scale out with `replicas`"),
+            Some(field) => self.range(
+                "server.workers",
+                Some(field),
+                1..17,
+                "use 1 to 16 workers per pod; scale out with `replicas`",
+            ),
             None => Some(2),
         };
         let cpu = match &raw.cpu {
@@ -217,18 +285,20 @@ impl Validator<'_> {
             Some(field) => self.check("server.memory", Some(field), Quantity::parse_memory),
             None => workers.map(|w| Quantity::mebibytes(512 + 256 * w)),
         };
-        if let (Some(memory), Some(field)) = (&memory, &raw.memory) {
-            if memory.value() < MIN_MEMORY_MIB * 1024.0 * 1024.0 {
-                self.push(
+        if let (Some(memory), Some(field)) = (&memory, &raw.memory)
+            && memory.value() < MIN_MEMORY_MIB * 1024.0 * 1024.0
+        {
+            self.push(
                     Diagnostic::warning("memory-too-low", field.span.clone(), format!("`server.memory = \"{memory}\"` is below what MLflow uses"))
                         .label("the pod will be OOM-killed")
                         .help("MLflow 3 with 2 workers idles at about 640 MiB; leave `memory` out for a default sized to the workers, or use at least `768Mi`"),
                 );
-            }
         }
         let mut allowed_hosts = Vec::new();
         for host in raw.allowed_hosts.iter().flat_map(|hosts| &hosts.value) {
-            if let Some(pattern) = self.check("server.allowed_hosts", Some(host), HostPattern::parse) {
+            if let Some(pattern) =
+                self.check("server.allowed_hosts", Some(host), HostPattern::parse)
+            {
                 allowed_hosts.push(pattern);
             }
         }
@@ -259,11 +329,22 @@ impl Validator<'_> {
         if let (Some(instance), Some(project)) = (&instance, project) {
             let total = project.as_str().len() + 1 + instance.as_str().len();
             if total > 98 {
-                let span = raw.instance.as_ref().or(stack.name.as_ref()).or(stack.project.as_ref()).map_or(0..0, |f| f.span.clone());
+                let span = raw
+                    .instance
+                    .as_ref()
+                    .or(stack.name.as_ref())
+                    .or(stack.project.as_ref())
+                    .map_or(0..0, |f| f.span.clone());
                 self.push(
-                    Diagnostic::error("derived-name-too-long", span, format!("`{project}:{instance}` is {total} characters; Cloud SQL allows 98"))
-                        .label("instance id too long for this project")
-                        .help("choose a shorter `database.instance`"),
+                    Diagnostic::error(
+                        "derived-name-too-long",
+                        span,
+                        format!(
+                            "`{project}:{instance}` is {total} characters; Cloud SQL allows 98"
+                        ),
+                    )
+                    .label("instance id too long for this project")
+                    .help("choose a shorter `database.instance`"),
                 );
             }
         }
@@ -272,18 +353,30 @@ impl Validator<'_> {
             None => Tier::parse("db-custom-1-3840").ok(),
         };
         let storage_gb = match &raw.storage_gb {
-            Some(field) => self.range("database.storage_gb", Some(field), 10..65537, "Cloud SQL storage is 10 to 65536 GB; it grows automatically"),
+            Some(field) => self.range(
+                "database.storage_gb",
+                Some(field),
+                10..65537,
+                "Cloud SQL storage is 10 to 65536 GB; it grows automatically",
+            ),
             None => Some(10),
         };
         let database = match &raw.database {
-            Some(field) => self.check("database.database", Some(field), |v| SqlIdent::parse("database.database", v)),
+            Some(field) => self.check("database.database", Some(field), |v| {
+                SqlIdent::parse("database.database", v)
+            }),
             None => Some(SqlIdent::mlflow()),
         };
-        let auth = raw.auth.as_ref().map_or(DatabaseAuth::Password, |a| a.value);
+        let auth = raw
+            .auth
+            .as_ref()
+            .map_or(DatabaseAuth::Password, |a| a.value);
         let login = match (auth, &raw.user) {
             (DatabaseAuth::Password, user) => {
                 let user = match user {
-                    Some(field) => self.check("database.user", Some(field), |v| SqlIdent::parse("database.user", v)),
+                    Some(field) => self.check("database.user", Some(field), |v| {
+                        SqlIdent::parse("database.user", v)
+                    }),
                     None => Some(SqlIdent::mlflow()),
                 };
                 user.map(|user| DatabaseLogin::Password { user })
@@ -300,7 +393,10 @@ impl Validator<'_> {
         };
         Some(Database {
             instance: instance?,
-            version: raw.version.as_ref().map_or(PostgresVersion::Postgres17, |v| v.value),
+            version: raw
+                .version
+                .as_ref()
+                .map_or(PostgresVersion::Postgres17, |v| v.value),
             tier: tier?,
             high_availability: raw.high_availability.as_ref().is_some_and(|f| f.value),
             storage_gb: storage_gb?,
@@ -314,7 +410,10 @@ impl Validator<'_> {
         let raw = raw.unwrap_or(&default);
         if let Some(field) = &raw.image {
             let image = self.check("registry.image", Some(field), ImageRef::parse);
-            for (key, span) in [("kind", raw.kind.as_ref().map(|k| k.key.clone())), ("repository", raw.repository.as_ref().map(|r| r.key.clone()))] {
+            for (key, span) in [
+                ("kind", raw.kind.as_ref().map(|k| k.key.clone())),
+                ("repository", raw.repository.as_ref().map(|r| r.key.clone())),
+            ] {
                 if let Some(span) = span {
                     self.push(
                         Diagnostic::error("conflicting-options", span, format!("`registry.{key}` has no effect with `registry.image`"))
@@ -325,20 +424,33 @@ impl Validator<'_> {
             }
             return image.map(Registry::Image);
         }
-        let kind = raw.kind.as_ref().map_or(RegistryKind::ArtifactRegistry, |k| k.value);
+        let kind = raw
+            .kind
+            .as_ref()
+            .map_or(RegistryKind::ArtifactRegistry, |k| k.value);
         if kind == RegistryKind::Gcr {
             if let Some(field) = &raw.repository {
                 self.push(
-                    Diagnostic::error("conflicting-options", field.key.clone(), "`registry.repository` applies to Artifact Registry, not `gcr`")
-                        .label("unused with `kind = \"gcr\"`")
-                        .help("remove `repository`, or use `kind = \"artifact-registry\"`"),
+                    Diagnostic::error(
+                        "conflicting-options",
+                        field.key.clone(),
+                        "`registry.repository` applies to Artifact Registry, not `gcr`",
+                    )
+                    .label("unused with `kind = \"gcr\"`")
+                    .help("remove `repository`, or use `kind = \"artifact-registry\"`"),
                 );
             }
             if let Some(field) = &raw.kind {
                 self.push(
-                    Diagnostic::warning("legacy-registry", field.span.clone(), "Container Registry is shut down for new projects")
-                        .label("legacy registry")
-                        .help("use Artifact Registry: remove `kind` (the default is `artifact-registry`)"),
+                    Diagnostic::warning(
+                        "legacy-registry",
+                        field.span.clone(),
+                        "Container Registry is shut down for new projects",
+                    )
+                    .label("legacy registry")
+                    .help(
+                        "use Artifact Registry: remove `kind` (the default is `artifact-registry`)",
+                    ),
                 );
             }
         }
@@ -346,17 +458,35 @@ impl Validator<'_> {
             Some(field) => self.check("registry.repository", Some(field), RepositoryId::parse),
             None => Some(RepositoryId::default_id()),
         };
-        Some(Registry::Build { kind, repository: repository? })
+        Some(Registry::Build {
+            kind,
+            repository: repository?,
+        })
     }
 
-    fn expose(&mut self, raw: Option<&Spanned<raw::Expose>>, environment: Option<Environment>) -> Option<Expose> {
+    fn expose(
+        &mut self,
+        raw: Option<&Spanned<raw::Expose>>,
+        environment: Option<Environment>,
+    ) -> Option<Expose> {
         let default = raw::Expose::default();
         let table_span = raw.map(|r| r.key.clone());
         let raw = raw.map_or(&default, |r| &r.value);
-        let default_kind = if environment == Some(Environment::Local) { ExposeType::LoadBalancer } else { ExposeType::ClusterIp };
+        let default_kind = if environment == Some(Environment::Local) {
+            ExposeType::LoadBalancer
+        } else {
+            ExposeType::ClusterIp
+        };
         let kind = raw.kind.as_ref().map_or(default_kind, |k| k.value);
         let port = match &raw.port {
-            Some(field) => self.range("expose.port", Some(field), 1..65536, "use a TCP port, e.g. `port = 8080`").and_then(|p| u16::try_from(p).ok()),
+            Some(field) => self
+                .range(
+                    "expose.port",
+                    Some(field),
+                    1..65536,
+                    "use a TCP port, e.g. `port = 8080`",
+                )
+                .and_then(|p| u16::try_from(p).ok()),
             None => Some(8080),
         };
         let mut allow = Vec::new();
@@ -376,26 +506,40 @@ impl Validator<'_> {
         if kind == ExposeType::ClusterIp {
             if let Some(field) = raw.allow.as_ref().filter(|a| !a.value.is_empty()) {
                 self.push(
-                    Diagnostic::error("conflicting-options", field.key.clone(), "`expose.allow` applies to a load balancer, not a cluster-ip Service")
-                        .label("unused with `type = \"cluster-ip\"`")
-                        .help("set `type = \"load-balancer\"`, or remove `allow`"),
+                    Diagnostic::error(
+                        "conflicting-options",
+                        field.key.clone(),
+                        "`expose.allow` applies to a load balancer, not a cluster-ip Service",
+                    )
+                    .label("unused with `type = \"cluster-ip\"`")
+                    .help("set `type = \"load-balancer\"`, or remove `allow`"),
                 );
             }
             if let Some(field) = raw.static_ip.as_ref().filter(|f| f.value) {
                 self.push(
-                    Diagnostic::error("conflicting-options", field.key.clone(), "`expose.static_ip` applies to a load balancer, not a cluster-ip Service")
-                        .label("unused with `type = \"cluster-ip\"`")
-                        .help("set `type = \"load-balancer\"`, or remove `static_ip`"),
+                    Diagnostic::error(
+                        "conflicting-options",
+                        field.key.clone(),
+                        "`expose.static_ip` applies to a load balancer, not a cluster-ip Service",
+                    )
+                    .label("unused with `type = \"cluster-ip\"`")
+                    .help("set `type = \"load-balancer\"`, or remove `static_ip`"),
                 );
             }
         }
-        if environment == Some(Environment::Local) {
-            if let Some(field) = raw.static_ip.as_ref().filter(|f| f.value) {
-                self.not_applicable("expose.static_ip", field.key.clone(), "applies to `environment = \"gke\"` only", "a local cluster has no Google load balancer to attach a static IP to; remove `static_ip`");
-            }
+        if environment == Some(Environment::Local)
+            && let Some(field) = raw.static_ip.as_ref().filter(|f| f.value)
+        {
+            self.not_applicable("expose.static_ip", field.key.clone(), "applies to `environment = \"gke\"` only", "a local cluster has no Google load balancer to attach a static IP to; remove `static_ip`");
         }
-        if kind == ExposeType::LoadBalancer && environment == Some(Environment::Gke) && raw.allow.as_ref().is_none_or(|a| a.value.is_empty()) {
-            let span = raw.allow.as_ref().map(|a| a.span.clone())
+        if kind == ExposeType::LoadBalancer
+            && environment == Some(Environment::Gke)
+            && raw.allow.as_ref().is_none_or(|a| a.value.is_empty())
+        {
+            let span = raw
+                .allow
+                .as_ref()
+                .map(|a| a.span.clone())
                 .or_else(|| raw.kind.as_ref().map(|k| k.span.clone()))
                 .or(table_span)
                 .unwrap_or(0..0);
@@ -405,16 +549,27 @@ impl Validator<'_> {
                     .help("list the source networks, e.g. `allow = [\"203.0.113.0/24\"]`; `allow = [\"0.0.0.0/0\"]` exposes it to the world on purpose"),
             );
         }
-        Some(Expose { kind, port: port?, static_ip, allow })
+        Some(Expose {
+            kind,
+            port: port?,
+            static_ip,
+            allow,
+        })
     }
 
-    fn cluster(&mut self, raw: &raw::StackFile, environment: Option<Environment>, name: Option<&DnsLabel>) -> Option<Option<Cluster>> {
+    /// The cluster of a gke stack; `None` on local, or when the name is invalid (reported).
+    fn cluster(
+        &mut self,
+        raw: &raw::StackFile,
+        environment: Option<Environment>,
+        name: Option<&DnsLabel>,
+    ) -> Option<Cluster> {
         match environment {
             Some(Environment::Local) => {
                 if let Some(table) = &raw.cluster {
                     self.not_applicable("[cluster]", table.key.clone(), "applies to `environment = \"gke\"` only", "a local stack runs on the cluster of your current kubectl context; remove `[cluster]`");
                 }
-                Some(None)
+                None
             }
             Some(Environment::Gke) => {
                 let default = raw::Cluster::default();
@@ -423,26 +578,34 @@ impl Validator<'_> {
                     Some(field) => self.check("cluster.name", Some(field), ClusterName::parse),
                     None => name.map(ClusterName::from_name),
                 };
-                Some(Some(Cluster { name: cluster_name?, create: table.create.as_ref().is_some_and(|f| f.value) }))
+                Some(Cluster {
+                    name: cluster_name?,
+                    create: table.create.as_ref().is_some_and(|f| f.value),
+                })
             }
             None => None,
         }
     }
 
-    fn credentials(&mut self, raw: &raw::StackFile, environment: Option<Environment>) -> Option<Option<Credentials>> {
+    /// The key file directory of a local stack; `None` on gke.
+    fn credentials(
+        &mut self,
+        raw: &raw::StackFile,
+        environment: Option<Environment>,
+    ) -> Option<Credentials> {
         match environment {
             Some(Environment::Gke) => {
                 if let Some(table) = &raw.credentials {
                     self.not_applicable("[credentials]", table.key.clone(), "applies to `environment = \"local\"` only", "on gke the server uses Workload Identity and no key files exist; remove `[credentials]`");
                 }
-                Some(None)
+                None
             }
             Some(Environment::Local) => {
                 let dir = match raw.credentials.as_ref().and_then(|t| t.value.dir.as_ref()) {
                     Some(field) => self.check("credentials.dir", Some(field), DirPath::parse),
                     None => Some(DirPath::default_dir()),
                 };
-                Some(Some(Credentials { dir: dir? }))
+                Some(Credentials { dir: dir? })
             }
             None => None,
         }

@@ -26,12 +26,17 @@ pub enum Written {
 pub enum WriteError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("{0} is not empty and is not a bundle written by mlflow-stack; refusing to replace it (choose another --out, or empty it)")]
+    #[error(
+        "{0} is not empty and is not a bundle written by mlflow-stack; refusing to replace it (choose another --out, or empty it)"
+    )]
     NotOurs(PathBuf),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
-    move |source| WriteError::Io { path: path.to_owned(), source }
+    move |source| WriteError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// The file whose header marks a directory as one of our bundles.
@@ -47,8 +52,13 @@ fn check_replaceable(dir: &Path) -> Result<bool, WriteError> {
             if entries.next().is_none() {
                 return Ok(true);
             }
-            let ours = fs::read_to_string(dir.join(MARKER)).is_ok_and(|text| text.starts_with(MARKER_PREFIX));
-            if ours { Ok(true) } else { Err(WriteError::NotOurs(dir.to_owned())) }
+            let ours = fs::read_to_string(dir.join(MARKER))
+                .is_ok_and(|text| text.starts_with(MARKER_PREFIX));
+            if ours {
+                Ok(true)
+            } else {
+                Err(WriteError::NotOurs(dir.to_owned()))
+            }
         }
     }
 }
@@ -60,7 +70,11 @@ fn read_existing(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, WriteError> {
     while let Some(relative) = pending.pop() {
         let path = dir.join(&relative);
         let entries = match fs::read_dir(&path) {
-            Err(error) if error.kind() == io::ErrorKind::NotFound && relative.as_os_str().is_empty() => return Ok(files),
+            Err(error)
+                if error.kind() == io::ErrorKind::NotFound && relative.as_os_str().is_empty() =>
+            {
+                return Ok(files);
+            }
             result => result.map_err(io_error(&path))?,
         };
         for entry in entries {
@@ -81,9 +95,11 @@ fn read_existing(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, WriteError> {
 /// Whether `dir` holds exactly `bundle`.
 fn is_current(bundle: &Bundle, existing: &[(String, Vec<u8>)]) -> bool {
     existing.len() == bundle.files.len()
-        && existing
-            .iter()
-            .all(|(path, contents)| bundle.get(path).is_some_and(|new| new.as_bytes() == contents.as_slice()))
+        && existing.iter().all(|(path, contents)| {
+            bundle
+                .get(path)
+                .is_some_and(|new| new.as_bytes() == contents.as_slice())
+        })
 }
 
 /// Writes `bundle` to `dir`, replacing the bundle there.
@@ -97,7 +113,9 @@ pub fn write(bundle: &Bundle, dir: &Path) -> Result<Written, WriteError> {
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(io_error(&parent))?;
-    let name = dir.file_name().map_or_else(|| "bundle".into(), |n| n.to_string_lossy().into_owned());
+    let name = dir
+        .file_name()
+        .map_or_else(|| "bundle".into(), |n| n.to_string_lossy().into_owned());
     let staging = parent.join(format!(".{name}.mlflow-stack-new-{}", std::process::id()));
     let result = stage(bundle, &staging).and_then(|()| swap(&staging, dir, &parent, &name, exists));
     if result.is_err() {
@@ -116,7 +134,10 @@ fn stage(bundle: &Bundle, staging: &Path) -> Result<(), WriteError> {
             fs::create_dir_all(parent).map_err(io_error(parent))?;
         }
         fs::write(&path, contents).map_err(io_error(&path))?;
-        if relative.ends_with(".sh") {
+        if Path::new(relative)
+            .extension()
+            .is_some_and(|ext| ext == "sh")
+        {
             set_executable(&path)?;
         }
     }
@@ -135,7 +156,13 @@ fn set_executable(_path: &Path) -> Result<(), WriteError> {
 }
 
 /// Moves the staged bundle into place; the old one is kept aside until the new one is in.
-fn swap(staging: &Path, dir: &Path, parent: &Path, name: &str, exists: bool) -> Result<(), WriteError> {
+fn swap(
+    staging: &Path,
+    dir: &Path,
+    parent: &Path,
+    name: &str,
+    exists: bool,
+) -> Result<(), WriteError> {
     if !exists {
         return fs::rename(staging, dir).map_err(io_error(dir));
     }
@@ -164,13 +191,24 @@ pub fn diff(bundle: &Bundle, dir: &Path) -> Result<String, WriteError> {
         }
         let old_text = old.unwrap_or_default();
         let diff = TextDiff::from_lines(old_text.as_str(), new.as_str());
-        out.push_str(&diff.unified_diff().context_radius(3).header(&label(relative), &label(relative)).to_string());
+        out.push_str(
+            &diff
+                .unified_diff()
+                .context_radius(3)
+                .header(&label(relative), &label(relative))
+                .to_string(),
+        );
     }
     for (relative, contents) in &existing {
         if !bundle.files.contains_key(relative) {
             let old_text = String::from_utf8_lossy(contents);
             let diff = TextDiff::from_lines(old_text.as_ref(), "");
-            out.push_str(&diff.unified_diff().header(&label(relative), "/dev/null").to_string());
+            out.push_str(
+                &diff
+                    .unified_diff()
+                    .header(&label(relative), "/dev/null")
+                    .to_string(),
+            );
         }
     }
     Ok(out)

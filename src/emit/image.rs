@@ -18,7 +18,10 @@ struct Context<'a> {
     uid: i64,
     port: u16,
 }
-
+///
+/// # Panics
+///
+/// Only when an embedded template is broken, which every test run would show.
 #[must_use]
 pub fn dockerfile(plan: &Plan, header: &str) -> String {
     let env = script::environment();

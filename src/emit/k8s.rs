@@ -2,22 +2,29 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
-use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapKeySelector, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, LocalObjectReference, Namespace, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource,
-    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, SleepAction, TopologySpreadConstraint,
-    Volume, VolumeMount,
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
-use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPort, NetworkPolicySpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapKeySelector, Container, ContainerPort, EmptyDirVolumeSource,
+    EnvVar, EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, LocalObjectReference,
+    Namespace, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext, Service,
+    ServiceAccount, ServicePort, ServiceSpec, SleepAction, TopologySpreadConstraint, Volume,
+    VolumeMount,
+};
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPort, NetworkPolicySpec,
+};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
-use crate::plan::{DB_HOST, DB_PORT, KEY_DIR, KEY_FILE, PROXY_HEALTH_PORT, Plan, SERVER_PORT, SERVER_UID};
+use crate::plan::{
+    DB_HOST, DB_PORT, KEY_DIR, KEY_FILE, PROXY_HEALTH_PORT, Plan, SERVER_PORT, SERVER_UID,
+};
 
 /// One manifest of the bundle.
 #[derive(Debug, Clone, Serialize)]
@@ -63,15 +70,33 @@ with engine.connect() as lock:
 #[must_use]
 pub fn objects(plan: &Plan) -> Vec<(&'static str, Object)> {
     let mut objects = vec![
-        ("namespace.yaml", Object::Namespace(Box::new(namespace(plan)))),
-        ("serviceaccount.yaml", Object::ServiceAccount(Box::new(service_account(plan)))),
-        ("configmap.yaml", Object::ConfigMap(Box::new(config_map(plan)))),
-        ("deployment.yaml", Object::Deployment(Box::new(deployment(plan)))),
+        (
+            "namespace.yaml",
+            Object::Namespace(Box::new(namespace(plan))),
+        ),
+        (
+            "serviceaccount.yaml",
+            Object::ServiceAccount(Box::new(service_account(plan))),
+        ),
+        (
+            "configmap.yaml",
+            Object::ConfigMap(Box::new(config_map(plan))),
+        ),
+        (
+            "deployment.yaml",
+            Object::Deployment(Box::new(deployment(plan))),
+        ),
         ("service.yaml", Object::Service(Box::new(service(plan)))),
-        ("networkpolicy.yaml", Object::NetworkPolicy(Box::new(network_policy(plan)))),
+        (
+            "networkpolicy.yaml",
+            Object::NetworkPolicy(Box::new(network_policy(plan))),
+        ),
     ];
     if plan.replicas > 1 {
-        objects.push(("poddisruptionbudget.yaml", Object::PodDisruptionBudget(Box::new(pod_disruption_budget(plan)))));
+        objects.push((
+            "poddisruptionbudget.yaml",
+            Object::PodDisruptionBudget(Box::new(pod_disruption_budget(plan))),
+        ));
     }
     objects
 }
@@ -88,7 +113,10 @@ fn meta(plan: &Plan, name: &str) -> ObjectMeta {
 fn namespace(plan: &Plan) -> Namespace {
     let mut labels = plan.labels.clone();
     // The pod meets the restricted Pod Security Standard; enforce it for everything here.
-    labels.insert("pod-security.kubernetes.io/enforce".into(), "restricted".into());
+    labels.insert(
+        "pod-security.kubernetes.io/enforce".into(),
+        "restricted".into(),
+    );
     Namespace {
         metadata: ObjectMeta {
             name: Some(plan.namespace.clone()),
@@ -115,7 +143,11 @@ fn service_account(plan: &Plan) -> ServiceAccount {
 }
 
 fn config_map(plan: &Plan) -> ConfigMap {
-    let artifacts_key = if plan.serve_artifacts { ARTIFACTS_DESTINATION } else { DEFAULT_ARTIFACT_ROOT };
+    let artifacts_key = if plan.serve_artifacts {
+        ARTIFACTS_DESTINATION
+    } else {
+        DEFAULT_ARTIFACT_ROOT
+    };
     ConfigMap {
         metadata: meta(plan, &plan.config_map),
         data: Some(BTreeMap::from([
@@ -172,7 +204,10 @@ fn server_env(plan: &Plan) -> Vec<EnvVar> {
         });
     }
     if plan.local {
-        env.push(value("GOOGLE_APPLICATION_CREDENTIALS", &format!("{KEY_DIR}/{KEY_FILE}")));
+        env.push(value(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            &format!("{KEY_DIR}/{KEY_FILE}"),
+        ));
     }
     env
 }
@@ -211,7 +246,10 @@ fn resources(cpu: &str, memory: &str, memory_limit: &str) -> ResourceRequirement
             ("cpu".to_owned(), Quantity(cpu.to_owned())),
             ("memory".to_owned(), Quantity(memory.to_owned())),
         ])),
-        limits: Some(BTreeMap::from([("memory".to_owned(), Quantity(memory_limit.to_owned()))])),
+        limits: Some(BTreeMap::from([(
+            "memory".to_owned(),
+            Quantity(memory_limit.to_owned()),
+        )])),
         ..ResourceRequirements::default()
     }
 }
@@ -285,7 +323,11 @@ fn migrate(plan: &Plan) -> Container {
         name: "migrate".to_owned(),
         image: Some(plan.image.clone()),
         image_pull_policy: Some("Always".to_owned()),
-        command: Some(vec!["python".to_owned(), "-c".to_owned(), MIGRATE.to_owned()]),
+        command: Some(vec![
+            "python".to_owned(),
+            "-c".to_owned(),
+            MIGRATE.to_owned(),
+        ]),
         args: Some(vec![format!("$({BACKEND_STORE_URI})")]),
         env: Some(server_env(plan)),
         resources: Some(resources("100m", "512Mi", "512Mi")),
@@ -315,7 +357,11 @@ fn mlflow(plan: &Plan) -> Container {
     ];
     args.extend(artifacts);
     args.push(format!("--allowed-hosts={}", plan.allowed_hosts.join(",")));
-    let artifacts_key = if plan.serve_artifacts { ARTIFACTS_DESTINATION } else { DEFAULT_ARTIFACT_ROOT };
+    let artifacts_key = if plan.serve_artifacts {
+        ARTIFACTS_DESTINATION
+    } else {
+        DEFAULT_ARTIFACT_ROOT
+    };
     let mut env = server_env(plan);
     env.push(from_config(plan, artifacts_key));
     env.push(from_config(plan, JOB_EXECUTION));
@@ -430,10 +476,11 @@ fn deployment(plan: &Plan) -> Deployment {
                         }),
                         ..PodSecurityContext::default()
                     }),
-                    image_pull_secrets: plan
-                        .pull_secret
-                        .as_ref()
-                        .map(|secret| vec![LocalObjectReference { name: secret.clone() }]),
+                    image_pull_secrets: plan.pull_secret.as_ref().map(|secret| {
+                        vec![LocalObjectReference {
+                            name: secret.clone(),
+                        }]
+                    }),
                     init_containers: Some(vec![proxy(plan), migrate(plan)]),
                     containers: vec![mlflow(plan)],
                     volumes: Some(volumes(plan)),
@@ -467,7 +514,8 @@ fn service(plan: &Plan) -> Service {
                 protocol: Some("TCP".to_owned()),
                 ..ServicePort::default()
             }]),
-            load_balancer_source_ranges: (plan.load_balancer && !plan.allow.is_empty()).then(|| plan.allow.clone()),
+            load_balancer_source_ranges: (plan.load_balancer && !plan.allow.is_empty())
+                .then(|| plan.allow.clone()),
             ..ServiceSpec::default()
         }),
         ..Service::default()

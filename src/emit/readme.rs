@@ -6,5 +6,8 @@ use crate::plan::Plan;
 
 #[must_use]
 pub fn readme(plan: &Plan, header: &str) -> String {
-    format!("<!-- {header} -->\n\n{}", script::render("README.md.j2", plan))
+    format!(
+        "<!-- {header} -->\n\n{}",
+        script::render("README.md.j2", plan)
+    )
 }

@@ -16,6 +16,10 @@ const README: &str = include_str!("../templates/README.md.j2");
 
 /// The template environment: shell escaping for `*.sh.j2` and `Dockerfile.j2`, none for
 /// Markdown; undefined values are errors, not empty strings.
+///
+/// # Panics
+///
+/// Only when an embedded template is broken, which every test run would show.
 #[must_use]
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -30,12 +34,21 @@ pub fn environment() -> Environment<'static> {
         .unwrap_or_else(|error| unreachable!("default delimiters: {error}"));
     env.set_syntax(syntax);
     env.set_auto_escape_callback(|name| {
-        if name.ends_with(".md.j2") { AutoEscape::None } else { AutoEscape::Custom("shell".into()) }
+        if name.ends_with(".md.j2") {
+            AutoEscape::None
+        } else {
+            AutoEscape::Custom("shell".into())
+        }
     });
     env.set_formatter(shell_formatter);
-    for (name, source) in [("infra.sh.j2", INFRA), ("Dockerfile.j2", DOCKERFILE), ("README.md.j2", README)] {
+    for (name, source) in [
+        ("infra.sh.j2", INFRA),
+        ("Dockerfile.j2", DOCKERFILE),
+        ("README.md.j2", README),
+    ] {
         // The templates are part of the binary; a syntax error in one fails every test.
-        env.add_template(name, source).unwrap_or_else(|error| panic!("template {name}: {error}"));
+        env.add_template(name, source)
+            .unwrap_or_else(|error| panic!("template {name}: {error}"));
     }
     env
 }
@@ -80,10 +93,18 @@ struct Context<'a> {
 }
 
 /// Renders one of the embedded templates with the plan as its context.
+///
+/// # Panics
+///
+/// Only when an embedded template is broken, which every test run would show.
 #[must_use]
 pub fn render(template: &str, plan: &Plan) -> String {
     let env = environment();
-    let context = Value::from(Serde(Context { plan, password_key: PASSWORD_KEY, key_file: KEY_FILE }));
+    let context = Value::from(Serde(Context {
+        plan,
+        password_key: PASSWORD_KEY,
+        key_file: KEY_FILE,
+    }));
     env.get_template(template)
         .and_then(|t| t.render(context))
         .unwrap_or_else(|error| panic!("rendering {template}: {error:#}"))
@@ -91,7 +112,10 @@ pub fn render(template: &str, plan: &Plan) -> String {
 
 #[must_use]
 pub fn infra(plan: &Plan, header: &str) -> String {
-    format!("#!/usr/bin/env bash\n# {header}\n{}", render("infra.sh.j2", plan))
+    format!(
+        "#!/usr/bin/env bash\n# {header}\n{}",
+        render("infra.sh.j2", plan)
+    )
 }
 
 #[cfg(test)]
@@ -103,28 +127,45 @@ mod tests {
         let env = environment();
         let hostile = "x'; rm -rf / #$(id)`id`\n";
         let rendered = env
-            .render_named_str("t.sh.j2", "echo {{ v }} {{ list }} {{ n }}", minijinja::context! {
-                v => hostile, list => vec!["a b", "c"], n => 3,
-            })
+            .render_named_str(
+                "t.sh.j2",
+                "echo {{ v }} {{ list }} {{ n }}",
+                minijinja::context! {
+                    v => hostile, list => vec!["a b", "c"], n => 3,
+                },
+            )
             .unwrap();
         assert_eq!(rendered, "echo 'x'\\''; rm -rf / #$(id)`id`\n' 'a b' c 3");
         let out = std::process::Command::new("bash")
-            .args(["-c", &format!("printf '%s|' {}", &rendered["echo ".len()..])])
+            .args([
+                "-c",
+                &format!("printf '%s|' {}", &rendered["echo ".len()..]),
+            ])
             .output()
             .unwrap();
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{hostile}|a b|c|3|"));
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("{hostile}|a b|c|3|")
+        );
     }
 
     #[test]
     fn maps_cannot_be_interpolated() {
         let env = environment();
-        let result = env.render_named_str("t.sh.j2", "{{ m }}", minijinja::context! { m => minijinja::context! { a => 1 } });
+        let result = env.render_named_str(
+            "t.sh.j2",
+            "{{ m }}",
+            minijinja::context! { m => minijinja::context! { a => 1 } },
+        );
         assert!(result.is_err());
     }
 
     #[test]
     fn undefined_values_are_errors() {
         let env = environment();
-        assert!(env.render_named_str("t.sh.j2", "{{ missing }}", ()).is_err());
+        assert!(
+            env.render_named_str("t.sh.j2", "{{ missing }}", ())
+                .is_err()
+        );
     }
 }

@@ -6,7 +6,8 @@ use serde::Serialize;
 #[must_use]
 pub fn document<T: Serialize>(header: &str, value: &T) -> String {
     // Serializing plain data structures (strings, maps, numbers) cannot fail.
-    let body = serde_yaml::to_string(value).unwrap_or_else(|error| unreachable!("YAML serialization: {error}"));
+    let body = serde_yaml::to_string(value)
+        .unwrap_or_else(|error| unreachable!("YAML serialization: {error}"));
     format!("# {header}\n{body}")
 }
 

@@ -97,7 +97,10 @@ impl ProjectId {
                 .help(help)
         };
         if !(6..=30).contains(&value.len()) {
-            return Err(bad(&format!("must be 6 to 30 characters long, not {}", value.len())));
+            return Err(bad(&format!(
+                "must be 6 to 30 characters long, not {}",
+                value.len()
+            )));
         }
         if !value.starts_with(|c: char| c.is_ascii_lowercase()) {
             return Err(bad("must start with a lowercase letter"));
@@ -135,9 +138,12 @@ impl Region {
             Some(region) => format!("did you mean `{region}`?"),
             None => "use a Google Cloud region such as `europe-west3` or `us-central1` (`gcloud compute regions list`)".into(),
         };
-        Err(Problem::new("unknown-region", format!("`{value}` is not a Google Cloud region"))
-            .label("unknown region")
-            .help(help))
+        Err(Problem::new(
+            "unknown-region",
+            format!("`{value}` is not a Google Cloud region"),
+        )
+        .label("unknown region")
+        .help(help))
     }
 }
 
@@ -155,26 +161,38 @@ impl BucketName {
         }
         let max = if value.contains('.') { 222 } else { 63 };
         if value.len() < 3 || value.len() > max {
-            return Err(bad(format!("must be 3 to {max} characters long, not {}", value.len()), rules));
+            return Err(bad(
+                format!("must be 3 to {max} characters long, not {}", value.len()),
+                rules,
+            ));
         }
-        if let Some(c) = value
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')))
-        {
+        if let Some(c) = value.chars().find(|c| {
+            !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        }) {
             return Err(bad(format!("may not contain `{c}`"), rules));
         }
-        let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let alnum =
+            |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         if !alnum(value.chars().next()) || !alnum(value.chars().last()) {
-            return Err(bad("must start and end with a letter or digit".into(), rules));
+            return Err(bad(
+                "must start and end with a letter or digit".into(),
+                rules,
+            ));
         }
-        if value.split('.').any(|part| part.is_empty() || part.len() > 63) {
+        if value
+            .split('.')
+            .any(|part| part.is_empty() || part.len() > 63)
+        {
             return Err(bad(
                 "has a dot-separated part that is empty or longer than 63 characters".into(),
                 rules,
             ));
         }
         if value.parse::<IpAddr>().is_ok() {
-            return Err(bad("may not be an IP address".into(), "choose a name such as `acme-ml-mlflow`"));
+            return Err(bad(
+                "may not be an IP address".into(),
+                "choose a name such as `acme-ml-mlflow`",
+            ));
         }
         if value.starts_with("goog") {
             return Err(bad(
@@ -294,7 +312,10 @@ impl Cidr {
             return match value.parse::<IpAddr>() {
                 Ok(ip) => Err(bad(
                     "has no prefix length".into(),
-                    format!("did you mean `{value}/{}`?", if ip.is_ipv4() { 32 } else { 128 }),
+                    format!(
+                        "did you mean `{value}/{}`?",
+                        if ip.is_ipv4() { 32 } else { 128 }
+                    ),
                 )),
                 Err(_) => Err(bad(
                     "is not a CIDR block".into(),
@@ -356,8 +377,19 @@ mod tests {
     #[test]
     fn project_ids() {
         assert!(ProjectId::parse("acme-ml-prod").is_ok());
-        for bad in ["acme", "Acme-ml-prod", "1acme-ml", "acme-ml-", "acme_ml_prod", "a".repeat(31).as_str()] {
-            assert_eq!(ProjectId::parse(bad).unwrap_err().code, "invalid-project", "{bad}");
+        for bad in [
+            "acme",
+            "Acme-ml-prod",
+            "1acme-ml",
+            "acme-ml-",
+            "acme_ml_prod",
+            "a".repeat(31).as_str(),
+        ] {
+            assert_eq!(
+                ProjectId::parse(bad).unwrap_err().code,
+                "invalid-project",
+                "{bad}"
+            );
         }
     }
 
@@ -377,28 +409,62 @@ mod tests {
         for good in ["acme-ml-prod-mlflow", "a_b", "abc", "my.bucket.example.com"] {
             assert!(BucketName::parse(good).is_ok(), "{good}");
         }
-        for bad in ["ab", "-abc", "abc-", "ABC", "192.168.5.4", "goog-bucket", "my-google-bucket", "a..b", "a$b"] {
-            assert_eq!(BucketName::parse(bad).unwrap_err().code, "invalid-bucket", "{bad}");
+        for bad in [
+            "ab",
+            "-abc",
+            "abc-",
+            "ABC",
+            "192.168.5.4",
+            "goog-bucket",
+            "my-google-bucket",
+            "a..b",
+            "a$b",
+        ] {
+            assert_eq!(
+                BucketName::parse(bad).unwrap_err().code,
+                "invalid-bucket",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn tiers() {
-        for good in ["db-custom-1-3840", "db-custom-2-7680", "db-f1-micro", "db-custom-4-26624"] {
+        for good in [
+            "db-custom-1-3840",
+            "db-custom-2-7680",
+            "db-f1-micro",
+            "db-custom-4-26624",
+        ] {
             assert!(Tier::parse(good).is_ok(), "{good}");
         }
-        for bad in ["db-custom-3-7680", "db-custom-1-1000", "db-n1-standard-1", "db-custom-1", "db-custom-1-7000"] {
+        for bad in [
+            "db-custom-3-7680",
+            "db-custom-1-1000",
+            "db-n1-standard-1",
+            "db-custom-1",
+            "db-custom-1-7000",
+        ] {
             assert!(Tier::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn cidrs() {
-        assert_eq!(Cidr::parse("203.0.113.0/24").unwrap().as_str(), "203.0.113.0/24");
+        assert_eq!(
+            Cidr::parse("203.0.113.0/24").unwrap().as_str(),
+            "203.0.113.0/24"
+        );
         assert!(Cidr::parse("0.0.0.0/0").unwrap().is_everything());
         assert!(Cidr::parse("2001:db8::/32").is_ok());
-        assert_eq!(Cidr::parse("203.0.113.7").unwrap_err().help, "did you mean `203.0.113.7/32`?");
-        assert_eq!(Cidr::parse("203.0.113.7/24").unwrap_err().help, "did you mean `203.0.113.0/24`?");
+        assert_eq!(
+            Cidr::parse("203.0.113.7").unwrap_err().help,
+            "did you mean `203.0.113.7/32`?"
+        );
+        assert_eq!(
+            Cidr::parse("203.0.113.7/24").unwrap_err().help,
+            "did you mean `203.0.113.0/24`?"
+        );
         assert!(Cidr::parse("203.0.113.0/33").is_err());
         assert!(Cidr::parse("203.0.113.0/024").is_err());
         assert!(Cidr::parse("example.com/24").is_err());

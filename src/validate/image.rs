@@ -17,8 +17,10 @@ string_newtype!(
 );
 
 /// MLflow releases whose `pip install` fails, with the reason.
-const BROKEN_MLFLOW: &[(&str, &str)] =
-    &[("3.18.0", "3.18.0 has no matching mlflow-skinny release, so the image build fails")];
+const BROKEN_MLFLOW: &[(&str, &str)] = &[(
+    "3.18.0",
+    "3.18.0 has no matching mlflow-skinny release, so the image build fails",
+)];
 
 /// The MLflow version the bundle pins when the stack does not say.
 pub const DEFAULT_MLFLOW: &str = "3.17.2";
@@ -45,9 +47,11 @@ impl ImageTag {
         } else {
             "a tag is up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`, e.g. `1.0.0`".to_owned()
         };
-        Err(Problem::new("invalid-tag", format!("`{value}` is not a valid image tag"))
-            .label("not a Docker tag")
-            .help(help))
+        Err(
+            Problem::new("invalid-tag", format!("`{value}` is not a valid image tag"))
+                .label("not a Docker tag")
+                .help(help),
+        )
     }
 
     #[must_use]
@@ -70,7 +74,11 @@ impl ImageRef {
         };
         if let Some(digest) = digest {
             let hex = digest.strip_prefix("sha256:").unwrap_or("");
-            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            if hex.len() != 64
+                || !hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
                 return Err(bad("has an invalid digest (`sha256:` and 64 hex digits)"));
             }
         }
@@ -79,25 +87,35 @@ impl ImageRef {
             Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
             None => (name, None),
         };
-        if let Some(tag) = tag {
-            if !is_tag(tag) {
-                return Err(bad("has an invalid tag"));
-            }
+        if let Some(tag) = tag
+            && !is_tag(tag)
+        {
+            return Err(bad("has an invalid tag"));
         }
         if tag.is_none() && digest.is_none() {
-            return Err(Problem::new("invalid-image", "`registry.image` has no tag or digest")
-                .label("the registry would resolve `latest`")
-                .help(format!("pin the image: `{value}:1.0.0` or `{value}@sha256:…`")));
+            return Err(
+                Problem::new("invalid-image", "`registry.image` has no tag or digest")
+                    .label("the registry would resolve `latest`")
+                    .help(format!(
+                        "pin the image: `{value}:1.0.0` or `{value}@sha256:…`"
+                    )),
+            );
         }
         let mut parts = path.split('/').peekable();
-        let host = parts.peek().copied().filter(|first| first.contains('.') || first.contains(':') || *first == "localhost");
+        let host = parts
+            .peek()
+            .copied()
+            .filter(|first| first.contains('.') || first.contains(':') || *first == "localhost");
         if host.is_some() {
             parts.next();
         }
         if let Some(host) = host {
-            let (hostname, port) = host.split_once(':').map_or((host, None), |(h, p)| (h, Some(p)));
-            let host_ok = hostname.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-                && port.is_none_or(|p| p.parse::<u16>().is_ok());
+            let (hostname, port) = host
+                .split_once(':')
+                .map_or((host, None), |(h, p)| (h, Some(p)));
+            let host_ok = hostname.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }) && port.is_none_or(|p| p.parse::<u16>().is_ok());
             if !host_ok {
                 return Err(bad("has an invalid registry host"));
             }
@@ -105,12 +123,16 @@ impl ImageRef {
         let components: Vec<&str> = parts.collect();
         let component_ok = |c: &&str| {
             !c.is_empty()
-                && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+                && c.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+                })
                 && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
                 && c.ends_with(|ch: char| ch.is_ascii_alphanumeric())
         };
         if components.is_empty() || !components.iter().all(component_ok) {
-            return Err(bad("has an invalid repository path (lowercase letters, digits, `.`, `_`, `-`)"));
+            return Err(bad(
+                "has an invalid repository path (lowercase letters, digits, `.`, `_`, `-`)",
+            ));
         }
         Ok(Self(value.to_owned()))
     }
@@ -119,7 +141,9 @@ impl ImageRef {
     #[must_use]
     pub fn host(&self) -> Option<&str> {
         let first = self.0.split('/').next()?;
-        (self.0.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost")).then_some(first)
+        (self.0.contains('/')
+            && (first.contains('.') || first.contains(':') || first == "localhost"))
+            .then_some(first)
     }
 
     /// A reference the compiler derives from validated parts.
@@ -130,11 +154,19 @@ impl ImageRef {
 
 impl MlflowVersion {
     pub fn parse(value: &str) -> Checked<Self> {
-        let numbers: Vec<Option<u32>> = value.split('.').map(|n| n.parse().ok().filter(|_| !n.starts_with('+'))).collect();
+        let numbers: Vec<Option<u32>> = value
+            .split('.')
+            .map(|n| n.parse().ok().filter(|_| !n.starts_with('+')))
+            .collect();
         let [Some(major), Some(minor), Some(_)] = numbers.as_slice() else {
-            return Err(Problem::new("invalid-mlflow-version", format!("`{value}` is not an MLflow release"))
-                .label("not `MAJOR.MINOR.PATCH`")
-                .help(format!("pin an exact release, e.g. `mlflow_version = \"{DEFAULT_MLFLOW}\"`")));
+            return Err(Problem::new(
+                "invalid-mlflow-version",
+                format!("`{value}` is not an MLflow release"),
+            )
+            .label("not `MAJOR.MINOR.PATCH`")
+            .help(format!(
+                "pin an exact release, e.g. `mlflow_version = \"{DEFAULT_MLFLOW}\"`"
+            )));
         };
         if (*major, *minor) < (3, 5) {
             return Err(Problem::new("unsupported-mlflow-version", format!("MLflow {value} is older than 3.5.0"))
@@ -142,9 +174,11 @@ impl MlflowVersion {
                 .help(format!("the bundle relies on `--allowed-hosts` (MLflow 3.5.0 and later); use `{DEFAULT_MLFLOW}`")));
         }
         if let Some((_, why)) = BROKEN_MLFLOW.iter().find(|(version, _)| *version == value) {
-            return Err(Problem::new("unsupported-mlflow-version", format!("MLflow {why}"))
-                .label("cannot be installed")
-                .help(format!("use `{DEFAULT_MLFLOW}`")));
+            return Err(
+                Problem::new("unsupported-mlflow-version", format!("MLflow {why}"))
+                    .label("cannot be installed")
+                    .help(format!("use `{DEFAULT_MLFLOW}`")),
+            );
         }
         Ok(Self(value.to_owned()))
     }
@@ -166,7 +200,10 @@ mod tests {
         for bad in ["", ".1", "-1", "1.0 ", "a/b", "x".repeat(129).as_str()] {
             assert!(ImageTag::parse(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(ImageTag::parse(":1.0").unwrap_err().help, "leave out the colon: `tag = \"1.0\"`");
+        assert_eq!(
+            ImageTag::parse(":1.0").unwrap_err().help,
+            "leave out the colon: `tag = \"1.0\"`"
+        );
     }
 
     #[test]
@@ -179,18 +216,35 @@ mod tests {
         ] {
             assert!(ImageRef::parse(good).is_ok(), "{good}");
         }
-        for bad in ["ghcr.io/mlflow/mlflow", "ghcr.io/MLflow/mlflow:1", "ghcr.io//mlflow:1", "ghcr.io/mlflow:bad tag"] {
+        for bad in [
+            "ghcr.io/mlflow/mlflow",
+            "ghcr.io/MLflow/mlflow:1",
+            "ghcr.io//mlflow:1",
+            "ghcr.io/mlflow:bad tag",
+        ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(ImageRef::parse("ghcr.io/mlflow/mlflow:1").unwrap().host(), Some("ghcr.io"));
+        assert_eq!(
+            ImageRef::parse("ghcr.io/mlflow/mlflow:1").unwrap().host(),
+            Some("ghcr.io")
+        );
         assert_eq!(ImageRef::parse("mlflow/mlflow:1").unwrap().host(), None);
     }
 
     #[test]
     fn mlflow_versions() {
         assert!(MlflowVersion::parse("3.17.2").is_ok());
-        assert_eq!(MlflowVersion::parse("2.22.0").unwrap_err().code, "unsupported-mlflow-version");
-        assert_eq!(MlflowVersion::parse("3.18.0").unwrap_err().code, "unsupported-mlflow-version");
-        assert_eq!(MlflowVersion::parse("3.17").unwrap_err().code, "invalid-mlflow-version");
+        assert_eq!(
+            MlflowVersion::parse("2.22.0").unwrap_err().code,
+            "unsupported-mlflow-version"
+        );
+        assert_eq!(
+            MlflowVersion::parse("3.18.0").unwrap_err().code,
+            "unsupported-mlflow-version"
+        );
+        assert_eq!(
+            MlflowVersion::parse("3.17").unwrap_err().code,
+            "invalid-mlflow-version"
+        );
     }
 }

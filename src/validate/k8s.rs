@@ -41,7 +41,10 @@ impl DnsLabel {
     pub fn parse_name(value: &str) -> Checked<Self> {
         let help = || {
             if value.chars().any(|c| c.is_ascii_uppercase() || c == '_') {
-                format!("did you mean `{}`?", value.to_ascii_lowercase().replace('_', "-"))
+                format!(
+                    "did you mean `{}`?",
+                    value.to_ascii_lowercase().replace('_', "-")
+                )
             } else {
                 "use 3 to 20 lowercase letters, digits and hyphens, starting with a letter, e.g. `mlflow` or `team-a-mlflow`".into()
             }
@@ -69,7 +72,10 @@ impl DnsLabel {
     pub fn parse_namespace(value: &str) -> Checked<Self> {
         if !is_dns_label(value) {
             let help = if value.chars().any(|c| c.is_ascii_uppercase() || c == '_') {
-                format!("did you mean `{}`?", value.to_ascii_lowercase().replace('_', "-"))
+                format!(
+                    "did you mean `{}`?",
+                    value.to_ascii_lowercase().replace('_', "-")
+                )
             } else {
                 "use up to 63 lowercase letters, digits and hyphens".into()
             };
@@ -100,9 +106,12 @@ impl HostPattern {
                 .help("write a host name as clients send it, e.g. `mlflow.example.com`, `mlflow.example.com:443` or `*.example.com`; no scheme, no path")
         };
         if value == "*" || value.starts_with("*:") {
-            return Err(Problem::new("invalid-host", "`*` accepts any `Host`, which turns off MLflow's DNS-rebinding protection")
-                .label("matches every host")
-                .help("list the names clients use, e.g. `mlflow.example.com`"));
+            return Err(Problem::new(
+                "invalid-host",
+                "`*` accepts any `Host`, which turns off MLflow's DNS-rebinding protection",
+            )
+            .label("matches every host")
+            .help("list the names clients use, e.g. `mlflow.example.com`"));
         }
         if value.contains("://") || value.contains('/') {
             return Err(bad("is a URL, not a host"));
@@ -148,9 +157,13 @@ impl SqlIdent {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !valid {
             let help = if value.chars().any(|c| c.is_ascii_uppercase() || c == '-') {
-                format!("did you mean `{}`?", value.to_ascii_lowercase().replace('-', "_"))
+                format!(
+                    "did you mean `{}`?",
+                    value.to_ascii_lowercase().replace('-', "_")
+                )
             } else {
-                "use lowercase letters, digits and `_`, starting with a letter, e.g. `mlflow`".into()
+                "use lowercase letters, digits and `_`, starting with a letter, e.g. `mlflow`"
+                    .into()
             };
             return Err(Problem::new(
                 "invalid-identifier",
@@ -160,9 +173,12 @@ impl SqlIdent {
             .help(help));
         }
         if value == "postgres" || value.starts_with("pg_") || value.starts_with("cloudsql") {
-            return Err(Problem::new("reserved-identifier", format!("`{value}` is reserved by PostgreSQL or Cloud SQL"))
-                .label("reserved name")
-                .help("choose another name, e.g. `mlflow`"));
+            return Err(Problem::new(
+                "reserved-identifier",
+                format!("`{value}` is reserved by PostgreSQL or Cloud SQL"),
+            )
+            .label("reserved name")
+            .help("choose another name, e.g. `mlflow`"));
         }
         Ok(Self(value.to_owned()))
     }
@@ -211,22 +227,37 @@ impl Quantity {
         let parsed = parse_quantity(value).filter(|(_, suffix)| matches!(*suffix, "" | "m"));
         match parsed {
             Some((number, suffix)) if number > 0.0 => {
-                let cores = if suffix == "m" { number / 1000.0 } else { number };
+                let cores = if suffix == "m" {
+                    number / 1000.0
+                } else {
+                    number
+                };
                 if cores > 64.0 {
-                    return Err(Problem::new("out-of-range", "`server.cpu` is more than 64 cores")
-                        .label("too much CPU for one pod")
-                        .help("use more replicas instead, e.g. `cpu = \"2\"`"));
+                    return Err(
+                        Problem::new("out-of-range", "`server.cpu` is more than 64 cores")
+                            .label("too much CPU for one pod")
+                            .help("use more replicas instead, e.g. `cpu = \"2\"`"),
+                    );
                 }
                 if suffix == "m" && number.fract() != 0.0 {
-                    return Err(Problem::new("invalid-quantity", "millicores must be a whole number")
-                        .label("fractional millicores")
-                        .help("for example `cpu = \"500m\"`"));
+                    return Err(Problem::new(
+                        "invalid-quantity",
+                        "millicores must be a whole number",
+                    )
+                    .label("fractional millicores")
+                    .help("for example `cpu = \"500m\"`"));
                 }
-                Ok(Self { text: value.to_owned(), value: cores })
+                Ok(Self {
+                    text: value.to_owned(),
+                    value: cores,
+                })
             }
-            _ => Err(Problem::new("invalid-quantity", format!("`{value}` is not a CPU quantity"))
-                .label("not a Kubernetes CPU quantity")
-                .help("write cores or millicores, e.g. `cpu = \"500m\"` or `cpu = \"2\"`")),
+            _ => Err(Problem::new(
+                "invalid-quantity",
+                format!("`{value}` is not a CPU quantity"),
+            )
+            .label("not a Kubernetes CPU quantity")
+            .help("write cores or millicores, e.g. `cpu = \"500m\"` or `cpu = \"2\"`")),
         }
     }
 
@@ -251,34 +282,59 @@ impl Quantity {
             .and_then(|(number, suffix)| factor(suffix).map(|f| number * f))
             .filter(|bytes| *bytes >= 1.0);
         let Some(bytes) = parsed else {
-            let help = if value.ends_with("mb") || value.ends_with("MB") || value.ends_with("gb") || value.ends_with("GB") {
-                format!("Kubernetes writes binary units as `Mi` and `Gi`: did you mean `{}i`?", value[..value.len() - 1].to_ascii_uppercase())
+            let help = if value.ends_with("mb")
+                || value.ends_with("MB")
+                || value.ends_with("gb")
+                || value.ends_with("GB")
+            {
+                format!(
+                    "Kubernetes writes binary units as `Mi` and `Gi`: did you mean `{}i`?",
+                    value[..value.len() - 1].to_ascii_uppercase()
+                )
             } else {
                 "write bytes with a unit, e.g. `memory = \"1Gi\"` or `memory = \"1536Mi\"`".into()
             };
-            return Err(Problem::new("invalid-quantity", format!("`{value}` is not a memory quantity"))
-                .label("not a Kubernetes memory quantity")
-                .help(help));
+            return Err(Problem::new(
+                "invalid-quantity",
+                format!("`{value}` is not a memory quantity"),
+            )
+            .label("not a Kubernetes memory quantity")
+            .help(help));
         };
         if bytes > 256.0 * 1024.0 * 1024.0 * 1024.0 {
-            return Err(Problem::new("out-of-range", "`server.memory` is more than 256Gi")
-                .label("too much memory for one pod")
-                .help("MLflow needs about 1Gi with 2 workers, e.g. `memory = \"2Gi\"`"));
+            return Err(
+                Problem::new("out-of-range", "`server.memory` is more than 256Gi")
+                    .label("too much memory for one pod")
+                    .help("MLflow needs about 1Gi with 2 workers, e.g. `memory = \"2Gi\"`"),
+            );
         }
-        Ok(Self { text: value.to_owned(), value: bytes })
+        Ok(Self {
+            text: value.to_owned(),
+            value: bytes,
+        })
     }
 
     /// A quantity of mebibytes, for computed defaults.
     #[must_use]
     pub fn mebibytes(mib: u32) -> Self {
-        let text = if mib % 1024 == 0 { format!("{}Gi", mib / 1024) } else { format!("{mib}Mi") };
-        Self { text, value: f64::from(mib) * 1024.0 * 1024.0 }
+        let text = if mib.is_multiple_of(1024) {
+            format!("{}Gi", mib / 1024)
+        } else {
+            format!("{mib}Mi")
+        };
+        Self {
+            text,
+            value: f64::from(mib) * 1024.0 * 1024.0,
+        }
     }
 
     /// A quantity of millicores, for computed defaults.
     #[must_use]
     pub fn millicores(m: u32) -> Self {
-        Self { text: format!("{m}m"), value: f64::from(m) / 1000.0 }
+        Self {
+            text: format!("{m}m"),
+            value: f64::from(m) / 1000.0,
+        }
     }
 
     /// The value in base units (cores or bytes).
@@ -324,8 +380,19 @@ mod tests {
         for good in ["mlf", "mlflow", "team-a-mlflow", "a".repeat(20).as_str()] {
             assert!(DnsLabel::parse_name(good).is_ok(), "{good}");
         }
-        for bad in ["ml", "MLflow", "ml_flow", "1mlflow", "mlflow-", "a".repeat(21).as_str()] {
-            assert_eq!(DnsLabel::parse_name(bad).unwrap_err().code, "invalid-name", "{bad}");
+        for bad in [
+            "ml",
+            "MLflow",
+            "ml_flow",
+            "1mlflow",
+            "mlflow-",
+            "a".repeat(21).as_str(),
+        ] {
+            assert_eq!(
+                DnsLabel::parse_name(bad).unwrap_err().code,
+                "invalid-name",
+                "{bad}"
+            );
         }
     }
 
@@ -350,10 +417,24 @@ mod tests {
 
     #[test]
     fn hosts() {
-        for good in ["mlflow.example.com", "mlflow.example.com:443", "*.example.com", "10.0.0.7", "localhost:*"] {
+        for good in [
+            "mlflow.example.com",
+            "mlflow.example.com:443",
+            "*.example.com",
+            "10.0.0.7",
+            "localhost:*",
+        ] {
             assert!(HostPattern::parse(good).is_ok(), "{good}");
         }
-        for bad in ["*", "https://mlflow.example.com", "mlflow.example.com/x", "a..b", "host:0", "host:99999", "-a.com"] {
+        for bad in [
+            "*",
+            "https://mlflow.example.com",
+            "mlflow.example.com/x",
+            "a..b",
+            "host:0",
+            "host:99999",
+            "-a.com",
+        ] {
             assert!(HostPattern::parse(bad).is_err(), "{bad}");
         }
     }
@@ -361,7 +442,17 @@ mod tests {
     #[test]
     fn sql_identifiers() {
         assert!(SqlIdent::parse("database.user", "mlflow").is_ok());
-        assert_eq!(SqlIdent::parse("database.user", "postgres").unwrap_err().code, "reserved-identifier");
-        assert_eq!(SqlIdent::parse("database.user", "ml-flow").unwrap_err().help, "did you mean `ml_flow`?");
+        assert_eq!(
+            SqlIdent::parse("database.user", "postgres")
+                .unwrap_err()
+                .code,
+            "reserved-identifier"
+        );
+        assert_eq!(
+            SqlIdent::parse("database.user", "ml-flow")
+                .unwrap_err()
+                .help,
+            "did you mean `ml_flow`?"
+        );
     }
 }

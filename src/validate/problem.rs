@@ -96,7 +96,11 @@ pub fn safe_characters(key: &str, value: &str) -> Checked<()> {
 }
 
 fn is_safe(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '@' | '*' | '+' | '%' | '~' | '[' | ']')
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            '-' | '_' | '.' | '/' | ':' | '@' | '*' | '+' | '%' | '~' | '[' | ']'
+        )
 }
 
 fn describe(c: char) -> String {

@@ -1,0 +1,299 @@
+//! The binary as users run it: exit codes, stdout, stderr, files written.
+
+use std::fs;
+
+use crate::support::{TempDir, code, repo, run, run_in, stderr, stdout};
+
+fn write(dir: &TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+const GOOD: &str = "project = \"acme-ml-prod\"\nregion = \"europe-west3\"\nbucket = \"acme-ml-prod-mlflow\"\ntag = \"1.0.0\"\nenvironment = \"gke\"\n";
+
+#[test]
+fn check_passes_the_ready_made_stacks() {
+    let output = run(&[
+        "check",
+        "stacks/example.toml",
+        "stacks/local.toml",
+        "stacks/production.toml",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stdout(&output), "");
+    assert_eq!(stderr(&output), "checked 3 stacks: 0 failed\n");
+}
+
+#[test]
+fn check_fails_an_invalid_stack_with_status_1() {
+    let dir = TempDir::new("check");
+    let stack = write(
+        &dir,
+        "bad.toml",
+        &GOOD.replace("europe-west3", "europe-west3-a"),
+    );
+    let output = run(&["check", &stack]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains("zone-not-region"), "{err}");
+    assert!(err.contains("bad.toml:2:10"), "{err}");
+    assert!(err.contains("1 error, 0 warnings"), "{err}");
+}
+
+#[test]
+fn a_missing_file_is_an_io_failure_with_status_2() {
+    let output = run(&["check", "no/such/stack.toml"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("cannot read no/such/stack.toml: No such file or directory"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn bad_usage_is_status_2() {
+    assert_eq!(code(&run(&["check"])), 2);
+    assert_eq!(code(&run(&["frobnicate"])), 2);
+    assert_eq!(code(&run(&["build", "stacks/example.toml"])), 2);
+}
+
+#[test]
+fn warnings_do_not_fail_unless_denied() {
+    let dir = TempDir::new("warn");
+    let stack = write(&dir, "latest.toml", &GOOD.replace("1.0.0", "latest"));
+    let output = run(&["check", &stack]);
+    assert_eq!(code(&output), 0);
+    assert!(stderr(&output).contains("latest-tag"));
+    assert_eq!(code(&run(&["check", "--deny-warnings", &stack])), 1);
+    let out = dir.path().join("out");
+    let output = run(&["build", &stack, "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(out.join("infra.sh").exists());
+}
+
+#[test]
+fn json_format_prints_one_object_per_diagnostic() {
+    let dir = TempDir::new("json");
+    let stack = write(
+        &dir,
+        "s.toml",
+        &format!("{GOOD}regoin = \"x\"\n").replace("1.0.0", "latest"),
+    );
+    let output = run(&["check", "--format", "json", &stack]);
+    assert_eq!(code(&output), 1);
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["code"], "latest-tag");
+    assert_eq!(lines[0]["severity"], "warning");
+    assert_eq!(lines[0]["line"], 4);
+    assert_eq!(lines[0]["column"], 7);
+    assert_eq!(lines[1]["code"], "unknown-key");
+    assert_eq!(lines[1]["help"], "did you mean `region`?");
+}
+
+#[test]
+fn build_writes_then_reports_unchanged_and_check_agrees() {
+    let dir = TempDir::new("build");
+    let out = dir.path().join("deploy");
+    let out = out.to_str().unwrap();
+    let output = run(&["build", "stacks/example.toml", "--out", out]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(stderr(&output).starts_with("wrote "));
+    let script = dir.path().join("deploy/infra.sh");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&script).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+    }
+    let output = run(&["build", "stacks/example.toml", "--out", out]);
+    assert!(
+        stderr(&output).starts_with("unchanged "),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(&["build", "stacks/example.toml", "--out", out, "--check"]);
+    assert_eq!(code(&output), 0);
+    assert_eq!(stdout(&output), "");
+
+    fs::write(
+        dir.path().join("deploy/kubernetes/service.yaml"),
+        "edited by hand\n",
+    )
+    .unwrap();
+    fs::write(dir.path().join("deploy/stray.txt"), "x\n").unwrap();
+    let output = run(&["build", "stacks/example.toml", "--out", out, "--check"]);
+    assert_eq!(code(&output), 1);
+    let diff = stdout(&output);
+    assert!(diff.contains("-edited by hand"), "{diff}");
+    assert!(diff.contains("+kind: Service"), "{diff}");
+    assert!(diff.contains("stray.txt"), "{diff}");
+    assert!(stderr(&output).contains("stale"), "{}", stderr(&output));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("deploy/kubernetes/service.yaml")).unwrap(),
+        "edited by hand\n"
+    );
+
+    let output = run(&["build", "stacks/example.toml", "--out", out]);
+    assert_eq!(code(&output), 0);
+    assert!(!dir.path().join("deploy/stray.txt").exists());
+}
+
+#[test]
+fn an_invalid_stack_leaves_the_previous_bundle_untouched() {
+    let dir = TempDir::new("untouched");
+    let stack = write(&dir, "s.toml", GOOD);
+    let out = dir.path().join("b");
+    assert_eq!(
+        code(&run(&["build", &stack, "--out", out.to_str().unwrap()])),
+        0
+    );
+    let before = fs::read_to_string(out.join("kubernetes/deployment.yaml")).unwrap();
+    fs::write(&stack, GOOD.replace("1.0.0", "1.0.1").replace("gke", "gcp")).unwrap();
+    let output = run(&["build", &stack, "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 1);
+    assert!(stderr(&output).contains("not written"));
+    assert_eq!(
+        fs::read_to_string(out.join("kubernetes/deployment.yaml")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn build_refuses_a_directory_that_is_not_a_bundle() {
+    let dir = TempDir::new("refuse");
+    fs::write(dir.path().join("notes.txt"), "mine\n").unwrap();
+    let output = run(&[
+        "build",
+        "stacks/example.toml",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("is not empty and is not a bundle written by mlflow-stack"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+}
+
+#[test]
+fn several_stacks_build_into_subdirectories_and_failures_do_not_stop_the_others() {
+    let dir = TempDir::new("fleet");
+    let good = write(&dir, "team-a.toml", GOOD);
+    let bad = write(
+        &dir,
+        "team-b.toml",
+        &GOOD.replace("europe-west3\"", "mars-north1\""),
+    );
+    let out = dir.path().join("deploy");
+    let output = run(&["build", &good, &bad, "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 1);
+    assert!(out.join("team-a/kubernetes/kustomization.yaml").exists());
+    assert!(!out.join("team-b").exists());
+    assert!(
+        stderr(&output).contains("built 2 stacks: 1 failed"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn the_same_stem_twice_is_refused() {
+    let dir = TempDir::new("stems");
+    fs::create_dir_all(dir.path().join("a")).unwrap();
+    fs::create_dir_all(dir.path().join("b")).unwrap();
+    let one = write(&dir, "a/x.toml", GOOD);
+    let two = write(&dir, "b/x.toml", GOOD);
+    let output = run(&[
+        "build",
+        &one,
+        &two,
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("would both build into"));
+}
+
+#[test]
+fn manifests_and_infra_print_to_stdout() {
+    let output = run(&["manifests", "stacks/example.toml"]);
+    assert_eq!(code(&output), 0);
+    let yaml = stdout(&output);
+    assert!(yaml.starts_with("# generated by mlflow-stack from example.toml"));
+    assert_eq!(yaml.matches("\n---\n").count(), 6, "{yaml}");
+    let output = run(&["infra", "stacks/local.toml"]);
+    assert!(stdout(&output).starts_with("#!/usr/bin/env bash\n"));
+}
+
+#[test]
+fn the_committed_schema_is_current() {
+    let output = run(&["schema"]);
+    assert_eq!(code(&output), 0);
+    let schema = stdout(&output);
+    let parsed: serde_json::Value = serde_json::from_str(&schema).unwrap();
+    assert_eq!(parsed["additionalProperties"], false);
+    let committed = fs::read_to_string(repo().join("stacks/stack.schema.json")).unwrap_or_default();
+    assert!(
+        committed == schema,
+        "stacks/stack.schema.json is stale: run `just schema`"
+    );
+}
+
+#[test]
+fn init_writes_a_stack_that_checks_and_never_overwrites() {
+    let dir = TempDir::new("init");
+    for environment in ["gke", "local"] {
+        let name = format!("{environment}.toml");
+        let output = run_in(
+            dir.path(),
+            &[
+                "init",
+                &name,
+                "--environment",
+                environment,
+                "--project",
+                "acme-research",
+            ],
+        );
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+        let text = fs::read_to_string(dir.path().join(&name)).unwrap();
+        assert!(text.contains("bucket = \"acme-research-mlflow\""), "{text}");
+        let output = run_in(dir.path(), &["check", &name]);
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+        assert_eq!(stderr(&output), "");
+        let output = run_in(dir.path(), &["init", &name]);
+        assert_eq!(code(&output), 2);
+        assert_eq!(fs::read_to_string(dir.path().join(&name)).unwrap(), text);
+    }
+    let output = run_in(
+        dir.path(),
+        &["init", "bad.toml", "--project", "Bad Project"],
+    );
+    assert_eq!(code(&output), 1);
+    assert!(!dir.path().join("bad.toml").exists());
+}
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = run(&["completions", shell]);
+        assert_eq!(code(&output), 0);
+        assert!(stdout(&output).contains("mlflow-stack"));
+    }
+    let output = run(&["man"]);
+    assert_eq!(code(&output), 0);
+    assert!(stdout(&output).contains(".TH mlflow-stack"));
+}
