@@ -10,6 +10,51 @@ use serde::Serialize;
 
 use crate::source::Source;
 
+/// Every rule code a diagnostic can carry. A test checks that each one is covered by a
+/// fixture and that no other code is emitted.
+pub const CODES: &[&str] = &[
+    "conflicting-options",
+    "default-namespace",
+    "derived-name-too-long",
+    "duplicate-key",
+    "invalid-bucket",
+    "invalid-cidr",
+    "invalid-cluster-name",
+    "invalid-host",
+    "invalid-identifier",
+    "invalid-image",
+    "invalid-instance",
+    "invalid-mlflow-version",
+    "invalid-name",
+    "invalid-namespace",
+    "invalid-path",
+    "invalid-project",
+    "invalid-quantity",
+    "invalid-repository",
+    "invalid-tag",
+    "invalid-tier",
+    "latest-tag",
+    "legacy-registry",
+    "load-balancer-host",
+    "load-balancer-without-allow",
+    "memory-too-low",
+    "missing-key",
+    "not-applicable",
+    "not-utf8",
+    "open-to-world",
+    "out-of-range",
+    "reserved-identifier",
+    "reserved-namespace",
+    "toml-syntax",
+    "unknown-key",
+    "unknown-region",
+    "unknown-value",
+    "unsafe-character",
+    "unsupported-mlflow-version",
+    "wrong-type",
+    "zone-not-region",
+];
+
 /// How bad a diagnostic is. Warnings never fail `check` or `build` (unless denied).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
