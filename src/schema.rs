@@ -46,3 +46,125 @@ fn drop_null(value: &mut Value) {
         _ => {}
     }
 }
+
+/// The stack file reference as a Markdown table, generated from the schema so that the
+/// README cannot drift from the code (a test compares them).
+#[must_use]
+pub fn reference_markdown() -> String {
+    let schema: Value = serde_json::from_str(&json_schema()).unwrap_or_default();
+    let mut out = String::from("| key | type | description |\n|---|---|---|\n");
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|keys| keys.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    rows(&schema, &schema, "", &required, &mut out);
+    out
+}
+
+fn rows(root: &Value, object: &Value, prefix: &str, required: &[&str], out: &mut String) {
+    let Some(properties) = object["properties"].as_object() else {
+        return;
+    };
+    let mut keys: Vec<&String> = properties.keys().collect();
+    // Scalars first, then tables, each in the order of the file format.
+    keys.sort_by_key(|key| (is_table(root, &properties[*key]), order(key)));
+    for key in keys {
+        let property = &properties[key];
+        let path = format!("{prefix}{key}");
+        let description = property["description"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('\n', " ");
+        if let Some(table) = resolve(root, property).filter(|t| t["properties"].is_object()) {
+            out.push_str(&format!("| `[{path}]` | table | {description} |\n"));
+            rows(root, table, &format!("{path}."), &[], out);
+        } else {
+            let kind = type_name(root, property);
+            let mark = if required.contains(&key.as_str()) {
+                " **(required)**"
+            } else {
+                ""
+            };
+            out.push_str(&format!("| `{path}` | {kind} | {description}{mark} |\n"));
+        }
+    }
+}
+
+fn order(key: &str) -> usize {
+    const ORDER: &[&str] = &[
+        "project",
+        "region",
+        "bucket",
+        "tag",
+        "environment",
+        "name",
+        "namespace",
+        "server",
+        "database",
+        "registry",
+        "expose",
+        "cluster",
+        "credentials",
+        "mlflow_version",
+        "replicas",
+        "workers",
+        "cpu",
+        "memory",
+        "serve_artifacts",
+        "allowed_hosts",
+        "instance",
+        "version",
+        "tier",
+        "high_availability",
+        "storage_gb",
+        "user",
+        "auth",
+        "kind",
+        "repository",
+        "image",
+        "type",
+        "port",
+        "static_ip",
+        "allow",
+        "create",
+        "dir",
+    ];
+    ORDER.iter().position(|k| *k == key).unwrap_or(ORDER.len())
+}
+
+fn resolve<'a>(root: &'a Value, property: &'a Value) -> Option<&'a Value> {
+    match property["$ref"].as_str() {
+        Some(reference) => reference
+            .strip_prefix("#/definitions/")
+            .map(|name| &root["definitions"][name]),
+        None => Some(property),
+    }
+}
+
+fn is_table(root: &Value, property: &Value) -> bool {
+    resolve(root, property).is_some_and(|t| t["properties"].is_object())
+}
+
+fn type_name(root: &Value, property: &Value) -> String {
+    let resolved = resolve(root, property).unwrap_or(property);
+    if let Some(choices) = resolved["oneOf"]
+        .as_array()
+        .or_else(|| resolved["enum"].as_array())
+    {
+        let names: Vec<String> = choices
+            .iter()
+            .filter_map(|c| {
+                c.as_str()
+                    .or_else(|| c["const"].as_str())
+                    .or_else(|| c["enum"][0].as_str())
+            })
+            .map(|c| format!("`\"{c}\"`"))
+            .collect();
+        return names.join(" \\| ");
+    }
+    match resolved["type"].as_str() {
+        Some("array") => "array of strings".into(),
+        Some(kind) => kind.into(),
+        None => "value".into(),
+    }
+}

@@ -297,3 +297,26 @@ fn completions_and_man_page() {
     assert_eq!(code(&output), 0);
     assert!(stdout(&output).contains(".TH mlflow-stack"));
 }
+
+#[test]
+fn the_readme_reference_matches_the_schema() {
+    let readme_path = repo().join("README.md");
+    let readme = fs::read_to_string(&readme_path).unwrap();
+    let (start, end) = ("<!-- reference:start -->\n", "<!-- reference:end -->");
+    let begin = readme.find(start).expect("reference start marker") + start.len();
+    let finish = readme.find(end).expect("reference end marker");
+    let expected = mlflow_stack::schema::reference_markdown();
+    if readme[begin..finish] != expected {
+        if std::env::var_os("UPDATE_README").is_some() {
+            fs::write(
+                &readme_path,
+                format!("{}{expected}{}", &readme[..begin], &readme[finish..]),
+            )
+            .unwrap();
+        } else {
+            panic!(
+                "README.md's stack file reference is stale: run `UPDATE_README=1 cargo test readme`"
+            );
+        }
+    }
+}
