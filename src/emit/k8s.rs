@@ -57,9 +57,10 @@ const MIGRATE: &str = r#"import sys
 import sqlalchemy
 from mlflow.store.db import utils
 
+LOCK = "SELECT pg_advisory_lock(hashtext('mlflow-stack-migrate'))"
 engine = utils.create_sqlalchemy_engine_with_retry(sys.argv[1])
 with engine.connect() as lock:
-    lock.execute(sqlalchemy.text("SELECT pg_advisory_lock(hashtext('mlflow-stack-migrate'))"))
+    lock.execute(sqlalchemy.text(LOCK))
     if utils._is_empty_database(engine):
         utils._initialize_tables(engine)
     else:
