@@ -1,5 +1,7 @@
 //! The JSON Schema of the stack file, generated from the `///` docs of [`crate::raw`].
 
+use std::fmt::Write as _;
+
 use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
@@ -76,7 +78,7 @@ fn rows(root: &Value, object: &Value, prefix: &str, required: &[&str], out: &mut
             .unwrap_or_default()
             .replace('\n', " ");
         if let Some(table) = resolve(root, property).filter(|t| t["properties"].is_object()) {
-            out.push_str(&format!("| `[{path}]` | table | {description} |\n"));
+            let _ = writeln!(out, "| `[{path}]` | table | {description} |");
             rows(root, table, &format!("{path}."), &[], out);
         } else {
             let kind = type_name(root, property);
@@ -85,7 +87,7 @@ fn rows(root: &Value, object: &Value, prefix: &str, required: &[&str], out: &mut
             } else {
                 ""
             };
-            out.push_str(&format!("| `{path}` | {kind} | {description}{mark} |\n"));
+            let _ = writeln!(out, "| `{path}` | {kind} | {description}{mark} |");
         }
     }
 }

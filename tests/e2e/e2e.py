@@ -1,0 +1,1461 @@
+"""End-to-end test: the bundle that mlflow-stack generates really runs an MLflow server.
+
+Started by tests/e2e/run.sh (which installs PostgreSQL and the .venv-e2e this runs in).
+Without Kubernetes or Google Cloud, the suite plays the parts they would play:
+
+* PostgreSQL, a throwaway cluster in a temp dir, listens on 127.0.0.1:5432, where the
+  Cloud SQL Auth Proxy sidecar would listen in the pod (the sidecar itself is not run).
+* gcp-storage-emulator stands in for Cloud Storage; only STORAGE_EMULATOR_HOST is added
+  to the environment of the server (and of the client when it writes to the bucket).
+* A small "kubelet" (class Pod) reads kubernetes/deployment.yaml and runs the init
+  containers (in as many pods at once as the Deployment has replicas, as on a first
+  install), then the `mlflow` container, with their command and args exactly as
+  generated: environment from value / configMapKeyRef / secretKeyRef / envFrom plus the
+  Service's link variables, $(VAR) expanded as the kubelet does, volumes materialised in
+  a temp dir, the pod's runAsUser, probes on the schedule the YAML gives, preStop and
+  SIGTERM on stop.
+
+Each scenario then checks, against the running server: the Host headers users will send
+are served and an unknown one is refused; examples/train.py logs a run; the run, its
+params and metrics are in the REST API; the model's files are in the bucket under the
+artifact location the bundle names and load back; the server's processes fit the
+container's memory limit.
+
+Scenarios: the main stack (with a restart on the same database), the same stack with a
+database password full of URL-special characters, serve_artifacts = false (the client
+writes to the bucket itself), and IAM database auth (a user name with '@'). Every process started here is killed at the end,
+whatever happens. Exit status 0 only when every scenario passed.
+"""
+
+import argparse
+import functools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import traceback
+import urllib.parse
+from pathlib import Path
+
+import psycopg2
+import requests
+import yaml
+from psycopg2 import sql
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent  # .venv-e2e/bin: this script runs in the e2e venv
+TRAIN_SCRIPT = REPO / "examples" / "train.py"
+LOAD_MODEL_SCRIPT = Path(__file__).resolve().parent / "load_model.py"
+
+POSTGRES_HOST = "127.0.0.1"
+POSTGRES_PORT = 5432  # where the Cloud SQL Auth Proxy listens in the pod
+POSTGRES_SUPERUSER_PASSWORD = "e2e-superuser"
+PLAIN_DB_PASSWORD = "e2e-db-password"
+SPECIAL_DB_PASSWORD = "p@ss:w/rd%?#&"
+FAKE_POD_IP = "10.244.0.17"  # the kubelet probes with Host: <pod IP>:<port>
+FAKE_CLUSTER_IP = "10.96.0.10"  # only ever written into service-link env vars, never contacted
+REFUSED_HOSTS = ["evil.example.com", "evil.example.com:8080"]
+HOST_CHECK_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"  # /health is exempt from host checks
+
+SUITE_DEADLINE_SECONDS = 720  # hard limit for all scenarios together
+READINESS_TIMEOUT_SECONDS = 240  # hard limit for one server to become ready, whatever the probe says
+INIT_CONTAINER_TIMEOUT_SECONDS = 240
+TRAIN_TIMEOUT_SECONDS = 180
+DEFAULT_TERMINATION_GRACE_SECONDS = 30
+
+
+class Failure(Exception):
+    """A check failed; the message says what was expected and what happened."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM/SIGINT/SIGHUP arrived: unwind so that every process gets cleaned up."""
+
+
+def on_signal(signum, _frame):
+    raise Interrupted(f"received signal {signum}")
+
+
+def log_tail(path, lines=40):
+    try:
+        text = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text[-lines:])
+
+
+def wait_until(description, timeout, condition, interval=0.5):
+    """Poll condition() until it returns a true value, at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise Failure(f"timed out after {timeout} s waiting for {description}")
+        time.sleep(interval)
+
+
+def port_is_open(host, port):
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, port)) == 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parse_quantity(quantity):
+    """A Kubernetes quantity ("512Mi", "1Gi", "500m", "1e3") as a float in base units."""
+    text = str(quantity).strip()
+    binary = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+    decimal = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+    for suffix, factor in binary.items():
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    if text[-1] in decimal:
+        return float(text[:-1]) * decimal[text[-1]]
+    return float(text)
+
+
+def mib(n_bytes):
+    return f"{n_bytes / 2**20:.0f} MiB"
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Processes:
+    """Every long-running process of the suite, each started in its own process group.
+
+    The group ids are also appended to `pgid_file`, so that run.sh can kill what is
+    left even if this Python process itself is killed with SIGKILL.
+    """
+
+    def __init__(self, pgid_file):
+        self.running = []
+        self.pgid_file = pgid_file
+
+    def start(self, argv, *, log_path, env, cwd, user=None, group=None, extra_groups=None):
+        log = open(log_path, "ab")
+        try:
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                user=user,
+                group=group,
+                extra_groups=extra_groups,
+            )
+        finally:
+            log.close()
+        proc.log_path = log_path
+        self.running.append(proc)
+        if self.pgid_file:
+            with open(self.pgid_file, "a") as f:
+                f.write(f"{proc.pid}\n")
+        return proc
+
+    def run(self, argv, *, log_path, env, cwd, timeout):
+        """Run a command to completion (output to log_path); its exit code, or None on timeout."""
+        proc = self.start(argv, log_path=log_path, env=env, cwd=cwd)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        finally:
+            self.stop(proc, grace_seconds=1)
+
+    def stop(self, proc, grace_seconds=10, first_signal=signal.SIGTERM, whole_group=True):
+        """Send first_signal (to the group, or to the leader only as the kubelet does to
+        PID 1), wait up to grace_seconds for the leader to exit, then SIGKILL the group."""
+        if proc.poll() is None:
+            try:
+                if whole_group:
+                    os.killpg(proc.pid, first_signal)
+                else:
+                    proc.send_signal(first_signal)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout=grace_seconds)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if proc in self.running:
+            self.running.remove(proc)
+
+    def stop_all(self):
+        for proc in reversed(list(self.running)):
+            self.stop(proc, grace_seconds=5)
+        if self.pgid_file:
+            open(self.pgid_file, "w").close()  # nothing left for run.sh to kill
+
+
+def process_tree_memory(root_pid):
+    """(PSS, RSS) in bytes summed over root_pid and all its descendants (from /proc).
+
+    PSS counts shared pages once, which is close to what a container's memory cgroup is
+    charged; RSS double counts shared libraries."""
+    pids, frontier = [root_pid], [root_pid]
+    while frontier:
+        children = []
+        for pid in frontier:
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                try:
+                    children += [int(c) for c in (task / "children").read_text().split()]
+                except OSError:
+                    pass
+        pids += children
+        frontier = children
+    pss = rss = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1]) * 1024
+                elif line.startswith("Rss:"):
+                    rss += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return pss, rss
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def find_postgres_bin():
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    if candidates:
+        return candidates[-1].parent
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).resolve().parent
+    raise Failure("PostgreSQL is not installed (no initdb); run tests/e2e/run.sh, which installs it")
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster on 127.0.0.1:5432 with password (scram) authentication,
+    so a wrong or mangled PGPASSWORD really fails."""
+
+    def __init__(self, processes, root):
+        self.processes = processes
+        self.root = root / "postgres"
+        self.bin = find_postgres_bin()
+        self.proc = None
+
+    def start(self):
+        if port_is_open(POSTGRES_HOST, POSTGRES_PORT):
+            raise Failure(f"something already listens on {POSTGRES_HOST}:{POSTGRES_PORT}; stop it first")
+        data, sockets = self.root / "data", self.root / "sockets"
+        for d in (self.root, data, sockets):
+            d.mkdir(mode=0o700)
+        pwfile = self.root / "superuser-password"
+        pwfile.write_text(POSTGRES_SUPERUSER_PASSWORD + "\n")
+        user = None
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            user = "postgres"
+            for path in (self.root, data, sockets, pwfile):
+                shutil.chown(path, "postgres", "postgres")
+        initdb = subprocess.run(
+            [
+                self.bin / "initdb",
+                "-D",
+                data,
+                "-U",
+                "postgres",
+                "-A",
+                "scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            user=user,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.root,
+        )
+        if initdb.returncode != 0:
+            raise Failure(f"initdb failed:\n{initdb.stdout}{initdb.stderr}")
+        self.proc = self.processes.start(
+            [
+                self.bin / "postgres",
+                "-D",
+                data,
+                "-h",
+                POSTGRES_HOST,
+                "-p",
+                str(POSTGRES_PORT),
+                "-k",
+                sockets,
+                "-c",
+                "fsync=off",
+            ],
+            log_path=self.root / "postgres.log",
+            env={"PATH": os.environ["PATH"], "LANG": "C.UTF-8"},
+            cwd=self.root,
+            user=user,
+        )
+        wait_until("PostgreSQL to accept connections", 60, self._accepts_connections)
+
+    def _accepts_connections(self):
+        if self.proc.poll() is not None:
+            raise Failure(f"PostgreSQL exited:\n{log_tail(self.proc.log_path)}")
+        try:
+            self.connect("postgres").close()
+            return True
+        except psycopg2.OperationalError:
+            return False
+
+    def connect(self, database):
+        conn = psycopg2.connect(
+            host=POSTGRES_HOST,
+            port=POSTGRES_PORT,
+            user="postgres",
+            password=POSTGRES_SUPERUSER_PASSWORD,
+            dbname=database,
+            connect_timeout=5,
+        )
+        conn.autocommit = True
+        return conn
+
+    def recreate_database(self, user, password, database):
+        """A fresh, empty database owned by a login role (owner, because PostgreSQL 15
+        revoked CREATE on schema public from PUBLIC). With password None the role is an
+        IAM database user: the proxy's automatic IAM authentication logs it in without a
+        password from the client, so pg_hba trusts that role (and only it) on 127.0.0.1."""
+        conn = self.connect("postgres")
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+                cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(user)))
+                if password is None:
+                    cur.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(user)))
+                else:
+                    cur.execute(
+                        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(user), sql.Literal(password))
+                    )
+                cur.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(user))
+                )
+                self._trust_only(user if password is None else None)
+                cur.execute("SELECT pg_reload_conf()")
+        finally:
+            conn.close()
+
+    def _trust_only(self, role):
+        """pg_hba.conf as initdb wrote it (scram everywhere), plus trust for one role if given."""
+        hba = self.root / "data" / "pg_hba.conf"
+        if not hasattr(self, "hba_original"):
+            self.hba_original = hba.read_text()
+        trust = f'host all "{role}" {POSTGRES_HOST}/32 trust\n' if role else ""
+        hba.write_text(trust + self.hba_original)
+
+
+# --------------------------------------------------------------------------- Cloud Storage emulator
+
+
+class GcsEmulator:
+    def __init__(self, processes, root):
+        self.processes = processes
+        self.root = root / "gcs"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self):
+        (self.root / "data").mkdir(parents=True)
+        self.proc = self.processes.start(
+            [
+                VENV_BIN / "gcp-storage-emulator",
+                "-d",
+                self.root / "data",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            log_path=self.root / "emulator.log",
+            env={"PATH": f"{VENV_BIN}:{os.environ['PATH']}", "HOME": str(self.root), "LANG": "C.UTF-8"},
+            cwd=self.root,
+        )
+        wait_until("the GCS emulator to answer", 60, self._answers)
+        # The harness itself reads the bucket through the emulator, like any client would.
+        os.environ["STORAGE_EMULATOR_HOST"] = self.url
+
+    def _answers(self):
+        if self.proc.poll() is not None:
+            raise Failure(f"gcp-storage-emulator exited:\n{log_tail(self.proc.log_path)}")
+        try:
+            return requests.get(f"{self.url}/storage/v1/b?project=e2e", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def client(self):
+        from google.cloud import storage
+
+        return storage.Client()  # anonymous credentials, because STORAGE_EMULATOR_HOST is set
+
+    def empty_bucket(self, name):
+        """The bucket exists (infra.sh creates it) and holds nothing yet."""
+        client = self.client()
+        bucket = client.lookup_bucket(name)
+        if bucket is None:
+            client.create_bucket(name)
+            return
+        for blob in list(client.list_blobs(name)):
+            blob.delete()
+
+    def blob_names(self, bucket):
+        return [blob.name for blob in self.client().list_blobs(bucket)]
+
+
+# --------------------------------------------------------------------------- the bundle
+
+
+def load_yaml_documents(path):
+    with open(path) as f:
+        return [doc for doc in yaml.safe_load_all(f) if doc]
+
+
+def load_one(path, kind):
+    docs = [d for d in load_yaml_documents(path) if d.get("kind") == kind]
+    if len(docs) != 1:
+        raise Failure(f"{path}: expected exactly one {kind}, found {len(docs)}")
+    return docs[0]
+
+
+class Bundle:
+    """The files of a generated bundle that the harness reads."""
+
+    def __init__(self, directory):
+        self.dir = Path(directory)
+        k8s = self.dir / "kubernetes"
+        self.deployment = load_one(k8s / "deployment.yaml", "Deployment")
+        if self.deployment.get("apiVersion") != "apps/v1":
+            raise Failure(f"deployment.yaml: apiVersion is {self.deployment.get('apiVersion')!r}, expected apps/v1")
+        self.pod_spec = self.deployment["spec"]["template"]["spec"]
+        self.service = load_one(k8s / "service.yaml", "Service")
+        self.configmaps = {}
+        if (k8s / "configmap.yaml").exists():
+            for doc in load_yaml_documents(k8s / "configmap.yaml"):
+                if doc.get("kind") == "ConfigMap":
+                    self.configmaps[doc["metadata"]["name"]] = doc.get("data") or {}
+        self.requirements = self.dir / "image" / "requirements.txt"
+
+    def namespace(self):
+        """The namespace objects land in: their own metadata, else kustomization's, else default."""
+        ns = self.deployment["metadata"].get("namespace") or self.service["metadata"].get("namespace")
+        kustomization = self.dir / "kubernetes" / "kustomization.yaml"
+        if not ns and kustomization.exists():
+            ns = (load_yaml_documents(kustomization) or [{}])[0].get("namespace")
+        return ns or "default"
+
+    def container(self, name):
+        for c in self.pod_spec.get("containers", []):
+            if c["name"] == name:
+                return c
+        raise Failure(f"deployment.yaml: no container named {name!r}")
+
+    def service_port_for(self, container):
+        """The Service port that forwards to the container's port (targetPort by number or name)."""
+        container_ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+        for port in self.service["spec"].get("ports", []):
+            target = port.get("targetPort", port["port"])
+            if target in container_ports.values() or container_ports.get(target) is not None:
+                return port["port"]
+        raise Failure("service.yaml: no port targets the mlflow container's port")
+
+
+# --------------------------------------------------------------------------- kubelet emulation
+
+
+def expand(text, variables):
+    """$(VAR) expansion exactly as the kubelet does it (k8s.io/kubernetes third_party expansion):
+    $(VAR) is replaced when VAR is defined, else left as written; $$ is a literal $;
+    a $ not followed by ( or $ is kept as is."""
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "$" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt == "$":
+                out.append("$")
+                i += 2
+                continue
+            if nxt == "(":
+                close = text.find(")", i + 2)
+                if close == -1:  # incomplete reference: kept literally
+                    out.append("$(")
+                    i += 2
+                    continue
+                name = text[i + 2 : close]
+                out.append(variables[name] if name in variables else f"$({name})")
+                i = close + 1
+                continue
+            out.append("$" + nxt)
+            i += 2
+            continue
+        out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+def service_link_variables(service, cluster_ip):
+    """The docker-link style variables the kubelet injects for a Service (enableServiceLinks)."""
+    prefix = service["metadata"]["name"].upper().replace("-", "_")
+    ports = service["spec"].get("ports", [])
+    if not ports:
+        return {}
+    env = {f"{prefix}_SERVICE_HOST": cluster_ip, f"{prefix}_SERVICE_PORT": str(ports[0]["port"])}
+    for p in ports:
+        if p.get("name"):
+            env[f"{prefix}_SERVICE_PORT_{p['name'].upper().replace('-', '_')}"] = str(p["port"])
+    first = ports[0]
+    env[f"{prefix}_PORT"] = f"{first.get('protocol', 'TCP').lower()}://{cluster_ip}:{first['port']}"
+    for p in ports:
+        proto = p.get("protocol", "TCP")
+        base = f"{prefix}_PORT_{p['port']}_{proto.upper()}"
+        env[base] = f"{proto.lower()}://{cluster_ip}:{p['port']}"
+        env[f"{base}_PROTO"] = proto.lower()
+        env[f"{base}_PORT"] = str(p["port"])
+        env[f"{base}_ADDR"] = cluster_ip
+    return env
+
+
+def pgpass_line(password):
+    escaped = password.replace("\\", "\\\\").replace(":", "\\:")
+    return f"*:*:*:*:{escaped}\n"
+
+
+class Pod:
+    """Runs the pod's containers on this machine the way the kubelet would.
+
+    Volumes: each volume of the pod is materialised as a directory ROOT/volumes/NAME
+    (emptyDir: an empty 0777 directory; secret/configMap: one file per key, with the
+    volume's defaultMode/items, and with the pod's fsGroup applied as the kubelet does:
+    group fsGroup, group-readable). Any env value or arg (or the part after '=' of a
+    --flag=value arg) that starts with a volumeMount's mountPath is rewritten to that
+    directory; a mount at /tmp also becomes TMPDIR, since /tmp inside the container is
+    that emptyDir.
+
+    Root filesystem: when the container has readOnlyRootFilesystem and the suite runs
+    as root, the process runs as the pod's runAsUser/runAsGroup (+ fsGroup) with its
+    working directory and HOME in a directory it cannot write, so that a write outside
+    the mounted volumes fails as it would in the pod. Executables named by an absolute
+    image path that does not exist here are taken from the venv's bin directory.
+    """
+
+    def __init__(self, bundle, processes, root, secrets, extra_env):
+        self.bundle = bundle
+        self.spec = bundle.pod_spec
+        self.processes = processes
+        self.root = root
+        self.secrets = secrets  # {secret name: {key: value}} that infra.sh would have created
+        self.extra_env = extra_env  # only STORAGE_EMULATOR_HOST
+        self.volume_dirs = {}
+        self.note = None
+        self.ran_as = f"uid {os.geteuid()}"
+        self._materialise_volumes()
+
+    # ---- volumes
+
+    def _materialise_volumes(self):
+        fs_group = (self.spec.get("securityContext") or {}).get("fsGroup")
+        for volume in self.spec.get("volumes", []):
+            directory = self.root / "volumes" / volume["name"]
+            directory.mkdir(parents=True)
+            if "emptyDir" in volume:
+                directory.chmod(0o777)
+            elif "secret" in volume:
+                name = volume["secret"]["secretName"]
+                if name not in self.secrets and not volume["secret"].get("optional"):
+                    raise Failure(f"volume {volume['name']}: the suite cannot supply Secret {name!r}")
+                self._write_key_files(directory, self.secrets.get(name, {}), volume["secret"], fs_group)
+            elif "configMap" in volume:
+                name = volume["configMap"]["name"]
+                if name not in self.bundle.configmaps and not volume["configMap"].get("optional"):
+                    raise Failure(f"volume {volume['name']}: ConfigMap {name!r} is not in the bundle")
+                self._write_key_files(directory, self.bundle.configmaps.get(name, {}), volume["configMap"], fs_group)
+            else:
+                raise Failure(f"volume {volume['name']}: kind {sorted(volume)} is not supported by the e2e harness")
+            self.volume_dirs[volume["name"]] = directory
+
+    @staticmethod
+    def _write_key_files(directory, data, source, fs_group):
+        default_mode = source.get("defaultMode", 0o644)
+        items = source.get("items") or [{"key": k, "path": k} for k in data]
+        directory.chmod(0o755)
+        for item in items:
+            if item["key"] not in data:
+                raise Failure(f"volume item {item['key']!r} is not a key the suite can supply")
+            target = directory / item["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(data[item["key"]])
+            mode = item.get("mode", default_mode)
+            if fs_group is not None:
+                mode |= 0o440  # the kubelet makes read-only volume files group-readable for fsGroup
+                if os.geteuid() == 0:
+                    os.chown(target, 0, fs_group)
+            target.chmod(mode)
+
+    def _mounts(self, container):
+        """[(mountPath, host directory)], longest mountPath first."""
+        mounts = []
+        for m in container.get("volumeMounts", []):
+            host = self.volume_dirs[m["name"]]
+            if m.get("subPath"):
+                host = host / m["subPath"]
+            mounts.append((m["mountPath"].rstrip("/") or "/", host))
+        return sorted(mounts, key=lambda m: len(m[0]), reverse=True)
+
+    @staticmethod
+    def _rewrite_path(value, mounts):
+        def rewrite(text):
+            for mount_path, host in mounts:
+                if text == mount_path or text.startswith(mount_path + "/"):
+                    return str(host) + text[len(mount_path) :]
+            return text
+
+        if value.startswith("-") and "=" in value:
+            flag, _, rest = value.partition("=")
+            return f"{flag}={rewrite(rest)}"
+        return rewrite(value)
+
+    # ---- environment
+
+    def _env_source_value(self, source, container_name):
+        if "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            data = self.bundle.configmaps.get(ref["name"])
+            if data is None or ref["key"] not in data:
+                if ref.get("optional"):
+                    return None
+                raise Failure(f"{container_name}: configMapKeyRef {ref['name']}/{ref['key']} is not in configmap.yaml")
+            return str(data[ref["key"]])
+        if "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
+            value = self.secrets.get(ref["name"], {}).get(ref["key"])
+            if value is None and not ref.get("optional"):
+                raise Failure(f"{container_name}: the suite cannot supply secretKeyRef {ref['name']}/{ref['key']}")
+            return value
+        if "fieldRef" in source:
+            fields = {
+                "metadata.name": "e2e-pod",
+                "metadata.namespace": self.bundle.namespace(),
+                "status.podIP": FAKE_POD_IP,
+                "spec.nodeName": "e2e-node",
+                "spec.serviceAccountName": self.spec.get("serviceAccountName", "default"),
+            }
+            path = source["fieldRef"]["fieldPath"]
+            if path not in fields:
+                raise Failure(f"{container_name}: fieldRef {path} is not supported by the e2e harness")
+            return fields[path]
+        raise Failure(f"{container_name}: env source {sorted(source)} is not supported by the e2e harness")
+
+    def container_env(self, container):
+        """The container's environment as the kubelet computes it: service links, envFrom, then env
+        in order, each plain value $(VAR)-expanded against what is defined before it."""
+        env = {}
+        if self.spec.get("enableServiceLinks", True):
+            env.update(service_link_variables(self.bundle.service, FAKE_CLUSTER_IP))
+        env.update({"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"})
+        for source in container.get("envFrom", []):
+            prefix = source.get("prefix", "")
+            if "configMapRef" in source:
+                data = self.bundle.configmaps.get(source["configMapRef"]["name"])
+            else:
+                data = self.secrets.get(source["secretRef"]["name"])
+            if data is None:
+                raise Failure(f"{container['name']}: envFrom {source} cannot be resolved")
+            env.update({prefix + k: str(v) for k, v in data.items()})
+        for item in container.get("env", []):
+            if "value" in item:
+                env[item["name"]] = expand(str(item["value"]), env)
+            elif "valueFrom" in item:
+                value = self._env_source_value(item["valueFrom"], container["name"])
+                if value is not None:
+                    env[item["name"]] = value
+            else:
+                env[item["name"]] = ""
+        return env
+
+    # ---- launching
+
+    def _process_identity(self, container):
+        """(user, group, extra_groups, read_only_root) for Popen, from the security contexts."""
+        pod_sc = self.spec.get("securityContext") or {}
+        sc = container.get("securityContext") or {}
+        read_only_root = bool(sc.get("readOnlyRootFilesystem"))
+        uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
+        gid = sc.get("runAsGroup", pod_sc.get("runAsGroup", uid))
+        fs_group = pod_sc.get("fsGroup")
+        if os.geteuid() != 0 or uid in (None, 0):
+            return None, None, None, read_only_root
+        if not self._can_run_python_as(uid, gid):
+            self.note = f"note: uid {uid} cannot run {sys.executable} (is the repo path traversable?), running as root"
+            return None, None, None, read_only_root
+        self.ran_as = f"uid {uid}"
+        return uid, gid, ([fs_group] if fs_group is not None else []), read_only_root
+
+    @staticmethod
+    @functools.cache
+    def _can_run_python_as(uid, gid):
+        """The venv's python must be reachable for that user (not under a 0700 /root)."""
+        try:
+            probe = subprocess.run(
+                [sys.executable, "-c", "pass"], user=uid, group=gid, extra_groups=[], capture_output=True, timeout=60
+            )
+        except OSError:
+            return False
+        return probe.returncode == 0
+
+    def _executable(self, path):
+        if os.path.isabs(path) and not os.path.exists(path) and (VENV_BIN / os.path.basename(path)).exists():
+            return str(VENV_BIN / os.path.basename(path))
+        return path
+
+    def launch_plan(self, container):
+        """(argv, env, cwd, identity) for running the container here."""
+        if not container.get("command"):
+            raise Failure(f"{container['name']}: no command; the e2e harness runs command + args as generated")
+        env = self.container_env(container)
+        argv = [expand(str(a), env) for a in container["command"] + container.get("args", [])]
+        mounts = self._mounts(container)
+        argv = [self._rewrite_path(a, mounts) for a in argv]
+        argv[0] = self._executable(argv[0])
+        env = {k: self._rewrite_path(v, mounts) for k, v in env.items()}
+        user, group, extra_groups, read_only_root = self._process_identity(container)
+        rootfs = self.root / f"rootfs-{container['name']}"
+        rootfs.mkdir(exist_ok=True)
+        rootfs.chmod(0o555 if read_only_root else 0o777)
+        base = {
+            "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(rootfs),
+            "LANG": "C.UTF-8",
+            "HOSTNAME": "e2e-pod",
+        }
+        tmp_mount = dict(mounts).get("/tmp")
+        if tmp_mount:
+            base["TMPDIR"] = str(tmp_mount)
+        elif read_only_root:
+            raise Failure(f"{container['name']}: readOnlyRootFilesystem without a volume mounted at /tmp")
+        full_env = {**base, **env, **self.extra_env}
+        cwd = (
+            self._rewrite_path(container.get("workingDir", ""), mounts) if container.get("workingDir") else str(rootfs)
+        )
+        if not os.path.isdir(cwd):
+            cwd = str(rootfs)
+        return argv, full_env, cwd, (user, group, extra_groups)
+
+    def start(self, container, log_path):
+        argv, env, cwd, (user, group, extra_groups) = self.launch_plan(container)
+        return self.processes.start(
+            argv, log_path=log_path, env=env, cwd=cwd, user=user, group=group, extra_groups=extra_groups
+        )
+
+    def run_init_containers(self, logs, pods=1, timeout=INIT_CONTAINER_TIMEOUT_SECONDS):
+        """Run each init container to completion, in order, in `pods` pods at once (the
+        replicas of a first install all start together). Native sidecars (restartPolicy:
+        Always: the Cloud SQL Auth Proxy) are not run: PostgreSQL listens where they would.
+        Returns {name: (seconds, peak RSS bytes of the largest copy)}."""
+        results = {}
+        for container in self.spec.get("initContainers", []):
+            if container.get("restartPolicy") == "Always":
+                continue
+            name = container["name"]
+            started = time.monotonic()
+            copies = [self.start(container, logs / f"{name}-pod{i}.log") for i in range(pods)]
+            outcomes = [self._wait_with_rusage(proc, timeout - (time.monotonic() - started)) for proc in copies]
+            for proc in copies:
+                self.processes.stop(proc, grace_seconds=1)
+            for proc, (status, peak_rss) in zip(copies, outcomes):
+                where = f"init container {name}" + (f" (one of {pods} pods started together)" if pods > 1 else "")
+                if status is None:
+                    raise Failure(f"{where} did not finish in {timeout} s:\n{log_tail(proc.log_path)}")
+                if status != 0:
+                    raise Failure(f"{where} exited with {status}:\n{log_tail(proc.log_path)}")
+                limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+                if limit and peak_rss > parse_quantity(limit):
+                    raise Failure(f"{where} peaked at {mib(peak_rss)} RSS, over its memory limit {limit}")
+            results[name] = (time.monotonic() - started, max(peak for _, peak in outcomes))
+        return results
+
+    @staticmethod
+    def _wait_with_rusage(proc, timeout):
+        """(exit status or None on timeout, peak RSS in bytes) of a child process."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid == proc.pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                return proc.returncode, usage.ru_maxrss * 1024
+            time.sleep(0.2)
+        return None, 0
+
+    def stop_container(self, container, proc):
+        """As the kubelet stops a container: the preStop hook, then SIGTERM to its main
+        process (PID 1 in the pod), SIGKILL when the grace period is over. Returns seconds."""
+        grace = self.spec.get("terminationGracePeriodSeconds", DEFAULT_TERMINATION_GRACE_SECONDS)
+        started = time.monotonic()
+        hook = (container.get("lifecycle") or {}).get("preStop") or {}
+        if "sleep" in hook:
+            time.sleep(min(hook["sleep"]["seconds"], grace))
+        elif "httpGet" in hook:
+            get = hook["httpGet"]
+            try:
+                requests.get(
+                    f"http://127.0.0.1:{self._resolve_port(container, get['port'])}{get.get('path', '/')}",
+                    timeout=grace,
+                )
+            except requests.RequestException:
+                pass
+        elif "exec" in hook:
+            _, env, cwd, _ = self.launch_plan(container)
+            self.processes.run(hook["exec"]["command"], log_path=proc.log_path, env=env, cwd=cwd, timeout=grace)
+        remaining = max(0.0, grace - (time.monotonic() - started))
+        self.processes.stop(proc, grace_seconds=remaining, whole_group=False)
+        return time.monotonic() - started
+
+    # ---- probes
+
+    def _probe_once(self, container, probe):
+        """True when the probe succeeds, as the kubelet judges it."""
+        timeout = probe.get("timeoutSeconds", 1)
+        if "httpGet" in probe:
+            get = probe["httpGet"]
+            port = self._resolve_port(container, get["port"])
+            headers = {"Host": f"{get.get('host', FAKE_POD_IP)}:{port}"}
+            for h in get.get("httpHeaders", []):
+                headers[h["name"]] = h["value"]
+            url = f"{get.get('scheme', 'HTTP').lower()}://127.0.0.1:{port}{get.get('path', '/')}"
+            try:
+                response = requests.get(url, headers=headers, timeout=timeout, allow_redirects=False, verify=False)
+            except requests.RequestException:
+                return False
+            return 200 <= response.status_code < 400
+        if "tcpSocket" in probe:
+            port = self._resolve_port(container, probe["tcpSocket"]["port"])
+            return port_is_open("127.0.0.1", port)
+        raise Failure(f"{container['name']}: probe {sorted(probe)} is not supported by the e2e harness")
+
+    @staticmethod
+    def _resolve_port(container, port):
+        if isinstance(port, int) or str(port).isdigit():
+            return int(port)
+        for p in container.get("ports", []):
+            if p.get("name") == port:
+                return p["containerPort"]
+        raise Failure(f"{container['name']}: probe port {port!r} names no container port")
+
+    def wait_ready(self, container, proc, timeout=READINESS_TIMEOUT_SECONDS):
+        """Run the startup, liveness and readiness probes as the kubelet's probe workers do,
+        until the readiness probe succeeds: each probe ticks every periodSeconds from the
+        container's start, does nothing before initialDelaySeconds, and liveness/readiness
+        do nothing until the startup probe (if any) has succeeded. Fails when the process
+        exits, when the startup or liveness probe fails failureThreshold times in a row (the
+        kubelet would kill the container), or after `timeout` s. Returns seconds to ready."""
+        probes = {kind: container.get(f"{kind}Probe") for kind in ("startup", "liveness", "readiness")}
+        probes = {kind: probe for kind, probe in probes.items() if probe}
+        if "readiness" not in probes:
+            raise Failure(f"{container['name']}: no readinessProbe")
+        started = time.monotonic()
+        next_tick = {kind: started for kind in probes}
+        failures = {kind: 0 for kind in probes}
+        startup_done = "startup" not in probes
+        while True:
+            if proc.poll() is not None:
+                raise Failure(
+                    f"{container['name']} exited with {proc.returncode} before it was ready (its log is below)"
+                )
+            now = time.monotonic()
+            if now - started > timeout:
+                raise Failure(f"{container['name']} not ready after {timeout} s (its log is below)")
+            kind = min(next_tick, key=next_tick.get)
+            if next_tick[kind] > now:
+                time.sleep(min(next_tick[kind] - now, 1.0))
+                continue
+            probe = probes[kind]
+            next_tick[kind] += probe.get("periodSeconds", 10)
+            if now - started < probe.get("initialDelaySeconds", 0):
+                continue
+            if (kind == "startup") == startup_done:  # startup probes only until started, the others only after
+                continue
+            if self._probe_once(container, probe):
+                failures[kind] = 0
+                if kind == "startup":
+                    startup_done = True
+                elif kind == "readiness":
+                    return time.monotonic() - started
+                continue
+            failures[kind] += 1
+            if kind != "readiness" and failures[kind] >= probe.get("failureThreshold", 3):
+                raise Failure(
+                    f"the kubelet would kill {container['name']}: its {kind} probe failed "
+                    f"{failures[kind]} times in a row, {time.monotonic() - started:.0f} s after start (its log is below)"
+                )
+
+
+# --------------------------------------------------------------------------- MLflow checks
+
+
+def option_value(argv, env, flag, envvar):
+    """The value of --flag VALUE / --flag=VALUE in argv, else of the env var click would read."""
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(flag + "="):
+            return arg[len(flag) + 1 :]
+    return env.get(envvar)
+
+
+def has_flag(argv, flag):
+    return flag in argv
+
+
+class Server:
+    """The running `mlflow` container, reached the way a port-forward reaches it."""
+
+    def __init__(self, port):
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.host_header = f"localhost:{port}"  # kubectl port-forward to local port == container port
+
+    def get(self, endpoint, host=None, **params):
+        return requests.get(
+            self.base + endpoint, params=params or None, headers={"Host": host or self.host_header}, timeout=30
+        )
+
+    def get_json(self, endpoint, **params):
+        response = self.get(endpoint, **params)
+        if response.status_code != 200:
+            raise Failure(f"GET {endpoint} {params} -> {response.status_code}: {response.text[:300]}")
+        return response.json()
+
+
+def client_env(server, env_extra):
+    """The environment of a user's client: the tracking URI of a port-forward, plus
+    STORAGE_EMULATOR_HOST only when the client writes to the bucket itself."""
+    return {
+        "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
+        "MLFLOW_TRACKING_URI": f"http://localhost:{server.port}",
+        **env_extra,
+    }
+
+
+def lines_starting(path, prefix):
+    return [
+        line[len(prefix) :].strip()
+        for line in Path(path).read_text(errors="replace").splitlines()
+        if line.startswith(prefix)
+    ]
+
+
+def run_train(processes, server, env_extra, log_path):
+    status = processes.run(
+        [sys.executable, TRAIN_SCRIPT],
+        log_path=log_path,
+        env=client_env(server, env_extra),
+        cwd=log_path.parent,
+        timeout=TRAIN_TIMEOUT_SECONDS,
+    )
+    if status != 0:
+        raise Failure(
+            f"examples/train.py {'timed out' if status is None else f'exited with {status}'}:\n{log_tail(log_path)}"
+        )
+    run_ids = lines_starting(log_path, "run_id:")
+    if len(run_ids) != 1:
+        raise Failure(f"examples/train.py printed no 'run_id: ...' line:\n{log_tail(log_path)}")
+    return run_ids[0]
+
+
+def check_run(server, run_id):
+    """The run, its params and metrics exist in the tracking server. Returns the run JSON."""
+    run = server.get_json("/api/2.0/mlflow/runs/get", run_id=run_id)["run"]
+    if run["info"]["status"] != "FINISHED":
+        raise Failure(f"run {run_id} status is {run['info']['status']}, expected FINISHED")
+    params = {p["key"]: p["value"] for p in run["data"].get("params", [])}
+    if params.get("feature_count") != "1" or params.get("method") != "least-squares":
+        raise Failure(f"run {run_id} params are {params}")
+    metrics = {m["key"]: m["value"] for m in run["data"].get("metrics", [])}
+    if abs(metrics.get("slope", 0) - 3.0) > 1e-9 or abs(metrics.get("intercept", 0) - 2.0) > 1e-9:
+        raise Failure(f"run {run_id} metrics are {metrics}")
+    history = server.get_json("/api/2.0/mlflow/metrics/get-history", run_id=run_id, metric_key="squared_error")
+    if len(history.get("metrics", [])) != 10:
+        raise Failure(f"run {run_id}: squared_error history has {len(history.get('metrics', []))} points, expected 10")
+    return run
+
+
+def logged_model_of(server, run):
+    outputs = (run.get("outputs") or {}).get("model_outputs") or []
+    if len(outputs) != 1:
+        raise Failure(f"run {run['info']['run_id']} has model outputs {outputs}, expected one logged model")
+    model_id = outputs[0]["model_id"]
+    return server.get_json(f"/api/2.0/mlflow/logged-models/{model_id}")["model"]
+
+
+def gcs_location_of(artifact_uri, artifacts_destination):
+    """Where an artifact URI lives in the bucket: gs:// as is, mlflow-artifacts:/P under the destination."""
+    if artifact_uri.startswith("gs://"):
+        return artifact_uri
+    if artifact_uri.startswith("mlflow-artifacts:"):
+        path = urllib.parse.urlparse(artifact_uri).path.lstrip("/")
+        if not artifacts_destination:
+            raise Failure(f"artifact URI {artifact_uri} is proxied but the server has no --artifacts-destination")
+        return artifacts_destination.rstrip("/") + "/" + path
+    raise Failure(f"artifact URI {artifact_uri} is neither gs:// nor mlflow-artifacts:")
+
+
+def split_gs(uri):
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme != "gs":
+        raise Failure(f"{uri} is not a gs:// URI")
+    return parsed.netloc, parsed.path.strip("/")
+
+
+def check_model_artifacts(processes, server, gcs, model, artifact_root, direct_env, log_path):
+    """The model's files are in the bucket under the stack's prefix, and load back through the server."""
+    root_bucket, root_prefix = split_gs(artifact_root)
+    serve = not model["info"]["artifact_uri"].startswith("gs://")
+    location = gcs_location_of(model["info"]["artifact_uri"], artifact_root if serve else None)
+    bucket, prefix = split_gs(location)
+    under_root = root_prefix == "" or prefix.startswith(root_prefix + "/")
+    if bucket != root_bucket or not under_root:
+        raise Failure(f"model artifacts at {location}, not under {artifact_root}")
+    names = [n for n in gcs.blob_names(bucket) if n.startswith(prefix + "/")]
+    files = sorted(n[len(prefix) + 1 :] for n in names)
+    for required in ("MLmodel", "python_model.pkl"):
+        if required not in files:
+            raise Failure(f"gs://{bucket}/{prefix}/{required} missing from the bucket; found {files}")
+    if serve:  # downloads go through the server's proxy
+        listing = server.get_json(
+            "/api/2.0/mlflow-artifacts/artifacts", path=location[len(artifact_root.rstrip("/")) + 1 :]
+        )
+        if "MLmodel" not in [f["path"] for f in listing.get("files", [])]:
+            raise Failure(f"the server's artifact proxy does not list MLmodel: {listing}")
+    status = processes.run(
+        [sys.executable, LOAD_MODEL_SCRIPT, f"models:/{model['info']['model_id']}"],
+        log_path=log_path,
+        env=client_env(server, direct_env),
+        cwd=log_path.parent,
+        timeout=TRAIN_TIMEOUT_SECONDS,
+    )
+    if status != 0:
+        raise Failure(f"loading the model back failed:\n{log_tail(log_path)}")
+    prediction = [json.loads(line) for line in lines_starting(log_path, "prediction:")]
+    prediction = prediction[-1] if prediction else None
+    if prediction != [14.0]:
+        raise Failure(f"the loaded model predicts {prediction} for x=4, expected [14.0]")
+    return f"gs://{bucket}/{prefix}"
+
+
+def expected_hosts(bundle, container, stack):
+    """Host headers users will send: port-forwards to local ports, the Service's DNS names with
+    its port, and every server.allowed_hosts entry of the stack."""
+    service = bundle.service["metadata"]["name"]
+    namespace = bundle.namespace()
+    port = bundle.service_port_for(container)
+    names = [
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        f"{service}.{namespace}.svc.cluster.local",
+    ]
+    hosts = ["localhost:8080", f"localhost:{free_port()}"]
+    hosts += [f"{n}:{port}" for n in names]
+    if port == 80:
+        hosts += names
+    for entry in (stack.get("server") or {}).get("allowed_hosts", []):
+        hosts.append(entry.replace("*", "e2e"))
+    return hosts
+
+
+def check_hosts(server, hosts):
+    """Each Host in `hosts` gets 200 from an endpoint that is subject to MLflow's host check;
+    unknown hosts get 400 or 403."""
+    not_served, not_refused = [], []
+    for host in hosts:
+        code = server.get(HOST_CHECK_PATH, host=host).status_code
+        if code != 200:
+            not_served.append(f"{host} -> {code}")
+    for host in REFUSED_HOSTS:
+        code = server.get(HOST_CHECK_PATH, host=host).status_code
+        if code not in (400, 403):
+            not_refused.append(f"{host} -> {code}")
+    problems = []
+    if not_served:
+        problems.append("Host headers users will send are not served: " + ", ".join(not_served))
+    if not_refused:
+        problems.append("unknown Host headers are not refused (expected 400/403): " + ", ".join(not_refused))
+    if problems:
+        raise Failure("; ".join(problems))
+
+
+def check_memory(container, proc):
+    """The server's process tree fits the container's memory limit (else: OOM-killed).
+    Returns (PSS bytes, limit as written)."""
+    pss, _rss = process_tree_memory(proc.pid)
+    limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+    if limit and pss > parse_quantity(limit):
+        raise Failure(
+            f"the mlflow process tree uses {mib(pss)} (PSS), over its memory limit {limit}: it would be OOM-killed"
+        )
+    return pss, limit
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def write_stack(path, stack):
+    """A stack file with the given tables: top-level scalars first, then [tables]."""
+
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return str(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        raise ValueError(f"cannot write {v!r} as TOML")
+
+    lines = [f"{k} = {value(v)}" for k, v in stack.items() if not isinstance(v, dict)]
+    for table, entries in stack.items():
+        if isinstance(entries, dict):
+            lines += ["", f"[{table}]"] + [f"{k} = {value(v)}" for k, v in entries.items()]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def check_proxy_auth(bundle, stack):
+    """database.auth = "iam" <=> the Cloud SQL Auth Proxy sidecar runs with --auto-iam-authn."""
+    iam = (stack.get("database") or {}).get("auth", "password") == "iam"
+    sidecars = [c for c in bundle.pod_spec.get("initContainers", []) if c.get("restartPolicy") == "Always"]
+    proxy_iam = any("--auto-iam-authn" in (c.get("command", []) + c.get("args", [])) for c in sidecars)
+    if iam != proxy_iam:
+        raise Failure(
+            f"database.auth is {'iam' if iam else 'password'} but the proxy sidecar {'lacks' if iam else 'has'} --auto-iam-authn"
+        )
+
+
+class ServerConfig:
+    """What the `mlflow` container will use, read from its expanded args and env, with
+    the checks that need no running server."""
+
+    def __init__(self, pod, container, stack):
+        argv, env, _, _ = pod.launch_plan(container)
+        self.port = int(option_value(argv, env, "--port", "MLFLOW_PORT") or 5000)
+        container_ports = [p["containerPort"] for p in container.get("ports", [])]
+        if self.port not in container_ports:
+            raise Failure(f"mlflow listens on port {self.port} but the container declares ports {container_ports}")
+        self.user, self.database = self.parse_backend_uri(
+            option_value(argv, env, "--backend-store-uri", "MLFLOW_BACKEND_STORE_URI")
+        )
+        self.serve_artifacts = not has_flag(argv, "--no-serve-artifacts")  # MLflow's default is to serve
+        if self.serve_artifacts:
+            self.artifact_root = option_value(argv, env, "--artifacts-destination", "MLFLOW_ARTIFACTS_DESTINATION")
+        else:
+            self.artifact_root = option_value(argv, env, "--default-artifact-root", "MLFLOW_DEFAULT_ARTIFACT_ROOT")
+        wanted_serve = (stack.get("server") or {}).get("serve_artifacts", True)
+        if wanted_serve != self.serve_artifacts:
+            raise Failure(
+                f"the stack says serve_artifacts = {str(wanted_serve).lower()}, the server args say otherwise: {argv}"
+            )
+        if not (self.artifact_root or "").startswith("gs://"):
+            raise Failure(
+                f"mlflow container: artifact location is {self.artifact_root!r}, expected gs://{stack['bucket']}/..."
+            )
+        self.bucket, _ = split_gs(self.artifact_root)
+        if self.bucket != stack["bucket"]:
+            raise Failure(f"artifacts go to bucket {self.bucket!r}, the stack says {stack['bucket']!r}")
+
+    @staticmethod
+    def parse_backend_uri(uri):
+        """(user, database) of postgresql+psycopg2://USER@127.0.0.1:5432/DATABASE, which must
+        point at the proxy's address and hold no password."""
+        if not uri:
+            raise Failure("mlflow container: no --backend-store-uri")
+        parsed = urllib.parse.urlparse(uri)
+        if not parsed.scheme.startswith("postgresql"):
+            raise Failure(f"backend store URI {uri!r} is not PostgreSQL")
+        if parsed.password is not None:
+            raise Failure(f"backend store URI {uri!r} contains a password; it must come from PGPASSWORD")
+        if (parsed.hostname, parsed.port) != (POSTGRES_HOST, POSTGRES_PORT):
+            raise Failure(f"backend store URI {uri!r} does not point at the proxy on {POSTGRES_HOST}:{POSTGRES_PORT}")
+        return urllib.parse.unquote(parsed.username or ""), parsed.path.lstrip("/")
+
+
+class Scenario:
+    """db_password None: the stack uses IAM database authentication (no password at all)."""
+
+    def __init__(self, name, stack_file, db_password, restart=False):
+        self.name = name
+        self.stack_file = Path(stack_file)
+        self.db_password = db_password
+        self.restart = restart
+
+
+class Suite:
+    def __init__(self, args, root, processes):
+        self.args = args
+        self.root = root
+        self.processes = processes
+        self.postgres = Postgres(processes, root)
+        self.gcs = GcsEmulator(processes, root)
+        self.bundles = {}
+
+    def build_bundle(self, stack_file):
+        stack_file = Path(stack_file)
+        if stack_file in self.bundles:
+            return self.bundles[stack_file]
+        out = self.root / "bundles" / f"{stack_file.stem}-{len(self.bundles)}"
+        out.parent.mkdir(exist_ok=True)
+        if self.args.bundle and stack_file == Path(self.args.stack):
+            bundle_dir = Path(self.args.bundle)
+        else:
+            result = subprocess.run(
+                [self.args.compiler, "build", stack_file, "--out", out], capture_output=True, text=True, timeout=60
+            )
+            if result.returncode != 0:
+                raise Failure(
+                    f"mlflow-stack build {stack_file} failed ({result.returncode}):\n{result.stderr}{result.stdout}"
+                )
+            bundle_dir = out
+        self.bundles[stack_file] = Bundle(bundle_dir)
+        return self.bundles[stack_file]
+
+    def variant_stack(self, name, changes):
+        with open(self.args.stack, "rb") as f:
+            stack = tomllib.load(f)
+        for key, value in changes.items():
+            if isinstance(value, dict):
+                stack.setdefault(key, {}).update(value)
+            else:
+                stack[key] = value
+        path = self.root / "stacks" / f"{name}.toml"
+        path.parent.mkdir(exist_ok=True)
+        write_stack(path, stack)
+        return path
+
+    def scenarios(self):
+        main = Path(self.args.stack)
+        client_artifacts = self.variant_stack(
+            "client-artifacts",
+            {
+                "name": "tracking",  # also proves that names are derived, not hard-coded
+                "namespace": "ml-platform",
+                "server": {"serve_artifacts": False, "allowed_hosts": ["mlflow.acme.example"]},
+            },
+        )
+        iam_auth = self.variant_stack("iam-auth", {"database": {"auth": "iam"}})
+        return [
+            Scenario("example", main, PLAIN_DB_PASSWORD, restart=True),
+            Scenario("special-password", main, SPECIAL_DB_PASSWORD),
+            Scenario("client-artifacts", client_artifacts, PLAIN_DB_PASSWORD),
+            Scenario("iam-auth", iam_auth, None),  # user name with '@', written %40 in the URI
+        ]
+
+    def run(self, scenario):
+        """One scenario, from an empty database and bucket. Returns (report line, seconds)."""
+        started = time.monotonic()
+        work = self.root / "scenarios" / scenario.name
+        logs = work / "logs"
+        logs.mkdir(parents=True)
+        with open(scenario.stack_file, "rb") as f:
+            stack = tomllib.load(f)
+        bundle = self.build_bundle(scenario.stack_file)
+        container = bundle.container("mlflow")
+        pod = Pod(
+            bundle,
+            self.processes,
+            work,
+            self.secrets_for(bundle, scenario.db_password),
+            {"STORAGE_EMULATOR_HOST": self.gcs.url},
+        )
+        config = ServerConfig(pod, container, stack)
+        check_proxy_auth(bundle, stack)
+
+        # What infra.sh would have created: the database and its user, the bucket.
+        self.postgres.recreate_database(config.user, scenario.db_password, config.database)
+        self.gcs.empty_bucket(config.bucket)
+        if port_is_open("127.0.0.1", config.port):
+            raise Failure(f"port {config.port} is already in use")
+
+        replicas = bundle.deployment["spec"].get("replicas", 1)
+        init_results = pod.run_init_containers(logs, pods=replicas)
+        server_proc = pod.start(container, logs / "mlflow.log")
+        try:
+            ready_after = pod.wait_ready(container, server_proc)
+            server = Server(config.port)
+            check_hosts(server, expected_hosts(bundle, container, stack))
+            # The client needs the emulator only when it writes to the bucket itself.
+            client_extra_env = {} if config.serve_artifacts else {"STORAGE_EMULATOR_HOST": self.gcs.url}
+            run_id = run_train(self.processes, server, client_extra_env, logs / "train.log")
+            run = check_run(server, run_id)
+            model = logged_model_of(server, run)
+            location = check_model_artifacts(
+                self.processes, server, self.gcs, model, config.artifact_root, client_extra_env, logs / "load_model.log"
+            )
+            pss, limit = check_memory(container, server_proc)
+            restart_note = ""
+            if scenario.restart:
+                stop_seconds = pod.stop_container(container, server_proc)
+                pod.run_init_containers(logs)  # the migration again, on an up-to-date database
+                server_proc = pod.start(container, logs / "mlflow-restarted.log")
+                pod.wait_ready(container, server_proc)
+                check_run(server, run_id)  # the earlier run survived the restart
+                check_run(server, run_train(self.processes, server, client_extra_env, logs / "train-after-restart.log"))
+                restart_note = f", restart ok (stopped in {stop_seconds:.0f} s)"
+        except BaseException as error:
+            error.server_log = server_proc.log_path
+            raise
+        finally:
+            if server_proc.poll() is None:
+                pod.stop_container(container, server_proc)
+            self.processes.stop(server_proc, grace_seconds=1)
+
+        migrate = ", ".join(
+            f"{name} x{replicas} {secs:.0f} s/{mib(peak)}" for name, (secs, peak) in init_results.items()
+        )
+        summary = (
+            f"ready in {ready_after:.0f} s, {migrate or 'no init containers'}, "
+            f"server {mib(pss)} PSS{f' of {limit} limit' if limit else ' (no limit)'}, "
+            f"model at {location}{restart_note}, containers ran as {pod.ran_as}"
+        )
+        if pod.note:
+            summary += f" [{pod.note}]"
+        return summary, time.monotonic() - started
+
+    @staticmethod
+    def secrets_for(bundle, password):
+        """The Secret values infra.sh would create: the database password, found through the
+        secretKeyRef behind PGPASSWORD, or the key a PGPASSFILE points into (as a pgpass file)."""
+        secrets = {}
+        spec = bundle.pod_spec
+        containers = [c for c in spec.get("initContainers", []) if c.get("restartPolicy") != "Always"] + spec.get(
+            "containers", []
+        )
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        for c in containers:
+            for item in c.get("env", []):
+                ref = (item.get("valueFrom") or {}).get("secretKeyRef")
+                if item["name"] == "PGPASSWORD" and ref:
+                    secrets.setdefault(ref["name"], {})[ref["key"]] = password
+                if item["name"] == "PGPASSFILE" and "value" in item:
+                    for m in c.get("volumeMounts", []):
+                        secret = volumes.get(m["name"], {}).get("secret")
+                        if secret and item["value"].startswith(m["mountPath"].rstrip("/") + "/"):
+                            path = item["value"][len(m["mountPath"].rstrip("/")) + 1 :]
+                            key = next((i["key"] for i in secret.get("items", []) if i["path"] == path), path)
+                            secrets.setdefault(secret["secretName"], {})[key] = pgpass_line(password)
+        if password is not None and not secrets:
+            raise Failure(
+                "no container gets the database password (PGPASSWORD from a secretKeyRef, or PGPASSFILE in a secret volume)"
+            )
+        if password is None and secrets:
+            raise Failure(f"IAM database auth, yet containers read a database password from {sorted(secrets)}")
+        return secrets
+
+
+def print_server_log(error):
+    if getattr(error, "server_log", None):
+        print(f"--- tail of the mlflow server log {error.server_log} ---", file=sys.stderr)
+        print(log_tail(error.server_log, 60), file=sys.stderr)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--compiler", default=str(REPO / "target" / "release" / "mlflow-stack"), help="mlflow-stack binary"
+    )
+    parser.add_argument("--stack", default=str(REPO / "stacks" / "example.toml"), help="the main stack file")
+    parser.add_argument("--bundle", help="an already built bundle of --stack (run.sh passes the one it built)")
+    parser.add_argument("--only", action="append", help="run only the named scenario(s)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data) even on success")
+    parser.add_argument("--pgid-file", default=os.environ.get("E2E_PGID_FILE"), help="append process group ids here")
+    args = parser.parse_args()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    started = time.monotonic()
+    setup_seconds = time.time() - float(os.environ["E2E_STARTED"]) if os.environ.get("E2E_STARTED") else 0.0
+    root = Path(tempfile.mkdtemp(prefix="mlflow-e2e-"))
+    root.chmod(0o755)  # the postgres user and the pod's runAsUser must traverse it
+    processes = Processes(args.pgid_file)
+    suite = Suite(args, root, processes)
+    passed, failed = [], []
+    try:
+        scenarios = suite.scenarios()
+        unknown = set(args.only or []) - {scenario.name for scenario in scenarios}
+        if unknown:
+            raise Failure(f"no scenario named {sorted(unknown)}; there are {[s.name for s in scenarios]}")
+        suite.postgres.start()
+        suite.gcs.start()
+        for scenario in scenarios:
+            if args.only and scenario.name not in args.only:
+                continue
+            if time.monotonic() - started > SUITE_DEADLINE_SECONDS:
+                failed.append(scenario.name)
+                print(
+                    f"FAIL {scenario.name}: suite deadline of {SUITE_DEADLINE_SECONDS} s passed before it started",
+                    file=sys.stderr,
+                )
+                continue
+            try:
+                summary, seconds = suite.run(scenario)
+                passed.append(scenario.name)
+                print(f"ok   {scenario.name} ({seconds:.0f} s): {summary}")
+            except Failure as e:
+                failed.append(scenario.name)
+                print(f"FAIL {scenario.name}: {e}", file=sys.stderr)
+                print_server_log(e)
+            except Exception as e:
+                failed.append(scenario.name)
+                print(f"FAIL {scenario.name}: harness error\n{traceback.format_exc()}", file=sys.stderr)
+                print_server_log(e)
+    except Failure as e:
+        print(f"FAIL setup: {e}", file=sys.stderr)
+        failed.append("setup")
+    except Interrupted as e:
+        print(f"FAIL interrupted: {e}", file=sys.stderr)
+        failed.append("interrupted")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        processes.stop_all()
+    if failed or args.keep:
+        print(f"e2e: logs and data kept in {root}", file=sys.stderr)
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+    seconds = setup_seconds + time.monotonic() - started
+    print(f"e2e: scenarios {', '.join(passed + failed)} in {seconds:.0f} s")
+    print(f"e2e: {len(passed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
