@@ -5,7 +5,10 @@
 use std::fmt;
 use std::ops::Range;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
 use serde::Serialize;
 
 use crate::source::Source;
@@ -77,6 +80,8 @@ pub struct Diagnostic {
     pub label: String,
     /// How to fix it.
     pub help: Option<String>,
+    /// Other places worth showing, e.g. where a duplicated key was first defined.
+    pub related: Vec<(Range<usize>, String)>,
 }
 
 impl Diagnostic {
@@ -89,6 +94,7 @@ impl Diagnostic {
             span,
             label: String::new(),
             help: None,
+            related: Vec::new(),
         }
     }
 
@@ -112,7 +118,14 @@ impl Diagnostic {
         self
     }
 
-    /// Appends "did you mean `x`?" to the help when a suggestion exists.
+    /// Adds a secondary label at another place in the file.
+    #[must_use]
+    pub fn related(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
+        self.related.push((span, label.into()));
+        self
+    }
+
+    /// Prepends "did you mean `x`?" to the help when a suggestion exists.
     #[must_use]
     pub fn suggest(mut self, suggestion: Option<&str>) -> Self {
         if let Some(suggestion) = suggestion {
@@ -178,7 +191,13 @@ impl Style {
     };
 }
 
-/// Renders one diagnostic as miette draws it: header, source excerpt, label, help.
+/// Renders one diagnostic as miette draws it: header, source excerpt, labels, help.
+///
+/// The excerpt shows the file as the user sees it in an editor, with two exceptions that
+/// keep the output readable in a terminal: a line longer than [`LONG_LINE`] characters is
+/// shortened around the labelled places (`…` stands for what is left out), and control
+/// characters are drawn as their Unicode control pictures (`␀`, `␍`, …). The header's
+/// `line:column` always refers to the file itself.
 #[must_use]
 pub fn render(source: &Source, diagnostic: &Diagnostic, style: Style) -> String {
     let theme = if style.color {
@@ -189,10 +208,13 @@ pub fn render(source: &Source, diagnostic: &Diagnostic, style: Style) -> String 
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(style.width)
         .with_links(false);
+    let mut points = vec![diagnostic.span.start, diagnostic.span.end];
+    for (span, _) in &diagnostic.related {
+        points.extend([span.start, span.end]);
+    }
     let report = Report {
         diagnostic,
-        source: NamedSource::new(source.display_name(), source.text().to_owned())
-            .with_language("toml"),
+        excerpt: Excerpt::new(source.display_name(), source.text(), &points),
     };
     let mut out = String::new();
     // Writing into a String cannot fail.
@@ -259,7 +281,7 @@ impl<'a> JsonDiagnostic<'a> {
 
 struct Report<'a> {
     diagnostic: &'a Diagnostic,
-    source: NamedSource<String>,
+    excerpt: Excerpt,
 }
 
 impl fmt::Debug for Report<'_> {
@@ -298,17 +320,218 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        Some(&self.excerpt)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let span = &self.diagnostic.span;
         let label = (!self.diagnostic.label.is_empty()).then(|| self.diagnostic.label.clone());
-        Some(Box::new(std::iter::once(
-            LabeledSpan::new_primary_with_span(
-                label,
-                SourceSpan::new(span.start.into(), span.end - span.start),
-            ),
+        let primary =
+            LabeledSpan::new_primary_with_span(label, self.excerpt.span(&self.diagnostic.span));
+        let related = self.diagnostic.related.iter().map(|(span, label)| {
+            LabeledSpan::new_with_span(Some(label.clone()), self.excerpt.span(span))
+        });
+        Some(Box::new(std::iter::once(primary).chain(related)))
+    }
+}
+
+/// Lines longer than this many characters are shortened in the rendered excerpt.
+pub const LONG_LINE: usize = 80;
+/// Characters kept at the start and the end of a shortened line, and around each labelled place.
+const KEEP_HEAD: usize = 24;
+const KEEP_TAIL: usize = 8;
+const KEEP_AROUND: usize = 16;
+
+/// A piece of the displayed text: copied from the file, or standing in for part of it.
+#[derive(Debug, Clone)]
+struct Piece {
+    original: Range<usize>,
+    display: Range<usize>,
+    verbatim: bool,
+}
+
+/// The text miette draws: the file with long lines shortened and control characters made
+/// visible, and the map back to the file's offsets.
+#[derive(Debug)]
+struct Excerpt {
+    name: String,
+    original: String,
+    display: String,
+    pieces: Vec<Piece>,
+}
+
+impl Excerpt {
+    fn new(name: String, text: &str, points: &[usize]) -> Self {
+        let mut excerpt = Self {
+            name,
+            original: text.to_owned(),
+            display: String::with_capacity(text.len()),
+            pieces: Vec::new(),
+        };
+        let mut line_start = 0;
+        for line in text.split_inclusive('\n') {
+            let body = line.strip_suffix('\n').unwrap_or(line);
+            let body = body.strip_suffix('\r').unwrap_or(body);
+            excerpt.push_line(line_start, body, points);
+            let terminator = line_start + body.len()..line_start + line.len();
+            if !terminator.is_empty() {
+                excerpt.push(terminator.clone(), &text[terminator], true);
+            }
+            line_start += line.len();
+        }
+        excerpt
+    }
+
+    fn push_line(&mut self, start: usize, body: &str, points: &[usize]) {
+        let chars: Vec<(usize, char)> = body.char_indices().collect();
+        let count = chars.len();
+        let mut keep = vec![count <= LONG_LINE; count];
+        if count > LONG_LINE {
+            keep[..KEEP_HEAD].fill(true);
+            keep[count - KEEP_TAIL..].fill(true);
+            for &point in points
+                .iter()
+                .filter(|&&p| p >= start && p <= start + body.len())
+            {
+                let at = chars.partition_point(|&(i, _)| start + i < point);
+                keep[at.saturating_sub(KEEP_AROUND)..(at + KEEP_AROUND).min(count)].fill(true);
+            }
+        }
+        let end_of = |index: usize| chars.get(index).map_or(body.len(), |&(i, _)| i);
+        let mut index = 0;
+        while index < count {
+            let (at, c) = chars[index];
+            if keep[index] {
+                let range = start + at..start + end_of(index + 1);
+                match visible(c) {
+                    Some(picture) => self.push(range, picture.encode_utf8(&mut [0; 4]), false),
+                    None => self.push(range, &body[at..end_of(index + 1)], true),
+                }
+                index += 1;
+            } else {
+                let skipped = keep[index..].iter().take_while(|k| !**k).count();
+                self.push(start + at..start + end_of(index + skipped), "…", false);
+                index += skipped;
+            }
+        }
+    }
+
+    fn push(&mut self, original: Range<usize>, shown: &str, verbatim: bool) {
+        let display = self.display.len()..self.display.len() + shown.len();
+        self.display.push_str(shown);
+        if let Some(last) = self.pieces.last_mut()
+            && verbatim
+            && last.verbatim
+            && last.original.end == original.start
+        {
+            last.original.end = original.end;
+            last.display.end = display.end;
+            return;
+        }
+        self.pieces.push(Piece {
+            original,
+            display,
+            verbatim,
+        });
+    }
+
+    /// The displayed offset of a file offset; inside a replaced piece, its start (or its end
+    /// for the end of a span).
+    fn to_display(&self, offset: usize, is_end: bool) -> usize {
+        let index = self.pieces.partition_point(|p| p.original.end <= offset);
+        match self.pieces.get(index) {
+            None => self.display.len(),
+            Some(piece) if piece.verbatim => {
+                piece.display.start + offset.saturating_sub(piece.original.start)
+            }
+            Some(piece) if is_end && offset > piece.original.start => piece.display.end,
+            Some(piece) => piece.display.start,
+        }
+    }
+
+    fn to_original(&self, offset: usize) -> usize {
+        let index = self.pieces.partition_point(|p| p.display.end <= offset);
+        match self.pieces.get(index) {
+            None => self.original.len(),
+            Some(piece) if piece.verbatim => {
+                piece.original.start + offset.saturating_sub(piece.display.start)
+            }
+            Some(piece) => piece.original.start,
+        }
+    }
+
+    fn span(&self, span: &Range<usize>) -> SourceSpan {
+        let start = self.to_display(span.start, false);
+        let end = self.to_display(span.end, true).max(start);
+        SourceSpan::new(start.into(), end - start)
+    }
+}
+
+/// How a character that would garble a terminal is drawn: control characters as their
+/// control pictures, invisible formatting characters (bidi overrides, zero-width) as `�`.
+fn visible(c: char) -> Option<char> {
+    match c {
+        '\t' => None,
+        '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + u32::from(c)),
+        '\u{7f}' => Some('␡'),
+        c if c.is_control() => Some('�'),
+        '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{feff}' => Some('�'),
+        _ => None,
+    }
+}
+
+impl SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let contents = self
+            .display
+            .read_span(span, context_lines_before, context_lines_after)?;
+        // miette reports the column of the span's start in the text it was given; the header
+        // must name the column in the file, counted in characters like the JSON output.
+        let column = if contents.column() == 0 {
+            0
+        } else {
+            let offset = self.to_original(contents.span().offset());
+            let line_start = self.original[..offset].rfind('\n').map_or(0, |i| i + 1);
+            self.original[line_start..offset].chars().count()
+        };
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            contents.data(),
+            *contents.span(),
+            contents.line(),
+            column,
+            contents.line_count(),
         )))
     }
+}
+
+/// A value quoted in a message or help: as written, or shortened in the middle when long,
+/// with control characters escaped so that a message stays on one line.
+#[must_use]
+pub fn shown(value: &str) -> String {
+    const MAX: usize = 40;
+    let escaped: String = value
+        .chars()
+        .flat_map(|c| {
+            let escape = c.is_control().then(|| c.escape_debug());
+            escape
+                .into_iter()
+                .flatten()
+                .chain((!c.is_control()).then_some(c))
+        })
+        .collect();
+    let count = escaped.chars().count();
+    if count <= MAX {
+        return escaped;
+    }
+    let head: String = escaped.chars().take(MAX - 12).collect();
+    let tail: String = escaped.chars().skip(count - 8).collect();
+    format!("{head}…{tail}")
 }

@@ -4,110 +4,115 @@
 //! with its byte span and goes on after syntax errors. The tree is then walked by hand so
 //! that every wrong type, unknown key and duplicate is reported, not only the first.
 
+mod keys;
+mod strings;
+mod syntax;
+
+use std::collections::BTreeSet;
+
 use toml::Spanned as TomlSpanned;
 use toml::de::{DeString, DeTable, DeValue};
 
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Diagnostic, Diagnostics, shown};
 use crate::raw::{self, Choice, Spanned};
 use crate::source::Source;
 use crate::suggest;
 
-/// The raw stack file and whether its TOML was well-formed. Validation only runs on a
-/// well-formed file: after a syntax error the recovered tree is a guess.
+pub use keys::{REQUIRED_KEYS, example, example_of_bare_key};
+use keys::{TABLES, TOP_KEYS, choices, hint, is_table, suggest_choice};
+pub use strings::char_spans;
+
+/// The raw stack file and what the validator needs to know about how it was written.
 pub struct Parsed {
     pub stack: raw::StackFile,
+    /// Whether the TOML was well-formed. Validation only runs on a well-formed file: after a
+    /// syntax error the recovered tree is a guess. (A duplicate key does not count: the
+    /// tree keeps its first definition.)
     pub syntax_ok: bool,
+    /// Every key written, as a dotted path (`server.replicas`), even when its value was
+    /// rejected: a required key with a bad value is not also "missing".
+    pub keys: BTreeSet<String>,
+    /// Required top-level keys an unknown-key diagnostic already points to (a typo of the
+    /// key, or the key written inside a table): no "missing" diagnostic repeats it.
+    pub suggested: BTreeSet<String>,
+}
+
+impl Parsed {
+    /// Whether `path` (e.g. `expose.type`) was written, whatever its value.
+    #[must_use]
+    pub fn has(&self, path: &str) -> bool {
+        self.keys.contains(path)
+    }
 }
 
 pub fn parse(source: &Source, diags: &mut Diagnostics) -> Parsed {
-    let (document, errors) = DeTable::parse_recoverable(source.text());
-    let syntax_ok = errors.is_empty();
+    let text = source.text();
+    let (document, errors) = DeTable::parse_recoverable(text);
+    let mut syntax_ok = true;
+    let mut first_syntax_error = usize::MAX;
+    let mut error_lines = BTreeSet::new();
     for error in &errors {
-        diags.push(syntax_error(source, error));
+        let diagnostic = syntax::diagnostic(text, error);
+        if diagnostic.code == "duplicate-key" {
+            diags.push(diagnostic);
+            continue;
+        }
+        syntax_ok = false;
+        // Later errors on the same line are the parser recovering from the first one.
+        let line = text[..diagnostic.span.start.min(text.len())]
+            .matches('\n')
+            .count();
+        if error_lines.insert(line) {
+            first_syntax_error = first_syntax_error.min(diagnostic.span.start);
+            diags.push(diagnostic);
+        }
     }
-    let mut walker = Walker { diags };
-    let stack = walker.stack_file(document.get_ref());
-    Parsed { stack, syntax_ok }
-}
-
-fn syntax_error(source: &Source, error: &toml::de::Error) -> Diagnostic {
-    let span = error.span().unwrap_or(0..0);
-    let span = if span.is_empty() && span.start < source.text().len() {
-        span.start..span.start + 1
-    } else {
-        span
+    let mut walker = Walker {
+        text,
+        diags: Vec::new(),
+        keys: BTreeSet::new(),
+        suggested: BTreeSet::new(),
     };
-    let message = error.message().trim().replace('\n', ", ");
-    if message.contains("duplicate") {
-        Diagnostic::error("duplicate-key", span, "this key or table is defined twice")
-            .label("defined again here")
-            .help("remove one of the definitions: a key or table may appear only once")
-    } else {
-        Diagnostic::error("toml-syntax", span, format!("invalid TOML: {}", lowercase_first(&message)))
-            .label("here")
-            .help("fix the TOML syntax: strings are quoted (`key = \"value\"`), tables are written `[name]`")
+    let stack = walker.stack_file(document.get_ref());
+    // After a syntax error the recovered tree is a guess: what it says about the rest of
+    // the file (a key "outside" a table whose header did not parse) would mislead.
+    for diagnostic in walker.diags {
+        if diagnostic.span.start < first_syntax_error {
+            diags.push(diagnostic);
+        }
     }
-}
-
-fn lowercase_first(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_lowercase().chain(chars).collect()
-    })
+    Parsed {
+        stack,
+        syntax_ok,
+        keys: walker.keys,
+        suggested: walker.suggested,
+    }
 }
 
 type Entry<'i> = (&'i TomlSpanned<DeString<'i>>, &'i TomlSpanned<DeValue<'i>>);
 
-struct Walker<'d> {
-    diags: &'d mut Diagnostics,
+struct Walker<'t> {
+    text: &'t str,
+    diags: Vec<Diagnostic>,
+    keys: BTreeSet<String>,
+    suggested: BTreeSet<String>,
 }
 
-/// The keys of each table, for "unknown key" and "did you mean".
-const TOP_KEYS: &[&str] = &[
-    "project",
-    "region",
-    "bucket",
-    "tag",
-    "environment",
-    "name",
-    "namespace",
-    "server",
-    "database",
-    "registry",
-    "expose",
-    "cluster",
-    "credentials",
-];
-const SERVER_KEYS: &[&str] = &[
-    "mlflow_version",
-    "replicas",
-    "workers",
-    "cpu",
-    "memory",
-    "serve_artifacts",
-    "allowed_hosts",
-];
-const DATABASE_KEYS: &[&str] = &[
-    "instance",
-    "version",
-    "tier",
-    "high_availability",
-    "storage_gb",
-    "database",
-    "user",
-    "auth",
-];
-const REGISTRY_KEYS: &[&str] = &["kind", "repository", "image"];
-const EXPOSE_KEYS: &[&str] = &["type", "port", "static_ip", "allow"];
-const CLUSTER_KEYS: &[&str] = &["name", "create"];
-const CREDENTIALS_KEYS: &[&str] = &["dir"];
-
 impl Walker<'_> {
+    fn record(&mut self, prefix: &str, key: &TomlSpanned<DeString<'_>>) {
+        self.keys.insert(format!("{prefix}{}", key.get_ref()));
+    }
+
+    /// The value as written in the file.
+    fn literal(&self, value: &TomlSpanned<DeValue<'_>>) -> &str {
+        self.text.get(value.span()).unwrap_or_default().trim()
+    }
+
     fn stack_file(&mut self, table: &DeTable<'_>) -> raw::StackFile {
         let mut stack = raw::StackFile::default();
-        for (key, value) in table {
-            let entry = (key, value);
-            match key.get_ref().as_ref() {
+        for entry in table {
+            self.record("", entry.0);
+            match entry.0.get_ref().as_ref() {
                 "project" => stack.project = self.string(entry, ""),
                 "region" => stack.region = self.string(entry, ""),
                 "bucket" => stack.bucket = self.string(entry, ""),
@@ -121,7 +126,7 @@ impl Walker<'_> {
                 "expose" => stack.expose = self.table(entry, "", Self::expose),
                 "cluster" => stack.cluster = self.table(entry, "", Self::cluster),
                 "credentials" => stack.credentials = self.table(entry, "", Self::credentials),
-                _ => self.unknown_key(entry, "", TOP_KEYS),
+                _ => self.unknown_key(entry, ""),
             }
         }
         stack
@@ -131,6 +136,7 @@ impl Walker<'_> {
         let mut server = raw::Server::default();
         let p = "server.";
         for entry in table {
+            self.record(p, entry.0);
             match entry.0.get_ref().as_ref() {
                 "mlflow_version" => server.mlflow_version = self.string(entry, p),
                 "replicas" => server.replicas = self.integer(entry, p),
@@ -139,7 +145,7 @@ impl Walker<'_> {
                 "memory" => server.memory = self.quantity(entry, p),
                 "serve_artifacts" => server.serve_artifacts = self.boolean(entry, p),
                 "allowed_hosts" => server.allowed_hosts = self.strings(entry, p),
-                _ => self.unknown_key(entry, p, SERVER_KEYS),
+                _ => self.unknown_key(entry, p),
             }
         }
         server
@@ -149,6 +155,7 @@ impl Walker<'_> {
         let mut database = raw::Database::default();
         let p = "database.";
         for entry in table {
+            self.record(p, entry.0);
             match entry.0.get_ref().as_ref() {
                 "instance" => database.instance = self.string(entry, p),
                 "version" => database.version = self.choice(entry, p),
@@ -158,7 +165,7 @@ impl Walker<'_> {
                 "database" => database.database = self.string(entry, p),
                 "user" => database.user = self.string(entry, p),
                 "auth" => database.auth = self.choice(entry, p),
-                _ => self.unknown_key(entry, p, DATABASE_KEYS),
+                _ => self.unknown_key(entry, p),
             }
         }
         database
@@ -168,11 +175,12 @@ impl Walker<'_> {
         let mut registry = raw::Registry::default();
         let p = "registry.";
         for entry in table {
+            self.record(p, entry.0);
             match entry.0.get_ref().as_ref() {
                 "kind" => registry.kind = self.choice(entry, p),
                 "repository" => registry.repository = self.string(entry, p),
                 "image" => registry.image = self.string(entry, p),
-                _ => self.unknown_key(entry, p, REGISTRY_KEYS),
+                _ => self.unknown_key(entry, p),
             }
         }
         registry
@@ -182,12 +190,13 @@ impl Walker<'_> {
         let mut expose = raw::Expose::default();
         let p = "expose.";
         for entry in table {
+            self.record(p, entry.0);
             match entry.0.get_ref().as_ref() {
                 "type" => expose.kind = self.choice(entry, p),
                 "port" => expose.port = self.integer(entry, p),
                 "static_ip" => expose.static_ip = self.boolean(entry, p),
                 "allow" => expose.allow = self.strings(entry, p),
-                _ => self.unknown_key(entry, p, EXPOSE_KEYS),
+                _ => self.unknown_key(entry, p),
             }
         }
         expose
@@ -197,10 +206,11 @@ impl Walker<'_> {
         let mut cluster = raw::Cluster::default();
         let p = "cluster.";
         for entry in table {
+            self.record(p, entry.0);
             match entry.0.get_ref().as_ref() {
                 "name" => cluster.name = self.string(entry, p),
                 "create" => cluster.create = self.boolean(entry, p),
-                _ => self.unknown_key(entry, p, CLUSTER_KEYS),
+                _ => self.unknown_key(entry, p),
             }
         }
         cluster
@@ -210,72 +220,125 @@ impl Walker<'_> {
         let mut credentials = raw::Credentials::default();
         let p = "credentials.";
         for entry in table {
+            self.record(p, entry.0);
             match entry.0.get_ref().as_ref() {
                 "dir" => credentials.dir = self.string(entry, p),
-                _ => self.unknown_key(entry, p, CREDENTIALS_KEYS),
+                _ => self.unknown_key(entry, p),
             }
         }
         credentials
     }
 
-    fn unknown_key(&mut self, (key, _): Entry<'_>, prefix: &str, known: &[&str]) {
+    fn unknown_key(&mut self, (key, _): Entry<'_>, prefix: &str) {
         let name = key.get_ref().as_ref();
         let table = prefix.trim_end_matches('.');
-        let scope = if table.is_empty() {
-            "at the top level".to_owned()
+        let known = TABLES
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map_or(TOP_KEYS, |(_, keys)| *keys);
+        let (message, label) = if table.is_empty() {
+            (
+                format!("unknown key `{}` at the top level", shown(name)),
+                "not a stack file key".to_owned(),
+            )
         } else {
-            format!("in `[{table}]`")
+            (
+                format!("unknown key `{}` in `[{table}]`", shown(name)),
+                format!("not a key of `[{table}]`"),
+            )
         };
+        let homes: Vec<&str> = TABLES
+            .iter()
+            .filter(|(t, keys)| *t != table && keys.contains(&name))
+            .map(|(t, _)| *t)
+            .collect();
         let suggestion = suggest::closest(name, known.iter().copied());
-        let help = match (suggestion, table.is_empty()) {
-            (Some(_), _) => String::new(),
-            (None, true) => format!("the top-level keys are {}", suggest::one_of(known)),
-            (None, false) => format!("`[{table}]` takes {}", suggest::one_of(known)),
+        let help = if let Some(hint) = hint(table, name) {
+            hint.to_owned()
+        } else if !table.is_empty() && TOP_KEYS.contains(&name) && !is_table(name) {
+            self.suggested.insert(name.to_owned());
+            format!(
+                "`{name}` is a top-level key: move it above the first `[table]` header (every key \
+                 after `[{table}]` belongs to `[{table}]`)"
+            )
+        } else if let Some(home) = homes.first() {
+            if table.is_empty() {
+                format!("`{name}` belongs in `[{home}]`: write it after a `[{home}]` header")
+            } else {
+                format!("`{name}` belongs in `[{home}]`, not `[{table}]`")
+            }
+        } else if let Some(suggestion) = suggestion {
+            if table.is_empty() && REQUIRED_KEYS.contains(&suggestion) {
+                self.suggested.insert(suggestion.to_owned());
+            }
+            format!("did you mean `{suggestion}`?")
+        } else if table.is_empty() {
+            format!("the top-level keys are {}", suggest::one_of(known))
+        } else {
+            format!("`[{table}]` takes {}", suggest::one_of(known))
         };
-        let mut diagnostic = Diagnostic::error(
-            "unknown-key",
-            key.span(),
-            format!("unknown key `{name}` {scope}"),
-        )
-        .label("not a stack file key");
-        if !help.is_empty() {
-            diagnostic = diagnostic.help(help);
-        }
-        self.diags.push(diagnostic.suggest(suggestion));
+        self.diags.push(
+            Diagnostic::error("unknown-key", key.span(), message)
+                .label(label)
+                .help(help),
+        );
     }
 
-    fn wrong_type(&mut self, (key, value): Entry<'_>, prefix: &str, expected: &str, example: &str) {
-        let found = type_name(value.get_ref());
+    fn wrong_type(&mut self, (key, value): Entry<'_>, prefix: &str, expected: &str) {
+        let name = key.get_ref().as_ref();
+        let path = format!("{prefix}{name}");
+        let literal = shown(self.literal(value));
+        // An array of tables spans its first `[[header]]`.
+        let array_of_tables =
+            matches!(value.get_ref(), DeValue::Array(_)) && self.literal(value).starts_with("[[");
+        let found = if array_of_tables {
+            "an array of tables"
+        } else {
+            type_name(value.get_ref())
+        };
         let help = match value.get_ref() {
+            _ if expected == "a table" && array_of_tables => format!(
+                "write `[{name}]` with single brackets: `[[{name}]]` starts an array of tables, and a \
+                 stack has one `[{name}]`"
+            ),
+            _ if expected == "a table" => {
+                format!("`{name}` is a table: write its settings after a `[{name}]` header")
+            }
             DeValue::String(text)
                 if expected == "an integer" && text.trim().parse::<i64>().is_ok() =>
             {
-                format!("remove the quotes: `{} = {}`", key.get_ref(), text.trim())
+                format!("remove the quotes: `{name} = {}`", text.trim())
             }
             DeValue::String(text)
-                if expected == "a boolean" && matches!(text.as_ref(), "true" | "false") =>
-            {
-                format!("remove the quotes: `{} = {text}`", key.get_ref())
-            }
-            DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_)
-                if expected == "a string" =>
+                if expected == "a boolean"
+                    && matches!(text.trim().to_ascii_lowercase().as_str(), "true" | "false") =>
             {
                 format!(
-                    "quote it: `{} = \"{}\"`",
-                    key.get_ref(),
-                    display_scalar(value.get_ref())
+                    "remove the quotes: `{name} = {}`",
+                    text.trim().to_ascii_lowercase()
                 )
             }
-            _ => format!("write it like `{example}`"),
+            DeValue::Integer(_)
+            | DeValue::Float(_)
+            | DeValue::Boolean(_)
+            | DeValue::Datetime(_)
+                if expected == "a string" =>
+            {
+                format!("quote it: `{name} = \"{literal}\"`")
+            }
+            DeValue::String(_) if expected == "an array of strings" => {
+                format!("put it in brackets: `{name} = [{literal}]`")
+            }
+            DeValue::Float(_) if expected == "an integer" => {
+                format!("write a whole number, e.g. `{name} = {}`", example(&path))
+            }
+            _ => format!("write it like `{name} = {}`", example(&path)),
         };
         self.diags.push(
             Diagnostic::error(
                 "wrong-type",
                 value.span(),
-                format!(
-                    "`{prefix}{}` must be {expected}, found {found}",
-                    key.get_ref()
-                ),
+                format!("`{path}` must be {expected}, found {found}"),
             )
             .label(format!("this is {found}"))
             .help(help),
@@ -287,8 +350,7 @@ impl Walker<'_> {
         if let DeValue::String(text) = value.get_ref() {
             Some(Spanned::new(text.to_string(), value.span(), key.span()))
         } else {
-            let example = format!("{} = \"…\"", key.get_ref());
-            self.wrong_type(entry, prefix, "a string", &example);
+            self.wrong_type(entry, prefix, "a string");
             None
         }
     }
@@ -298,7 +360,7 @@ impl Walker<'_> {
         let (key, value) = entry;
         match value.get_ref() {
             DeValue::Integer(_) | DeValue::Float(_) => Some(Spanned::new(
-                display_scalar(value.get_ref()),
+                self.literal(value).replace('_', ""),
                 value.span(),
                 key.span(),
             )),
@@ -306,29 +368,22 @@ impl Walker<'_> {
         }
     }
 
+    /// An integer; one too large for 64 bits saturates, and the range rule of its field
+    /// reports it as written.
     fn integer(&mut self, entry: Entry<'_>, prefix: &str) -> Option<Spanned<i64>> {
         let (key, value) = entry;
-        let parsed = match value.get_ref() {
-            DeValue::Integer(int) => i64::from_str_radix(int.as_str(), int.radix()).ok(),
-            _ => None,
+        let DeValue::Integer(int) = value.get_ref() else {
+            self.wrong_type(entry, prefix, "an integer");
+            return None;
         };
-        if parsed.is_none() {
-            if let DeValue::Integer(_) = value.get_ref() {
-                self.diags.push(
-                    Diagnostic::error(
-                        "out-of-range",
-                        value.span(),
-                        format!("`{prefix}{}` is far too large", key.get_ref()),
-                    )
-                    .label("does not fit a 64-bit integer")
-                    .help("use a realistic value"),
-                );
-                return None;
-            }
-            let example = format!("{} = 2", key.get_ref());
-            self.wrong_type(entry, prefix, "an integer", &example);
-        }
-        parsed.map(|int| Spanned::new(int, value.span(), key.span()))
+        let parsed = i64::from_str_radix(int.as_str(), int.radix()).unwrap_or(
+            if int.as_str().starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            },
+        );
+        Some(Spanned::new(parsed, value.span(), key.span()))
     }
 
     fn boolean(&mut self, entry: Entry<'_>, prefix: &str) -> Option<Spanned<bool>> {
@@ -336,8 +391,7 @@ impl Walker<'_> {
         if let DeValue::Boolean(flag) = value.get_ref() {
             Some(Spanned::new(*flag, value.span(), key.span()))
         } else {
-            let example = format!("{} = true", key.get_ref());
-            self.wrong_type(entry, prefix, "a boolean", &example);
+            self.wrong_type(entry, prefix, "a boolean");
             None
         }
     }
@@ -345,8 +399,7 @@ impl Walker<'_> {
     fn strings(&mut self, entry: Entry<'_>, prefix: &str) -> Option<Spanned<Vec<Spanned<String>>>> {
         let (key, value) = entry;
         let DeValue::Array(items) = value.get_ref() else {
-            let example = format!("{} = [\"…\"]", key.get_ref());
-            self.wrong_type(entry, prefix, "an array of strings", &example);
+            self.wrong_type(entry, prefix, "an array of strings");
             return None;
         };
         let mut strings = Vec::with_capacity(items.len());
@@ -355,6 +408,17 @@ impl Walker<'_> {
                 strings.push(Spanned::new(text.to_string(), item.span(), key.span()));
             } else {
                 let found = type_name(item.get_ref());
+                let literal = shown(self.literal(item));
+                let help = match item.get_ref() {
+                    DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_) => {
+                        format!("quote it: `\"{literal}\"`")
+                    }
+                    _ => format!(
+                        "write every item as a quoted string: `{} = {}`",
+                        key.get_ref(),
+                        example(&format!("{prefix}{}", key.get_ref()))
+                    ),
+                };
                 self.diags.push(
                     Diagnostic::error(
                         "wrong-type",
@@ -365,7 +429,7 @@ impl Walker<'_> {
                         ),
                     )
                     .label(format!("this is {found}"))
-                    .help("quote every item: `[\"a\", \"b\"]`"),
+                    .help(help),
                 );
             }
         }
@@ -382,20 +446,26 @@ impl Walker<'_> {
             return Some(text.map(|_| value));
         }
         let names = T::names();
-        let key = entry.0.get_ref();
+        let path = format!("{prefix}{}", entry.0.get_ref());
+        let (suggestion, note) = suggest_choice(&path, &text.value, &names);
+        let help = match (suggestion, note) {
+            (Some(suggestion), Some(note)) => format!("did you mean `{suggestion}`? {note}"),
+            (Some(suggestion), None) => format!("did you mean `{suggestion}`?"),
+            (None, Some(note)) => note.to_owned(),
+            (None, None) => format!("use {}", choices(&names)),
+        };
         self.diags.push(
             Diagnostic::error(
                 "unknown-value",
                 text.span.clone(),
                 format!(
-                    "`{prefix}{key}` must be {}, found `{}`",
-                    suggest::one_of(&names),
-                    text.value.escape_debug()
+                    "`{path}` must be {}, not `{}`",
+                    choices(&names),
+                    shown(&text.value)
                 ),
             )
-            .label(format!("not a valid `{key}`"))
-            .help(format!("use one of {}", suggest::one_of(&names)))
-            .suggest(suggest::closest(&text.value, names.iter().copied())),
+            .label(format!("not a valid `{}`", entry.0.get_ref()))
+            .help(help),
         );
         None
     }
@@ -411,8 +481,7 @@ impl Walker<'_> {
             let parsed = read(self, table);
             Some(Spanned::new(parsed, key.span(), key.span()))
         } else {
-            let example = format!("[{}]", key.get_ref());
-            self.wrong_type(entry, prefix, "a table", &example);
+            self.wrong_type(entry, prefix, "a table");
             None
         }
     }
@@ -427,16 +496,5 @@ fn type_name(value: &DeValue<'_>) -> &'static str {
         DeValue::Datetime(_) => "a date-time",
         DeValue::Array(_) => "an array",
         DeValue::Table(_) => "a table",
-    }
-}
-
-fn display_scalar(value: &DeValue<'_>) -> String {
-    match value {
-        DeValue::Integer(int) => int.to_string(),
-        DeValue::Float(float) => float.to_string(),
-        DeValue::Boolean(flag) => flag.to_string(),
-        DeValue::Datetime(datetime) => datetime.to_string(),
-        DeValue::String(text) => text.to_string(),
-        DeValue::Array(_) | DeValue::Table(_) => String::new(),
     }
 }

@@ -13,17 +13,18 @@ pub mod regions;
 
 use std::ops::Range;
 
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Diagnostic, Diagnostics, shown};
 use crate::model::{
     BucketName, Cidr, Cluster, ClusterName, Credentials, Database, DatabaseAuth, DatabaseLogin,
     DirPath, DnsLabel, Environment, Expose, ExposeType, HostPattern, ImageRef, ImageTag,
     InstanceId, MlflowVersion, PostgresVersion, ProjectId, Quantity, Region, Registry,
     RegistryKind, RepositoryId, Server, SqlIdent, Stack, Tier,
 };
-use crate::parse::Parsed;
+use crate::parse::{Parsed, REQUIRED_KEYS};
 use crate::plan::names;
 use crate::raw::{self, Spanned};
 use crate::source::Source;
+use crate::suggest::one_of;
 use problem::{Checked, Problem, safe_characters};
 
 /// Memory below this many MiB per pod is OOM-killed under load (MLflow idles at ~640 MiB).
@@ -33,13 +34,18 @@ pub fn validate(source: &Source, parsed: &Parsed, diags: &mut Diagnostics) -> Op
     if !parsed.syntax_ok {
         return None;
     }
-    let mut v = Validator { source, diags };
+    let mut v = Validator {
+        source,
+        parsed,
+        diags,
+    };
     let stack = v.stack(&parsed.stack);
     if v.diags.has_errors() { None } else { stack }
 }
 
 struct Validator<'a> {
     source: &'a Source,
+    parsed: &'a Parsed,
     diags: &'a mut Diagnostics,
 }
 
@@ -49,17 +55,19 @@ impl Validator<'_> {
     }
 
     /// Places a rule's problem on the value; a problem about part of the value (one bad
-    /// character) points at that part when it can be found in the source text.
+    /// character) points at that part as written, escape sequences included.
     fn place(&self, problem: Problem, value: &Spanned<String>) -> Diagnostic {
         let span = problem
             .within
             .clone()
-            .and_then(|within| value.value.get(within))
-            .and_then(|bad| {
+            .and_then(|within| {
                 let literal = self.source.text().get(value.span.clone())?;
-                literal
-                    .find(bad)
-                    .map(|i| value.span.start + i..value.span.start + i + bad.len())
+                let spans = crate::parse::char_spans(literal, &value.value)?;
+                let first = value.value.get(..within.start)?.chars().count();
+                let count = value.value.get(within)?.chars().count().max(1);
+                let start = spans.get(first)?.start;
+                let end = spans.get(first + count - 1)?.end;
+                Some(value.span.start + start..value.span.start + end)
             })
             .unwrap_or_else(|| value.span.clone());
         problem.at(span)
@@ -84,14 +92,54 @@ impl Validator<'_> {
         }
     }
 
-    /// A required top-level key is absent: the file as a whole is at fault.
-    fn missing(&mut self, key: &str, help: &str) {
-        let span = 0..self.source.text().len().min(1);
-        self.push(
-            Diagnostic::error("missing-key", span, format!("missing required key `{key}`"))
+    /// Required top-level keys that are not written at all (a key written with a bad value
+    /// has its own diagnostic, and so has a key an unknown-key diagnostic points to). The
+    /// file as a whole is at fault, so the diagnostic points at its start.
+    fn missing_keys(&mut self) {
+        let missing: Vec<&str> = REQUIRED_KEYS
+            .iter()
+            .copied()
+            .filter(|key| !self.parsed.has(key) && !self.parsed.suggested.contains(*key))
+            .collect();
+        let span = 0..self.source.text().chars().next().map_or(0, char::len_utf8);
+        if missing.len() == REQUIRED_KEYS.len() {
+            self.push(
+                Diagnostic::error(
+                    "missing-key",
+                    span,
+                    format!("missing the required keys {}", one_of(&missing).replace(" or ", " and ")),
+                )
                 .label("in this file")
-                .help(format!("{help}, before any `[table]`")),
-        );
+                .help("`mlflow-stack init` writes a stack file with all of them; or add them at the top of this file, e.g. `project = \"acme-ml-prod\"`, `region = \"europe-west3\"`, `bucket = \"acme-ml-prod-mlflow\"`, `tag = \"1.0.0\"` and `environment = \"gke\"`"),
+            );
+            return;
+        }
+        for key in missing {
+            let help = match key {
+                "project" => {
+                    "add `project = \"acme-ml-prod\"`: the id of your Google Cloud project (`gcloud projects list`)"
+                }
+                "region" => {
+                    "add `region = \"europe-west3\"`: the Google Cloud region of the bucket, Cloud SQL, the registry and the cluster"
+                }
+                "bucket" => {
+                    "add `bucket = \"acme-ml-prod-mlflow\"`: the artifact bucket `infra.sh` creates"
+                }
+                "tag" => "add `tag = \"1.0.0\"`: the tag of the server image `infra.sh` builds",
+                _ => {
+                    "add `environment = \"gke\"` (Google Kubernetes Engine) or `environment = \"local\"` (Docker Desktop, kind)"
+                }
+            };
+            self.push(
+                Diagnostic::error(
+                    "missing-key",
+                    span.clone(),
+                    format!("missing required key `{key}`"),
+                )
+                .label("in this file")
+                .help(format!("{help}, above the first `[table]`")),
+            );
+        }
     }
 
     fn range(
@@ -113,7 +161,12 @@ impl Validator<'_> {
                     "`{key}` must be between {} and {}, not {}",
                     range.start,
                     range.end - 1,
-                    field.value
+                    shown(
+                        self.source
+                            .text()
+                            .get(field.span.clone())
+                            .unwrap_or_default()
+                    )
                 ),
             )
             .label("out of range")
@@ -170,37 +223,7 @@ impl Validator<'_> {
                 .help("leave `namespace` out to give this MLflow a namespace of its own"),
             );
         }
-        for (key, present, help) in [
-            (
-                "project",
-                raw.project.is_some(),
-                "add `project = \"my-gcp-project\"`, the id of your Google Cloud project",
-            ),
-            (
-                "region",
-                raw.region.is_some(),
-                "add `region = \"europe-west3\"` (any Google Cloud region)",
-            ),
-            (
-                "bucket",
-                raw.bucket.is_some(),
-                "add `bucket = \"my-gcp-project-mlflow\"`: the artifact bucket `infra.sh` creates",
-            ),
-            (
-                "tag",
-                raw.tag.is_some(),
-                "add `tag = \"1.0.0\"`: the tag of the server image `infra.sh` builds",
-            ),
-            (
-                "environment",
-                raw.environment.is_some(),
-                "add `environment = \"gke\"` (Google Kubernetes Engine) or `environment = \"local\"` (Docker Desktop, kind)",
-            ),
-        ] {
-            if !present {
-                self.missing(key, help);
-            }
-        }
+        self.missing_keys();
 
         let server = self.server(raw.server.as_ref().map(|s| &s.value), environment);
         let database = self.database(
@@ -340,11 +363,11 @@ impl Validator<'_> {
                         "derived-name-too-long",
                         span,
                         format!(
-                            "`{project}:{instance}` is {total} characters; Cloud SQL allows 98"
+                            "the Cloud SQL instance name `PROJECT:INSTANCE` would be {total} characters; Cloud SQL allows 98"
                         ),
                     )
-                    .label("instance id too long for this project")
-                    .help("choose a shorter `database.instance`"),
+                    .label(format!("{} characters, with a {}-character project id", instance.as_str().len(), project.as_str().len()))
+                    .help(format!("shorten `database.instance` to at most {} characters", 98 - 1 - project.as_str().len())),
                 );
             }
         }
@@ -478,6 +501,10 @@ impl Validator<'_> {
             ExposeType::ClusterIp
         };
         let kind = raw.kind.as_ref().map_or(default_kind, |k| k.value);
+        // A `type` or `allow` that was written but rejected has its own diagnostic; rules
+        // that depend on it would guess.
+        let kind_known = raw.kind.is_some() || !self.parsed.has("expose.type");
+        let allow_known = raw.allow.is_some() || !self.parsed.has("expose.allow");
         let port = match &raw.port {
             Some(field) => self
                 .range(
@@ -503,7 +530,7 @@ impl Validator<'_> {
             }
         }
         let static_ip = raw.static_ip.as_ref().is_some_and(|f| f.value);
-        if kind == ExposeType::ClusterIp {
+        if kind == ExposeType::ClusterIp && kind_known {
             if let Some(field) = raw.allow.as_ref().filter(|a| !a.value.is_empty()) {
                 self.push(
                     Diagnostic::error(
@@ -533,6 +560,8 @@ impl Validator<'_> {
             self.not_applicable("expose.static_ip", field.key.clone(), "applies to `environment = \"gke\"` only", "a local cluster has no Google load balancer to attach a static IP to; remove `static_ip`");
         }
         if kind == ExposeType::LoadBalancer
+            && kind_known
+            && allow_known
             && environment == Some(Environment::Gke)
             && raw.allow.as_ref().is_none_or(|a| a.value.is_empty())
         {
@@ -549,6 +578,7 @@ impl Validator<'_> {
                     .help("list the source networks, e.g. `allow = [\"203.0.113.0/24\"]`; `allow = [\"0.0.0.0/0\"]` exposes it to the world on purpose"),
             );
         }
+        kind_known.then_some(())?;
         Some(Expose {
             kind,
             port: port?,

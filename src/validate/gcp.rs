@@ -73,6 +73,47 @@ fn lowercase_help(value: &str) -> Option<String> {
         .then(|| format!("did you mean `{}`?", value.to_ascii_lowercase()))
 }
 
+/// "Did you mean" the value in lowercase with hyphens for `_`, `.` and spaces, when that
+/// is a valid value.
+pub(crate) fn hyphenated_help(value: &str, valid: impl Fn(&str) -> bool) -> Option<String> {
+    let candidate: String = value
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if matches!(c, '_' | '.' | ' ') { '-' } else { c })
+        .collect::<String>()
+        .trim_matches('-')
+        .to_owned();
+    (candidate != value && valid(&candidate)).then(|| format!("did you mean `{candidate}`?"))
+}
+
+/// Why a value is not a lowercase name of at most `max` characters (see [`is_lower_name`]).
+fn lower_name_problem(
+    code: &'static str,
+    key: &str,
+    value: &str,
+    max: usize,
+    what: &str,
+    help: String,
+) -> Problem {
+    let why = if value.is_empty() {
+        "is empty".to_owned()
+    } else if value.len() > max {
+        format!("is {} characters long; at most {max} fit", value.len())
+    } else if value.chars().any(|c| c.is_ascii_uppercase()) {
+        "must be lowercase".to_owned()
+    } else if !value.starts_with(|c: char| c.is_ascii_lowercase()) {
+        "must start with a lowercase letter".to_owned()
+    } else if value.ends_with('-') {
+        "must not end with a hyphen".to_owned()
+    } else {
+        "may hold only lowercase letters, digits and hyphens".to_owned()
+    };
+    Problem::new(code, format!("`{key}` {why}"))
+        .label(format!("not {what}"))
+        .help(help)
+}
+
 /// Lowercase letters, digits and hyphens, a letter first, a letter or digit last.
 fn is_lower_name(value: &str) -> bool {
     let bytes = value.as_bytes();
@@ -87,7 +128,7 @@ fn is_lower_name(value: &str) -> bool {
 impl ProjectId {
     pub fn parse(value: &str) -> Checked<Self> {
         let bad = |what: &str| {
-            let help = lowercase_help(value).unwrap_or_else(|| {
+            let help = hyphenated_help(value, |v| Self::parse(v).is_ok()).unwrap_or_else(|| {
                 "a project id is 6 to 30 lowercase letters, digits and hyphens, starting with a \
                  letter (`gcloud projects list` shows yours)"
                     .into()
@@ -96,6 +137,20 @@ impl ProjectId {
                 .label("not a project id")
                 .help(help)
         };
+        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Problem::new(
+                "invalid-project",
+                "`project` is a project number, not a project id",
+            )
+            .label("a project number")
+            .help(
+                "use the project id, e.g. `acme-ml-prod`: `gcloud projects list` shows the id \
+                 next to the number",
+            ));
+        }
+        if value.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(bad("must be lowercase"));
+        }
         if !(6..=30).contains(&value.len()) {
             return Err(bad(&format!(
                 "must be 6 to 30 characters long, not {}",
@@ -130,32 +185,101 @@ impl Region {
                 "write `region = \"{region}\"`: Cloud SQL, the bucket, the registry and the cluster are regional"
             )));
         }
-        let lower = value.to_ascii_lowercase();
-        let suggestion = suggest::closest(&lower, REGIONS.iter().copied())
-            .or_else(|| REGIONS.contains(&lower.as_str()).then_some(lower.as_str()))
-            .map(str::to_owned);
-        let help = match &suggestion {
-            Some(region) => format!("did you mean `{region}`?"),
-            None => "use a Google Cloud region such as `europe-west3` or `us-central1` (`gcloud compute regions list`)".into(),
-        };
+        let help = region_help(value);
         Err(Problem::new(
             "unknown-region",
-            format!("`{value}` is not a Google Cloud region"),
+            format!(
+                "`{}` is not a Google Cloud region",
+                crate::diag::shown(value)
+            ),
         )
         .label("unknown region")
         .help(help))
     }
 }
 
+/// The help for an unknown region: the region meant by an AWS- or Azure-style name
+/// (`eu-west3`, `us-east-1`), a close spelling, the regions of a family (`europe-west`), or
+/// how to list them.
+fn region_help(value: &str) -> String {
+    let lower = value.to_ascii_lowercase().replace('_', "-");
+    // `us-east-1` → `us-east1`; `eu-west3` → `europe-west3`.
+    let mut normal = lower.clone();
+    if let Some((head, digits)) = normal.rsplit_once('-')
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        normal = format!("{head}{digits}");
+    }
+    for (short, long) in [
+        ("eu-", "europe-"),
+        ("ap-", "asia-"),
+        ("sa-", "southamerica-"),
+        ("ca-", "northamerica-"),
+        ("na-", "northamerica-"),
+        ("au-", "australia-"),
+        ("af-", "africa-"),
+    ] {
+        if let Some(rest) = normal.strip_prefix(short) {
+            normal = format!("{long}{rest}");
+        }
+    }
+    if REGIONS.contains(&normal.as_str()) {
+        return format!("did you mean `{normal}`?");
+    }
+    if let Some(zone_region) = region_of_zone(&normal) {
+        return format!("did you mean `{zone_region}`? (`{normal}` would be one of its zones)");
+    }
+    let family = normal.trim_end_matches(|c: char| c.is_ascii_digit());
+    let siblings: Vec<&str> = REGIONS
+        .iter()
+        .copied()
+        .filter(|region| {
+            region.trim_end_matches(|c: char| c.is_ascii_digit()) == family && family.len() > 2
+        })
+        .collect();
+    if siblings.len() > 1 && family != normal {
+        return format!(
+            "the `{family}` regions are {}",
+            suggest::one_of(&siblings).replace(" or ", " and ")
+        );
+    }
+    if let Some(region) = suggest::closest(&normal, REGIONS.iter().copied()) {
+        return format!("did you mean `{region}`?");
+    }
+    if matches!(
+        lower.as_str(),
+        "eu" | "us" | "asia" | "eur4" | "nam4" | "asia1"
+    ) {
+        return "that is a multi-region location; Cloud SQL and GKE need a single region such as \
+                `europe-west3` or `us-central1` (`gcloud compute regions list`)"
+            .into();
+    }
+    "use a Google Cloud region such as `europe-west3` or `us-central1` (`gcloud compute regions list`)"
+        .into()
+}
+
 impl BucketName {
     pub fn parse(value: &str) -> Checked<Self> {
         let bad = |what: String, help: &str| {
-            Problem::new("invalid-bucket", format!("bucket name {what}"))
+            Problem::new("invalid-bucket", format!("`bucket` {what}"))
                 .label("not a valid bucket name")
                 .help(lowercase_help(value).unwrap_or_else(|| help.to_owned()))
         };
         let rules = "bucket names are 3 to 63 lowercase letters, digits, `-`, `_` and `.`, starting and \
                      ending with a letter or digit";
+        if let Some(rest) = value.strip_prefix("gs://") {
+            let name = rest.split('/').next().unwrap_or_default();
+            return Err(Problem::new(
+                "invalid-bucket",
+                "`bucket` is a `gs://` URL, not a bucket name",
+            )
+            .label("a URL")
+            .help(format!(
+                "write the bucket name alone: `bucket = \"{}\"`",
+                crate::diag::shown(name)
+            )));
+        }
         if value.chars().any(|c| c.is_ascii_uppercase()) {
             return Err(bad("must be lowercase".into(), rules));
         }
@@ -215,12 +339,15 @@ impl InstanceId {
         if is_lower_name(value) && value.len() <= 84 {
             return Ok(Self(value.to_owned()));
         }
-        Err(Problem::new(
+        Err(lower_name_problem(
             "invalid-instance",
-            "`database.instance` must be lowercase letters, digits and hyphens, starting with a letter",
-        )
-        .label("not a Cloud SQL instance id")
-        .help(lowercase_help(value).unwrap_or_else(|| "for example `mlflow-db`".into())))
+            "database.instance",
+            value,
+            84,
+            "a Cloud SQL instance id",
+            hyphenated_help(value, |v| Self::parse(v).is_ok())
+                .unwrap_or_else(|| "for example `mlflow-db`".into()),
+        ))
     }
 }
 
@@ -238,7 +365,33 @@ impl Tier {
                 .help(help)
         };
         let Some(rest) = value.strip_prefix("db-custom-") else {
-            return Err(bad("is not a Cloud SQL Enterprise edition tier"));
+            // Compute Engine machine types have Cloud SQL equivalents with the same shape.
+            let equivalent = ["standard", "highmem"].iter().find_map(|family| {
+                let cpus: u32 = value
+                    .strip_prefix("db-n1-")
+                    .or_else(|| value.strip_prefix("n1-"))?
+                    .strip_prefix(family)?
+                    .strip_prefix('-')?
+                    .parse()
+                    .ok()?;
+                let per_cpu = if *family == "standard" { 3840 } else { 6656 };
+                let tier = format!("db-custom-{cpus}-{}", cpus * per_cpu);
+                Self::parse(&tier).ok().map(|_| tier)
+            });
+            return Err(match equivalent {
+                Some(tier) => Problem::new(
+                    "invalid-tier",
+                    format!(
+                        "`database.tier` `{}` is a legacy machine type",
+                        crate::diag::shown(value)
+                    ),
+                )
+                .label("not a Cloud SQL Enterprise edition tier")
+                .help(format!(
+                    "use the same shape as a custom tier: `tier = \"{tier}\"`"
+                )),
+                None => bad("is not a Cloud SQL Enterprise edition tier"),
+            });
         };
         let Some((cpus, memory)) = rest.split_once('-') else {
             return Err(bad("must name CPUs and memory: `db-custom-CPUS-MEMORY_MB`"));
@@ -265,12 +418,15 @@ impl ClusterName {
         if is_lower_name(value) && value.len() <= 40 {
             return Ok(Self(value.to_owned()));
         }
-        Err(Problem::new(
+        Err(lower_name_problem(
             "invalid-cluster-name",
-            "`cluster.name` must be 1 to 40 lowercase letters, digits and hyphens, starting with a letter",
-        )
-        .label("not a GKE cluster name")
-        .help(lowercase_help(value).unwrap_or_else(|| "for example `ml-platform`".into())))
+            "cluster.name",
+            value,
+            40,
+            "a GKE cluster name",
+            hyphenated_help(value, |v| Self::parse(v).is_ok())
+                .unwrap_or_else(|| "for example `ml-platform`".into()),
+        ))
     }
 
     /// The default cluster name: the stack's name, already a valid cluster name.
@@ -285,12 +441,15 @@ impl RepositoryId {
         if is_lower_name(value) && value.len() <= 63 {
             return Ok(Self(value.to_owned()));
         }
-        Err(Problem::new(
+        Err(lower_name_problem(
             "invalid-repository",
-            "`registry.repository` must be 1 to 63 lowercase letters, digits and hyphens, starting with a letter",
-        )
-        .label("not an Artifact Registry repository id")
-        .help(lowercase_help(value).unwrap_or_else(|| "for example `mlflow`".into())))
+            "registry.repository",
+            value,
+            63,
+            "an Artifact Registry repository id",
+            hyphenated_help(value, |v| Self::parse(v).is_ok())
+                .unwrap_or_else(|| "for example `mlflow`".into()),
+        ))
     }
 
     #[must_use]

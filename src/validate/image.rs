@@ -40,18 +40,43 @@ impl ImageTag {
         if is_tag(value) {
             return Ok(Self(value.to_owned()));
         }
-        let help = if value.starts_with('v') || value.starts_with(|c: char| c.is_ascii_digit()) {
-            "a tag is up to 128 letters, digits, `_`, `.` and `-`, e.g. `1.0.0`".to_owned()
+        let grammar = "a tag is up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`, e.g. `1.0.0`";
+        let (what, help) = if value.is_empty() {
+            ("is empty".to_owned(), grammar.to_owned())
         } else if let Some(stripped) = value.strip_prefix(':') {
-            format!("leave out the colon: `tag = \"{stripped}\"`")
+            (
+                "starts with `:`".to_owned(),
+                format!(
+                    "leave out the colon: `tag = \"{}\"`",
+                    crate::diag::shown(stripped)
+                ),
+            )
+        } else if value.len() > 128 {
+            (
+                format!("is {} characters long; Docker allows 128", value.len()),
+                grammar.to_owned(),
+            )
+        } else if value.starts_with(['.', '-']) {
+            (format!("starts with `{}`", &value[..1]), grammar.to_owned())
+        } else if let Some(c) = value
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+        {
+            let help = if c == '+' {
+                format!(
+                    "Docker tags cannot hold `+`; write the build metadata with `-` or `_`: `tag = \"{}\"`",
+                    crate::diag::shown(&value.replace('+', "-"))
+                )
+            } else {
+                grammar.to_owned()
+            };
+            (format!("holds `{c}`"), help)
         } else {
-            "a tag is up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`, e.g. `1.0.0`".to_owned()
+            ("is not a Docker tag".to_owned(), grammar.to_owned())
         };
-        Err(
-            Problem::new("invalid-tag", format!("`{value}` is not a valid image tag"))
-                .label("not a Docker tag")
-                .help(help),
-        )
+        Err(Problem::new("invalid-tag", format!("`tag` {what}"))
+            .label("not a Docker tag")
+            .help(help))
     }
 
     #[must_use]
@@ -64,9 +89,18 @@ impl ImageRef {
     /// `[HOST[:PORT]/]PATH[:TAG][@sha256:DIGEST]`, with a tag or a digest.
     pub fn parse(value: &str) -> Checked<Self> {
         let bad = |what: &str| {
+            let lower = value.to_ascii_lowercase();
+            let help = if lower != value && Self::parse(&lower).is_ok() {
+                format!(
+                    "repository paths are lowercase: did you mean `{}`?",
+                    crate::diag::shown(&lower)
+                )
+            } else {
+                "write a full reference with a tag or digest, e.g. `europe-west3-docker.pkg.dev/acme/tools/mlflow:3.17.2`".to_owned()
+            };
             Problem::new("invalid-image", format!("`registry.image` {what}"))
                 .label("not an image reference")
-                .help("write a full reference with a tag or digest, e.g. `europe-west3-docker.pkg.dev/acme/tools/mlflow:3.17.2`")
+                .help(help)
         };
         let (name, digest) = match value.split_once('@') {
             Some((name, digest)) => (name, Some(digest)),
@@ -97,7 +131,8 @@ impl ImageRef {
                 Problem::new("invalid-image", "`registry.image` has no tag or digest")
                     .label("the registry would resolve `latest`")
                     .help(format!(
-                        "pin the image: `{value}:1.0.0` or `{value}@sha256:…`"
+                        "pin the image: `{0}:1.0.0` or `{0}@sha256:…`",
+                        crate::diag::shown(value)
                     )),
             );
         }
@@ -161,12 +196,20 @@ impl MlflowVersion {
         let [Some(major), Some(minor), Some(_)] = numbers.as_slice() else {
             return Err(Problem::new(
                 "invalid-mlflow-version",
-                format!("`{value}` is not an MLflow release"),
+                format!("`{}` is not an MLflow release", crate::diag::shown(value)),
             )
             .label("not `MAJOR.MINOR.PATCH`")
-            .help(format!(
-                "pin an exact release, e.g. `mlflow_version = \"{DEFAULT_MLFLOW}\"`"
-            )));
+            .help(
+                match value
+                    .strip_prefix(['v', 'V'])
+                    .filter(|rest| Self::parse(rest).is_ok())
+                {
+                    Some(rest) => format!("leave out the `v`: `mlflow_version = \"{rest}\"`"),
+                    None => format!(
+                        "pin an exact release, e.g. `mlflow_version = \"{DEFAULT_MLFLOW}\"`"
+                    ),
+                },
+            ));
         };
         if (*major, *minor) < (3, 5) {
             return Err(Problem::new("unsupported-mlflow-version", format!("MLflow {value} is older than 3.5.0"))

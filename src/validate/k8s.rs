@@ -40,11 +40,9 @@ impl DnsLabel {
     /// every derived name (`<name>-server` as a service account id, …) fits Google's limits.
     pub fn parse_name(value: &str) -> Checked<Self> {
         let help = || {
-            if value.chars().any(|c| c.is_ascii_uppercase() || c == '_') {
-                format!(
-                    "did you mean `{}`?",
-                    value.to_ascii_lowercase().replace('_', "-")
-                )
+            let candidate = value.to_ascii_lowercase().replace('_', "-");
+            if candidate != value && Self::parse_name(&candidate).is_ok() {
+                format!("did you mean `{candidate}`?")
             } else {
                 "use 3 to 20 lowercase letters, digits and hyphens, starting with a letter, e.g. `mlflow` or `team-a-mlflow`".into()
             }
@@ -58,12 +56,18 @@ impl DnsLabel {
             .help("service account ids are limited to 30 characters and `<name>-server` must fit; use 3 to 20 characters"));
         }
         if !is_dns_label(value) || !value.starts_with(|c: char| c.is_ascii_lowercase()) {
-            return Err(Problem::new(
-                "invalid-name",
-                "`name` must be lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen",
-            )
-            .label("not a DNS label")
-            .help(help()));
+            let why = if value.chars().any(|c| c.is_ascii_uppercase()) {
+                "must be lowercase"
+            } else if !value.starts_with(|c: char| c.is_ascii_lowercase()) {
+                "must start with a lowercase letter"
+            } else if value.ends_with('-') {
+                "must not end with a hyphen"
+            } else {
+                "may hold only lowercase letters, digits and hyphens"
+            };
+            return Err(Problem::new("invalid-name", format!("`name` {why}"))
+                .label("not a DNS label")
+                .help(help()));
         }
         Ok(Self(value.to_owned()))
     }
@@ -89,7 +93,10 @@ impl DnsLabel {
         if value.starts_with("kube-") {
             return Err(Problem::new(
                 "reserved-namespace",
-                format!("namespace `{value}` belongs to Kubernetes itself"),
+                format!(
+                    "namespace `{}` belongs to Kubernetes itself",
+                    crate::diag::shown(value)
+                ),
             )
             .label("reserved namespace")
             .help("leave `namespace` out to use the stack's `name`, or choose another"));
@@ -101,7 +108,7 @@ impl DnsLabel {
 impl HostPattern {
     pub fn parse(value: &str) -> Checked<Self> {
         let bad = |what: &str| {
-            Problem::new("invalid-host", format!("`{value}` {what}"))
+            Problem::new("invalid-host", format!("`{}` {what}", crate::diag::shown(value)))
                 .label("not a host name")
                 .help("write a host name as clients send it, e.g. `mlflow.example.com`, `mlflow.example.com:443` or `*.example.com`; no scheme, no path")
         };
@@ -114,7 +121,20 @@ impl HostPattern {
             .help("list the names clients use, e.g. `mlflow.example.com`"));
         }
         if value.contains("://") || value.contains('/') {
-            return Err(bad("is a URL, not a host"));
+            let host = value
+                .split_once("://")
+                .map_or(value, |(_, rest)| rest)
+                .split('/')
+                .next()
+                .unwrap_or_default();
+            let problem = bad("is a URL, not a host");
+            return Err(match Self::parse(host) {
+                Ok(_) => problem.help(format!(
+                    "write the host alone, as clients send it in `Host`: did you mean `{}`?",
+                    crate::diag::shown(host)
+                )),
+                Err(_) => problem,
+            });
         }
         let (host, port) = match value.rsplit_once(':') {
             Some((host, port)) => (host, Some(port)),
@@ -165,17 +185,26 @@ impl SqlIdent {
                 "use lowercase letters, digits and `_`, starting with a letter, e.g. `mlflow`"
                     .into()
             };
+            let rule = "lowercase letters, digits and `_`, starting with a letter, at most 63";
+            let help = if help.starts_with("did you mean") {
+                format!("{help} ({rule})")
+            } else {
+                help
+            };
             return Err(Problem::new(
                 "invalid-identifier",
-                format!("`{key}` must be a PostgreSQL name: lowercase letters, digits and `_`, starting with a letter, at most 63"),
+                format!("`{key}` is not a plain PostgreSQL name"),
             )
-            .label("not a plain PostgreSQL identifier")
+            .label("needs quoting in SQL")
             .help(help));
         }
         if value == "postgres" || value.starts_with("pg_") || value.starts_with("cloudsql") {
             return Err(Problem::new(
                 "reserved-identifier",
-                format!("`{value}` is reserved by PostgreSQL or Cloud SQL"),
+                format!(
+                    "`{}` is reserved by PostgreSQL or Cloud SQL",
+                    crate::diag::shown(value)
+                ),
             )
             .label("reserved name")
             .help("choose another name, e.g. `mlflow`"));
@@ -197,12 +226,27 @@ impl DirPath {
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
             && !value.starts_with('-');
         if !valid {
-            return Err(Problem::new(
-                "invalid-path",
-                "`credentials.dir` must be a path of letters, digits, `.`, `_`, `-` and `/`",
-            )
-            .label("not a plain path")
-            .help("for example `.mlflow_credentials`"));
+            let (why, help) = if value.starts_with('~') {
+                (
+                    "starts with `~`",
+                    "nothing expands `~`: write a path relative to where `infra.sh` runs, e.g. `dir = \".mlflow_credentials\"`",
+                )
+            } else if value.starts_with('-') {
+                (
+                    "starts with `-`, like a command-line option",
+                    "write `./` before it, or choose a name such as `.mlflow_credentials`",
+                )
+            } else {
+                (
+                    "may hold only letters, digits, `.`, `_`, `-` and `/`",
+                    "for example `dir = \".mlflow_credentials\"`",
+                )
+            };
+            return Err(
+                Problem::new("invalid-path", format!("`credentials.dir` {why}"))
+                    .label("not a plain path")
+                    .help(help),
+            );
         }
         Ok(Self(value.trim_end_matches('/').to_owned()))
     }
@@ -254,7 +298,7 @@ impl Quantity {
             }
             _ => Err(Problem::new(
                 "invalid-quantity",
-                format!("`{value}` is not a CPU quantity"),
+                format!("`{}` is not a CPU quantity", crate::diag::shown(value)),
             )
             .label("not a Kubernetes CPU quantity")
             .help("write cores or millicores, e.g. `cpu = \"500m\"` or `cpu = \"2\"`")),
@@ -291,12 +335,26 @@ impl Quantity {
                     "Kubernetes writes binary units as `Mi` and `Gi`: did you mean `{}i`?",
                     value[..value.len() - 1].to_ascii_uppercase()
                 )
+            } else if let Some(fixed) = ["Ki", "Mi", "Gi", "Ti", "k", "M", "G", "T"]
+                .iter()
+                .find_map(|unit| {
+                    let number = value.len().checked_sub(unit.len()).and_then(|at| {
+                        value
+                            .get(at..)
+                            .filter(|suffix| suffix.eq_ignore_ascii_case(unit))
+                            .and_then(|_| value.get(..at))
+                    })?;
+                    let fixed = format!("{number}{unit}");
+                    (fixed != value && Self::parse_memory(&fixed).is_ok()).then_some(fixed)
+                })
+            {
+                format!("units are case-sensitive: did you mean `{fixed}`?")
             } else {
                 "write bytes with a unit, e.g. `memory = \"1Gi\"` or `memory = \"1536Mi\"`".into()
             };
             return Err(Problem::new(
                 "invalid-quantity",
-                format!("`{value}` is not a memory quantity"),
+                format!("`{}` is not a memory quantity", crate::diag::shown(value)),
             )
             .label("not a Kubernetes memory quantity")
             .help(help));
@@ -448,11 +506,11 @@ mod tests {
                 .code,
             "reserved-identifier"
         );
-        assert_eq!(
+        assert!(
             SqlIdent::parse("database.user", "ml-flow")
                 .unwrap_err()
-                .help,
-            "did you mean `ml_flow`?"
+                .help
+                .starts_with("did you mean `ml_flow`?")
         );
     }
 }

@@ -62,6 +62,7 @@ impl Problem {
             span,
             label: self.label,
             help: None,
+            related: Vec::new(),
         };
         if self.help.is_empty() {
             diagnostic
@@ -82,17 +83,95 @@ pub fn safe_characters(key: &str, value: &str) -> Checked<()> {
         return Ok(());
     };
     let what = describe(bad);
-    Err(Problem::new(
-        "unsafe-character",
-        format!("`{key}` contains {what}, which no `{key}` can hold"),
+    let label = match bad {
+        ' ' | '\u{a0}' => "white space",
+        '"' | '\'' => "a quote",
+        c if c.is_control() => "a control character",
+        c if !c.is_ascii() => "not ASCII",
+        '$' | '`' | ';' | '|' | '&' | '<' | '>' | '(' | ')' | '{' | '}' | '\\' | '!' | '#'
+        | '?' | '=' | '^' => "shell syntax",
+        _ => "not allowed here",
+    };
+    let grammar = format!("`{key}` holds {}", grammar(key));
+    let help = match fix(key, value, index, bad) {
+        Some(fix) => format!("{fix}; {grammar}"),
+        None => format!(
+            "{grammar}; no stack value may hold quotes, `$`, backticks, `;`, white space or \
+             control characters"
+        ),
+    };
+    Err(
+        Problem::new("unsafe-character", format!("`{key}` contains {what}"))
+            .label(label)
+            .help(help)
+            .within(index..index + bad.len_utf8()),
     )
-    .label(format!("{what} here"))
-    .help(
-        "stack values are plain names: letters, digits and `-`, `_`, `.`, `/`, `:`, `@`, `*` where \
-         the field allows them; quotes, `$`, backticks, `;`, white space and control characters are \
-         never valid",
-    )
-    .within(index..index + bad.len_utf8()))
+}
+
+/// What a field holds, for the help of an unsafe character.
+fn grammar(key: &str) -> &'static str {
+    match key {
+        "project" => "lowercase letters, digits and hyphens, e.g. `acme-ml-prod`",
+        "region" => "a region name such as `europe-west3`",
+        "bucket" => "lowercase letters, digits, `-`, `_` and `.`, e.g. `acme-ml-prod-mlflow`",
+        "tag" => "letters, digits, `_`, `.` and `-`, e.g. `1.0.0`",
+        "server.mlflow_version" => "a release number such as `3.17.2`",
+        "server.cpu" => "a CPU quantity such as `500m` or `2`",
+        "server.memory" => "a memory quantity such as `1Gi` or `1536Mi`",
+        "server.allowed_hosts" => "host names such as `mlflow.example.com`",
+        "database.tier" => "a tier such as `db-custom-1-3840`",
+        "database.database" | "database.user" => "lowercase letters, digits and `_`",
+        "registry.image" => "an image reference such as `ghcr.io/acme/mlflow:3.17.2`",
+        "expose.allow" => "CIDR blocks such as `203.0.113.0/24`",
+        "credentials.dir" => "a relative path of letters, digits, `.`, `_`, `-` and `/`",
+        _ => "lowercase letters, digits and hyphens",
+    }
+}
+
+/// The fix for the unsafe characters people paste by accident.
+fn fix(key: &str, value: &str, index: usize, bad: char) -> Option<String> {
+    let name = match bad {
+        ' ' => "space",
+        '\t' => "tab",
+        '\n' => "newline",
+        '\r' => "carriage return",
+        '\u{a0}' => "no-break space",
+        _ => "",
+    };
+    if !name.is_empty() {
+        if index + bad.len_utf8() == value.len() || value[index..].trim().is_empty() {
+            return Some(format!("remove the {name} at the end"));
+        }
+        if value[..index].trim().is_empty() {
+            return Some(format!("remove the {name} at the start"));
+        }
+    }
+    if key == "project" && bad == ' ' {
+        return Some(
+            "that looks like the project's display name: use its id (`gcloud projects list` \
+             shows both)"
+                .into(),
+        );
+    }
+    if key == "credentials.dir" && bad == '$' {
+        return Some(
+            "nothing expands variables here: write a path relative to where `infra.sh` runs, \
+             e.g. `dir = \".mlflow_credentials\"`"
+                .into(),
+        );
+    }
+    let ascii = match bad {
+        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe63}' | '\u{ff0d}' => '-',
+        '\u{2018}' | '\u{2019}' | '\u{201c}' | '\u{201d}' => {
+            return Some("remove the quote".into());
+        }
+        '\u{ff0e}' | '\u{3002}' => '.',
+        _ => return None,
+    };
+    Some(format!(
+        "replace `{bad}` (U+{:04X}), which looks like `{ascii}`, with `{ascii}`",
+        u32::from(bad)
+    ))
 }
 
 fn is_safe(c: char) -> bool {
@@ -116,7 +195,7 @@ fn describe(c: char) -> String {
         '$' => "a `$`".into(),
         ';' => "a `;`".into(),
         c if c.is_control() => format!("the control character U+{:04X}", u32::from(c)),
-        c if !c.is_ascii() => format!("the non-ASCII character `{c}`"),
-        c => format!("the character `{c}`"),
+        c if !c.is_ascii() => format!("the non-ASCII character `{c}` (U+{:04X})", u32::from(c)),
+        c => format!("`{c}`"),
     }
 }
