@@ -1,0 +1,751 @@
+"""Fake gcloud, gsutil, kubectl and openssl for the infra.sh tests (tests/infra.rs).
+
+The executables next to this file are launchers of `main(TOOL)`. They pretend to be one
+Google Cloud project and one Kubernetes cluster, kept in $FAKE_STATE/state.json:
+
+  resources   {"KIND NAME": {attributes}}: a bucket, an instance, a secret, ...
+  bindings    [[RESOURCE, ROLE, MEMBER]]: IAM policies of the project, buckets, ...
+
+`describe`/`get` exit 0 only for what `create` made (NOT_FOUND otherwise), `create` refuses
+what exists, `delete` refuses what does not. Like the real services they also refuse calls
+made out of order: an API that is not enabled, a database before its instance, a binding
+for a service account that does not exist, kubectl before the cluster's credentials, an
+unknown flag. Every call is appended to $FAKE_STATE/calls.jsonl as
+  {"tool", "argv", "project" (gcloud only), "mutating", "note"}
+and, when $FAKE_TRANSCRIPT names a file, to that file as "$ COMMAND LINE".
+
+Failure injection: FAKE_FAIL=TEXT makes every call whose command line contains TEXT fail
+(exit 1, nothing changed); with FAKE_FAIL_AFTER=1 the call changes the state first and
+then fails, as `gcloud sql instances create` does when it gives up waiting for Cloud SQL.
+"""
+
+import base64
+import json
+import os
+import shlex
+import sys
+
+STATE_DIR = os.environ["FAKE_STATE"]
+STATE_FILE = os.path.join(STATE_DIR, "state.json")
+
+
+class Fail(Exception):
+    """Ends the call with MESSAGE on stderr and exit status CODE."""
+
+    def __init__(self, message, code=1):
+        super().__init__(message)
+        self.code = code
+
+
+def load():
+    try:
+        with open(STATE_FILE) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {"resources": {}, "bindings": []}
+
+
+def save(state):
+    # Atomically: the tools of a pipeline (`gcloud ... | kubectl ... | kubectl apply -f -`)
+    # run at the same time, and only the one that changes something writes.
+    with open(STATE_FILE + f".{os.getpid()}", "w") as f:
+        json.dump(state, f, indent=1, sort_keys=True)
+    os.replace(STATE_FILE + f".{os.getpid()}", STATE_FILE)
+
+
+def record(tool, argv, project, mutating, note):
+    entry = {"tool": tool, "argv": argv, "project": project, "mutating": mutating, "note": note}
+    with open(os.path.join(STATE_DIR, "calls.jsonl"), "a") as f:
+        f.write(json.dumps(entry) + "\n")
+    transcript = os.environ.get("FAKE_TRANSCRIPT")
+    if transcript:
+        line = "$ " + shlex.join([tool, *argv]) + (f"  # {note}" if note else "")
+        with open(transcript, "a") as f:
+            f.write(line + "\n")
+
+
+def parse(argv, with_value=()):
+    """Positional words and a {flag: value} map; `--flag` alone is True. Flags in
+    `with_value` take the next word (kubectl's `-o yaml`, `-f -`)."""
+    words, flags = [], {}
+    it = iter(argv)
+    for arg in it:
+        if arg.startswith("-") and arg != "-":
+            name, eq, value = arg.lstrip("-").partition("=")
+            flags[name] = value if eq else (next(it) if arg in with_value else True)
+        else:
+            words.append(arg)
+    return words, flags
+
+
+class Call:
+    """One invocation: its words, flags, project and the state it reads and changes."""
+
+    def __init__(self, name, words, flags, project, state):
+        self.name, self.words, self.flags, self.project, self.state = (
+            name, words, flags, project, state)
+        self.note = ""
+        self.mutating = False
+        self.failing_after = False
+
+    def arg(self, i=0):
+        if len(self.words) <= i:
+            raise Fail(f"ERROR: ({self.name}) argument is required", 2)
+        return self.words[i]
+
+    def flag(self, name):
+        if name not in self.flags:
+            raise Fail(f"ERROR: ({self.name}) argument --{name}: must be specified", 2)
+        return self.flags[name]
+
+    def get(self, kind, key):
+        return self.state["resources"].get(f"{kind} {key}")
+
+    def need(self, kind, key, message=None):
+        found = self.get(kind, key)
+        if found is None:
+            raise Fail(message or f"ERROR: ({self.name}) NOT_FOUND: {kind} [{key}] was not found")
+        return found
+
+    def add(self, kind, key, **attrs):
+        if self.get(kind, key) is not None:
+            raise Fail(f"ERROR: ({self.name}) ALREADY_EXISTS: {kind} [{key}] already exists")
+        self.state["resources"][f"{kind} {key}"] = attrs
+        return attrs
+
+    def remove(self, kind, key):
+        self.need(kind, key)
+        del self.state["resources"][f"{kind} {key}"]
+
+    def keys(self, kind, prefix=""):
+        start = f"{kind} {prefix}"
+        return [k[len(kind) + 1:] for k in self.state["resources"] if k.startswith(start)]
+
+    def value(self, attrs):
+        """`--format=value(FIELD)` prints one field; any other format a small YAML."""
+        fmt = self.flags.get("format", "")
+        if isinstance(fmt, str) and fmt.startswith("value(") and fmt.endswith(")"):
+            print(attrs.get(fmt[len("value("):-1], ""))
+        else:
+            for k, v in sorted(attrs.items()):
+                print(f"{k}: {v}")
+
+
+# ------------------------------------------------------------------------------ gcloud
+
+COMMANDS = {}
+GLOBAL_FLAGS = {"format", "flatten", "quiet", "project"}
+
+
+def gcloud(path, flags="", mutating=False, api=None):
+    def register(fn):
+        COMMANDS[tuple(path.split())] = (fn, set(flags.split()) | GLOBAL_FLAGS, mutating, api)
+        return fn
+    return register
+
+
+STORAGE = "storage.googleapis.com"
+SQL = "sqladmin.googleapis.com"
+IAM = "iam.googleapis.com"
+SECRETS = "secretmanager.googleapis.com"
+REGISTRY = "artifactregistry.googleapis.com"
+BUILD = "cloudbuild.googleapis.com"
+GKE = "container.googleapis.com"
+COMPUTE = "compute.googleapis.com"
+
+
+@gcloud("services list", "enabled")
+def _(c):
+    c.flag("enabled")
+    for service in sorted(c.keys("service")):
+        print(service)
+
+
+@gcloud("services enable", mutating=True)
+def _(c):
+    for service in c.words:
+        if c.get("service", service) is None:
+            c.add("service", service)
+
+
+def bucket(c):
+    url = c.arg()
+    if not url.startswith("gs://"):
+        raise Fail(f"ERROR: ({c.name}) expected a bucket URL gs://NAME, got {url}", 2)
+    return url[len("gs://"):].rstrip("/")
+
+
+@gcloud("storage buckets describe", api=STORAGE)
+def _(c):
+    c.value(c.need("bucket", bucket(c), f"ERROR: ({c.name}) gs://{c.arg()} not found: 404."))
+
+
+@gcloud("storage buckets create", "location uniform-bucket-level-access public-access-prevention",
+        mutating=True, api=STORAGE)
+def _(c):
+    c.add("bucket", bucket(c), location=c.flag("location"),
+          uniform_bucket_level_access=c.flag("uniform-bucket-level-access"),
+          public_access_prevention=c.flag("public-access-prevention"))
+
+
+@gcloud("storage rm", "recursive", mutating=True, api=STORAGE)
+def _(c):
+    c.flag("recursive")
+    name = bucket(c)
+    c.remove("bucket", name)
+    drop_bindings(c, f"bucket {name}")
+
+
+# --- IAM policies: `bindings` holds [resource, role, member]; RESOURCE is "KIND KEY".
+
+def policy_resource(c):
+    if c.name.startswith("gcloud.storage"):
+        key = f"bucket {bucket(c)}"
+    elif c.name.startswith("gcloud.projects"):
+        if c.arg() != c.project:
+            raise Fail(f"ERROR: ({c.name}) project {c.arg()} is not the project {c.project}")
+        return f"project {c.arg()}"
+    elif c.name.startswith("gcloud.artifacts"):
+        key = f"repository {c.flag('location')}/{c.arg()}"
+    else:
+        key = f"service-account {c.arg()}"
+    if key.split(" ", 1)[0] != "project":
+        c.need(*key.split(" ", 1))
+    return key
+
+
+def check_member(c, member):
+    kind, _, who = member.partition(":")
+    if kind != "serviceAccount":
+        raise Fail(f"ERROR: ({c.name}) the fake knows service account members only: {member}")
+    if who.endswith(".iam.gserviceaccount.com"):
+        c.need("service-account", who,
+               f"ERROR: ({c.name}) INVALID_ARGUMENT: Service account {who} does not exist.")
+    elif ".svc.id.goog[" in who:
+        # The Workload Identity pool exists once the project has a GKE cluster.
+        if not c.keys("cluster"):
+            pool = who.split("[", 1)[0]
+            raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Identity Pool does not exist ({pool}).")
+    else:
+        raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: unknown member {member}")
+
+
+def get_policy(c):
+    resource = policy_resource(c)
+    rows = [(role, member) for r, role, member in c.state["bindings"] if r == resource]
+    fmt = c.flags.get("format", "")
+    if c.flags.get("flatten") == "bindings[].members" and str(fmt).startswith("csv[no-heading]("):
+        for role, member in rows:
+            print(f"{role},{member}")
+    else:
+        print("bindings:")
+        for role, member in rows:
+            print(f"- members:\n  - {member}\n  role: {role}")
+
+
+def add_binding(c):
+    resource, role, member = policy_resource(c), c.flag("role"), c.flag("member")
+    check_member(c, member)
+    if [resource, role, member] not in c.state["bindings"]:
+        c.state["bindings"].append([resource, role, member])
+
+
+def remove_binding(c):
+    binding = [policy_resource(c), c.flag("role"), c.flag("member")]
+    if binding not in c.state["bindings"]:
+        raise Fail(f"ERROR: ({c.name}) Policy binding with the specified principal, role, "
+                   "and condition not found!")
+    c.state["bindings"].remove(binding)
+
+
+def drop_bindings(c, resource):
+    c.state["bindings"] = [b for b in c.state["bindings"] if b[0] != resource]
+
+
+for group, flags, api in [
+    ("storage buckets", "", STORAGE),
+    ("projects", "condition", None),
+    ("iam service-accounts", "", IAM),
+    ("artifacts repositories", "location", REGISTRY),
+]:
+    gcloud(f"{group} get-iam-policy", flags, api=api)(get_policy)
+    gcloud(f"{group} add-iam-policy-binding", f"{flags} member role", True, api)(add_binding)
+    gcloud(f"{group} remove-iam-policy-binding", f"{flags} member role", True, api)(remove_binding)
+
+
+# --- Cloud SQL
+
+def instance(c, name=None):
+    found = c.need("sql-instance", name or c.flag("instance"),
+                   f"ERROR: ({c.name}) HTTPError 404: The Cloud SQL instance does not exist.")
+    return found
+
+
+def runnable(c):
+    if instance(c)["state"] != "RUNNABLE":
+        raise Fail(f"ERROR: ({c.name}) HTTPError 409: Operation failed because another "
+                   "operation was already in progress.")
+
+
+@gcloud("sql instances describe", api=SQL)
+def _(c):
+    c.value(instance(c, c.arg()))
+
+
+@gcloud("sql instances create", "database-version edition tier region availability-type "
+        "storage-size storage-auto-increase backup-start-time enable-point-in-time-recovery "
+        "deletion-protection database-flags", mutating=True, api=SQL)
+def _(c):
+    name = c.arg()
+    pending = c.failing_after
+    c.add("sql-instance", name, state="PENDING_CREATE" if pending else "RUNNABLE",
+          databaseVersion=c.flag("database-version"), region=c.flag("region"),
+          deletion_protection="deletion-protection" in c.flags,
+          flags=c.flags.get("database-flags", ""))
+    if pending:
+        c.add("sql-operation", f"{name}/op-create-{name}", status="RUNNING")
+
+
+@gcloud("sql instances patch", "deletion-protection no-deletion-protection", True, SQL)
+def _(c):
+    found = instance(c, c.arg())
+    if "no-deletion-protection" in c.flags:
+        found["deletion_protection"] = False
+
+
+@gcloud("sql instances delete", mutating=True, api=SQL)
+def _(c):
+    name = c.arg()
+    if instance(c, name)["deletion_protection"]:
+        raise Fail(f"ERROR: ({c.name}) HTTPError 400: The instance is protected from deletion. "
+                   "Disable deletion protection first.")
+    c.remove("sql-instance", name)
+    for kind in ("sql-database", "sql-user", "sql-operation"):
+        for key in c.keys(kind, f"{name}/"):
+            c.remove(kind, key)
+
+
+@gcloud("sql operations list", "instance filter limit", api=SQL)
+def _(c):
+    instance(c)
+    if c.flag("filter") != "status!=DONE":
+        raise Fail(f"ERROR: ({c.name}) the fake lists unfinished operations only")
+    for key in c.keys("sql-operation", f"{c.flags['instance']}/"):
+        print(key.split("/", 1)[1])
+
+
+@gcloud("sql operations wait", "timeout", api=SQL)
+def _(c):
+    for op in c.words:
+        [key] = [k for k in c.keys("sql-operation") if k.endswith(f"/{op}")]
+        c.remove("sql-operation", key)
+        instance(c, key.split("/")[0])["state"] = "RUNNABLE"
+
+
+@gcloud("sql databases describe", "instance", api=SQL)
+def _(c):
+    c.value(c.need("sql-database", f"{c.flag('instance')}/{c.arg()}"))
+
+
+@gcloud("sql databases list", "instance", api=SQL)
+def _(c):
+    instance(c)
+    for key in ["postgres"] + [k.split("/", 1)[1] for k in c.keys("sql-database", f"{c.flags['instance']}/")]:
+        print(key)
+
+
+@gcloud("sql databases create", "instance", mutating=True, api=SQL)
+def _(c):
+    runnable(c)
+    c.add("sql-database", f"{c.flags['instance']}/{c.arg()}")
+
+
+@gcloud("sql databases delete", "instance", mutating=True, api=SQL)
+def _(c):
+    runnable(c)
+    c.remove("sql-database", f"{c.flags['instance']}/{c.arg()}")
+
+
+@gcloud("sql users describe", "instance", api=SQL)
+def _(c):
+    c.value(c.need("sql-user", f"{c.flag('instance')}/{c.arg()}"))
+
+
+@gcloud("sql users create", "instance password type database-roles", mutating=True, api=SQL)
+def _(c):
+    runnable(c)
+    kind = c.flags.get("type", "built_in").lower()
+    if kind == "cloud_iam_service_account":
+        if "cloudsql.iam_authentication=on" not in instance(c)["flags"]:
+            raise Fail(f"ERROR: ({c.name}) HTTPError 400: Cloud SQL IAM service account "
+                       "authentication is not enabled for this instance.")
+        c.need("service-account", f"{c.arg()}.gserviceaccount.com",
+               f"ERROR: ({c.name}) HTTPError 400: service account {c.arg()} does not exist")
+    elif not c.flags.get("password"):
+        raise Fail(f"ERROR: ({c.name}) the fake refuses a built-in user without a password")
+    roles = c.flags.get("database-roles", "")
+    c.add("sql-user", f"{c.flags['instance']}/{c.arg()}", type=kind.upper(),
+          databaseRoles=roles.split(",") if roles else [])
+    # The fake's simplification: MLflow, running as this user, creates its tables in the
+    # databases the instance has now; PostgreSQL does not drop a role that owns objects.
+    for key in c.keys("sql-database", f"{c.flags['instance']}/"):
+        c.get("sql-database", key)["tables_owned_by"] = c.arg()
+
+
+@gcloud("sql users delete", "instance", mutating=True, api=SQL)
+def _(c):
+    runnable(c)
+    name = c.flags["instance"]
+    if any(c.get("sql-database", key).get("tables_owned_by") == c.arg()
+           for key in c.keys("sql-database", f"{name}/")):
+        raise Fail(f"ERROR: ({c.name}) HTTPError 400: Invalid request: failed to delete user "
+                   f"{c.arg()}: role \"{c.arg()}\" cannot be dropped because some objects depend on it.")
+    c.remove("sql-user", f"{name}/{c.arg()}")
+
+
+# --- IAM service accounts, keys, Secret Manager
+
+@gcloud("iam service-accounts describe", api=IAM)
+def _(c):
+    c.value(c.need("service-account", c.arg()))
+
+
+@gcloud("iam service-accounts create", "display-name", mutating=True, api=IAM)
+def _(c):
+    c.add("service-account", f"{c.arg()}@{c.project}.iam.gserviceaccount.com",
+          displayName=c.flag("display-name"))
+
+
+@gcloud("iam service-accounts delete", mutating=True, api=IAM)
+def _(c):
+    email = c.arg()
+    c.remove("service-account", email)
+    drop_bindings(c, f"service-account {email}")
+    # What is left in other policies shows up the way IAM shows it: as a deleted member.
+    for binding in c.state["bindings"]:
+        if binding[2] == f"serviceAccount:{email}":
+            binding[2] = f"deleted:serviceAccount:{email}?uid=1234567890"
+
+
+@gcloud("iam service-accounts keys create", "iam-account", mutating=True, api=IAM)
+def _(c):
+    email = c.flag("iam-account")
+    c.need("service-account", email)
+    path = c.arg()
+    with open(path, "w") as f:
+        json.dump({"type": "service_account", "client_email": email, "private_key": "fake"}, f)
+
+
+@gcloud("secrets describe", api=SECRETS)
+def _(c):
+    c.value({"name": c.arg(), **{k: v for k, v in c.need("secret", c.arg()).items() if k != "data"}})
+
+
+@gcloud("secrets create", "replication-policy data-file", mutating=True, api=SECRETS)
+def _(c):
+    if c.flag("data-file") != "-":
+        raise Fail(f"ERROR: ({c.name}) the fake reads secrets from stdin only")
+    data = sys.stdin.read()
+    c.note = f"stdin: {len(data)} bytes"
+    c.add("secret", c.arg(), replication=c.flag("replication-policy"), data=data)
+
+
+@gcloud("secrets delete", mutating=True, api=SECRETS)
+def _(c):
+    c.remove("secret", c.arg())
+
+
+@gcloud("secrets versions access", "secret", api=SECRETS)
+def _(c):
+    if c.arg() != "latest":
+        raise Fail(f"ERROR: ({c.name}) the fake has only the latest version")
+    sys.stdout.write(c.need("secret", c.flag("secret"))["data"])
+
+
+# --- Artifact Registry, images, Cloud Build
+
+def image_repository(image):
+    """"LOCATION/REPOSITORY" of an Artifact Registry image (LOCATION-docker.…), None for
+    a Container Registry one."""
+    host, _, path = image.partition("/")
+    location, dash, _ = host.partition("-docker.")
+    return f"{location}/{path.split('/')[1]}" if dash else None
+
+
+@gcloud("artifacts repositories describe", "location", api=REGISTRY)
+def _(c):
+    c.value(c.need("repository", f"{c.flag('location')}/{c.arg()}"))
+
+
+@gcloud("artifacts repositories create", "location repository-format description", True, REGISTRY)
+def _(c):
+    c.add("repository", f"{c.flag('location')}/{c.arg()}", format=c.flag("repository-format"))
+
+
+@gcloud("artifacts repositories delete", "location", mutating=True, api=REGISTRY)
+def _(c):
+    key = f"{c.flag('location')}/{c.arg()}"
+    c.remove("repository", key)
+    drop_bindings(c, f"repository {key}")
+    for image in c.keys("image"):
+        if image_repository(image) == key:
+            c.remove("image", image)
+
+
+@gcloud("artifacts packages list", "repository location limit", api=REGISTRY)
+def _(c):
+    key = f"{c.flag('location')}/{c.flag('repository')}"
+    c.need("repository", key)
+    packages = sorted({i.rsplit(":", 1)[0].rsplit("/", 1)[1]
+                       for i in c.keys("image") if image_repository(i) == key})
+    for package in packages[: int(c.flags.get("limit", len(packages)))]:
+        print(package)
+
+
+def images_under(c, path):
+    return [i for i in c.keys("image") if i == path or i.rsplit(":", 1)[0] == path]
+
+
+@gcloud("artifacts docker images describe", api=REGISTRY)
+@gcloud("container images describe", api=REGISTRY)
+def _(c):
+    c.value({"image": c.need("image", c.arg())})
+
+
+@gcloud("artifacts docker images list", "include-tags limit", api=REGISTRY)
+def _(c):
+    for image in images_under(c, c.arg()):
+        print(image)
+
+
+@gcloud("artifacts docker images delete", "delete-tags", mutating=True, api=REGISTRY)
+@gcloud("container images delete", "force-delete-tags", mutating=True, api=REGISTRY)
+def _(c):
+    found = images_under(c, c.arg())
+    if not found:
+        raise Fail(f"ERROR: ({c.name}) NOT_FOUND: image {c.arg()} was not found")
+    for image in found:
+        c.remove("image", image)
+
+
+@gcloud("builds submit", "tag region", mutating=True, api=BUILD)
+def _(c):
+    source, image = c.arg(), c.flag("tag")
+    if not os.path.isfile(os.path.join(source, "Dockerfile")):
+        raise Fail(f"ERROR: ({c.name}) no Dockerfile in the source {source}")
+    repository = image_repository(image)
+    if repository:
+        c.need("repository", repository,
+               f"ERROR: ({c.name}) name unknown: Repository {repository} not found")
+    c.add("image", image)
+
+
+# --- GKE and Compute Engine
+
+def cluster_key(c):
+    return f"{c.flag('region')}/{c.arg()}"
+
+
+@gcloud("container clusters describe", "region", api=GKE)
+def _(c):
+    c.value(c.need("cluster", cluster_key(c)))
+
+
+@gcloud("container clusters create-auto", "region", mutating=True, api=GKE)
+def _(c):
+    c.add("cluster", cluster_key(c))
+
+
+@gcloud("container clusters delete", "region", mutating=True, api=GKE)
+def _(c):
+    c.remove("cluster", cluster_key(c))
+    context = f"gke_{c.project}_{c.flags['region']}_{c.arg()}"
+    if c.get("kube-context", context) is not None:
+        c.remove("kube-context", context)
+
+
+@gcloud("container clusters get-credentials", "region", api=GKE)
+def _(c):
+    c.need("cluster", cluster_key(c))
+    context = f"gke_{c.project}_{c.flags['region']}_{c.arg()}"
+    if c.get("kube-context", context) is None:
+        c.add("kube-context", context)
+
+
+@gcloud("compute addresses describe", "region", api=COMPUTE)
+def _(c):
+    c.value(c.need("address", cluster_key(c)))
+
+
+@gcloud("compute addresses create", "region", mutating=True, api=COMPUTE)
+def _(c):
+    c.add("address", cluster_key(c), address="203.0.113.10")
+
+
+@gcloud("compute addresses delete", "region", mutating=True, api=COMPUTE)
+def _(c):
+    c.remove("address", cluster_key(c))
+
+
+def refuse(message, code=1):
+    def action(_call):
+        raise Fail(message, code)
+    return action
+
+
+def gcloud_call(argv, state):
+    """The Call and its handler, or a handler refusing what gcloud itself would refuse."""
+    words, flags = parse(argv)
+    project = flags.get("project") or os.environ.get("CLOUDSDK_CORE_PROJECT")
+    path = next((tuple(words[:n]) for n in (4, 3, 2) if tuple(words[:n]) in COMMANDS), None)
+    if path is None:
+        call = Call("gcloud", words, flags, project, state)
+        return call, refuse(f"ERROR: (gcloud) the fake does not know: {shlex.join(argv)}", 2)
+    fn, allowed, mutating, api = COMMANDS[path]
+    call = Call("gcloud." + ".".join(path), words[len(path):], flags, project, state)
+    call.mutating = mutating
+    unknown = sorted(set(flags) - allowed)
+    if unknown:
+        return call, refuse(f"ERROR: ({call.name}) unrecognized arguments: --{unknown[0]}", 2)
+    if not project:
+        return call, refuse(f"ERROR: ({call.name}) The required property [project] is not "
+                            "currently set.")
+    if api and call.get("service", api) is None:
+        return call, refuse(f"ERROR: ({call.name}) PERMISSION_DENIED: {api} has not been used "
+                            f"in project {project} before or it is disabled.")
+    return call, fn
+
+
+# ----------------------------------------------------------------------------- kubectl
+
+def kube_context(c):
+    context = c.flags.get("context")
+    if context is None:
+        current = c.get("kube-context", "current")
+        if current is None:
+            raise Fail("The connection to the server localhost:8080 was refused - did you "
+                       "specify the right host or port?")
+        return current["name"]
+    if c.get("kube-context", context) is None:
+        raise Fail(f'error: context "{context}" does not exist')
+    return context
+
+
+def secret_yaml(name, namespace, data):
+    lines = ["apiVersion: v1", "data:"]
+    lines += [f"  {k}: {base64.b64encode(v.encode()).decode()}" for k, v in sorted(data.items())]
+    lines += ["kind: Secret", "metadata:", f"  name: {name}", f"  namespace: {namespace}"]
+    return "\n".join(lines) + "\n"
+
+
+def kubectl(c):
+    words = c.words
+    if words[:2] == ["config", "current-context"]:
+        print(kube_context(c))
+        return
+    kube_context(c)
+    namespace = c.flags.get("namespace", "default")
+    if words[:1] == ["get"] and len(words) == 3:
+        kind, name = words[1], words[2]
+        key = f"Namespace/{name}" if kind == "namespace" else f"Secret/{namespace}/{name}"
+        c.need("k8s", key, f'Error from server (NotFound): {kind}s "{name}" not found')
+        print(f"NAME   AGE\n{name}   1d")
+        return
+    if words[:1] == ["create"]:
+        if c.flags.get("dry-run") != "client" or c.flags.get("o") != "yaml":
+            raise Fail("fake kubectl: create only with --dry-run=client -o yaml")
+        if words[1] == "namespace":
+            print(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {words[2]}\nspec: {{}}")
+        elif words[1:3] == ["secret", "generic"]:
+            data = {}
+            key, _, path = c.flag("from-file").partition("=")
+            try:
+                with open(path) as f:
+                    data[key] = f.read()
+            except OSError:
+                raise Fail(f"error: error reading {path}: no such file or directory")
+            print(secret_yaml(words[3], namespace, data), end="")
+        elif words[1:3] == ["secret", "docker-registry"]:
+            if not all(c.flags.get(f"docker-{k}") for k in ("server", "username", "password")):
+                raise Fail("error: either --from-file or the combination of --docker-username, "
+                           "--docker-password and --docker-server is required")
+            config = json.dumps({"auths": {c.flags["docker-server"]: {"username": c.flags["docker-username"]}}})
+            print(secret_yaml(words[3], namespace, {".dockerconfigjson": config}), end="")
+        else:
+            raise Fail(f"fake kubectl: unknown create {words[1:]}")
+        return
+    if words == ["apply"] and c.flags.get("f") == "-":
+        manifest = sys.stdin.read()
+        fields = {}
+        section = None
+        for line in manifest.splitlines():
+            if not line.startswith(" "):
+                section = line.split(":", 1)[0]
+                fields.setdefault(section, line.split(":", 1)[1].strip())
+            elif section in ("metadata", "data"):
+                k, _, v = line.strip().partition(":")
+                fields.setdefault(f"{section}.{k}", v.strip())
+        kind, name = fields["kind"], fields["metadata.name"]
+        if kind == "Namespace":
+            key = f"Namespace/{name}"
+        else:
+            ns = fields["metadata.namespace"]
+            c.need("k8s", f"Namespace/{ns}", f'Error from server (NotFound): error when creating '
+                   f'"STDIN": namespaces "{ns}" not found')
+            key = f"{kind}/{ns}/{name}"
+        data_keys = sorted(k[len("data."):] for k in fields if k.startswith("data."))
+        c.state["resources"][f"k8s {key}"] = {"data": data_keys}
+        c.note = f"stdin: {key}" + (f" ({', '.join(data_keys)})" if data_keys else "")
+        print(f"{kind.lower()}/{name} configured")
+        return
+    if words[:2] == ["delete", "secret"]:
+        c.remove("k8s", f"Secret/{namespace}/{words[2]}")
+        return
+    raise Fail(f"fake kubectl: unknown command {words}")
+
+
+# ------------------------------------------------------------------------------ main
+
+def kubectl_call(argv, state):
+    words, flags = parse(argv, with_value=("-o", "-f"))
+    call = Call("kubectl", words, flags, None, state)
+    call.mutating = words[:1] in (["apply"], ["delete"]) or (
+        words[:1] == ["create"] and flags.get("dry-run") != "client")
+    return call, kubectl
+
+
+def openssl_call(argv, state):
+    if argv[:2] != ["rand", "-hex"] or len(argv) != 3:
+        raise Fail(f"fake openssl: unknown command {argv}", 2)
+    call = Call("openssl", argv, {}, None, state)
+    return call, lambda c: print("0123456789abcdef" * (int(argv[2]) // 8))
+
+
+def main(tool):
+    argv = sys.argv[1:]
+    state = load()
+    loaded = json.dumps(state, sort_keys=True)
+    fail_on = os.environ.get("FAKE_FAIL")
+    failing = bool(fail_on) and fail_on in shlex.join([tool, *argv])
+    call, code = None, 0
+    try:
+        if tool == "gsutil":
+            raise Fail("fake gsutil: infra.sh must not call gsutil (legacy; use gcloud storage)", 2)
+        call, action = {"gcloud": gcloud_call, "kubectl": kubectl_call,
+                        "openssl": openssl_call}[tool](argv, state)
+        call.failing_after = failing and os.environ.get("FAKE_FAIL_AFTER") == "1"
+        if failing and not call.failing_after:
+            raise Fail(f"ERROR: injected failure (FAKE_FAIL={fail_on})")
+        action(call)
+        if json.dumps(state, sort_keys=True) != loaded:
+            save(state)
+        if call.failing_after:
+            raise Fail(f"ERROR: ({call.name}) injected failure after the change "
+                       f"(FAKE_FAIL={fail_on}): the operation is taking longer than expected")
+    except Fail as error:
+        print(error, file=sys.stderr)
+        code = error.code
+    finally:
+        record(tool, argv, call.project if call else None,
+               bool(call and call.mutating), call.note if call else "")
+    sys.exit(code)

@@ -1,0 +1,1194 @@
+//! `infra.sh` run for real, against fake `gcloud`, `gsutil`, `kubectl` and `openssl`
+//! (`tests/fakes/`). The fakes keep the state of one pretend project and cluster, so that
+//! `describe` answers "exists" only after `create`, and they refuse what the real services
+//! refuse: an API that is not enabled, a database before its instance, a binding for a
+//! service account that does not exist, Workload Identity before a cluster, kubectl before
+//! the cluster's credentials, a flag gcloud does not know. An `apply` that succeeds on an
+//! empty project therefore also proves the order of its steps.
+//!
+//! Each test runs the bundle's `infra.sh` in a sandbox: `PATH` holds only the fakes, bash
+//! and the few coreutils the script uses; `HOME` is empty; stdin is not a terminal; the
+//! environment names another project in `CLOUDSDK_CORE_PROJECT`, which the script must
+//! override. Every call lands in `state/calls.jsonl`; the transcript of a run (the calls
+//! interleaved with the script's output) is what the `infra@STACK` snapshots show.
+//! `destroy`'s confirmation prompt is answered on a pseudo-terminal (`tests/fakes/terminal.py`).
+#![cfg(unix)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use mlflow_stack::diag::Diagnostics;
+use mlflow_stack::plan::Plan;
+use mlflow_stack::{parse, validate};
+use serde_json::{Value, json};
+
+use crate::support::{TempDir, compile_file, repo, snapshot_settings, stack_files};
+
+const FAKES: [&str; 4] = ["gcloud", "gsutil", "kubectl", "openssl"];
+/// What the script runs besides the tools it checks for.
+const SYSTEM_TOOLS: [&str; 8] = [
+    "bash", "cat", "chmod", "dirname", "grep", "mkdir", "rm", "tr",
+];
+/// The project of the user's own gcloud configuration, which the script must not touch.
+const OTHER_PROJECT: &str = "someone-elses-project";
+/// A local stack on the legacy Container Registry: the one branch no stack file covers.
+const GCR_STACK: &str = "project = \"acme-ml-dev\"\nregion = \"europe-west3\"\n\
+    bucket = \"acme-ml-dev-legacy\"\ntag = \"1.0.0\"\nenvironment = \"local\"\n\
+    name = \"legacy\"\n\n[registry]\nkind = \"gcr\"\n";
+
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 runs the fake gcloud, gsutil, kubectl and openssl");
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    })
+}
+
+fn system_tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("{name} is not on PATH"))
+}
+
+fn plan_of(path: &Path) -> Plan {
+    let (source, _) = compile_file(path);
+    let mut diagnostics = Diagnostics::default();
+    let parsed = parse::parse(&source, &mut diagnostics);
+    let stack = validate::validate(&source, &parsed, &mut diagnostics)
+        .unwrap_or_else(|| panic!("{} is valid", path.display()));
+    Plan::new(&stack)
+}
+
+fn gcr_stack(scratch: &TempDir) -> PathBuf {
+    let gcr = scratch.path().join("gcr.toml");
+    fs::write(&gcr, GCR_STACK).unwrap();
+    gcr
+}
+
+/// Every stack file whose bundle the tests run: `stacks/`, the good fixtures, and a
+/// Container Registry stack written into `scratch`.
+fn every_stack(scratch: &TempDir) -> Vec<PathBuf> {
+    let mut stacks = stack_files("stacks");
+    stacks.extend(stack_files("tests/fixtures/good"));
+    stacks.push(gcr_stack(scratch));
+    stacks
+}
+
+fn stack(name: &str) -> PathBuf {
+    repo().join("stacks").join(format!("{name}.toml"))
+}
+
+/// One call a fake recorded.
+#[derive(Debug)]
+struct Call {
+    tool: String,
+    argv: Vec<String>,
+    /// What gcloud would use: `--project`, else `CLOUDSDK_CORE_PROJECT`.
+    project: Option<String>,
+    mutating: bool,
+    /// What the call read on stdin, for `kubectl apply -f -`: `stdin: KIND/NAMESPACE/NAME`.
+    note: String,
+}
+
+impl Call {
+    fn line(&self) -> String {
+        format!("{} {}", self.tool, self.argv.join(" "))
+    }
+
+    fn starts_with(&self, command: &str) -> bool {
+        self.line().starts_with(command)
+    }
+}
+
+/// One run of `infra.sh`.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    /// The script's stdout.
+    stdout: String,
+    stderr: String,
+    /// The calls interleaved with the script's stdout, one `$ COMMAND` line per call.
+    transcript: String,
+    calls: Vec<Call>,
+}
+
+impl Run {
+    /// `(step, result)` of every `[i/n] step: result (elapsed)` line.
+    fn results(&self) -> Vec<(String, String)> {
+        self.stdout
+            .lines()
+            .filter(|line| line.starts_with('['))
+            .filter_map(|line| {
+                let (_, rest) = line.split_once("] ")?;
+                let (step, result) = rest.split_once(": ")?;
+                let result = &result[..result.rfind(" (")?];
+                Some((step.to_owned(), result.to_owned()))
+            })
+            .collect()
+    }
+
+    /// The calls of each step, from the transcript: a step's calls come before its
+    /// `[i/n] step: result` line.
+    fn calls_by_step(&self) -> Vec<(String, Vec<&Call>)> {
+        let mut calls = self.calls.iter();
+        let mut steps = Vec::new();
+        let mut pending = Vec::new();
+        for line in self.transcript.lines() {
+            if line.starts_with("$ ") {
+                pending.push(calls.next().expect("a call for every transcript line"));
+            } else if let Some((_, rest)) = line.strip_prefix('[').and_then(|l| l.split_once("] "))
+            {
+                let step = rest.split_once(": ").unwrap().0.to_owned();
+                steps.push((step, std::mem::take(&mut pending)));
+            }
+        }
+        steps
+    }
+
+    fn mutating(&self) -> Vec<String> {
+        self.calls
+            .iter()
+            .filter(|call| call.mutating)
+            .map(Call::line)
+            .collect()
+    }
+
+    fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "{self:#?}");
+        self
+    }
+}
+
+/// A bundle written into a temporary directory, with the fakes and an empty project.
+struct Sandbox {
+    dir: TempDir,
+    plan: Plan,
+}
+
+impl Sandbox {
+    fn new(stack: &Path) -> Self {
+        Self::without(stack, &[])
+    }
+
+    /// A sandbox whose `PATH` lacks the `missing` tools.
+    fn without(stack: &Path, missing: &[&str]) -> Self {
+        let stem = stack.file_stem().unwrap().to_string_lossy().into_owned();
+        let dir = TempDir::new(&format!("infra-{stem}"));
+        let (_, compiled) = compile_file(stack);
+        let bundle = compiled
+            .bundle
+            .unwrap_or_else(|| panic!("{} compiles", stack.display()));
+        for (path, contents) in &bundle.files {
+            let file = dir.path().join("bundle").join(path);
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(file, contents).unwrap();
+        }
+        for sub in ["bin", "state", "work", "home"] {
+            fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        let bin = dir.path().join("bin");
+        for tool in FAKES.iter().filter(|tool| !missing.contains(tool)) {
+            let launcher = bin.join(tool);
+            fs::write(
+                &launcher,
+                format!(
+                    "#!{}\nexec {} -I -S {} \"$@\"\n",
+                    system_tool("bash").display(),
+                    python().display(),
+                    repo().join("tests/fakes").join(tool).display()
+                ),
+            )
+            .unwrap();
+            fs::set_permissions(&launcher, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for tool in SYSTEM_TOOLS {
+            symlink(system_tool(tool), bin.join(tool)).unwrap();
+        }
+        let sandbox = Self {
+            dir,
+            plan: plan_of(stack),
+        };
+        for (key, attributes) in sandbox.prerequisites() {
+            sandbox.seed(&key, attributes);
+        }
+        sandbox
+    }
+
+    fn path(&self, sub: &str) -> PathBuf {
+        self.dir.path().join(sub)
+    }
+
+    /// What the script expects to find rather than create: a cluster it does not create
+    /// (gke), a current kubectl context (local).
+    fn prerequisites(&self) -> Vec<(String, Value)> {
+        let plan = &self.plan;
+        if plan.local {
+            vec![(
+                "kube-context current".into(),
+                json!({"name": "kind-mlflow"}),
+            )]
+        } else if plan.create_cluster {
+            vec![]
+        } else {
+            vec![(self.cluster_key(), json!({}))]
+        }
+    }
+
+    fn cluster_key(&self) -> String {
+        let cluster = self.plan.cluster.as_deref().unwrap();
+        format!("cluster {}/{cluster}", self.plan.region)
+    }
+
+    fn state(&self) -> Value {
+        fs::read_to_string(self.path("state/state.json")).map_or_else(
+            |_| json!({"resources": {}, "bindings": []}),
+            |text| serde_json::from_str(&text).unwrap(),
+        )
+    }
+
+    fn seed(&self, key: &str, attributes: Value) {
+        let mut state = self.state();
+        state["resources"][key] = attributes;
+        fs::write(
+            self.path("state/state.json"),
+            serde_json::to_string(&state).unwrap(),
+        )
+        .unwrap();
+    }
+
+    fn resources(&self) -> BTreeSet<String> {
+        let state = self.state();
+        state["resources"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    fn resource(&self, key: &str) -> Value {
+        let state = self.state();
+        let found = &state["resources"][key];
+        assert!(!found.is_null(), "no {key} in {:#?}", self.resources());
+        found.clone()
+    }
+
+    fn bindings(&self) -> BTreeSet<[String; 3]> {
+        let state = self.state();
+        state["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| [0, 1, 2].map(|i| b[i].as_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        let text = fs::read_to_string(self.path("state/calls.jsonl")).unwrap_or_default();
+        text.lines()
+            .map(|line| {
+                let call: Value = serde_json::from_str(line).unwrap();
+                Call {
+                    tool: call["tool"].as_str().unwrap().to_owned(),
+                    argv: call["argv"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|arg| arg.as_str().unwrap().to_owned())
+                        .collect(),
+                    project: call["project"].as_str().map(str::to_owned),
+                    mutating: call["mutating"].as_bool().unwrap(),
+                    note: call["note"].as_str().unwrap().to_owned(),
+                }
+            })
+            .collect()
+    }
+
+    fn infra(&self, args: &[&str]) -> Run {
+        self.infra_with(args, &[])
+    }
+
+    fn infra_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let transcript = self.path("state/transcript.txt");
+        let _ = fs::remove_file(&transcript);
+        let stdout = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&transcript)
+            .unwrap();
+        let before = self.calls().len();
+        let output = self
+            .command(&[self.path("bundle/infra.sh").to_str().unwrap()], args, env)
+            .stdout(stdout)
+            .output()
+            .unwrap();
+        let transcript = fs::read_to_string(transcript).unwrap();
+        let calls = self.calls().split_off(before);
+        self.check_targets(&calls);
+        Run {
+            code: output.status.code().expect("infra.sh exited"),
+            stdout: transcript
+                .split_inclusive('\n')
+                .filter(|line| !line.starts_with("$ "))
+                .collect(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            transcript,
+            calls,
+        }
+    }
+
+    /// What every run of every test checks: each gcloud call targets the stack's project
+    /// (the environment names another one), and nothing calls the legacy gsutil.
+    fn check_targets(&self, calls: &[Call]) {
+        for call in calls {
+            assert_ne!(call.tool, "gsutil", "{}", call.line());
+            if call.tool == "gcloud" {
+                assert_eq!(
+                    call.project.as_deref(),
+                    Some(self.plan.project.as_str()),
+                    "{}",
+                    call.line()
+                );
+            }
+        }
+    }
+
+    /// `infra.sh ARGS` on a pseudo-terminal that answers the confirmation prompt.
+    fn infra_on_terminal(&self, args: &[&str], answer: &str) -> Run {
+        let before = self.calls().len();
+        let tty = repo().join("tests/fakes/terminal.py");
+        let bash = system_tool("bash");
+        let infra = self.path("bundle/infra.sh");
+        let output = Command::new(python())
+            .arg("-I")
+            .arg(&tty)
+            .arg(answer)
+            .arg(&bash)
+            .arg(&infra)
+            .args(args)
+            .current_dir(self.path("work"))
+            .env_clear()
+            .envs(self.env(&[]))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        Run {
+            code: output.status.code().unwrap(),
+            transcript: stdout.clone(),
+            stdout,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            calls: {
+                let calls = self.calls().split_off(before);
+                self.check_targets(&calls);
+                calls
+            },
+        }
+    }
+
+    fn env(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let path = |sub: &str| self.path(sub).to_string_lossy().into_owned();
+        let mut env = vec![
+            ("PATH".to_owned(), path("bin")),
+            ("HOME".to_owned(), path("home")),
+            ("FAKE_STATE".to_owned(), path("state")),
+            ("FAKE_TRANSCRIPT".to_owned(), path("state/transcript.txt")),
+            ("CLOUDSDK_CORE_PROJECT".to_owned(), OTHER_PROJECT.to_owned()),
+        ];
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        env
+    }
+
+    fn command(&self, script: &[&str], args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(system_tool("bash"));
+        command
+            .args(script)
+            .args(args)
+            .current_dir(self.path("work"))
+            .env_clear()
+            .envs(self.env(env))
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// The transcript with the sandbox's paths and the elapsed times made stable.
+    fn normalized(&self, transcript: &str) -> String {
+        let root = self.dir.path().to_string_lossy().into_owned();
+        let mut out = String::new();
+        let transcript = transcript
+            .replace(&format!("{root}/bundle"), "<bundle>")
+            .replace(&root, "<sandbox>");
+        for line in transcript.lines() {
+            match line.rfind(" (") {
+                Some(at) if line.starts_with('[') && line.ends_with(')') => {
+                    out.push_str(&line[..at]);
+                    out.push_str(" (<elapsed>)");
+                }
+                _ => out.push_str(line),
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Every step with the result an apply on an empty project must report.
+    fn created(&self) -> Vec<(String, String)> {
+        self.plan
+            .steps
+            .iter()
+            .map(|step| {
+                let result = if *step == "cluster" && !self.plan.create_cluster {
+                    "exists"
+                } else {
+                    "created"
+                };
+                ((*step).to_owned(), result.to_owned())
+            })
+            .collect()
+    }
+
+    fn every_step(&self, result: &str) -> Vec<(String, String)> {
+        self.plan
+            .steps
+            .iter()
+            .map(|step| ((*step).to_owned(), result.to_owned()))
+            .collect()
+    }
+
+    /// Resources that no `destroy` removes: the prerequisites, the enabled APIs, the
+    /// namespace (the bundle's `kubectl delete -k` removes it), the cluster's credentials.
+    fn always_kept(&self) -> BTreeSet<String> {
+        let plan = &self.plan;
+        let mut kept: BTreeSet<String> = self
+            .prerequisites()
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        kept.extend(plan.services.iter().map(|s| format!("service {s}")));
+        kept.insert(format!("k8s Namespace/{}", plan.namespace));
+        if plan.gke && !plan.create_cluster {
+            kept.insert(self.kube_context());
+        }
+        kept
+    }
+
+    fn kube_context(&self) -> String {
+        let plan = &self.plan;
+        let cluster = plan.cluster.as_deref().unwrap();
+        format!(
+            "kube-context gke_{}_{}_{cluster}",
+            plan.project, plan.region
+        )
+    }
+
+    /// The data `destroy` keeps unless `--delete-data`.
+    fn data(&self) -> BTreeSet<String> {
+        let plan = &self.plan;
+        let mut data = BTreeSet::from([
+            format!("bucket {}", plan.bucket),
+            format!("sql-instance {}", plan.instance),
+            format!("sql-database {}/{}", plan.instance, plan.database),
+            format!("sql-user {}/{}", plan.instance, plan.db_user),
+        ]);
+        data.extend(plan.password_secret.iter().map(|s| format!("secret {s}")));
+        data
+    }
+
+    /// Every resource of the project after `apply`.
+    fn everything(&self) -> BTreeSet<String> {
+        let plan = &self.plan;
+        let mut all = self.always_kept();
+        all.extend(self.data());
+        all.insert(format!("service-account {}", plan.server_email));
+        all.extend(
+            plan.puller_email
+                .iter()
+                .map(|e| format!("service-account {e}")),
+        );
+        if plan.build_image {
+            all.insert(format!("image {}", plan.image));
+            if let Some(repository) = &plan.repository {
+                all.insert(format!("repository {}/{repository}", plan.region));
+            }
+        }
+        if plan.gke {
+            all.insert(self.cluster_key());
+            all.insert(self.kube_context());
+        }
+        if let Some(ip) = &plan.static_ip {
+            all.insert(format!("address {}/{ip}", plan.region));
+        }
+        for secret in &plan.k8s_secrets {
+            all.insert(format!("k8s Secret/{}/{secret}", plan.namespace));
+        }
+        all
+    }
+
+    /// Every IAM binding `apply` grants, as `[resource, role, member]`.
+    fn grants(&self) -> BTreeSet<[String; 3]> {
+        let plan = &self.plan;
+        let server = format!("serviceAccount:{}", plan.server_email);
+        let project = format!("project {}", plan.project);
+        let mut grants = BTreeSet::from([
+            [
+                format!("bucket {}", plan.bucket),
+                "roles/storage.objectUser".into(),
+                server.clone(),
+            ],
+            [
+                project.clone(),
+                "roles/cloudsql.client".into(),
+                server.clone(),
+            ],
+        ]);
+        if plan.iam_auth {
+            grants.insert([
+                project.clone(),
+                "roles/cloudsql.instanceUser".into(),
+                server,
+            ]);
+        }
+        if let Some(puller) = &plan.puller_email {
+            let on = plan.repository.as_ref().map_or(project, |repository| {
+                format!("repository {}/{repository}", plan.region)
+            });
+            grants.insert([
+                on,
+                "roles/artifactregistry.reader".into(),
+                format!("serviceAccount:{puller}"),
+            ]);
+        }
+        if let Some(member) = &plan.workload_identity_member {
+            grants.insert([
+                format!("service-account {}", plan.server_email),
+                "roles/iam.workloadIdentityUser".into(),
+                member.clone(),
+            ]);
+        }
+        grants
+    }
+
+    fn key_files(&self) -> Vec<PathBuf> {
+        let plan = &self.plan;
+        let Some(dir) = &plan.credentials_dir else {
+            return vec![];
+        };
+        let dir = self.path("work").join(dir);
+        let mut files = vec![dir.join(format!("{}.json", plan.server_account))];
+        files.extend(
+            plan.puller_account
+                .iter()
+                .map(|a| dir.join(format!("{a}.json"))),
+        );
+        files
+    }
+}
+
+/// `plan` prints every step of every stack and calls nothing, not even a `describe`.
+#[test]
+fn plan_makes_no_call_at_all() {
+    let scratch = TempDir::new("infra-plan");
+    for stack in every_stack(&scratch) {
+        let sandbox = Sandbox::new(&stack);
+        let run = sandbox.infra(&["plan"]).ok();
+        assert!(
+            run.calls.is_empty(),
+            "{}: {:#?}",
+            stack.display(),
+            run.calls
+        );
+        for (i, step) in sandbox.plan.steps.iter().enumerate() {
+            let heading = format!("[{}/{}] {step}\n", i + 1, sandbox.plan.steps.len());
+            assert!(run.stdout.contains(&heading), "{heading}{}", run.stdout);
+        }
+    }
+}
+
+#[test]
+fn plan_needs_none_of_the_tools() {
+    let sandbox = Sandbox::without(&stack("local"), &FAKES);
+    let run = sandbox.infra(&["plan"]).ok();
+    assert!(run.stdout.contains("gcloud sql instances create mlflow-db"));
+}
+
+/// The snapshots show every call of an `apply` on an empty project, in order, between the
+/// script's `[i/n] step: created` lines.
+#[test]
+fn apply_on_an_empty_project_creates_everything_in_order() {
+    for path in stack_files("stacks") {
+        let sandbox = Sandbox::new(&path);
+        let plan = &sandbox.plan;
+        let run = sandbox.infra(&["apply"]).ok();
+        assert_eq!(run.results(), sandbox.created(), "{}", run.stdout);
+        assert_eq!(sandbox.resources(), sandbox.everything());
+        assert_eq!(sandbox.bindings(), sandbox.grants());
+
+        let bucket = sandbox.resource(&format!("bucket {}", plan.bucket));
+        assert_eq!(bucket["uniform_bucket_level_access"], true);
+        assert_eq!(bucket["public_access_prevention"], true);
+        assert_eq!(bucket["location"], plan.region.as_str());
+        let instance = sandbox.resource(&format!("sql-instance {}", plan.instance));
+        assert_eq!(instance["databaseVersion"], plan.database_version);
+        assert_eq!(instance["deletion_protection"], true);
+        let iam_flag = instance["flags"] == "cloudsql.iam_authentication=on";
+        assert_eq!(iam_flag, plan.iam_auth);
+        let user = sandbox.resource(&format!("sql-user {}/{}", plan.instance, plan.db_user));
+        if plan.iam_auth {
+            assert_eq!(user["type"], "CLOUD_IAM_SERVICE_ACCOUNT");
+            assert_eq!(user["databaseRoles"], json!(["cloudsqlsuperuser"]));
+        } else {
+            assert_eq!(user["type"], "BUILT_IN");
+            let secret = sandbox.resource(&format!(
+                "secret {}",
+                plan.password_secret.as_ref().unwrap()
+            ));
+            let password = secret["data"].as_str().unwrap();
+            assert_eq!(
+                password.len(),
+                48,
+                "openssl rand -hex 24, without its newline"
+            );
+            assert!(
+                run.calls
+                    .iter()
+                    .any(|call| call.starts_with("gcloud sql users create")
+                        && call.argv.contains(&format!("--password={password}"))),
+                "the user gets the password kept in Secret Manager"
+            );
+        }
+        for secret in &plan.k8s_secrets {
+            let data =
+                &sandbox.resource(&format!("k8s Secret/{}/{secret}", plan.namespace))["data"];
+            let expected = if Some(secret) == plan.db_secret.as_ref() {
+                "password"
+            } else if Some(secret) == plan.key_secret.as_ref() {
+                "key.json"
+            } else {
+                ".dockerconfigjson"
+            };
+            assert_eq!(data, &json!([expected]), "{secret}");
+        }
+        for file in sandbox.key_files() {
+            assert!(file.is_file(), "{}", file.display());
+            let gitignore = file.parent().unwrap().join(".gitignore");
+            assert_eq!(fs::read_to_string(gitignore).unwrap(), "*\n");
+        }
+        assert!(run.calls.iter().all(|call| call.tool != "gsutil"));
+
+        let name = format!("infra@{}", path.file_stem().unwrap().to_string_lossy());
+        let transcript = sandbox.normalized(&run.transcript);
+        snapshot_settings().bind(|| insta::assert_snapshot!(name, transcript));
+    }
+}
+
+/// Every step of a second `apply` reports `exists` and makes no mutating call.
+#[test]
+fn a_second_apply_creates_nothing() {
+    for path in stack_files("stacks") {
+        let sandbox = Sandbox::new(&path);
+        sandbox.infra(&["apply"]).ok();
+        let (resources, bindings) = (sandbox.resources(), sandbox.bindings());
+        let run = sandbox.infra(&["apply"]).ok();
+        assert_eq!(
+            run.results(),
+            sandbox.every_step("exists"),
+            "{}",
+            run.stdout
+        );
+        assert_eq!(run.mutating(), Vec::<String>::new());
+        assert_eq!(sandbox.resources(), resources);
+        assert_eq!(sandbox.bindings(), bindings);
+    }
+}
+
+/// Apply, apply again, destroy, destroy again, destroy with the data, for the fixtures
+/// and a Container Registry stack (`stacks/` have tests of their own below): each run
+/// succeeds, and a repeated run changes nothing.
+#[test]
+fn every_fixture_applies_and_destroys_idempotently() {
+    let scratch = TempDir::new("infra-every");
+    let mut stacks = stack_files("tests/fixtures/good");
+    stacks.push(gcr_stack(&scratch));
+    for path in stacks {
+        let sandbox = Sandbox::new(&path);
+        let context = path.display();
+        let run = sandbox.infra(&["apply"]).ok();
+        assert_eq!(
+            run.results(),
+            sandbox.created(),
+            "{context}\n{}",
+            run.stdout
+        );
+        assert_eq!(sandbox.resources(), sandbox.everything(), "{context}");
+        assert_eq!(sandbox.bindings(), sandbox.grants(), "{context}");
+        let run = sandbox.infra(&["apply"]).ok();
+        assert_eq!(run.results(), sandbox.every_step("exists"), "{context}");
+        assert_eq!(run.mutating(), Vec::<String>::new(), "{context}");
+
+        sandbox.infra(&["destroy", "--yes"]).ok();
+        let mut kept = sandbox.always_kept();
+        kept.extend(sandbox.data());
+        assert_eq!(sandbox.resources(), kept, "{context}");
+        let run = sandbox.infra(&["destroy", "--yes"]).ok();
+        assert_eq!(run.mutating(), Vec::<String>::new(), "{context}");
+
+        sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+        assert_eq!(sandbox.resources(), sandbox.always_kept(), "{context}");
+        assert_eq!(sandbox.bindings(), BTreeSet::new(), "{context}");
+        assert!(sandbox.key_files().iter().all(|file| !file.exists()));
+    }
+}
+
+/// `CLOUDSDK_CORE_PROJECT` names another project in every run of these tests, and every
+/// run checks each gcloud call (`Sandbox::check_targets`); here once more, explicitly.
+#[test]
+fn every_gcloud_call_targets_the_stack_project() {
+    let sandbox = Sandbox::new(&stack("production"));
+    sandbox.infra(&["apply"]).ok();
+    sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    let calls = sandbox.calls();
+    let projects: BTreeSet<Option<&str>> = calls
+        .iter()
+        .filter(|call| call.tool == "gcloud")
+        .map(|call| call.project.as_deref())
+        .collect();
+    assert_eq!(projects, BTreeSet::from([Some("acme-ml-prod")]));
+    assert!(calls.len() > 50, "{}", calls.len());
+}
+
+/// An `apply` that fails in the middle stops there; the next one finds what the first
+/// created and ends where a clean `apply` ends.
+#[test]
+fn a_failed_apply_resumes_where_it_stopped() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let failed = sandbox.infra_with(&["apply"], &[("FAKE_FAIL", "iam service-accounts create")]);
+    assert_eq!(failed.code, 1, "{failed:#?}");
+    assert!(
+        failed.stderr.contains("injected failure"),
+        "{}",
+        failed.stderr
+    );
+    let done = ["services", "bucket", "sql-instance", "database"];
+    assert_eq!(failed.results(), sandbox.created()[..done.len()].to_vec());
+    let last = failed.calls.last().unwrap();
+    assert!(
+        last.starts_with("gcloud iam service-accounts create"),
+        "{last:?}"
+    );
+
+    let resumed = sandbox.infra(&["apply"]).ok();
+    let mut expected = sandbox.created();
+    for (step, result) in &mut expected {
+        if done.contains(&step.as_str()) {
+            *result = "exists".into();
+        }
+    }
+    assert_eq!(resumed.results(), expected);
+
+    let clean = Sandbox::new(&stack("example"));
+    clean.infra(&["apply"]).ok();
+    assert_eq!(sandbox.resources(), clean.resources());
+    assert_eq!(sandbox.bindings(), clean.bindings());
+}
+
+/// `gcloud sql instances create` gives up waiting after a while and fails while Cloud SQL
+/// goes on creating the instance; the next run waits for it before creating the database.
+#[test]
+fn an_instance_still_being_created_is_waited_for() {
+    let sandbox = Sandbox::new(&stack("production"));
+    let failed = sandbox.infra_with(
+        &["apply"],
+        &[
+            ("FAKE_FAIL", "sql instances create"),
+            ("FAKE_FAIL_AFTER", "1"),
+        ],
+    );
+    assert_eq!(failed.code, 1);
+    assert!(
+        failed.stderr.contains("taking longer than expected"),
+        "{}",
+        failed.stderr
+    );
+    let instance = sandbox.resource("sql-instance research-mlflow-db");
+    assert_eq!(instance["state"], "PENDING_CREATE");
+
+    let resumed = sandbox.infra(&["apply"]).ok();
+    assert_eq!(
+        resumed.results()[2],
+        ("sql-instance".into(), "exists".into())
+    );
+    let lines: Vec<String> = resumed.calls.iter().map(Call::line).collect();
+    let wait = lines
+        .iter()
+        .position(|l| l.starts_with("gcloud sql operations wait op-create-research-mlflow-db"))
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    let database = lines
+        .iter()
+        .position(|l| l.starts_with("gcloud sql databases create mlflow"))
+        .unwrap();
+    assert!(wait < database);
+    assert!(
+        resumed
+            .stdout
+            .contains("    waiting for Cloud SQL operation op-create-research-mlflow-db\n")
+    );
+    assert_eq!(
+        sandbox.resource("sql-instance research-mlflow-db")["state"],
+        "RUNNABLE"
+    );
+}
+
+/// A failed Secret Manager read stops the script before `sql users create`, which would
+/// otherwise get `--password=` (empty).
+#[test]
+fn a_password_that_cannot_be_read_creates_no_user() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let failed = sandbox.infra_with(&["apply"], &[("FAKE_FAIL", "secrets versions access")]);
+    assert_eq!(failed.code, 1);
+    assert!(
+        failed
+            .calls
+            .iter()
+            .all(|call| !call.starts_with("gcloud sql users create")),
+        "{:#?}",
+        failed.calls
+    );
+    assert_eq!(failed.results().last().unwrap().0, "db-password");
+}
+
+#[test]
+fn apply_step_runs_only_that_step() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let run = sandbox.infra(&["apply", "services"]).ok();
+    assert_eq!(run.results(), [("services".into(), "created".into())]);
+    assert!(
+        run.calls
+            .iter()
+            .all(|call| call.starts_with("gcloud services "))
+    );
+
+    let run = sandbox.infra(&["apply", "bucket"]).ok();
+    assert!(
+        run.stdout.starts_with("[1/1] bucket: created ("),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.calls.iter().map(Call::line).collect::<Vec<_>>(),
+        [
+            "gcloud storage buckets describe gs://acme-ml-prod-mlflow",
+            "gcloud storage buckets create gs://acme-ml-prod-mlflow --location=europe-west3 \
+             --uniform-bucket-level-access --public-access-prevention",
+        ]
+    );
+
+    // Several steps run in the order of the script, whatever the order given.
+    let run = sandbox.infra(&["apply", "database", "sql-instance"]).ok();
+    assert_eq!(
+        run.results(),
+        [
+            ("sql-instance".into(), "created".into()),
+            ("database".into(), "created".into())
+        ]
+    );
+
+    let run = sandbox.infra(&["apply", "buckets"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "infra.sh: unknown step 'buckets'; the steps are: {}\n",
+            sandbox.plan.steps.join(" ")
+        )
+    );
+    assert!(run.calls.is_empty());
+}
+
+#[test]
+fn destroy_without_a_terminal_asks_for_yes() {
+    let sandbox = Sandbox::new(&stack("example"));
+    sandbox.infra(&["apply"]).ok();
+    let before = sandbox.resources();
+    let run = sandbox.infra(&["destroy"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "infra.sh: destroy asks for confirmation; pass --yes when not running in a terminal\n"
+    );
+    assert!(run.calls.is_empty(), "{:#?}", run.calls);
+    assert_eq!(sandbox.resources(), before);
+}
+
+#[test]
+fn destroy_on_a_terminal_asks_first() {
+    let sandbox = Sandbox::new(&stack("example"));
+    sandbox.infra(&["apply"]).ok();
+    let before = sandbox.resources();
+
+    let run = sandbox.infra_on_terminal(&["destroy", "--delete-data"], "n");
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stdout.starts_with(
+            "Remove the MLflow stack from project acme-ml-prod, INCLUDING the bucket and the \
+         database? [y/N] n\ninfra.sh: nothing removed\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.calls.is_empty(), "{:#?}", run.calls);
+    assert_eq!(sandbox.resources(), before);
+
+    let run = sandbox.infra_on_terminal(&["destroy"], "y");
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        run.stdout
+            .starts_with("Remove the MLflow stack from project acme-ml-prod? [y/N] y\n"),
+        "{}",
+        run.stdout
+    );
+    let mut kept = sandbox.always_kept();
+    kept.extend(sandbox.data());
+    assert_eq!(sandbox.resources(), kept);
+}
+
+/// `destroy --yes` runs the steps backwards, each removing what the same step of `apply`
+/// created, keeps the bucket, the instance, the database, its user and password, and
+/// changes nothing when run again; `--delete-data` removes those too.
+#[test]
+fn destroy_removes_in_reverse_order_and_keeps_the_data() {
+    for path in stack_files("stacks") {
+        let sandbox = Sandbox::new(&path);
+        let plan = &sandbox.plan;
+        let applied = sandbox.infra(&["apply"]).ok();
+        let run = sandbox.infra(&["destroy", "--yes"]).ok();
+
+        let steps: Vec<String> = run.results().into_iter().map(|(step, _)| step).collect();
+        let reversed: Vec<String> = plan.steps.iter().rev().map(|s| (*s).to_owned()).collect();
+        assert_eq!(steps, reversed);
+        for (step, result) in run.results() {
+            let expected = match step.as_str() {
+                "bucket" | "sql-instance" | "database" | "db-user" | "db-password" => {
+                    "kept (--delete-data removes it)"
+                }
+                "services" => "kept (other workloads may use the APIs)",
+                "cluster" if !plan.create_cluster => "kept (not created by infra.sh)",
+                "secrets" if plan.k8s_secrets.is_empty() => "absent",
+                _ => "deleted",
+            };
+            assert_eq!(result, expected, "{step}");
+        }
+        let mut kept = sandbox.always_kept();
+        kept.extend(sandbox.data());
+        assert_eq!(sandbox.resources(), kept);
+        assert_eq!(sandbox.bindings(), BTreeSet::new());
+
+        // Whatever a step created, the same step removes: with the steps reversed, what
+        // was created last is removed first.
+        let mut created_by = std::collections::BTreeMap::new();
+        for (step, calls) in applied.calls_by_step() {
+            for subject in calls.iter().filter_map(|call| subject(call)) {
+                created_by.insert(subject, step.clone());
+            }
+        }
+        for (step, calls) in run.calls_by_step() {
+            for subject in calls.iter().filter_map(|call| subject(call)) {
+                assert_eq!(created_by.get(&subject), Some(&step), "{subject}");
+            }
+        }
+
+        let again = sandbox.infra(&["destroy", "--yes"]).ok();
+        assert_eq!(again.mutating(), Vec::<String>::new());
+
+        // With the data: the database goes before its user, who owns MLflow's tables.
+        let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+        assert_eq!(sandbox.resources(), sandbox.always_kept(), "{}", run.stdout);
+        assert_eq!(sandbox.bindings(), BTreeSet::new());
+        assert!(sandbox.key_files().iter().all(|file| !file.exists()));
+        let (_, calls) = run
+            .calls_by_step()
+            .into_iter()
+            .find(|(step, _)| step == "db-user")
+            .unwrap();
+        let deletions: Vec<String> = calls
+            .iter()
+            .filter(|call| call.mutating)
+            .map(|call| call.argv[..3].join(" "))
+            .collect();
+        assert_eq!(deletions, ["sql databases delete", "sql users delete"]);
+        let again = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+        assert_eq!(again.mutating(), Vec::<String>::new());
+    }
+}
+
+/// The resource a mutating call creates or deletes, named the same both ways; `None` for
+/// a call that does not (`services enable`, `sql instances patch`, a read).
+fn subject(call: &Call) -> Option<String> {
+    if !call.mutating {
+        return None;
+    }
+    let words: Vec<&str> = call
+        .argv
+        .iter()
+        .map(String::as_str)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let flag = |name: &str| {
+        let prefix = format!("--{name}=");
+        call.argv
+            .iter()
+            .find_map(|arg| arg.strip_prefix(&prefix))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // An image without its tag: `destroy` deletes every version of it.
+    let untagged = |image: &str| match image.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => name.to_owned(),
+        _ => image.to_owned(),
+    };
+    let subject = match words.as_slice() {
+        [
+            ..,
+            "add-iam-policy-binding" | "remove-iam-policy-binding",
+            on,
+        ] => {
+            format!("binding {on} {} {}", flag("role"), flag("member"))
+        }
+        ["storage", "buckets", "create", url] | ["storage", "rm", url] => format!("bucket {url}"),
+        ["sql", "instances", "create" | "delete", name] => format!("sql-instance {name}"),
+        [
+            "sql",
+            kind @ ("databases" | "users"),
+            "create" | "delete",
+            name,
+        ] => {
+            format!("sql {kind} {}/{name}", flag("instance"))
+        }
+        ["iam", "service-accounts", "create", id] => format!(
+            "service-account {id}@{}.iam.gserviceaccount.com",
+            call.project.as_deref().unwrap()
+        ),
+        ["iam", "service-accounts", "delete", email] => format!("service-account {email}"),
+        ["iam", "service-accounts", "keys", "create", file] => format!("key {file}"),
+        ["secrets", "create" | "delete", name] => format!("secret {name}"),
+        ["artifacts", "repositories", "create" | "delete", name] => format!("repository {name}"),
+        ["builds", "submit", ..] => format!("image {}", untagged(&flag("tag"))),
+        ["artifacts" | "container", .., "images", "delete", image] => {
+            format!("image {}", untagged(image))
+        }
+        ["container", "clusters", "create-auto" | "delete", name] => format!("cluster {name}"),
+        ["compute", "addresses", "create" | "delete", name] => format!("address {name}"),
+        ["apply"] => format!(
+            "k8s {}",
+            call.note.strip_prefix("stdin: ")?.split(' ').next()?
+        ),
+        ["delete", "secret", name] => format!("k8s Secret/{}/{name}", flag("namespace")),
+        _ => return None,
+    };
+    Some(subject)
+}
+
+/// `database.instance` may name a shared instance: `--delete-data` removes this stack's
+/// database and user from it, not the other databases with the instance.
+#[test]
+fn delete_data_keeps_an_instance_that_holds_other_databases() {
+    let sandbox = Sandbox::new(&repo().join("tests/fixtures/good/custom-database.toml"));
+    sandbox.infra(&["apply"]).ok();
+    sandbox.seed("sql-database shared-postgres/billing", json!({}));
+    let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    let results = run.results();
+    let instance = results
+        .iter()
+        .find(|(step, _)| step == "sql-instance")
+        .unwrap();
+    assert_eq!(instance.1, "kept (it holds other databases: billing)");
+    let resources = sandbox.resources();
+    assert!(resources.contains("sql-instance shared-postgres"));
+    assert!(!resources.contains("sql-database shared-postgres/tracking_db"));
+    assert!(!resources.contains("sql-user shared-postgres/tracking_app"));
+}
+
+/// `registry.repository` may name a shared repository: `destroy` deletes every version of
+/// this stack's image, and the repository only when nothing else is left in it.
+#[test]
+fn destroy_keeps_a_repository_that_holds_other_images() {
+    let sandbox = Sandbox::new(&stack("production"));
+    sandbox.infra(&["apply"]).ok();
+    // The repository's path, from the stack's image: HOST/PROJECT/ml-platform.
+    let (registry, _) = sandbox.plan.image.rsplit_once('/').unwrap();
+    assert!(
+        registry.ends_with("/acme-ml-prod/ml-platform"),
+        "{registry}"
+    );
+    // An earlier version of this stack's image, and another team's image.
+    sandbox.seed(
+        &format!("image {registry}/research-mlflow-server:2.3.0"),
+        json!({}),
+    );
+    sandbox.seed(&format!("image {registry}/feature-store:7"), json!({}));
+    let run = sandbox.infra(&["destroy", "--yes"]).ok();
+    let results = run.results();
+    let find = |name: &str| {
+        results
+            .iter()
+            .find(|(step, _)| step == name)
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert_eq!(find("image"), "deleted");
+    assert_eq!(find("registry"), "kept (it holds other images)");
+    let images: Vec<String> = sandbox
+        .resources()
+        .into_iter()
+        .filter(|key| key.starts_with("image ") || key.starts_with("repository "))
+        .collect();
+    assert_eq!(
+        images,
+        [
+            format!("image {registry}/feature-store:7"),
+            "repository europe-west4/ml-platform".to_owned()
+        ]
+    );
+}
+
+#[test]
+fn a_missing_tool_is_named_before_anything_runs() {
+    let cases = [
+        (
+            "gcloud",
+            "infra.sh: gcloud is required but not installed: install the Google Cloud CLI and run 'gcloud auth login'\n",
+        ),
+        (
+            "kubectl",
+            "infra.sh: kubectl is required but not installed: install kubectl ('gcloud components install kubectl')\n",
+        ),
+        (
+            "openssl",
+            "infra.sh: openssl is required but not installed: install OpenSSL (it generates the database password)\n",
+        ),
+    ];
+    for (tool, message) in cases {
+        let sandbox = Sandbox::without(&stack("example"), &[tool]);
+        for args in [&["apply"][..], &["apply", "bucket"], &["destroy", "--yes"]] {
+            let run = sandbox.infra(args);
+            assert_eq!(run.code, 1, "{tool} {args:?}");
+            assert_eq!(run.stderr, message, "{tool} {args:?}");
+            assert_eq!(run.stdout, "");
+            assert!(run.calls.is_empty());
+        }
+    }
+}
