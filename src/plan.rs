@@ -220,7 +220,7 @@ impl Plan {
             (stack.expose.static_ip && load_balancer && gke).then(|| format!("{name}-ip"));
 
         let namespace = stack.namespace.as_str();
-        let allowed = allowed_hosts(&workload, namespace, &stack.server.allowed_hosts);
+        let allowed = allowed_hosts(&workload, namespace, &stack.server.allowed_hosts, !gke);
 
         let mut services = vec![
             "artifactregistry.googleapis.com",
@@ -369,10 +369,27 @@ impl Plan {
     }
 }
 
+/// `Host` patterns (fnmatch) of the private IPv4 ranges.
+const PRIVATE_RANGES: &[&str] = &[
+    "10.*",
+    "172.1[6-9].*",
+    "172.2[0-9].*",
+    "172.3[01].*",
+    "192.168.*",
+];
+
 /// Every `Host` the server answers to. MLflow compares the whole header, port included,
 /// exactly unless the entry has a `*`, so each name is listed bare (ports 80/443) and with
 /// `:*`: port-forwards to localhost, the Service's cluster DNS names, and the user's names.
-fn allowed_hosts(workload: &str, namespace: &str, extra: &[HostPattern]) -> Vec<String> {
+///
+/// On a local cluster the private address ranges are allowed too, as MLflow does by
+/// default: a kind or minikube load balancer hands out an address from them.
+fn allowed_hosts(
+    workload: &str,
+    namespace: &str,
+    extra: &[HostPattern],
+    private_ranges: bool,
+) -> Vec<String> {
     let mut names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
@@ -382,9 +399,13 @@ fn allowed_hosts(workload: &str, namespace: &str, extra: &[HostPattern]) -> Vec<
         format!("{workload}.{namespace}.svc.cluster.local"),
     ];
     names.extend(extra.iter().map(ToString::to_string));
+    if private_ranges {
+        names.extend(PRIVATE_RANGES.iter().map(|range| (*range).to_owned()));
+    }
     let mut hosts: Vec<String> = Vec::new();
     for name in names {
-        let forms = if name.contains(':') {
+        // `10.*` matches any port already; `name:8080` names its port.
+        let forms = if name.contains(':') || name.ends_with('*') {
             vec![name]
         } else {
             vec![name.clone(), format!("{name}:*")]

@@ -153,20 +153,20 @@ fn load(path: &Path) -> Result<Loaded, String> {
 }
 
 /// One stack, compiled: its source, diagnostics and bundle.
-struct Job {
-    source: Source,
+struct Job<'a> {
+    source: &'a Source,
     compiled: Compiled,
 }
 
-fn compile_loaded(loaded: Loaded) -> Job {
+fn compile_loaded(loaded: &Loaded) -> Job<'_> {
     match loaded {
-        Loaded::Source(source) => {
-            let compiled = compile(&source);
-            Job { source, compiled }
-        }
+        Loaded::Source(source) => Job {
+            source,
+            compiled: compile(source),
+        },
         Loaded::NotUtf8(source, diagnostic) => {
             let mut diagnostics = Diagnostics::default();
-            diagnostics.push(diagnostic);
+            diagnostics.push(diagnostic.clone());
             Job {
                 source,
                 compiled: Compiled {
@@ -226,17 +226,17 @@ fn report(job: &Job, options: &CheckOptions, style: Style) -> (String, String, b
     match options.format {
         Format::Human => {
             for diagnostic in diagnostics.iter() {
-                stderr.push_str(&diag::render(&job.source, diagnostic, style));
+                stderr.push_str(&diag::render(job.source, diagnostic, style));
                 stderr.push('\n');
             }
             if !diagnostics.is_empty() {
-                stderr.push_str(&diag::summary(&job.source, diagnostics));
+                stderr.push_str(&diag::summary(job.source, diagnostics));
                 stderr.push('\n');
             }
         }
         Format::Json => {
             for diagnostic in diagnostics.iter() {
-                let json = serde_json::to_string(&JsonDiagnostic::new(&job.source, diagnostic))
+                let json = serde_json::to_string(&JsonDiagnostic::new(job.source, diagnostic))
                     .unwrap_or_default();
                 stdout.push_str(&json);
                 stdout.push('\n');
@@ -246,15 +246,15 @@ fn report(job: &Job, options: &CheckOptions, style: Style) -> (String, String, b
     (stdout, stderr, failed)
 }
 
-/// Loads and compiles every stack in parallel; an unreadable file ends the command with
-/// status 2 after every file has been tried.
-fn compile_all(paths: &[PathBuf]) -> Result<Vec<Job>, Status> {
-    let results = parallel(paths, |path| load(path).map(compile_loaded));
-    let mut jobs = Vec::with_capacity(results.len());
+/// Reads every stack file in parallel; an unreadable file ends the command with status 2
+/// after every file has been tried, before anything is compiled or written.
+fn load_all(paths: &[PathBuf]) -> Result<Vec<Loaded>, Status> {
+    let results = parallel(paths, |path| load(path));
+    let mut loaded = Vec::with_capacity(results.len());
     let mut io_failed = false;
     for result in results {
         match result {
-            Ok(job) => jobs.push(job),
+            Ok(source) => loaded.push(source),
             Err(message) => {
                 eprintln!("error: {message}");
                 io_failed = true;
@@ -264,18 +264,22 @@ fn compile_all(paths: &[PathBuf]) -> Result<Vec<Job>, Status> {
     if io_failed {
         Err(Status::Failure)
     } else {
-        Ok(jobs)
+        Ok(loaded)
     }
 }
 
 fn check(paths: &[PathBuf], options: &CheckOptions, style: Style) -> Status {
-    let jobs = match compile_all(paths) {
-        Ok(jobs) => jobs,
+    let loaded = match load_all(paths) {
+        Ok(loaded) => loaded,
         Err(status) => return status,
     };
+    // Each stack's report is rendered on the worker that compiled it, and its bundle
+    // dropped there: memory stays flat however many stacks are checked.
+    let reports = parallel(&loaded, |loaded| {
+        report(&compile_loaded(loaded), options, style)
+    });
     let mut failed = 0;
-    for job in &jobs {
-        let (stdout, stderr, job_failed) = report(job, options, style);
+    for (stdout, stderr, job_failed) in reports {
         print_stdout(&stdout);
         eprint!("{stderr}");
         failed += usize::from(job_failed);
@@ -330,13 +334,16 @@ fn build(
         Ok(dirs) => dirs,
         Err(message) => return fail(&message),
     };
-    let jobs = match compile_all(paths) {
-        Ok(jobs) => jobs,
+    let loaded = match load_all(paths) {
+        Ok(loaded) => loaded,
         Err(status) => return status,
     };
-    let pairs: Vec<(&Job, &PathBuf)> = jobs.iter().zip(&dirs).collect();
-    let outcomes = parallel(&pairs, |(job, dir)| {
-        let (stdout, mut stderr, failed) = report(job, options, style);
+    // Compile and write in one pass per stack: a worker writes one bundle while the other
+    // compiles the next, and no more than one bundle per worker is ever in memory.
+    let pairs: Vec<(&Loaded, &PathBuf)> = loaded.iter().zip(&dirs).collect();
+    let outcomes = parallel(&pairs, |(loaded, dir)| {
+        let job = compile_loaded(loaded);
+        let (stdout, mut stderr, failed) = report(&job, options, style);
         let mut status = if failed {
             Status::Invalid
         } else {
@@ -403,18 +410,18 @@ fn build(
 }
 
 fn print_one(path: &Path, style: Style, select: impl Fn(&crate::emit::Bundle) -> String) -> Status {
-    let jobs = match compile_all(&[path.to_owned()]) {
-        Ok(jobs) => jobs,
+    let loaded = match load_all(&[path.to_owned()]) {
+        Ok(loaded) => loaded,
         Err(status) => return status,
     };
-    let Some(job) = jobs.first() else {
+    let Some(job) = loaded.first().map(compile_loaded) else {
         return Status::Failure;
     };
     let options = CheckOptions {
         format: Format::Human,
         deny_warnings: false,
     };
-    let (_, stderr, failed) = report(job, &options, style);
+    let (_, stderr, failed) = report(&job, &options, style);
     eprint!("{stderr}");
     match (&job.compiled.bundle, failed) {
         (Some(bundle), false) => {

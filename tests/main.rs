@@ -2,4 +2,7 @@
 
 mod bundles;
 mod cli;
+mod diagnostics;
+mod generative;
+mod infra;
 mod support;

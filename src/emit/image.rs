@@ -24,14 +24,13 @@ struct Context<'a> {
 /// Only when an embedded template is broken, which every test run would show.
 #[must_use]
 pub fn dockerfile(plan: &Plan, header: &str) -> String {
-    let env = script::environment();
     let context = Context {
         python_image: PYTHON_IMAGE,
         mlflow_version: &plan.mlflow_version,
         uid: SERVER_UID,
         port: SERVER_PORT,
     };
-    let body = env
+    let body = script::shared()
         .get_template("Dockerfile.j2")
         .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(context))))
         .unwrap_or_else(|error| panic!("rendering Dockerfile.j2: {error:#}"));

@@ -1,6 +1,8 @@
 //! `infra.sh`, rendered from `templates/infra.sh.j2`. Every `{{ }}` goes through
 //! [`shell_formatter`], so a value reaches the script only as a quoted shell word.
 
+use std::sync::LazyLock;
+
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Serde, Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior};
@@ -53,6 +55,15 @@ pub fn environment() -> Environment<'static> {
     env
 }
 
+/// The [`environment`] of this process, built (and its templates compiled) on first use:
+/// compiling the templates costs more than rendering them, and `build` renders three per
+/// stack, for every stack.
+#[must_use]
+pub fn shared() -> &'static Environment<'static> {
+    static SHARED: LazyLock<Environment<'static>> = LazyLock::new(environment);
+    &SHARED
+}
+
 /// Writes a value as shell words: a string is one quoted word, a sequence is its items
 /// as quoted words separated by spaces, numbers and booleans are written as they are.
 pub fn shell_formatter(out: &mut Output, state: &mut State, value: &Value) -> Result<(), Error> {
@@ -99,13 +110,13 @@ struct Context<'a> {
 /// Only when an embedded template is broken, which every test run would show.
 #[must_use]
 pub fn render(template: &str, plan: &Plan) -> String {
-    let env = environment();
     let context = Value::from(Serde(Context {
         plan,
         password_key: PASSWORD_KEY,
         key_file: KEY_FILE,
     }));
-    env.get_template(template)
+    shared()
+        .get_template(template)
         .and_then(|t| t.render(context))
         .unwrap_or_else(|error| panic!("rendering {template}: {error:#}"))
 }
