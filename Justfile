@@ -52,6 +52,8 @@ bench:
     cargo bench --bench compile
     bash tests/bench/hyperfine.sh
 
-# Fuzz the compiler's entry point (SECONDS=600 by default).
+# Fuzz the compiler's entry point for the given seconds (cargo-fuzz on stable via RUSTC_BOOTSTRAP).
 fuzz seconds="600":
-    bash fuzz/run.sh {{seconds}}
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    mkdir -p fuzz/corpus/compile
+    RUSTC_BOOTSTRAP=1 cargo fuzz run compile fuzz/corpus/compile stacks tests/fixtures/bad -- -dict=fuzz/toml.dict -max_len=8192 -max_total_time={{seconds}}
