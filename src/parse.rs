@@ -18,7 +18,7 @@ use crate::raw::{self, Choice, Spanned};
 use crate::source::Source;
 use crate::suggest;
 
-pub use keys::{REQUIRED_KEYS, example, example_of_bare_key};
+pub use keys::{REQUIRED_KEYS, all_keys, example, example_of_bare_key};
 use keys::{TABLES, TOP_KEYS, choices, hint, is_table, suggest_choice};
 pub use strings::char_spans;
 

@@ -93,45 +93,9 @@ fn rows(root: &Value, object: &Value, prefix: &str, required: &[&str], out: &mut
 }
 
 fn order(key: &str) -> usize {
-    const ORDER: &[&str] = &[
-        "project",
-        "region",
-        "bucket",
-        "tag",
-        "environment",
-        "name",
-        "namespace",
-        "server",
-        "database",
-        "registry",
-        "expose",
-        "cluster",
-        "credentials",
-        "mlflow_version",
-        "replicas",
-        "workers",
-        "cpu",
-        "memory",
-        "serve_artifacts",
-        "allowed_hosts",
-        "instance",
-        "version",
-        "tier",
-        "high_availability",
-        "storage_gb",
-        "user",
-        "auth",
-        "kind",
-        "repository",
-        "image",
-        "type",
-        "port",
-        "static_ip",
-        "allow",
-        "create",
-        "dir",
-    ];
-    ORDER.iter().position(|k| *k == key).unwrap_or(ORDER.len())
+    crate::parse::all_keys()
+        .position(|k| k == key)
+        .unwrap_or(usize::MAX)
 }
 
 fn resolve<'a>(root: &'a Value, property: &'a Value) -> Option<&'a Value> {

@@ -83,45 +83,6 @@ fn key(name: &str) -> String {
     if bare { name.to_owned() } else { quote(name) }
 }
 
-const KEYS: &[&str] = &[
-    "project",
-    "region",
-    "bucket",
-    "tag",
-    "environment",
-    "name",
-    "namespace",
-    "server",
-    "database",
-    "registry",
-    "expose",
-    "cluster",
-    "credentials",
-    "mlflow_version",
-    "replicas",
-    "workers",
-    "cpu",
-    "memory",
-    "serve_artifacts",
-    "allowed_hosts",
-    "instance",
-    "version",
-    "tier",
-    "high_availability",
-    "storage_gb",
-    "user",
-    "auth",
-    "kind",
-    "repository",
-    "image",
-    "type",
-    "port",
-    "static_ip",
-    "allow",
-    "create",
-    "dir",
-];
-
 /// Strings people and attackers write: real values, shell syntax, escapes, odd Unicode.
 const STRINGS: &[&str] = &[
     "gke",
@@ -209,7 +170,7 @@ impl Value {
 
 fn key_name() -> impl Strategy<Value = String> {
     prop_oneof![
-        4 => select(KEYS).prop_map(str::to_owned),
+        4 => select(mlflow_stack::parse::all_keys().collect::<Vec<_>>()).prop_map(str::to_owned),
         1 => "[a-z_]{1,10}",
         1 => any::<String>(),
     ]

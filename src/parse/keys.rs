@@ -53,6 +53,14 @@ pub(super) const TABLES: &[(&str, &[&str])] = &[
     ("credentials", CREDENTIALS_KEYS),
 ];
 
+/// Every key of the stack file, top-level keys first, then each table's in file order.
+pub fn all_keys() -> impl Iterator<Item = &'static str> {
+    TOP_KEYS
+        .iter()
+        .chain(TABLES.iter().flat_map(|(_, keys)| keys.iter()))
+        .copied()
+}
+
 /// A value of each key as it would be written, for the fixes the diagnostics propose.
 #[must_use]
 pub fn example(path: &str) -> &'static str {
