@@ -15,9 +15,10 @@ pub struct Options {
     pub name: String,
 }
 
-/// A TOML string literal: the values are validated by `check` afterwards, but the file must
-/// stay well-formed TOML whatever was passed.
-fn literal(value: &str) -> String {
+/// A TOML basic string holding exactly `value`: the values are validated by `check`
+/// afterwards, but the file must stay well-formed TOML whatever was passed.
+#[must_use]
+pub fn literal(value: &str) -> String {
     let mut out = String::from("\"");
     for c in value.chars() {
         match c {

@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::model::{
-    DatabaseAuth, DatabaseLogin, Environment, ExposeType, HostPattern, ImageRef, Registry,
-    RegistryKind, Stack,
+    DatabaseLogin, Environment, ExposeType, HostPattern, ImageRef, Registry, RegistryKind, Stack,
 };
 
 /// The Cloud SQL Auth Proxy image the pod runs as a native sidecar.
@@ -355,16 +354,6 @@ impl Plan {
             services,
             steps,
             proxy_image: PROXY_IMAGE,
-        }
-    }
-
-    /// The database authentication mode, for documentation.
-    #[must_use]
-    pub fn auth(&self) -> DatabaseAuth {
-        if self.iam_auth {
-            DatabaseAuth::Iam
-        } else {
-            DatabaseAuth::Password
         }
     }
 }

@@ -57,22 +57,7 @@ fn compile_checked(text: &str) -> Compiled {
     compiled
 }
 
-/// A TOML basic string holding exactly `value`.
-fn quote(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+use mlflow_stack::init::literal as quote;
 
 /// A key as TOML writes it: bare when it can be, quoted otherwise.
 fn key(name: &str) -> String {
