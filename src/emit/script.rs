@@ -1,5 +1,6 @@
-//! `infra.sh`, rendered from `templates/infra.sh.j2`. Every `{{ }}` goes through
-//! [`shell_formatter`], so a value reaches the script only as a quoted shell word.
+//! `infra.sh`, rendered from `templates/infra.sh.j2`: a prelude, one template per step of
+//! the plan (`templates/infra/steps/STEP.sh.j2`) and the command loop. Every `{{ }}` goes
+//! through [`shell_formatter`], so a value reaches the script only as a quoted shell word.
 
 use std::sync::LazyLock;
 
@@ -12,9 +13,43 @@ use super::k8s::PASSWORD_KEY;
 use crate::plan::{KEY_FILE, Plan};
 use crate::shell;
 
-const INFRA: &str = include_str!("../templates/infra.sh.j2");
 const DOCKERFILE: &str = include_str!("../templates/Dockerfile.j2");
 const README: &str = include_str!("../templates/README.md.j2");
+
+/// `infra.sh`: a prelude (settings and helpers), one file per step (its `step_*` and
+/// `undo_*` functions; the plan lists the steps a stack has) and the command loop.
+macro_rules! infra_templates {
+    ($($step:literal),* $(,)?) => {
+        [
+            ("infra.sh.j2", include_str!("../templates/infra.sh.j2")),
+            ("infra/prelude.sh.j2", include_str!("../templates/infra/prelude.sh.j2")),
+            ("infra/main.sh.j2", include_str!("../templates/infra/main.sh.j2")),
+            $((
+                concat!("infra/steps/", $step, ".sh.j2"),
+                include_str!(concat!("../templates/infra/steps/", $step, ".sh.j2")),
+            ),)*
+        ]
+    };
+}
+
+/// Every template of `infra.sh`, by name.
+pub const INFRA_TEMPLATES: &[(&str, &str)] = &infra_templates![
+    "services",
+    "bucket",
+    "sql-instance",
+    "database",
+    "service-account",
+    "iam",
+    "db-password",
+    "db-user",
+    "registry",
+    "image",
+    "cluster",
+    "static-ip",
+    "workload-identity",
+    "keys",
+    "secrets",
+];
 
 /// The template environment: shell escaping for `*.sh.j2` and `Dockerfile.j2`, none for
 /// Markdown; undefined values are errors, not empty strings.
@@ -43,11 +78,8 @@ pub fn environment() -> Environment<'static> {
         }
     });
     env.set_formatter(shell_formatter);
-    for (name, source) in [
-        ("infra.sh.j2", INFRA),
-        ("Dockerfile.j2", DOCKERFILE),
-        ("README.md.j2", README),
-    ] {
+    let others = [("Dockerfile.j2", DOCKERFILE), ("README.md.j2", README)];
+    for &(name, source) in INFRA_TEMPLATES.iter().chain(&others) {
         // The templates are part of the binary; a syntax error in one fails every test.
         env.add_template(name, source)
             .unwrap_or_else(|error| panic!("template {name}: {error}"));
@@ -158,6 +190,30 @@ mod tests {
             String::from_utf8(out.stdout).unwrap(),
             format!("{hostile}|a b|c|3|")
         );
+    }
+
+    /// Adding a step means adding its file and its name in [`INFRA_TEMPLATES`]; a file
+    /// that is not registered would silently never be rendered.
+    #[test]
+    fn every_step_template_is_registered() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/templates/infra/steps");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| {
+                format!(
+                    "infra/steps/{}",
+                    entry.unwrap().file_name().to_string_lossy()
+                )
+            })
+            .collect();
+        files.sort();
+        let mut registered: Vec<String> = INFRA_TEMPLATES
+            .iter()
+            .map(|(name, _)| (*name).to_owned())
+            .filter(|name| name.starts_with("infra/steps/"))
+            .collect();
+        registered.sort();
+        assert_eq!(files, registered);
     }
 
     #[test]
