@@ -5,9 +5,9 @@ default:
 
 # ---- build
 
-# Compile the example stack into deploy/example (the README's first command).
+# Compile the example stack into deploy/example/ (the README's first command).
 example:
-    cargo run --release -- build stacks/example.toml --out deploy/example
+    cargo run --release -- build stacks/example.toml --out deploy
 
 # Build the release binary.
 build:
@@ -57,3 +57,22 @@ fuzz seconds="600":
     command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
     mkdir -p fuzz/corpus/compile
     RUSTC_BOOTSTRAP=1 cargo fuzz run compile fuzz/corpus/compile stacks tests/fixtures/bad -- -dict=fuzz/toml.dict -max_len=8192 -max_total_time={{seconds}}
+
+# ---- install
+
+# Install the binary (~/.cargo/bin), shell completions where bash, zsh and fish find them,
+# and the man pages in ~/.cargo/share/man, which man-db searches for ~/.cargo/bin on PATH.
+install:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo install --path . --locked
+    bin="${CARGO_HOME:-$HOME/.cargo}/bin/mlflow-stack"
+    bash_dir="${XDG_DATA_HOME:-$HOME/.local/share}/bash-completion/completions"
+    fish_dir="${XDG_CONFIG_HOME:-$HOME/.config}/fish/completions"
+    zsh_dir="$HOME/.zfunc"
+    mkdir -p "$bash_dir" "$fish_dir" "$zsh_dir"
+    "$bin" completions bash > "$bash_dir/mlflow-stack"
+    "$bin" completions zsh > "$zsh_dir/_mlflow-stack"
+    "$bin" completions fish > "$fish_dir/mlflow-stack.fish"
+    "$bin" man "${CARGO_HOME:-$HOME/.cargo}/share/man/man1"
+    echo "zsh: add 'fpath+=~/.zfunc' before compinit in ~/.zshrc"

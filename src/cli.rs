@@ -17,8 +17,10 @@ pub struct Cli {
 pub enum Command {
     /// Validate stack files; diagnostics go to stderr.
     ///
-    /// Every file is checked, in parallel, and every problem in a file is reported.
-    /// Exit status 1 when any file has an error (or a warning, with --deny-warnings).
+    /// Every file is checked, in parallel, and every problem in a file is reported. One line
+    /// per file (`ok`, or its counts of errors and warnings), then a total; --quiet prints
+    /// only the problems. Exit status 1 when any file has an error (or a warning, with
+    /// --deny-warnings).
     Check {
         /// Stack files.
         #[arg(required = true, value_name = "STACK")]
@@ -28,8 +30,8 @@ pub enum Command {
     },
     /// Write the bundle of each stack.
     ///
-    /// With one stack the bundle is DIR itself; with several, DIR/<file stem>/ each. Stacks
-    /// compile in parallel. A stack with an error writes nothing and its previous bundle
+    /// Each stack's bundle is DIR/<file stem>/, however many stacks are given:
+    /// `build stacks/prod.toml --out deploy` writes deploy/prod/. Stacks compile in parallel. A stack with an error writes nothing and its previous bundle
     /// stays as it was, while the other stacks still build; the exit status is then 1.
     /// Each bundle is written to a temporary sibling and renamed into place. A non-empty
     /// directory that is not a bundle of ours is never replaced.
@@ -40,7 +42,8 @@ pub enum Command {
         /// Output directory.
         #[arg(long, short, value_name = "DIR")]
         out: PathBuf,
-        /// Write nothing; print a diff and exit 1 when a bundle in DIR is not up to date.
+        /// Write nothing; print a diff and exit 1 when a bundle in DIR is not up to date, or
+        /// when DIR holds a bundle whose stack is not among the arguments (an orphan).
         #[arg(long)]
         check: bool,
         #[command(flatten)]
@@ -82,13 +85,25 @@ pub enum Command {
         #[arg(long, default_value = "mlflow", value_name = "NAME")]
         name: String,
     },
+    /// Explain a diagnostic code: what it protects against, an example, and the fix.
+    Explain {
+        /// A code as diagnostics print it, e.g. `zone-not-region`.
+        #[arg(value_name = "CODE")]
+        code: String,
+    },
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Write the man pages: mlflow-stack(1) and one per subcommand, e.g. mlflow-stack-build(1).
+    ///
+    /// Without DIR, print mlflow-stack(1) on stdout.
+    Man {
+        /// Directory to write the pages into, e.g. ~/.local/share/man/man1.
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -99,6 +114,9 @@ pub struct CheckOptions {
     /// Treat warnings as errors (for CI).
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Print only problems: no line for a file that is fine, no total when all are.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

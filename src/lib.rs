@@ -7,7 +7,9 @@
 pub mod cli;
 pub mod diag;
 pub mod emit;
+pub mod explain;
 pub mod init;
+pub mod layout;
 pub mod model;
 pub mod parse;
 pub mod plan;

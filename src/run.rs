@@ -1,7 +1,6 @@
 //! The only place that prints diagnostics and maps outcomes to exit codes:
 //! 0 success; 1 an invalid stack or a stale bundle; 2 bad usage or an I/O failure.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -14,7 +13,7 @@ use crate::cli::{CheckOptions, Cli, Command, Format};
 use crate::diag::{self, Diagnostic, Diagnostics, JsonDiagnostic, Severity, Style};
 use crate::source::Source;
 use crate::write::{self, Written};
-use crate::{Compiled, compile, init, schema};
+use crate::{Compiled, compile, explain, init, layout, schema};
 
 /// The outcome of a command, as an exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -91,7 +90,8 @@ pub fn run(cli: Cli, style: Style) -> Status {
             print_stdout(&String::from_utf8_lossy(&out));
             Status::Success
         }
-        Command::Man => {
+        Command::Explain { code } => explain_code(&code),
+        Command::Man { dir: None } => {
             let mut out = Vec::new();
             match clap_mangen::Man::new(Cli::command()).render(&mut out) {
                 Ok(()) => {
@@ -101,6 +101,37 @@ pub fn run(cli: Cli, style: Style) -> Status {
                 Err(error) => fail(&format!("cannot render the man page: {error}")),
             }
         }
+        Command::Man { dir: Some(dir) } => man_pages(&dir),
+    }
+}
+
+/// `explain CODE`: the explanation on stdout; an unknown code is bad usage (status 2).
+fn explain_code(code: &str) -> Status {
+    if let Some(explanation) = explain::explanation(code) {
+        print_stdout(&explain::render(explanation));
+        return Status::Success;
+    }
+    let hint = explain::closest(code).map_or_else(
+        || " (the code is the first word of a diagnostic, e.g. `zone-not-region`)".to_owned(),
+        |close| format!("; did you mean `{close}`?"),
+    );
+    fail(&format!("no diagnostic code `{code}`{hint}"))
+}
+
+/// `man DIR`: mlflow-stack.1 and one page per subcommand (mlflow-stack-build.1, …).
+fn man_pages(dir: &Path) -> Status {
+    if let Err(error) = std::fs::create_dir_all(dir) {
+        return fail(&format!("cannot create {}: {error}", dir.display()));
+    }
+    match clap_mangen::generate_to(Cli::command(), dir) {
+        Ok(()) => {
+            eprintln!("wrote the man pages to {}", dir.display());
+            Status::Success
+        }
+        Err(error) => fail(&format!(
+            "cannot write the man pages to {}: {error}",
+            dir.display()
+        )),
     }
 }
 
@@ -215,9 +246,18 @@ fn parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec
     results.into_iter().map(|(_, result)| result).collect()
 }
 
-/// Renders a job's diagnostics (human: stderr text; json: stdout lines) and says whether
-/// the stack counts as failed.
-fn report(job: &Job, options: &CheckOptions, style: Style) -> (String, String, bool) {
+/// A job's diagnostics as printed: human text for stderr, or JSON lines for stdout.
+struct Report {
+    stdout: String,
+    stderr: String,
+    /// The stack counts as failed: an error, or a warning with `--deny-warnings`.
+    failed: bool,
+    /// The first code reported, for the `explain` hint.
+    first_code: Option<&'static str>,
+}
+
+/// Renders a job's diagnostics (human: stderr text; json: stdout lines).
+fn report(job: &Job, options: &CheckOptions, style: Style) -> Report {
     let diagnostics = &job.compiled.diagnostics;
     let failed = diagnostics.has_errors()
         || (options.deny_warnings && diagnostics.count(Severity::Warning) > 0);
@@ -243,7 +283,17 @@ fn report(job: &Job, options: &CheckOptions, style: Style) -> (String, String, b
             }
         }
     }
-    (stdout, stderr, failed)
+    Report {
+        stdout,
+        stderr,
+        failed,
+        first_code: diagnostics.iter().next().map(|d| d.code),
+    }
+}
+
+/// The closing hint of human output that showed a diagnostic.
+fn explain_hint(code: &str) -> String {
+    format!("what a code protects against, and the fix: `mlflow-stack explain {code}`\n")
 }
 
 /// Reads every stack file in parallel; an unreadable file ends the command with status 2
@@ -273,54 +323,40 @@ fn check(paths: &[PathBuf], options: &CheckOptions, style: Style) -> Status {
         Ok(loaded) => loaded,
         Err(status) => return status,
     };
+    let human = options.format == Format::Human;
     // Each stack's report is rendered on the worker that compiled it, and its bundle
     // dropped there: memory stays flat however many stacks are checked.
     let reports = parallel(&loaded, |loaded| {
-        report(&compile_loaded(loaded), options, style)
+        let job = compile_loaded(loaded);
+        let mut report = report(&job, options, style);
+        if human && !options.quiet && job.compiled.diagnostics.is_empty() {
+            let _ = writeln!(report.stderr, "{}: ok", job.source.display_name());
+        }
+        report
     });
     let mut failed = 0;
-    for (stdout, stderr, job_failed) in reports {
-        print_stdout(&stdout);
-        eprint!("{stderr}");
-        failed += usize::from(job_failed);
+    let mut first_code = None;
+    for report in reports {
+        print_stdout(&report.stdout);
+        eprint!("{}", report.stderr);
+        failed += usize::from(report.failed);
+        first_code = first_code.or(report.first_code);
     }
-    if options.format == Format::Human && paths.len() > 1 {
+    if human && (failed > 0 || !options.quiet) {
         eprintln!(
             "checked {}: {} failed",
             diag::plural(paths.len(), "stack"),
             failed
         );
     }
+    if let (true, Some(code)) = (human, first_code) {
+        eprint!("{}", explain_hint(code));
+    }
     if failed > 0 {
         Status::Invalid
     } else {
         Status::Success
     }
-}
-
-/// The output directory of each stack: `out` itself for one stack, `out/<stem>` for several.
-fn out_dirs(paths: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
-    if paths.len() == 1 {
-        return Ok(vec![out.to_owned()]);
-    }
-    let mut seen: BTreeMap<String, &Path> = BTreeMap::new();
-    let mut dirs = Vec::with_capacity(paths.len());
-    for path in paths {
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if let Some(other) = seen.insert(stem.clone(), path) {
-            return Err(format!(
-                "{} and {} would both build into {}; rename one of them",
-                other.display(),
-                path.display(),
-                out.join(&stem).display()
-            ));
-        }
-        dirs.push(out.join(stem));
-    }
-    Ok(dirs)
 }
 
 fn build(
@@ -330,7 +366,7 @@ fn build(
     options: &CheckOptions,
     style: Style,
 ) -> Status {
-    let dirs = match out_dirs(paths, out) {
+    let dirs = match layout::out_dirs(paths, out) {
         Ok(dirs) => dirs,
         Err(message) => return fail(&message),
     };
@@ -343,26 +379,34 @@ fn build(
     let pairs: Vec<(&Loaded, &PathBuf)> = loaded.iter().zip(&dirs).collect();
     let outcomes = parallel(&pairs, |(loaded, dir)| {
         let job = compile_loaded(loaded);
-        let (stdout, mut stderr, failed) = report(&job, options, style);
+        let Report {
+            stdout,
+            mut stderr,
+            failed,
+            first_code,
+        } = report(&job, options, style);
         let mut status = if failed {
             Status::Invalid
         } else {
             Status::Success
         };
         let mut diff = String::new();
+        let quiet = options.quiet;
         if let (false, Some(bundle)) = (failed, &job.compiled.bundle) {
             let result = if check_only {
                 write::diff(bundle, dir).map(|d| {
                     diff = d;
                     if diff.is_empty() {
-                        let _ = writeln!(stderr, "{}: up to date", dir.display());
+                        if !quiet {
+                            let _ = writeln!(stderr, "{}: up to date", dir.display());
+                        }
                     } else {
                         let _ = writeln!(
                             stderr,
                             "{}: stale; rebuild with `mlflow-stack build {} --out {}`",
                             dir.display(),
                             job.source.path().display(),
-                            dir.display()
+                            out.display()
                         );
                         status = Status::Invalid;
                     }
@@ -373,12 +417,14 @@ fn build(
                         Written::Written => "wrote",
                         Written::Unchanged => "unchanged",
                     };
-                    let _ = writeln!(
-                        stderr,
-                        "{what} {} ({} files)",
-                        dir.display(),
-                        bundle.files.len()
-                    );
+                    if !quiet {
+                        let _ = writeln!(
+                            stderr,
+                            "{what} {} ({} files)",
+                            dir.display(),
+                            bundle.files.len()
+                        );
+                    }
                 })
             };
             if let Err(error) = result {
@@ -388,23 +434,51 @@ fn build(
         } else if failed {
             let _ = writeln!(stderr, "{}: not written", dir.display());
         }
-        (stdout + &diff, stderr, status)
+        (stdout + &diff, stderr, status, first_code)
     });
     let mut worst = Status::Success;
     let mut failed = 0;
-    for (stdout, stderr, status) in outcomes {
+    let mut first = None;
+    for (stdout, stderr, status, first_code) in outcomes {
         print_stdout(&stdout);
         eprint!("{stderr}");
         worst = worst.max(status);
         failed += usize::from(status != Status::Success);
+        first = first.or(first_code);
     }
-    if paths.len() > 1 {
+    if check_only {
+        match layout::orphans(out, &dirs) {
+            Ok(orphans) => {
+                for orphan in &orphans {
+                    eprintln!(
+                        "{}: orphaned bundle: no stack `{}.toml` among the arguments; delete it \
+                         (`rm -r {}`) or pass its stack",
+                        orphan.display(),
+                        layout::stem(orphan),
+                        orphan.display()
+                    );
+                }
+                if !orphans.is_empty() {
+                    worst = worst.max(Status::Invalid);
+                    failed += orphans.len();
+                }
+            }
+            Err(error) => {
+                eprintln!("error: {}: {error}", out.display());
+                worst = Status::Failure;
+            }
+        }
+    }
+    if options.format == Format::Human && (worst != Status::Success || !options.quiet) {
         let verb = if check_only { "checked" } else { "built" };
         eprintln!(
             "{verb} {}: {} failed",
             diag::plural(paths.len(), "stack"),
             failed
         );
+    }
+    if let (Format::Human, Some(code)) = (options.format, first) {
+        eprint!("{}", explain_hint(code));
     }
     worst
 }
@@ -420,9 +494,18 @@ fn print_one(path: &Path, style: Style, select: impl Fn(&crate::emit::Bundle) ->
     let options = CheckOptions {
         format: Format::Human,
         deny_warnings: false,
+        quiet: false,
     };
-    let (_, stderr, failed) = report(&job, &options, style);
+    let Report {
+        stderr,
+        failed,
+        first_code,
+        ..
+    } = report(&job, &options, style);
     eprint!("{stderr}");
+    if let Some(code) = first_code {
+        eprint!("{}", explain_hint(code));
+    }
     match (&job.compiled.bundle, failed) {
         (Some(bundle), false) => {
             print_stdout(&select(bundle));

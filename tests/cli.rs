@@ -22,7 +22,10 @@ fn check_passes_the_ready_made_stacks() {
     ]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(stdout(&output), "");
-    assert_eq!(stderr(&output), "checked 3 stacks: 0 failed\n");
+    assert_eq!(
+        stderr(&output),
+        "stacks/example.toml: ok\nstacks/local.toml: ok\nstacks/production.toml: ok\nchecked 3 stacks: 0 failed\n"
+    );
 }
 
 #[test]
@@ -70,7 +73,7 @@ fn warnings_do_not_fail_unless_denied() {
     let out = dir.path().join("out");
     let output = run(&["build", &stack, "--out", out.to_str().unwrap()]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert!(out.join("infra.sh").exists());
+    assert!(out.join("latest/infra.sh").exists());
 }
 
 #[test]
@@ -104,7 +107,7 @@ fn build_writes_then_reports_unchanged_and_check_agrees() {
     let output = run(&["build", "stacks/example.toml", "--out", out]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert!(stderr(&output).starts_with("wrote "));
-    let script = dir.path().join("deploy/infra.sh");
+    let script = dir.path().join("deploy/example/infra.sh");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -124,11 +127,11 @@ fn build_writes_then_reports_unchanged_and_check_agrees() {
     assert_eq!(stdout(&output), "");
 
     fs::write(
-        dir.path().join("deploy/kubernetes/service.yaml"),
+        dir.path().join("deploy/example/kubernetes/service.yaml"),
         "edited by hand\n",
     )
     .unwrap();
-    fs::write(dir.path().join("deploy/stray.txt"), "x\n").unwrap();
+    fs::write(dir.path().join("deploy/example/stray.txt"), "x\n").unwrap();
     let output = run(&["build", "stacks/example.toml", "--out", out, "--check"]);
     assert_eq!(code(&output), 1);
     let diff = stdout(&output);
@@ -137,13 +140,13 @@ fn build_writes_then_reports_unchanged_and_check_agrees() {
     assert!(diff.contains("stray.txt"), "{diff}");
     assert!(stderr(&output).contains("stale"), "{}", stderr(&output));
     assert_eq!(
-        fs::read_to_string(dir.path().join("deploy/kubernetes/service.yaml")).unwrap(),
+        fs::read_to_string(dir.path().join("deploy/example/kubernetes/service.yaml")).unwrap(),
         "edited by hand\n"
     );
 
     let output = run(&["build", "stacks/example.toml", "--out", out]);
     assert_eq!(code(&output), 0);
-    assert!(!dir.path().join("deploy/stray.txt").exists());
+    assert!(!dir.path().join("deploy/example/stray.txt").exists());
 }
 
 #[test]
@@ -155,13 +158,13 @@ fn an_invalid_stack_leaves_the_previous_bundle_untouched() {
         code(&run(&["build", &stack, "--out", out.to_str().unwrap()])),
         0
     );
-    let before = fs::read_to_string(out.join("kubernetes/deployment.yaml")).unwrap();
+    let before = fs::read_to_string(out.join("s/kubernetes/deployment.yaml")).unwrap();
     fs::write(&stack, GOOD.replace("1.0.0", "1.0.1").replace("gke", "gcp")).unwrap();
     let output = run(&["build", &stack, "--out", out.to_str().unwrap()]);
     assert_eq!(code(&output), 1);
     assert!(stderr(&output).contains("not written"));
     assert_eq!(
-        fs::read_to_string(out.join("kubernetes/deployment.yaml")).unwrap(),
+        fs::read_to_string(out.join("s/kubernetes/deployment.yaml")).unwrap(),
         before
     );
 }
@@ -169,7 +172,8 @@ fn an_invalid_stack_leaves_the_previous_bundle_untouched() {
 #[test]
 fn build_refuses_a_directory_that_is_not_a_bundle() {
     let dir = TempDir::new("refuse");
-    fs::write(dir.path().join("notes.txt"), "mine\n").unwrap();
+    fs::create_dir_all(dir.path().join("example")).unwrap();
+    fs::write(dir.path().join("example/notes.txt"), "mine\n").unwrap();
     let output = run(&[
         "build",
         "stacks/example.toml",
@@ -183,7 +187,7 @@ fn build_refuses_a_directory_that_is_not_a_bundle() {
         stderr(&output)
     );
     assert_eq!(
-        fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        fs::read_to_string(dir.path().join("example/notes.txt")).unwrap(),
         "mine\n"
     );
 }
@@ -273,7 +277,10 @@ fn init_writes_a_stack_that_checks_and_never_overwrites() {
         assert!(text.contains("bucket = \"acme-research-mlflow\""), "{text}");
         let output = run_in(dir.path(), &["check", &name]);
         assert_eq!(code(&output), 0, "{}", stderr(&output));
-        assert_eq!(stderr(&output), "");
+        assert_eq!(
+            stderr(&output),
+            format!("{name}: ok\nchecked 1 stack: 0 failed\n")
+        );
         let output = run_in(dir.path(), &["init", &name]);
         assert_eq!(code(&output), 2);
         assert_eq!(fs::read_to_string(dir.path().join(&name)).unwrap(), text);

@@ -227,7 +227,7 @@ fn several_problems_are_reported_in_one_run_in_source_order() {
     fs::write(&path, FIVE_MISTAKES).unwrap();
     let output = run(&["check", path.to_str().unwrap()]);
     assert_eq!(code(&output), 1);
-    assert!(stderr(&output).ends_with(": 5 errors, 0 warnings\n"));
+    assert!(stderr(&output).contains(": 5 errors, 0 warnings\n"));
     let json = run(&["check", "--format", "json", path.to_str().unwrap()]);
     let lines: Vec<u64> = stdout(&json)
         .lines()
@@ -310,7 +310,7 @@ fn warnings_render_as_warnings_and_deny_warnings_fails_without_writing() {
     let err = stderr(&output);
     assert!(err.contains("⚠") && err.contains("open-to-world"), "{err}");
     assert!(
-        err.ends_with("open-to-world.toml: 0 errors, 1 warning\n"),
+        err.contains("open-to-world.toml: 0 errors, 1 warning\n"),
         "{err}"
     );
 
@@ -318,8 +318,8 @@ fn warnings_render_as_warnings_and_deny_warnings_fails_without_writing() {
     assert_eq!(code(&denied), 1);
     assert_eq!(
         stderr(&denied),
-        err,
-        "denying warnings changes the status, not the output"
+        err.replace("checked 1 stack: 0 failed", "checked 1 stack: 1 failed"),
+        "denying warnings changes the status and the count, not the diagnostics"
     );
 
     let dir = TempDir::new("deny");
@@ -341,7 +341,7 @@ fn warnings_render_as_warnings_and_deny_warnings_fails_without_writing() {
 
     let output = run(&["build", path, "--out", out.to_str().unwrap()]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert!(out.join("kubernetes/service.yaml").exists());
+    assert!(out.join("open-to-world/kubernetes/service.yaml").exists());
 }
 
 /// Every file of a directory, with its bytes.
@@ -367,10 +367,12 @@ fn an_invalid_stack_leaves_the_previous_bundle_byte_identical() {
     let dir = TempDir::new("identical");
     let out = dir.path().join("bundle");
     let out = out.to_str().unwrap();
-    assert_eq!(
-        code(&run(&["build", "stacks/example.toml", "--out", out])),
-        0
-    );
+    // Each broken stack is saved under the good one's name, so it targets the same bundle.
+    let stacks = TempDir::new("identical-stacks");
+    let stack = stacks.path().join("example.toml");
+    let stack = stack.to_str().unwrap();
+    fs::copy("stacks/example.toml", stack).unwrap();
+    assert_eq!(code(&run(&["build", stack, "--out", out])), 0);
     let before = snapshot_of(dir.path());
     for fixture in [
         "zone-not-region",
@@ -378,8 +380,12 @@ fn an_invalid_stack_leaves_the_previous_bundle_byte_identical() {
         "not-utf8",
         "latest-tag",
     ] {
-        let path = format!("tests/fixtures/bad/{fixture}.toml");
-        let mut args = vec!["build", path.as_str(), "--out", out];
+        fs::copy(
+            repo().join(format!("tests/fixtures/bad/{fixture}.toml")),
+            stack,
+        )
+        .unwrap();
+        let mut args = vec!["build", stack, "--out", out];
         if fixture == "latest-tag" {
             args.push("--deny-warnings");
         }

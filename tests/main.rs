@@ -6,3 +6,4 @@ mod diagnostics;
 mod generative;
 mod infra;
 mod support;
+mod ux;

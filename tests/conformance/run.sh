@@ -35,7 +35,8 @@ VENV="$ROOT/.venv-tools"
 K8S_VERSIONS=(1.33.0 1.37.0)
 OVERLAY=examples/kustomize-overlay
 EXAMPLE_STACK=stacks/example.toml
-EXAMPLE_BUNDLE=deploy/example
+EXAMPLE_OUT=deploy
+EXAMPLE_BUNDLE=$EXAMPLE_OUT/example # `build --out DIR` writes DIR/<stem>/
 
 passed=0
 failed=0
@@ -150,16 +151,17 @@ taplo_check() {
     --schema "file://$WORK/schema.json" "$1" 2>&1
 }
 
-# check_stack STACK ID: build the stack into $WORK/bundles/ID and run the per-bundle
+# check_stack STACK ID: build the stack into $WORK/bundles/ID/<stem> and run the per-bundle
 # checks (all but checkov, which runs once over the bundles that built).
 check_stack() {
-  local stack=$1 id=$2 bundle="$WORK/bundles/$2" out manifests=() file
-  if ! out=$("$BIN" build "$stack" --out "$bundle" 2>&1); then
+  local stack=$1 id=$2 out_dir="$WORK/bundles/$2" bundle out manifests=() file
+  bundle="$out_dir/$(basename "$stack" .toml)" # `build --out DIR` writes DIR/<stem>/
+  if ! out=$("$BIN" build "$stack" --out "$out_dir" 2>&1); then
     fail "build" "$stack" "$out"
     return
   fi
   printf '%s\t%s\n' "$id" "$stack" >>"$WORK/stacks.tsv" # for checkov_report.py
-  if out=$("$BIN" build "$stack" --out "$bundle" --check 2>&1); then
+  if out=$("$BIN" build "$stack" --out "$out_dir" --check 2>&1); then
     pass "build, build --check" "$stack"
   else
     fail "build, build --check" "$stack" "second build differs (not deterministic?)"$'\n'"$out"
@@ -298,7 +300,7 @@ check_overlay() {
     fail "overlay" "$OVERLAY" "$OVERLAY/kustomization.yaml is missing"
     return
   fi
-  if ! out=$("$BIN" build "$EXAMPLE_STACK" --out "$EXAMPLE_BUNDLE" 2>&1); then
+  if ! out=$("$BIN" build "$EXAMPLE_STACK" --out "$EXAMPLE_OUT" 2>&1); then
     fail "overlay" "$OVERLAY" "building $EXAMPLE_STACK into $EXAMPLE_BUNDLE failed"$'\n'"$out"
     return
   fi

@@ -1244,7 +1244,7 @@ class Suite:
                 raise Failure(
                     f"mlflow-stack build {stack_file} failed ({result.returncode}):\n{result.stderr}{result.stdout}"
                 )
-            bundle_dir = out
+            bundle_dir = out / stack_file.stem  # `build --out DIR` writes DIR/<stem>/
         self.bundles[stack_file] = Bundle(bundle_dir)
         return self.bundles[stack_file]
 

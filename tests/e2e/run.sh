@@ -21,6 +21,8 @@ COMPILER="${E2E_COMPILER:-$REPO/target/release/mlflow-stack}"
 STARTED=$(date +%s)
 SETUP_DIR="$(mktemp -d "${TMPDIR:-/tmp}/mlflow-e2e-setup.XXXXXX")"
 SETUP_LOG="$SETUP_DIR/setup.log"
+# `build --out DIR` writes each stack's bundle to DIR/<file stem>/.
+BUNDLE="$SETUP_DIR/bundles/$(basename "$STACK" .toml)"
 # e2e.py appends the process group of everything it starts here, and empties the file
 # once it has stopped them all; whatever is still listed at exit is killed below.
 export E2E_PGID_FILE="$SETUP_DIR/pgids"
@@ -101,8 +103,8 @@ build_compiler() {
 }
 
 build_bundle() {
-    timeout 60 "$COMPILER" build "$STACK" --out "$SETUP_DIR/bundle"
-    [[ -f $SETUP_DIR/bundle/image/requirements.txt ]]
+    timeout 60 "$COMPILER" build "$STACK" --out "$SETUP_DIR/bundles"
+    [[ -f $BUNDLE/image/requirements.txt ]]
 }
 
 # Debian's python3 when it can make venvs: unlike a python under /root (pyenv), the pod's
@@ -125,7 +127,7 @@ ensure_venv() {
     if [[ ! -x $VENV/bin/python ]]; then
         "$python" -m venv "$VENV"
     fi
-    local requirements=("$SETUP_DIR/bundle/image/requirements.txt" "$REPO/tests/e2e/requirements.txt")
+    local requirements=("$BUNDLE/image/requirements.txt" "$REPO/tests/e2e/requirements.txt")
     if "$VENV/bin/python" "$REPO/tests/e2e/pins_match.py" "${requirements[@]}"; then
         return 0
     fi
@@ -142,7 +144,7 @@ step "prepare $VENV" ensure_venv
 # In the background so that a signal reaches on_signal at once (bash runs traps only
 # between foreground commands).
 "$VENV/bin/python" "$REPO/tests/e2e/e2e.py" \
-    --compiler "$COMPILER" --stack "$STACK" --bundle "$SETUP_DIR/bundle" "$@" </dev/null &
+    --compiler "$COMPILER" --stack "$STACK" --bundle "$BUNDLE" "$@" </dev/null &
 E2E_PID=$!
 status=0
 wait "$E2E_PID" || status=$?

@@ -1,0 +1,350 @@
+//! `mlflow-stack explain CODE`: the long explanation of every diagnostic code, like
+//! `rustc --explain`. A test keeps this table in step with [`crate::diag::CODES`].
+
+use crate::diag::CODES;
+
+/// The long explanation of one diagnostic code.
+#[derive(Debug, Clone, Copy)]
+pub struct Explanation {
+    pub code: &'static str,
+    /// What the rule protects against.
+    pub protects: &'static str,
+    /// A stack file fragment that triggers it.
+    pub example: &'static str,
+    /// How to fix it.
+    pub fix: &'static str,
+}
+
+/// The explanation of `code`, when it is one of ours.
+#[must_use]
+pub fn explanation(code: &str) -> Option<&'static Explanation> {
+    EXPLANATIONS.iter().find(|e| e.code == code)
+}
+
+/// The code closest to a misspelled one.
+#[must_use]
+pub fn closest(code: &str) -> Option<&'static str> {
+    crate::suggest::closest(code, CODES.iter().copied())
+}
+
+/// The explanation as `explain` prints it: the code, then three indented sections.
+#[must_use]
+pub fn render(explanation: &Explanation) -> String {
+    let indent = |text: &str| {
+        text.lines()
+            .map(|line| {
+                if line.is_empty() {
+                    String::from("\n")
+                } else {
+                    format!("    {line}\n")
+                }
+            })
+            .collect::<String>()
+    };
+    format!(
+        "{}\n\nWhat it protects against\n{}\nExample\n{}\nFix\n{}",
+        explanation.code,
+        indent(explanation.protects),
+        indent(explanation.example),
+        indent(explanation.fix),
+    )
+}
+
+macro_rules! explanations {
+    ($($code:literal { $protects:literal, $example:literal, $fix:literal })*) => {
+        /// Every explanation, by code.
+        pub const EXPLANATIONS: &[Explanation] = &[
+            $(Explanation { code: $code, protects: $protects, example: $example, fix: $fix },)*
+        ];
+    };
+}
+
+explanations! {
+"conflicting-options" {
+"Two settings that cannot hold together, where one would be silently ignored: a database
+user with IAM auth (the user is then the server's service account), a repository with a
+prebuilt `registry.image`, `allow` or `static_ip` on a Service that is not a load balancer.",
+"[database]
+auth = \"iam\"
+user = \"mlflow\"",
+"Remove the setting that has no effect, or change the one that makes it meaningless."
+}
+"default-namespace" {
+"The `default` namespace is shared by everything in the cluster: the bundle's
+NetworkPolicy, Pod Security labels and `kubectl delete -k` would reach other workloads.",
+"namespace = \"default\"",
+"Leave `namespace` out: the bundle gets a namespace of its own, named after `name`."
+}
+"derived-name-too-long" {
+"A name derived from the stack would exceed a Google Cloud limit, and `infra.sh` would
+fail halfway through `apply`: e.g. `PROJECT:INSTANCE`, the Cloud SQL instance's full
+name, is limited to 98 characters.",
+"project = \"a-thirty-character-project-id1\"
+[database]
+instance = \"a-very-long-instance-name-that-goes-on-and-on-and-on-and-on-and-on-and-on\"",
+"Shorten the value the diagnostic points at to the length its help gives."
+}
+"duplicate-key" {
+"TOML forbids defining a key or a table twice; which value was meant cannot be guessed.",
+"region = \"europe-west3\"
+region = \"europe-west4\"",
+"Keep one definition (the diagnostic also points at the first one)."
+}
+"invalid-bucket" {
+"Cloud Storage bucket naming rules: 3 to 63 characters (222 with dots), lowercase
+letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit, no `goog`
+prefix, no `google`, not an IP address. `gcloud storage buckets create` would refuse it.",
+"bucket = \"gs://Acme-Artifacts\"",
+"Write the bare bucket name in lowercase: `bucket = \"acme-artifacts\"`."
+}
+"invalid-cidr" {
+"`expose.allow` becomes the load balancer's `loadBalancerSourceRanges`; a malformed range
+is rejected by Kubernetes, and one with host bits set hides a typo in the prefix.",
+"[expose]
+allow = [\"203.0.113.7/24\"]",
+"Write a network address with its prefix length: `203.0.113.0/24`, or `203.0.113.7/32`
+for one address."
+}
+"invalid-cluster-name" {
+"GKE cluster names are 1 to 40 characters, lowercase letters, digits and hyphens,
+starting with a letter and ending with a letter or digit; `get-credentials` and
+`clusters create` would fail.",
+"[cluster]
+name = \"ML_Cluster\"",
+"Use the name `gcloud container clusters list` shows: `name = \"ml-cluster\"`."
+}
+"invalid-host" {
+"`server.allowed_hosts` becomes MLflow's `--allowed-hosts`, which matches the `Host`
+header: a URL, a path or a bad wildcard never matches and the server answers 403.",
+"[server]
+allowed_hosts = [\"https://mlflow.example.com/\"]",
+"Write the host name alone (`mlflow.example.com`), optionally with a port
+(`mlflow.example.com:8443`) or a leading wildcard label (`*.example.com`)."
+}
+"invalid-identifier" {
+"The database and user names reach SQL statements and URIs unquoted: they must be plain
+PostgreSQL names (lowercase letters, digits and `_`, starting with a letter, at most 63).",
+"[database]
+database = \"ml-flow\"",
+"Use `_` instead of `-` and lowercase letters: `database = \"ml_flow\"`."
+}
+"invalid-image" {
+"`registry.image` is run as is: without a tag or digest, or with uppercase letters, it is
+not a pullable reference and the pods would fail with `InvalidImageName`.",
+"[registry]
+image = \"europe-west3-docker.pkg.dev/acme/tools/mlflow\"",
+"Give the full reference with a tag: `europe-west3-docker.pkg.dev/acme/tools/mlflow:3.17.2`."
+}
+"invalid-instance" {
+"Cloud SQL instance ids are lowercase letters, digits and hyphens, starting with a letter,
+not ending with a hyphen, at most 98 characters with the project id.",
+"[database]
+instance = \"MLflow_DB\"",
+"Write `instance = \"mlflow-db\"`, or leave it out for `<name>-db`."
+}
+"invalid-mlflow-version" {
+"`server.mlflow_version` is pinned into `image/requirements.txt`: it must be an exact
+release (`3.17.2`), not a range or a prefixed tag that pip would read differently.",
+"[server]
+mlflow_version = \"v3.17\"",
+"Write the exact version: `mlflow_version = \"3.17.2\"`."
+}
+"invalid-name" {
+"`name` prefixes every Kubernetes object and cloud resource: it must be a DNS label of 3 to
+20 characters so that every derived name (`<name>-server`, `<name>-db`, service accounts
+of 6 to 30 characters) fits Google's and Kubernetes' limits.",
+"name = \"ML\"",
+"Use 3 to 20 lowercase letters, digits and hyphens, starting with a letter: `name = \"mlflow\"`."
+}
+"invalid-namespace" {
+"`namespace` must be a Kubernetes DNS label (lowercase letters, digits and hyphens, at most
+63 characters); `kubectl apply` would reject the manifests.",
+"namespace = \"ML_Team\"",
+"Write `namespace = \"ml-team\"`, or leave it out to use `name`."
+}
+"invalid-path" {
+"`credentials.dir` is where `infra.sh` writes key files: a value with shell-special
+characters, or one starting with `-` (read as an option), is refused rather than quoted
+into surprises.",
+"[credentials]
+dir = \"-keys\"",
+"Use a plain relative path such as `dir = \".mlflow_credentials\"`."
+}
+"invalid-project" {
+"Google Cloud project ids are 6 to 30 characters, lowercase letters, digits and hyphens,
+starting with a letter and not ending with a hyphen. A project number or a display name
+is not an id, and every gcloud call would fail.",
+"project = \"Acme ML Prod\"",
+"Use the id `gcloud projects list` shows in PROJECT_ID: `project = \"acme-ml-prod\"`."
+}
+"invalid-quantity" {
+"`server.cpu` and `server.memory` become the container's resources: they must be
+Kubernetes quantities (`500m`, `1`, `1Gi`, `768Mi`). `1GB` or `1gi` would be rejected
+or mean something else (`1G` is 10^9 bytes).",
+"[server]
+memory = \"1GB\"",
+"Use binary suffixes for memory (`1Gi`, `1536Mi`) and cores or millicores for CPU (`500m`)."
+}
+"invalid-repository" {
+"Artifact Registry repository ids are lowercase letters, digits and hyphens, starting with
+a letter, at most 63 characters.",
+"[registry]
+repository = \"ML_Images\"",
+"Write `repository = \"ml-images\"`, or leave it out for `mlflow`."
+}
+"invalid-tag" {
+"`tag` is the server image's Docker tag: at most 128 characters of letters, digits, `_`,
+`.` and `-`, not starting with `.` or `-`. A `:` or `+` would make the image reference
+invalid.",
+"tag = \"1.0.0+build.5\"",
+"Write `tag = \"1.0.0-build.5\"`."
+}
+"invalid-tier" {
+"Cloud SQL for PostgreSQL (Enterprise edition) takes `db-custom-CPUS-MEMORY_MB` tiers (1 or
+an even number of CPUs up to 96, memory a multiple of 256 MB, 0.9 to 6.5 GB per CPU, at
+least 3840), `db-f1-micro` or `db-g1-small`; `gcloud sql instances create` would fail
+after the rest was created.",
+"[database]
+tier = \"db-n1-standard-1\"",
+"Use a custom tier, e.g. `tier = \"db-custom-1-3840\"` (1 CPU, 3.75 GB)."
+}
+"latest-tag" {
+"Kubernetes rolls out a new image only when the pod template changes: rebuilding `latest`
+changes nothing in the bundle, so the running pods keep the old image.",
+"tag = \"latest\"",
+"Use a version (`tag = \"1.0.0\"`) and bump it for every rebuild."
+}
+"legacy-registry" {
+"Container Registry (`gcr.io`) is shut down for new use; Artifact Registry replaces it.",
+"[registry]
+kind = \"gcr\"",
+"Remove `kind`: the default is `artifact-registry`."
+}
+"load-balancer-host" {
+"MLflow (3.5 and later) refuses any request whose `Host` header is not allowed, with 403.
+A client reaching a gke load balancer uses its address or a DNS name pointing at it; unless
+one of those is in `server.allowed_hosts`, every such request is refused (`/health` is
+exempt, so probes pass and nothing else does).",
+"[expose]
+type = \"load-balancer\"
+allow = [\"203.0.113.0/24\"]",
+"Point a DNS name at the load balancer and allow it:
+`[server] allowed_hosts = [\"mlflow.example.com\"]`; or reserve the address
+(`static_ip = true`), read it after `infra.sh apply` and allow it."
+}
+"load-balancer-without-allow" {
+"A load balancer on gke gets a public address: without `expose.allow` the tracking server,
+its runs and its artifacts would be open to the internet.",
+"[expose]
+type = \"load-balancer\"",
+"List the source ranges that may connect: `allow = [\"203.0.113.0/24\"]`
+(`[\"0.0.0.0/0\"]` opens it to the world on purpose, with a warning)."
+}
+"memory-too-low" {
+"MLflow's memory grows with its workers: the default limit is 512Mi plus 256Mi per worker.
+A limit below that gets the pod OOM-killed under load, or at start.",
+"[server]
+workers = 8
+memory = \"1Gi\"",
+"Leave `memory` out for the default sized to the workers, or give at least what the
+warning says."
+}
+"missing-key" {
+"`project`, `region`, `bucket`, `tag` and `environment` have no sensible default: every
+resource depends on them.",
+"project = \"acme-ml-prod\"
+region = \"europe-west3\"",
+"Add the keys the diagnostic lists, e.g. `bucket = \"acme-ml-prod-mlflow\"`."
+}
+"not-applicable" {
+"A key that does nothing in this environment would be silently ignored: `[cluster]` on
+`local`, `[credentials]` on `gke`, `static_ip` off gke.",
+"environment = \"local\"
+[cluster]
+name = \"ml\"",
+"Remove the key, or change `environment`."
+}
+"not-utf8" {
+"TOML files are UTF-8. A file saved in another encoding (UTF-16 by Windows Notepad, Latin-1)
+cannot be read as written.",
+"A file saved as \"Unicode\" (UTF-16 LE) in Notepad.",
+"Save it as UTF-8, e.g. `iconv -f UTF-16 -t UTF-8 stack.toml > stack.utf8.toml`, or
+\"Save as… / Encoding: UTF-8\" in the editor."
+}
+"open-to-world" {
+"`0.0.0.0/0` in `expose.allow` lets anyone on the internet reach the tracking server, which
+has no authentication of its own.",
+"[expose]
+type = \"load-balancer\"
+allow = [\"0.0.0.0/0\"]",
+"List the ranges that need access; keep `0.0.0.0/0` only when that is the intent."
+}
+"out-of-range" {
+"A count outside what the rest of the stack supports: replicas 1 to 50, workers 1 to 16,
+storage 10 to 65536 GB, a port 1 to 65535, CPU up to 64 cores, memory up to 256Gi.",
+"[server]
+workers = 64",
+"Use a value in the range the message gives."
+}
+"reserved-identifier" {
+"`postgres`, names starting with `pg_` and `cloudsql…` belong to PostgreSQL or Cloud SQL;
+creating them fails or collides with system roles.",
+"[database]
+user = \"postgres\"",
+"Choose another name, e.g. `user = \"mlflow\"`."
+}
+"reserved-namespace" {
+"`kube-*` namespaces belong to Kubernetes itself (`kube-system`, `kube-public`); a bundle
+there would mix with cluster components.",
+"namespace = \"kube-mlflow\"",
+"Choose another namespace, or leave it out."
+}
+"toml-syntax" {
+"The file is not valid TOML, so nothing else can be checked where the syntax broke.",
+"region = europe-west3",
+"Fix the syntax at the position shown: here, quote the string (`region = \"europe-west3\"`)."
+}
+"unknown-key" {
+"A misspelled key would otherwise be ignored and its default used without a word.",
+"regoin = \"europe-west3\"",
+"Use the key the did-you-mean names, or see `mlflow-stack schema` for every key."
+}
+"unknown-region" {
+"`region` must be a Google Cloud region that has Cloud SQL, Cloud Storage and Artifact
+Registry; a typo would fail at the first gcloud call.",
+"region = \"europe-west33\"",
+"Use a region from `gcloud compute regions list`, e.g. `europe-west3`."
+}
+"unknown-value" {
+"A key with a fixed set of values (`environment`, `database.version`, `expose.type`, …)
+got another one.",
+"environment = \"gcp\"",
+"Use one of the values listed, e.g. `environment = \"gke\"`."
+}
+"unsafe-character" {
+"Values reach a bash script, YAML and command lines: control characters, newlines, quotes
+and shell metacharacters are refused wherever a valid value cannot contain them.",
+"bucket = \"acme;rm -rf ~\"",
+"Remove the character; no valid value for that key contains it."
+}
+"unsupported-mlflow-version" {
+"The bundle relies on `--allowed-hosts` (MLflow 3.5.0 and later); some releases cannot be
+installed (e.g. 3.18.0 lacks a matching `mlflow-skinny`).",
+"[server]
+mlflow_version = \"2.22.0\"",
+"Use a supported version, e.g. `mlflow_version = \"3.17.2\"` (the default)."
+}
+"wrong-type" {
+"A value of the wrong TOML type (a number for a string, a string for a table) cannot mean
+what was intended.",
+"[server]
+replicas = \"2\"",
+"Write the type the message names: `replicas = 2`."
+}
+"zone-not-region" {
+"Cloud SQL, the bucket, the registry and the cluster are regional; a zone such as
+`europe-west3-a` is not a region.",
+"region = \"europe-west3-a\"",
+"Drop the zone suffix: `region = \"europe-west3\"`."
+}
+}

@@ -1,0 +1,472 @@
+//! The first hour of a user: the README's commands, `--out` layout, `check` output,
+//! `explain`, `man`.
+
+use std::fs;
+
+use mlflow_stack::diag::CODES;
+use mlflow_stack::explain::EXPLANATIONS;
+
+use crate::support::{TempDir, code, repo, run, run_in, stderr, stdout};
+
+const GOOD: &str = "project = \"acme-ml-prod\"\nregion = \"europe-west3\"\nbucket = \"acme-ml-prod-mlflow\"\ntag = \"1.0.0\"\nenvironment = \"gke\"\n";
+
+fn write(dir: &TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn readme() -> String {
+    fs::read_to_string(repo().join("README.md")).unwrap()
+}
+
+// ---- --out layout
+
+#[test]
+fn a_bundle_is_out_stem_whatever_the_number_of_stacks() {
+    let dir = TempDir::new("layout");
+    let prod = write(&dir, "prod.toml", GOOD);
+    let dev = write(&dir, "dev.toml", &GOOD.replace("1.0.0", "2.0.0"));
+    let out = dir.path().join("deploy");
+    let out = out.to_str().unwrap();
+
+    let output = run(&["build", &prod, "--out", out]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let first = fs::read(dir.path().join("deploy/prod/kubernetes/deployment.yaml")).unwrap();
+    assert!(!dir.path().join("deploy/README.md").exists());
+
+    // Adding a second stack does not move the first bundle.
+    let output = run(&["build", &prod, &dev, "--out", out]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("unchanged "),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        fs::read(dir.path().join("deploy/prod/kubernetes/deployment.yaml")).unwrap(),
+        first
+    );
+    assert!(dir.path().join("deploy/dev/infra.sh").exists());
+}
+
+#[test]
+fn build_check_reports_an_orphaned_bundle() {
+    let dir = TempDir::new("orphan");
+    let prod = write(&dir, "prod.toml", GOOD);
+    let dev = write(&dir, "dev.toml", GOOD);
+    let out = dir.path().join("deploy");
+    let out = out.to_str().unwrap();
+    assert_eq!(code(&run(&["build", &prod, &dev, "--out", out])), 0);
+    // A directory that is not a bundle of ours is not an orphan.
+    fs::create_dir_all(dir.path().join("deploy/notes")).unwrap();
+    fs::write(dir.path().join("deploy/notes/README.md"), "# notes\n").unwrap();
+
+    let output = run(&["build", &prod, &dev, "--out", out, "--check"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+
+    fs::remove_file(&dev).unwrap();
+    let output = run(&["build", &prod, "--out", out, "--check"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("deploy/dev: orphaned bundle: no stack `dev.toml` among the arguments"),
+        "{err}"
+    );
+    assert!(!err.contains("notes"), "{err}");
+    assert!(err.contains("checked 1 stack: 1 failed"), "{err}");
+    // `--check` writes and deletes nothing.
+    assert!(dir.path().join("deploy/dev/infra.sh").exists());
+}
+
+#[test]
+fn build_help_states_the_layout_rule() {
+    let help = stdout(&run(&["build", "--help"]));
+    assert!(
+        help.contains("DIR/<file stem>/, however many stacks"),
+        "{help}"
+    );
+    assert!(help.contains("orphan"), "{help}");
+}
+
+// ---- check output
+
+#[test]
+fn check_prints_a_line_per_file_and_a_total() {
+    let dir = TempDir::new("check-lines");
+    let good = write(&dir, "good.toml", GOOD);
+    let warn = write(&dir, "warn.toml", &GOOD.replace("1.0.0", "latest"));
+    let bad = write(&dir, "bad.toml", &GOOD.replace("gke", "gcp"));
+
+    let output = run(&["check", &good]);
+    assert_eq!(code(&output), 0);
+    assert_eq!(
+        stderr(&output),
+        format!("{good}: ok\nchecked 1 stack: 0 failed\n")
+    );
+
+    let output = run(&["check", &good, &warn, &bad]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains(&format!("{good}: ok\n")), "{err}");
+    assert!(
+        err.contains(&format!("{warn}: 0 errors, 1 warning\n")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{bad}: 1 error, 0 warnings\n")),
+        "{err}"
+    );
+    assert!(err.contains("checked 3 stacks: 1 failed\n"), "{err}");
+}
+
+#[test]
+fn check_quiet_silences_success_only() {
+    let dir = TempDir::new("quiet");
+    let good = write(&dir, "good.toml", GOOD);
+    let bad = write(&dir, "bad.toml", &GOOD.replace("gke", "gcp"));
+    let output = run(&["check", "--quiet", &good]);
+    assert_eq!(code(&output), 0);
+    assert_eq!(stderr(&output), "");
+    let output = run(&["check", "-q", &good, &bad]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(!err.contains("ok\n"), "{err}");
+    assert!(err.contains("unknown-value"), "{err}");
+    assert!(err.contains("checked 2 stacks: 1 failed"), "{err}");
+    let out = dir.path().join("deploy");
+    let output = run(&["build", "-q", &good, "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 0);
+    assert_eq!(stderr(&output), "");
+}
+
+#[test]
+fn diagnostics_point_at_explain() {
+    let dir = TempDir::new("hint");
+    let bad = write(
+        &dir,
+        "bad.toml",
+        &GOOD.replace("europe-west3", "europe-west3-a"),
+    );
+    for args in [vec!["check", &bad], vec!["manifests", &bad]] {
+        let err = stderr(&run(&args));
+        assert!(
+            err.contains("`mlflow-stack explain zone-not-region`\n"),
+            "{err}"
+        );
+    }
+}
+
+// ---- explain
+
+#[test]
+fn every_code_has_an_explanation_and_nothing_else_does() {
+    let explained: Vec<&str> = EXPLANATIONS.iter().map(|e| e.code).collect();
+    let mut sorted = explained.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted, explained, "one explanation per code, sorted");
+    assert_eq!(explained, CODES, "diag::CODES and the explanations differ");
+    for explanation in EXPLANATIONS {
+        for (what, text) in [
+            ("protects", explanation.protects),
+            ("example", explanation.example),
+            ("fix", explanation.fix),
+        ] {
+            assert!(
+                !text.trim().is_empty(),
+                "{}: empty {what}",
+                explanation.code
+            );
+        }
+    }
+}
+
+#[test]
+fn explain_prints_what_the_rule_protects_an_example_and_the_fix() {
+    for code_name in CODES {
+        let output = run(&["explain", code_name]);
+        assert_eq!(code(&output), 0, "{code_name}");
+        let text = stdout(&output);
+        assert!(text.starts_with(&format!("{code_name}\n")), "{text}");
+        for section in ["What it protects against\n", "Example\n", "Fix\n"] {
+            assert!(text.contains(section), "{code_name}: {text}");
+        }
+    }
+}
+
+#[test]
+fn explain_an_unknown_code_suggests_one_with_status_2() {
+    let output = run(&["explain", "zone-not-regoin"]);
+    assert_eq!(code(&output), 2);
+    assert_eq!(stdout(&output), "");
+    assert!(
+        stderr(&output)
+            .contains("no diagnostic code `zone-not-regoin`; did you mean `zone-not-region`?"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+// ---- man
+
+#[test]
+fn man_writes_a_page_per_subcommand() {
+    let dir = TempDir::new("man");
+    let output = run_in(dir.path(), &["man", "man1"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let help = stdout(&run(&["--help"]));
+    let subcommands = help_commands(&help);
+    assert!(subcommands.contains(&"build".to_owned()), "{help}");
+    for sub in subcommands.iter().filter(|s| *s != "help") {
+        let page = dir.path().join(format!("man1/mlflow-stack-{sub}.1"));
+        let text = fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        assert!(
+            text.contains(&format!(".TH mlflow-stack-{sub} 1")),
+            "{text}"
+        );
+    }
+    let top = fs::read_to_string(dir.path().join("man1/mlflow-stack.1")).unwrap();
+    assert!(top.contains(".TH mlflow-stack 1"), "{top}");
+}
+
+/// The subcommand names a `--help` lists under `Commands:`.
+fn help_commands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|line| *line != "Commands:")
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .filter(|line| !line.starts_with("   "))
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+// ---- README
+
+/// The text between `<!-- NAME:start -->` and `<!-- NAME:end -->`.
+fn section<'a>(text: &'a str, name: &str) -> &'a str {
+    let start = format!("<!-- {name}:start -->\n");
+    let end = format!("<!-- {name}:end -->");
+    let begin = text.find(&start).unwrap_or_else(|| panic!("{start}")) + start.len();
+    let finish = text.find(&end).unwrap_or_else(|| panic!("{end}"));
+    &text[begin..finish]
+}
+
+#[test]
+fn the_readme_usage_is_the_help() {
+    let readme = readme();
+    let usage = section(&readme, "usage");
+    let help = stdout(&run(&["--help"]));
+    let mut expected = format!("```\n$ mlflow-stack --help\n{help}```\n\n```\n");
+    for sub in help_commands(&help).iter().filter(|s| *s != "help") {
+        let sub_help = stdout(&run(&[sub, "--help"]));
+        let line = sub_help
+            .lines()
+            .find_map(|l| l.strip_prefix("Usage: "))
+            .unwrap_or_else(|| panic!("{sub} --help has no usage"));
+        expected.push_str(line);
+        expected.push('\n');
+    }
+    expected.push_str("```\n");
+    if usage != expected {
+        if std::env::var_os("UPDATE_README").is_some() {
+            let start = "<!-- usage:start -->\n";
+            let at = readme.find(start).unwrap() + start.len();
+            let updated = format!("{}{expected}{}", &readme[..at], &readme[at + usage.len()..]);
+            fs::write(repo().join("README.md"), updated).unwrap();
+        } else {
+            panic!(
+                "README.md's usage is not `mlflow-stack --help`: run `UPDATE_README=1 cargo test readme`"
+            );
+        }
+    }
+}
+
+/// The shell commands of the README's fenced `shell` blocks, comments removed, in order.
+fn shell_commands(text: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.starts_with("```") {
+            inside = !inside && line == "```shell";
+            continue;
+        }
+        if inside {
+            let command = line.split(" # ").next().unwrap_or(line).trim();
+            if !command.is_empty() && !command.starts_with('#') {
+                commands.push(command.to_owned());
+            }
+        }
+    }
+    commands
+}
+
+#[test]
+fn the_readme_starts_with_the_two_commands_that_do_everything() {
+    let readme = readme();
+    let commands = shell_commands(&readme);
+    assert_eq!(
+        commands[..2],
+        [
+            "cargo run --release -- build stacks/example.toml --out deploy",
+            "cargo test",
+        ],
+        "the README's first block"
+    );
+    let first_block = readme.find("```shell").unwrap();
+    assert!(
+        readme[..first_block]
+            .lines()
+            .filter(|l| !l.is_empty())
+            .count()
+            == 1,
+        "nothing but the title before the first commands"
+    );
+}
+
+#[test]
+fn the_readme_walks_from_install_to_tear_down_in_order() {
+    let readme = readme();
+    let headings = [
+        "## Install",
+        "## First bundle",
+        "## Apply",
+        "## Reach the server",
+        "## Tear down",
+    ];
+    let positions: Vec<usize> = headings
+        .iter()
+        .map(|h| {
+            readme
+                .find(&format!("\n{h}\n"))
+                .unwrap_or_else(|| panic!("README has no `{h}`"))
+        })
+        .collect();
+    assert!(positions.is_sorted(), "{headings:?} out of order");
+    // Each step has a command a user can paste.
+    let ends = positions.iter().skip(1).copied().chain([readme.len()]);
+    for ((heading, start), end) in headings.iter().zip(&positions).zip(ends) {
+        let body = &readme[*start..end];
+        let body = &body[..body[1..].find("\n## ").map_or(body.len(), |i| i + 1)];
+        assert!(
+            !shell_commands(body).is_empty(),
+            "{heading} has no command to paste"
+        );
+    }
+    let install = shell_commands(&readme[positions[0]..positions[1]]);
+    assert!(
+        install.iter().any(|c| c == "cargo install --path ."),
+        "{install:?}"
+    );
+    assert!(
+        install
+            .iter()
+            .any(|c| c.starts_with("cargo install ") && c.contains(" --git ")),
+        "{install:?}"
+    );
+    assert!(install.iter().any(|c| c == "just install"), "{install:?}");
+}
+
+#[test]
+fn the_readme_walkthrough_paths_are_what_build_writes() {
+    let readme = readme();
+    let dir = TempDir::new("walkthrough");
+    fs::create_dir_all(dir.path().join("stacks")).unwrap();
+    fs::copy(
+        repo().join("stacks/example.toml"),
+        dir.path().join("stacks/example.toml"),
+    )
+    .unwrap();
+    let commands = shell_commands(&readme);
+    let build: Vec<&str> = commands
+        .iter()
+        .find_map(|c| c.strip_prefix("mlflow-stack build "))
+        .expect("the README builds with the installed binary")
+        .split_whitespace()
+        .collect();
+    let mut args = vec!["build"];
+    args.extend(&build);
+    let output = run_in(dir.path(), &args);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    // Every bundle path the later commands use exists.
+    let mut checked = 0;
+    for command in &commands {
+        for word in command.split_whitespace() {
+            if word.starts_with("deploy/") {
+                let path = dir.path().join(word.trim_end_matches('/'));
+                assert!(path.exists(), "`{command}`: {word} is not in the bundle");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 3, "the walkthrough names the bundle's files");
+    // The names it uses are the bundle's: namespace, objects, cluster.
+    let bundle_readme = fs::read_to_string(dir.path().join("deploy/example/README.md")).unwrap();
+    let manifests =
+        fs::read_to_string(dir.path().join("deploy/example/kubernetes/deployment.yaml")).unwrap()
+            + &fs::read_to_string(dir.path().join("deploy/example/kubernetes/service.yaml"))
+                .unwrap();
+    for command in &commands {
+        for word in command.split_whitespace() {
+            if let Some(namespace) = word.strip_prefix("--namespace=") {
+                assert!(
+                    manifests.contains(&format!("namespace: {namespace}\n")),
+                    "{command}"
+                );
+            }
+            if let Some(name) = word
+                .strip_prefix("service/")
+                .or_else(|| word.strip_prefix("deployment/"))
+            {
+                assert!(manifests.contains(&format!("name: {name}\n")), "{command}");
+            }
+        }
+        if command.starts_with("gcloud container clusters get-credentials") {
+            assert!(bundle_readme.contains(command.as_str()), "{command}");
+        }
+    }
+}
+
+#[test]
+fn the_readme_check_example_is_what_check_prints() {
+    let readme = readme();
+    let prompt = "$ mlflow-stack check stacks/team-a.toml\n";
+    let start = readme.find(prompt).expect("the check example") + prompt.len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    let dir = TempDir::new("team-a");
+    fs::create_dir_all(dir.path().join("stacks")).unwrap();
+    fs::write(
+        dir.path().join("stacks/team-a.toml"),
+        GOOD.replace("europe-west3", "europe-west3-a"),
+    )
+    .unwrap();
+    let output = run_in(dir.path(), &["check", "stacks/team-a.toml"]);
+    assert_eq!(code(&output), 1);
+    assert_eq!(stderr(&output), shown);
+}
+
+#[test]
+fn just_install_installs_the_binary_completions_and_man_pages() {
+    let justfile = fs::read_to_string(repo().join("Justfile")).unwrap();
+    let recipe: String = justfile
+        .split("\ninstall")
+        .nth(1)
+        .expect("an install recipe")
+        .lines()
+        .skip(1)
+        .take_while(|line| line.starts_with("    ") || line.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for needed in [
+        "cargo install --path .",
+        "completions bash",
+        "completions zsh",
+        "completions fish",
+        "man ",
+    ] {
+        assert!(
+            recipe.contains(needed),
+            "`just install` lacks `{needed}`:\n{recipe}"
+        );
+    }
+}
