@@ -61,7 +61,10 @@ pub enum Command {
     },
     /// Print the JSON Schema of the stack file (for editors: `#:schema ./stack.schema.json`).
     Schema,
-    /// Write a commented starter stack file that passes `check`; never overwrites a file.
+    /// Write a commented starter stack file; never overwrites a file.
+    ///
+    /// Values not given are placeholders (project `my-gcp-project`, cluster
+    /// `my-gke-cluster`) that `check` warns about until they are replaced.
     Init {
         /// Where to write the stack file.
         #[arg(default_value = "stack.toml", value_name = "PATH")]
@@ -70,7 +73,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = InitEnvironment::Gke)]
         environment: InitEnvironment,
         /// Google Cloud project id.
-        #[arg(long, default_value = "my-gcp-project", value_name = "ID")]
+        #[arg(long, default_value = crate::init::PLACEHOLDER_PROJECT, value_name = "ID")]
         project: String,
         /// Google Cloud region.
         #[arg(long, default_value = "europe-west3", value_name = "REGION")]
@@ -84,6 +87,9 @@ pub enum Command {
         /// Name of this MLflow, the prefix of every resource.
         #[arg(long, default_value = "mlflow", value_name = "NAME")]
         name: String,
+        /// The GKE cluster to run on (gke only).
+        #[arg(long, value_name = "NAME")]
+        cluster: Option<String>,
     },
     /// Explain a diagnostic code: what it protects against, an example, and the fix.
     Explain {

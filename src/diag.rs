@@ -46,6 +46,7 @@ pub const CODES: &[&str] = &[
     "not-utf8",
     "open-to-world",
     "out-of-range",
+    "placeholder-value",
     "reserved-identifier",
     "reserved-namespace",
     "toml-syntax",

@@ -286,6 +286,16 @@ storage 10 to 65536 GB, a port 1 to 65535, CPU up to 64 cores, memory up to 256G
 workers = 64",
 "Use a value in the range the message gives."
 }
+"placeholder-value" {
+"`mlflow-stack init` writes placeholders for what it was not told (project
+`my-gcp-project`, GKE cluster `my-gke-cluster`). Applied as is, `infra.sh` would target a
+project that is not yours, a bucket name someone else may own, or a cluster that does not
+exist.",
+"project = \"my-gcp-project\"
+bucket = \"my-gcp-project-mlflow\"",
+"Write the real values: `project = \"acme-ml-prod\"`, `bucket = \"acme-ml-prod-mlflow\"`, and
+on gke the `[cluster] name` that `gcloud container clusters list` shows."
+}
 "reserved-identifier" {
 "`postgres`, names starting with `pg_` and `cloudsql…` belong to PostgreSQL or Cloud SQL;
 creating them fails or collides with system roles.",

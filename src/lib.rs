@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod diag;
 pub mod emit;
+pub mod encoding;
 pub mod explain;
 pub mod init;
 pub mod layout;

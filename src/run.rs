@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::{CommandFactory, Parser};
 
-use crate::cli::{CheckOptions, Cli, Command, Format};
+use crate::cli::{CheckOptions, Cli, Command, Format, InitEnvironment};
 use crate::diag::{self, Diagnostic, Diagnostics, JsonDiagnostic, Severity, Style};
 use crate::source::Source;
 use crate::write::{self, Written};
-use crate::{Compiled, compile, explain, init, layout, schema};
+use crate::{Compiled, compile, encoding, explain, init, layout, schema};
 
 /// The outcome of a command, as an exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,8 +72,13 @@ pub fn run(cli: Cli, style: Style) -> Status {
             bucket,
             tag,
             name,
+            cluster,
         } => {
+            if cluster.is_some() && environment == InitEnvironment::Local {
+                return fail("--cluster applies to --environment gke only");
+            }
             let bucket = bucket.unwrap_or_else(|| format!("{project}-mlflow"));
+            let cluster = cluster.unwrap_or_else(|| init::PLACEHOLDER_CLUSTER.to_owned());
             let options = init::Options {
                 environment,
                 project,
@@ -81,6 +86,7 @@ pub fn run(cli: Cli, style: Style) -> Status {
                 bucket,
                 tag,
                 name,
+                cluster,
             };
             init_stack(&path, &options, style)
         }
@@ -157,6 +163,9 @@ enum Loaded {
 fn load(path: &Path) -> Result<Loaded, String> {
     let bytes =
         std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    if let Some(loaded) = wide_encoding(path, &bytes) {
+        return Ok(loaded);
+    }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Loaded::Source(Source::new(path, text))),
         Err(error) => {
@@ -181,6 +190,32 @@ fn load(path: &Path) -> Result<Loaded, String> {
             Ok(Loaded::NotUtf8(Source::new(path, text), diagnostic))
         }
     }
+}
+
+/// A file in UTF-16 or UTF-32: a diagnostic naming the encoding and the conversion, on
+/// the decoded text so the file shows as the user sees it in an editor.
+fn wide_encoding(path: &Path, bytes: &[u8]) -> Option<Loaded> {
+    let wide = encoding::detect(bytes)?;
+    let text = wide.decode(bytes);
+    let first = text.chars().next().map_or(0, char::len_utf8);
+    let file = crate::shell::quote(&path.display().to_string());
+    let converted = crate::shell::quote(&format!("{}.utf8", path.display()));
+    let mark = if wide.bom {
+        " with a byte order mark"
+    } else {
+        ""
+    };
+    let diagnostic = Diagnostic::error(
+        "not-utf8",
+        0..first,
+        format!("the stack file is {}{mark}, not UTF-8", wide.name),
+    )
+    .label(format!("read as {}", wide.name))
+    .help(format!(
+        "TOML files must be UTF-8: convert it with `iconv -f {} -t UTF-8 {file} > {converted} && mv {converted} {file}`, or save it as UTF-8 in the editor",
+        wide.iconv_from()
+    ));
+    Some(Loaded::NotUtf8(Source::new(path, text), diagnostic))
 }
 
 /// One stack, compiled: its source, diagnostics and bundle.
@@ -543,10 +578,24 @@ fn init_stack(path: &Path, options: &init::Options, style: Style) -> Status {
     if let Err(error) = file.write_all(source.text().as_bytes()) {
         return fail(&format!("cannot write {}: {error}", path.display()));
     }
-    eprintln!(
-        "wrote {}; check it with `mlflow-stack check {}`",
-        path.display(),
-        path.display()
-    );
+    let placeholders = compiled
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "placeholder-value")
+        .count();
+    if placeholders == 0 {
+        eprintln!(
+            "wrote {}; check it with `mlflow-stack check {}`",
+            path.display(),
+            path.display()
+        );
+    } else {
+        eprintln!(
+            "wrote {}; replace its {} (`mlflow-stack check {}` points at them)",
+            path.display(),
+            diag::plural(placeholders, "placeholder"),
+            path.display()
+        );
+    }
     Status::Success
 }

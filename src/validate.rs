@@ -8,6 +8,7 @@
 pub mod gcp;
 pub mod image;
 pub mod k8s;
+pub mod placeholder;
 pub mod problem;
 pub mod regions;
 
@@ -247,6 +248,10 @@ impl Validator<'_> {
                         .label("no `server.allowed_hosts` for the load balancer")
                         .help("add the DNS name (or the reserved address) clients use to `[server] allowed_hosts`, e.g. `allowed_hosts = [\"mlflow.example.com\"]`"),
                 );
+        }
+
+        for diagnostic in placeholder::placeholders(raw) {
+            self.push(diagnostic);
         }
 
         Some(Stack {

@@ -270,7 +270,15 @@ fn init_writes_a_stack_that_checks_and_never_overwrites() {
                 environment,
                 "--project",
                 "acme-research",
-            ],
+            ]
+            .into_iter()
+            .chain(
+                (environment == "gke")
+                    .then_some(["--cluster", "ml"])
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect::<Vec<_>>(),
         );
         assert_eq!(code(&output), 0, "{}", stderr(&output));
         let text = fs::read_to_string(dir.path().join(&name)).unwrap();

@@ -27,7 +27,8 @@ struct Outcome {
 fn outcome(path: &Path) -> Outcome {
     let relative = path.strip_prefix(repo()).unwrap();
     let bytes = fs::read(path).unwrap();
-    if std::str::from_utf8(&bytes).is_ok() {
+    // UTF-16 text can be valid UTF-8 (ASCII and NULs): the binary recognises it from the bytes.
+    if std::str::from_utf8(&bytes).is_ok() && mlflow_stack::encoding::detect(&bytes).is_none() {
         let (source, compiled) = compile_file(path);
         return Outcome {
             rendered: render_all(&source, &compiled),
@@ -75,11 +76,15 @@ fn every_bad_stack_fails_well() {
     for path in &fixtures {
         let stem = path.file_stem().unwrap().to_str().unwrap();
         let bytes = fs::read(path).unwrap();
-        let comment = String::from_utf8_lossy(&bytes)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let text = mlflow_stack::encoding::detect(&bytes).map_or_else(
+            || String::from_utf8_lossy(&bytes).into_owned(),
+            |wide| {
+                wide.decode(&bytes)
+                    .trim_start_matches('\u{feff}')
+                    .to_owned()
+            },
+        );
+        let comment = text.lines().next().unwrap_or_default().to_owned();
         assert!(
             comment.starts_with("# ") && comment.len() > 10,
             "{stem}: the first line must be a `#` comment saying what is wrong"

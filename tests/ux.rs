@@ -470,3 +470,53 @@ fn just_install_installs_the_binary_completions_and_man_pages() {
         );
     }
 }
+
+// ---- init
+
+#[test]
+fn init_placeholders_warn_until_replaced() {
+    let dir = TempDir::new("init-placeholders");
+    let output = run_in(dir.path(), &["init", "gke.toml"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("replace its 3 placeholders"),
+        "{}",
+        stderr(&output)
+    );
+    let text = fs::read_to_string(dir.path().join("gke.toml")).unwrap();
+    assert!(
+        text.contains("[cluster]\nname = \"my-gke-cluster\""),
+        "{text}"
+    );
+    let output = run_in(dir.path(), &["check", "gke.toml"]);
+    assert_eq!(code(&output), 0, "warnings do not fail");
+    let err = stderr(&output);
+    for key in ["`project`", "`bucket`", "`cluster.name`"] {
+        assert!(
+            err.contains(&format!("{key} is still the placeholder")),
+            "{key}: {err}"
+        );
+    }
+    assert!(err.contains("gke.toml: 0 errors, 3 warnings"), "{err}");
+
+    let replaced = text
+        .replace("my-gcp-project", "acme-research")
+        .replace("my-gke-cluster", "research");
+    fs::write(dir.path().join("gke.toml"), replaced).unwrap();
+    let output = run_in(dir.path(), &["check", "gke.toml"]);
+    assert_eq!(stderr(&output), "gke.toml: ok\nchecked 1 stack: 0 failed\n");
+
+    let output = run_in(
+        dir.path(),
+        &[
+            "init",
+            "local.toml",
+            "--environment",
+            "local",
+            "--cluster",
+            "x",
+        ],
+    );
+    assert_eq!(code(&output), 2);
+    assert!(!dir.path().join("local.toml").exists());
+}
