@@ -10,6 +10,7 @@ pub mod image;
 pub mod k8s;
 pub mod placeholder;
 pub mod problem;
+pub mod reach;
 pub mod regions;
 
 use std::ops::Range;
@@ -28,8 +29,20 @@ use crate::source::Source;
 use crate::suggest::one_of;
 use problem::{Checked, Problem, safe_characters};
 
-/// Memory below this many MiB per pod is OOM-killed under load (MLflow idles at ~640 MiB).
-const MIN_MEMORY_MIB: f64 = 768.0;
+/// The default memory of a pod: 512Mi plus 256Mi per worker (1Gi for 2 workers, where
+/// MLflow 3.17 idles at about 640 MiB with its job runner off).
+#[must_use]
+pub fn default_memory_mib(workers: u32) -> u32 {
+    512 + 256 * workers
+}
+
+/// Below this a pod is OOM-killed under load: three quarters of the default, which keeps
+/// the measured 2-worker idle (about 640 MiB) under 768Mi with a fifth to spare, and grows
+/// with every worker as the default does.
+#[must_use]
+pub fn min_memory_mib(workers: u32) -> u32 {
+    default_memory_mib(workers) * 3 / 4
+}
 
 pub fn validate(source: &Source, parsed: &Parsed, diags: &mut Diagnostics) -> Option<Stack> {
     if !parsed.syntax_ok {
@@ -238,14 +251,38 @@ impl Validator<'_> {
         let cluster = self.cluster(raw, environment, name.as_ref());
         let credentials = self.credentials(raw, environment);
 
-        if let (Some(ExposeType::LoadBalancer), Some(Environment::Gke), Some(server)) =
-            (expose.as_ref().map(|e| e.kind), environment, &server)
-            && server.allowed_hosts.is_empty()
+        if let (Some(expose), Some(Environment::Gke), Some(server)) =
+            (&expose, environment, &server)
+            && expose.kind == ExposeType::LoadBalancer
+            && !server
+                .allowed_hosts
+                .iter()
+                .any(|host| reach::reaches_from_outside(host, expose.port))
         {
-            let span = raw.expose.as_ref().map_or(0..0, |e| e.key.clone());
+            let written = raw
+                .server
+                .as_ref()
+                .and_then(|s| s.value.allowed_hosts.as_ref())
+                .filter(|hosts| !hosts.value.is_empty());
+            let (span, message, label) = match written {
+                Some(hosts) => (
+                    hosts.span.clone(),
+                    format!(
+                        "no `server.allowed_hosts` entry is a name clients use to reach the load balancer on port {}",
+                        expose.port
+                    ),
+                    "only names inside the cluster, or other ports",
+                ),
+                None => (
+                    raw.expose.as_ref().map_or(0..0, |e| e.key.clone()),
+                    "MLflow refuses requests that reach the load balancer by its IP address"
+                        .to_owned(),
+                    "no `server.allowed_hosts` for the load balancer",
+                ),
+            };
             self.push(
-                    Diagnostic::warning("load-balancer-host", span, "MLflow refuses requests that reach the load balancer by its IP address")
-                        .label("no `server.allowed_hosts` for the load balancer")
+                    Diagnostic::warning("load-balancer-host", span, message)
+                        .label(label)
                         .help("add the DNS name (or the reserved address) clients use to `[server] allowed_hosts`, e.g. `allowed_hosts = [\"mlflow.example.com\"]`"),
                 );
         }
@@ -311,15 +348,15 @@ impl Validator<'_> {
         };
         let memory = match &raw.memory {
             Some(field) => self.check("server.memory", Some(field), Quantity::parse_memory),
-            None => workers.map(|w| Quantity::mebibytes(512 + 256 * w)),
+            None => workers.map(|w| Quantity::mebibytes(default_memory_mib(w))),
         };
-        if let (Some(memory), Some(field)) = (&memory, &raw.memory)
-            && memory.value() < MIN_MEMORY_MIB * 1024.0 * 1024.0
+        if let (Some(memory), Some(field), Some(workers)) = (&memory, &raw.memory, workers)
+            && memory.value() < f64::from(min_memory_mib(workers)) * 1024.0 * 1024.0
         {
             self.push(
-                    Diagnostic::warning("memory-too-low", field.span.clone(), format!("`server.memory = \"{memory}\"` is below what MLflow uses"))
+                    Diagnostic::warning("memory-too-low", field.span.clone(), format!("`server.memory = \"{memory}\"` is below what MLflow uses with {}", crate::diag::plural(workers as usize, "worker")))
                         .label("the pod will be OOM-killed")
-                        .help("MLflow 3 with 2 workers idles at about 640 MiB; leave `memory` out for a default sized to the workers, or use at least `768Mi`"),
+                        .help(format!("MLflow 3 idles at about 640 MiB with 2 workers and grows with each; leave `memory` out for the default ({}Mi for {workers}: 512Mi + 256Mi per worker), or use at least `{}Mi`", default_memory_mib(workers), min_memory_mib(workers))),
                 );
         }
         let mut allowed_hosts = Vec::new();

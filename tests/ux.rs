@@ -520,3 +520,77 @@ fn init_placeholders_warn_until_replaced() {
     assert_eq!(code(&output), 2);
     assert!(!dir.path().join("local.toml").exists());
 }
+
+// ---- memory
+
+fn codes_of(text: &str) -> Vec<&'static str> {
+    let source = mlflow_stack::source::Source::new("stack.toml", text);
+    let compiled = mlflow_stack::compile(&source);
+    compiled.diagnostics.iter().map(|d| d.code).collect()
+}
+
+#[test]
+fn memory_too_low_scales_with_the_workers() {
+    let with = |workers: u32, memory: &str| {
+        codes_of(&format!(
+            "{GOOD}\n[server]\nworkers = {workers}\nmemory = \"{memory}\"\n"
+        ))
+    };
+    // The floor is three quarters of the default, 512Mi + 256Mi per worker.
+    for (workers, floor_mib) in [(1, 576), (2, 768), (8, 1920), (16, 3456)] {
+        assert_eq!(
+            with(workers, &format!("{floor_mib}Mi")),
+            [] as [&str; 0],
+            "{workers}"
+        );
+        assert_eq!(
+            with(workers, &format!("{}Mi", floor_mib - 1)),
+            ["memory-too-low"],
+            "{workers}"
+        );
+    }
+    assert_eq!(with(8, "1Gi"), ["memory-too-low"]);
+    // Every default passes its own rule.
+    for workers in 1..=16 {
+        assert_eq!(
+            codes_of(&format!("{GOOD}\n[server]\nworkers = {workers}\n")),
+            [] as [&str; 0]
+        );
+    }
+}
+
+// ---- load balancer host
+
+#[test]
+fn the_load_balancer_host_hint_fires_unless_a_client_name_is_allowed() {
+    let lb = |hosts: &str, extra: &str| {
+        codes_of(&format!(
+            "{GOOD}\n[server]\nallowed_hosts = [{hosts}]\n\n[expose]\ntype = \"load-balancer\"\nallow = [\"203.0.113.0/24\"]\n{extra}"
+        ))
+    };
+    let hint = ["load-balancer-host"];
+    let none: [&str; 0] = [];
+    assert_eq!(lb("", ""), hint);
+    assert_eq!(
+        lb("", "static_ip = true\n"),
+        hint,
+        "the reserved address is not allowed yet"
+    );
+    // Names only the cluster or the machine itself uses.
+    assert_eq!(
+        lb(
+            "\"mlflow-server\", \"mlflow-server.mlflow.svc.cluster.local\"",
+            ""
+        ),
+        hint
+    );
+    assert_eq!(lb("\"localhost:8080\", \"127.0.0.1\"", ""), hint);
+    // A name on another port than the load balancer's.
+    assert_eq!(lb("\"mlflow.example.com:9443\"", ""), hint);
+    // What clients use: a DNS name (any port, or the Service's), a wildcard, an address.
+    assert_eq!(lb("\"mlflow.example.com\"", ""), none);
+    assert_eq!(lb("\"mlflow.example.com:8080\"", ""), none);
+    assert_eq!(lb("\"mlflow.example.com:*\"", ""), none);
+    assert_eq!(lb("\"*.example.com\"", ""), none);
+    assert_eq!(lb("\"203.0.113.10\"", "static_ip = true\n"), none);
+}
