@@ -47,10 +47,12 @@ ci:
 
 # ---- performance and robustness
 
-# In-process and whole-process benchmarks (never timed tests).
+# In-process and whole-process benchmarks (never timed tests): wall times, then
+# instruction counts under callgrind, which do not move with the host's load.
 bench:
     cargo bench --bench compile
     bash tests/bench/hyperfine.sh
+    bash tests/bench/callgrind.sh
 
 # Fuzz the compiler's entry point for the given seconds (cargo-fuzz on stable via RUSTC_BOOTSTRAP).
 fuzz seconds="600":

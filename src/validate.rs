@@ -257,7 +257,7 @@ impl Validator<'_> {
             && !server
                 .allowed_hosts
                 .iter()
-                .any(|host| reach::reaches_from_outside(host, expose.port))
+                .any(|host| reach::reaches_from_outside(host.as_str(), expose.port))
         {
             let written = raw
                 .server

@@ -22,6 +22,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use mlflow_stack::diag::Diagnostics;
+use mlflow_stack::emit::readme::ReadmeFacts;
 use mlflow_stack::plan::Plan;
 use mlflow_stack::{parse, validate};
 use serde_json::{Value, json};
@@ -739,14 +740,21 @@ fn every_fixture_applies_and_destroys_idempotently() {
         assert_eq!(run.results(), sandbox.every_step("exists"), "{context}");
         assert_eq!(run.mutating(), Vec::<String>::new(), "{context}");
 
-        sandbox.infra(&["destroy", "--yes"]).ok();
+        let facts = ReadmeFacts::new(&sandbox.plan);
+        let run = sandbox.infra(&["destroy", "--yes"]).ok();
+        assert_eq!(kept_steps(&run), facts.destroy_keeps, "{context}");
         let mut kept = sandbox.always_kept();
         kept.extend(sandbox.data());
         assert_eq!(sandbox.resources(), kept, "{context}");
         let run = sandbox.infra(&["destroy", "--yes"]).ok();
         assert_eq!(run.mutating(), Vec::<String>::new(), "{context}");
 
-        sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+        let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+        assert_eq!(
+            kept_steps(&run),
+            facts.destroy_keeps_with_delete_data,
+            "{context}"
+        );
         assert_eq!(sandbox.resources(), sandbox.always_kept(), "{context}");
         assert_eq!(sandbox.bindings(), BTreeSet::new(), "{context}");
         assert!(sandbox.key_files().iter().all(|file| !file.exists()));
@@ -975,6 +983,7 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
         let plan = &sandbox.plan;
         let applied = sandbox.infra(&["apply"]).ok();
         let run = sandbox.infra(&["destroy", "--yes"]).ok();
+        assert_eq!(kept_steps(&run), ReadmeFacts::new(plan).destroy_keeps);
 
         let steps: Vec<String> = run.results().into_iter().map(|(step, _)| step).collect();
         let reversed: Vec<String> = plan.steps.iter().rev().map(|s| (*s).to_owned()).collect();
@@ -1191,4 +1200,17 @@ fn a_missing_tool_is_named_before_anything_runs() {
             assert!(run.calls.is_empty());
         }
     }
+}
+
+/// The steps a destroy run reports as kept, in apply order: what the bundle README's
+/// "destroy keeps" sentence must say ([`ReadmeFacts`]).
+fn kept_steps(run: &Run) -> Vec<String> {
+    let mut kept: Vec<String> = run
+        .results()
+        .into_iter()
+        .filter(|(_, result)| result.starts_with("kept"))
+        .map(|(step, _)| step)
+        .collect();
+    kept.reverse();
+    kept
 }

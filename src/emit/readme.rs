@@ -1,13 +1,95 @@
 //! The bundle's `README.md`: what it creates, how to apply it, and a Mermaid diagram of
-//! this stack, drawn from the plan.
+//! this stack, drawn from the plan. Every claim is derived from plan data ([`ReadmeFacts`]
+//! for what the plan does not hold as such), never written as fixed prose, so the README
+//! cannot say what the bundle does not do; tests compare each claim with the bundle.
+
+use minijinja::value::{Serde, Value};
+use serde::Serialize;
 
 use super::script;
 use crate::plan::Plan;
+use crate::validate::reach;
 
+/// What the README says beyond the plan's own fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadmeFacts {
+    /// The `Host` values the server accepts, each once: `name` stands for `name` and
+    /// `name:*` (any port), both of which `--allowed-hosts` lists.
+    pub host_names: Vec<String>,
+    /// The URL of a gke load balancer for clients outside the cluster: only with a name
+    /// the server accepts (its bare address gets 403).
+    pub client_url: Option<String>,
+    /// `infra.sh` steps whose resource `destroy` keeps, without and with `--delete-data`.
+    pub destroy_keeps: Vec<&'static str>,
+    pub destroy_keeps_with_delete_data: Vec<&'static str>,
+}
+
+/// Steps that hold data: `destroy` keeps them unless `--delete-data`.
+const DATA_STEPS: [&str; 5] = [
+    "bucket",
+    "sql-instance",
+    "database",
+    "db-user",
+    "db-password",
+];
+
+impl ReadmeFacts {
+    #[must_use]
+    pub fn new(plan: &Plan) -> Self {
+        let hosts = &plan.allowed_hosts;
+        let host_names = hosts
+            .iter()
+            .filter(|host| {
+                host.strip_suffix(":*")
+                    .is_none_or(|name| !hosts.iter().any(|h| h == name))
+            })
+            .cloned()
+            .collect();
+        // The APIs may serve other workloads; a cluster infra.sh did not create is not its own.
+        let always =
+            |step: &&str| *step == "services" || (*step == "cluster" && !plan.create_cluster);
+        let kept = |with_data: bool| {
+            plan.steps
+                .iter()
+                .copied()
+                .filter(|step| always(step) || (with_data && DATA_STEPS.contains(step)))
+                .collect()
+        };
+        Self {
+            host_names,
+            client_url: (plan.gke && plan.load_balancer)
+                .then(|| {
+                    reach::client_url(
+                        plan.extra_allowed_hosts.iter().map(String::as_str),
+                        plan.port,
+                    )
+                })
+                .flatten(),
+            destroy_keeps: kept(true),
+            destroy_keeps_with_delete_data: kept(false),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Context<'a> {
+    #[serde(flatten)]
+    plan: &'a Plan,
+    readme: ReadmeFacts,
+}
+
+/// # Panics
+///
+/// Only when the embedded template is broken, which every test run would show.
 #[must_use]
 pub fn readme(plan: &Plan, header: &str) -> String {
-    format!(
-        "<!-- {header} -->\n\n{}",
-        script::render("README.md.j2", plan)
-    )
+    let context = Value::from(Serde(Context {
+        plan,
+        readme: ReadmeFacts::new(plan),
+    }));
+    let body = script::shared()
+        .get_template("README.md.j2")
+        .and_then(|template| template.render(context))
+        .unwrap_or_else(|error| panic!("README.md.j2: {error:#}"));
+    format!("<!-- {header} -->\n\n{body}")
 }

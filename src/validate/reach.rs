@@ -3,14 +3,12 @@
 //! without one is reachable by nobody (the `load-balancer-host` hint), and the bundle README
 //! shows a URL only with such a name.
 
-use crate::model::HostPattern;
-
 /// Whether a client outside the cluster can reach the Service's `port` by this entry: a
 /// DNS name or an address (not localhost, not a name only the cluster resolves), on that
 /// port or any. A client omits port 80 from `Host`, so `name:80` never matches it.
 #[must_use]
-pub fn reaches_from_outside(host: &HostPattern, port: u16) -> bool {
-    let (name, entry_port) = split(host.as_str());
+pub fn reaches_from_outside(host: &str, port: u16) -> bool {
+    let (name, entry_port) = split(host);
     let port_matches = match entry_port {
         None | Some("*") => true,
         Some(given) => port != 80 && given.parse::<u16>().is_ok_and(|p| p == port),
@@ -27,11 +25,11 @@ pub fn reaches_from_outside(host: &HostPattern, port: u16) -> bool {
 /// The URL a README can show for the load balancer: the first entry clients reach it by
 /// that names one host (no wildcard).
 #[must_use]
-pub fn client_url(hosts: &[HostPattern], port: u16) -> Option<String> {
+pub fn client_url<'a>(hosts: impl IntoIterator<Item = &'a str>, port: u16) -> Option<String> {
     let host = hosts
-        .iter()
-        .find(|host| reaches_from_outside(host, port) && !host.as_str().starts_with("*."))?;
-    let (name, _) = split(host.as_str());
+        .into_iter()
+        .find(|host| reaches_from_outside(host, port) && !host.starts_with("*."))?;
+    let (name, _) = split(host);
     Some(if port == 80 {
         format!("http://{name}")
     } else {
@@ -50,27 +48,17 @@ fn split(host: &str) -> (&str, Option<&str>) {
 mod tests {
     use super::*;
 
-    fn hosts(values: &[&str]) -> Vec<HostPattern> {
-        values
-            .iter()
-            .map(|v| HostPattern::parse(v).unwrap())
-            .collect()
-    }
-
     #[test]
     fn a_url_only_with_a_name_clients_use() {
+        assert_eq!(client_url(["localhost", "mlflow-server"], 8080), None);
         assert_eq!(
-            client_url(&hosts(&["localhost", "mlflow-server"]), 8080),
-            None
-        );
-        assert_eq!(
-            client_url(&hosts(&["*.example.com", "mlflow.example.com"]), 8080).as_deref(),
+            client_url(["*.example.com", "mlflow.example.com"], 8080).as_deref(),
             Some("http://mlflow.example.com:8080")
         );
         assert_eq!(
-            client_url(&hosts(&["mlflow.example.com:*"]), 80).as_deref(),
+            client_url(["mlflow.example.com:*"], 80).as_deref(),
             Some("http://mlflow.example.com")
         );
-        assert_eq!(client_url(&hosts(&["mlflow.example.com:80"]), 80), None);
+        assert_eq!(client_url(["mlflow.example.com:80"], 80), None);
     }
 }

@@ -1,0 +1,242 @@
+//! Every bundle README's claims, checked against the rest of its bundle: requirements,
+//! steps, Secrets, hosts, the URL it tells clients to use, what destroy keeps, and the
+//! nodes of its diagram. (What `destroy` really keeps is run against the fakes in
+//! `infra.rs`.)
+
+use std::collections::BTreeSet;
+
+use mlflow_stack::emit::Bundle;
+
+use crate::support::{compile_file, stack_files};
+
+struct Case {
+    name: String,
+    readme: String,
+    infra: String,
+    deployment: String,
+}
+
+fn cases() -> Vec<Case> {
+    let mut stacks = stack_files("stacks");
+    stacks.extend(stack_files("tests/fixtures/good"));
+    stacks
+        .iter()
+        .map(|path| {
+            let (_, compiled) = compile_file(path);
+            let bundle: Bundle = compiled
+                .bundle
+                .unwrap_or_else(|| panic!("{} compiles", path.display()));
+            let file = |name: &str| bundle.get(name).unwrap_or_default().to_owned();
+            Case {
+                name: path.display().to_string(),
+                readme: file("README.md"),
+                infra: file("infra.sh"),
+                deployment: file("kubernetes/deployment.yaml"),
+            }
+        })
+        .collect()
+}
+
+/// The words of a bash array assignment `NAME=(a b c)` in `infra.sh`.
+fn bash_array(script: &str, name: &str) -> Vec<String> {
+    let start = format!("{name}=(");
+    let line = script
+        .lines()
+        .find_map(|line| line.split_once(&start).map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("infra.sh has no {name}"));
+    line.trim_end_matches(')')
+        .split_whitespace()
+        .map(|word| word.trim_matches('\'').to_owned())
+        .collect()
+}
+
+/// The backticked words of a text.
+fn backticked(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+fn line_starting<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|line| line.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?}"))
+}
+
+#[test]
+fn requirements_are_the_tools_infra_sh_checks_for() {
+    for case in cases() {
+        let requirements = line_starting(&case.readme, "Requirements:");
+        for (tool, named) in [
+            ("gcloud", "Google Cloud CLI"),
+            ("kubectl", "kubectl"),
+            ("openssl", "OpenSSL"),
+        ] {
+            assert_eq!(
+                requirements.contains(named),
+                case.infra.contains(&format!("need {tool} ")),
+                "{}: {requirements}",
+                case.name
+            );
+        }
+    }
+}
+
+#[test]
+fn the_steps_are_infra_sh_steps_and_say_what_they_create() {
+    for case in cases() {
+        let steps = bash_array(&case.infra, "STEPS");
+        let bullets: Vec<&str> = case
+            .readme
+            .lines()
+            .filter(|line| line.starts_with("- `"))
+            .filter_map(|line| backticked(line).first().copied())
+            .collect();
+        assert_eq!(bullets, steps, "{}", case.name);
+        let claims = [
+            (
+                "creates the GKE Autopilot cluster",
+                "gcloud container clusters create-auto",
+            ),
+            (
+                "reserves the regional static IP address",
+                "gcloud compute addresses create",
+            ),
+            ("with Cloud Build", "gcloud builds submit"),
+            ("into Secret Manager", "gcloud secrets create"),
+        ];
+        for (claim, command) in claims {
+            assert_eq!(
+                case.readme.contains(claim),
+                case.infra.contains(command),
+                "{}: `{claim}`",
+                case.name
+            );
+        }
+        // The Kubernetes Secrets it names are exactly those infra.sh creates.
+        let secrets = bash_array(&case.infra, "SECRETS");
+        let bullet = line_starting(&case.readme, "- `secrets`:");
+        let named: Vec<&str> = backticked(bullet).into_iter().skip(1).collect();
+        assert_eq!(named, secrets, "{}: {bullet}", case.name);
+        assert_eq!(
+            case.readme.contains("Secret Manager"),
+            case.infra.contains("PASSWORD_SECRET="),
+            "{}",
+            case.name
+        );
+    }
+}
+
+/// The `--allowed-hosts` of the server container.
+fn allowed_hosts(deployment: &str) -> BTreeSet<String> {
+    let value = deployment
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("- --allowed-hosts="))
+        .expect("--allowed-hosts");
+    value.split(',').map(str::to_owned).collect()
+}
+
+/// The hosts the README says the server answers to: each `name` stands for `name` and
+/// `name:*`.
+fn readme_hosts(readme: &str) -> BTreeSet<String> {
+    let start = readme
+        .find("It answers only to these `Host` values")
+        .expect("the hosts sentence");
+    let end = start + readme[start..].find("\n\n").expect("its end");
+    let listed = &readme[start..end];
+    let listed = &listed[listed.find("403:").expect("the list")..];
+    backticked(listed)
+        .into_iter()
+        .flat_map(|host| {
+            let bare = !host.contains(':') && !host.ends_with('*');
+            std::iter::once(host.to_owned()).chain(bare.then(|| format!("{host}:*")))
+        })
+        .collect()
+}
+
+#[test]
+fn the_hosts_are_exactly_what_allowed_hosts_allows() {
+    for case in cases() {
+        assert_eq!(
+            readme_hosts(&case.readme),
+            allowed_hosts(&case.deployment),
+            "{}",
+            case.name
+        );
+    }
+}
+
+/// fnmatch as MLflow applies it to `Host`: `*` and `[a-z]` classes.
+fn fnmatch(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.first() {
+        None => text.is_empty(),
+        Some(b'*') => (0..=text.len()).any(|i| fnmatch(&pattern[1..], &text[i..])),
+        Some(b'[') => {
+            let Some(close) = pattern.iter().position(|&b| b == b']') else {
+                return false;
+            };
+            let class = &pattern[1..close];
+            let Some(&c) = text.first() else {
+                return false;
+            };
+            let hit = class
+                .windows(3)
+                .any(|w| w[1] == b'-' && (w[0]..=w[2]).contains(&c))
+                || class.contains(&c);
+            hit && fnmatch(&pattern[close + 1..], &text[1..])
+        }
+        Some(&p) => text.first() == Some(&p) && fnmatch(&pattern[1..], &text[1..]),
+    }
+}
+
+#[test]
+fn the_url_it_tells_clients_to_use_is_allowed() {
+    for case in cases() {
+        let hosts = allowed_hosts(&case.deployment);
+        let allowed = |host: &str| hosts.iter().any(|p| fnmatch(p.as_bytes(), host.as_bytes()));
+        let uri = line_starting(&case.readme, "export MLFLOW_TRACKING_URI=");
+        let url = uri
+            .trim_start_matches("export MLFLOW_TRACKING_URI=")
+            .split_whitespace()
+            .next()
+            .unwrap();
+        let host = url.trim_start_matches("http://");
+        if host.starts_with("EXTERNAL-IP") {
+            // A local load balancer: Docker Desktop's localhost, or kind's private address.
+            for example in ["localhost:8080", "172.18.0.5:8080", "192.168.49.2:80"] {
+                let example = example.replace("8080", host.rsplit(':').next().unwrap());
+                assert!(allowed(&example), "{}: {example} would get 403", case.name);
+            }
+        } else {
+            // A client omits port 80 from `Host`.
+            let sent = host.strip_suffix(":80").unwrap_or(host);
+            assert!(allowed(sent), "{}: {url} would get 403", case.name);
+        }
+    }
+}
+
+#[test]
+fn the_diagram_draws_the_real_nodes() {
+    for case in cases() {
+        let diagram = &case.readme[case.readme.find("```mermaid").unwrap()..];
+        let diagram = &diagram[..diagram[3..].find("```").unwrap()];
+        let builds = case.infra.contains("gcloud builds submit");
+        assert_eq!(diagram.contains("registry["), builds, "{}", case.name);
+        assert_eq!(
+            diagram.contains("Artifact Registry"),
+            case.infra.contains("gcloud artifacts repositories create"),
+            "{}",
+            case.name
+        );
+        assert_eq!(
+            diagram.contains("key[\"Secret"),
+            case.deployment.contains("secretName:") && case.infra.contains("KEY_SECRET="),
+            "{}",
+            case.name
+        );
+        assert_eq!(
+            diagram.contains("|\"IAM auth\"|"),
+            case.deployment.contains("--auto-iam-authn"),
+            "{}",
+            case.name
+        );
+    }
+}
