@@ -222,9 +222,10 @@ kind = \"gcr\"",
 }
 "load-balancer-host" {
 "MLflow (3.5 and later) refuses any request whose `Host` header is not allowed, with 403.
-A client reaching a gke load balancer uses its address or a DNS name pointing at it; unless
-one of those is in `server.allowed_hosts`, every such request is refused (`/health` is
-exempt, so probes pass and nothing else does).",
+A client reaching a gke load balancer sends its address or a DNS name pointing at it, with
+the Service's port; unless one of those is in `server.allowed_hosts` (names only the
+cluster resolves, localhost, or another port do not count), every such request is refused
+(`/health` is exempt, so probes pass and nothing else does).",
 "[expose]
 type = \"load-balancer\"
 allow = [\"203.0.113.0/24\"]",
@@ -241,8 +242,9 @@ type = \"load-balancer\"",
 (`[\"0.0.0.0/0\"]` opens it to the world on purpose, with a warning)."
 }
 "memory-too-low" {
-"MLflow's memory grows with its workers: the default limit is 512Mi plus 256Mi per worker.
-A limit below that gets the pod OOM-killed under load, or at start.",
+"MLflow's memory grows with its workers: the default limit is 512Mi plus 256Mi per worker
+(MLflow 3.17 idles at about 640 MiB with 2 workers). A limit below three quarters of that
+default (768Mi for 2 workers, 1920Mi for 8) gets the pod OOM-killed under load, or at start.",
 "[server]
 workers = 8
 memory = \"1Gi\"",
