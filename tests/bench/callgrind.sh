@@ -7,15 +7,15 @@
 #   true           /bin/true: the floor of starting a process under valgrind
 #   build-one      build stacks/example.toml into a new directory
 #   check-one      check stacks/example.toml
-#   build-fleet    build N generated stacks (default 100) into a new directory
+#   build-fleet    build N generated stacks (default 1,000, as hyperfine.sh) into a new directory
 #   check-fleet    build --check of the same N stacks against their up-to-date bundles
 #
-# Environment: BENCH_FLEET (default 100) stacks in the fleet; BENCH_BIN a binary to measure
+# Environment: BENCH_FLEET (default 1000) stacks in the fleet; BENCH_BIN a binary to measure
 # instead of a fresh release build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-fleet=${BENCH_FLEET:-100}
+fleet=${BENCH_FLEET:-1000}
 command -v valgrind >/dev/null || {
     command -v apt-get >/dev/null || { echo "bench: install valgrind first" >&2; exit 2; }
     apt-get install -y -qq valgrind >/dev/null 2>&1 ||
