@@ -166,7 +166,8 @@ of 6 to 30 characters) fits Google's and Kubernetes' limits.",
 "`credentials.dir` is where `infra.sh` writes key files: a value with shell-special
 characters, or one starting with `-` (read as an option), is refused rather than quoted
 into surprises.",
-"[credentials]
+"environment = \"local\"
+[credentials]
 dir = \"-keys\"",
 "Use a plain relative path such as `dir = \".mlflow_credentials\"`."
 }
@@ -174,7 +175,7 @@ dir = \"-keys\"",
 "Google Cloud project ids are 6 to 30 characters, lowercase letters, digits and hyphens,
 starting with a letter and not ending with a hyphen. A project number or a display name
 is not an id, and every gcloud call would fail.",
-"project = \"Acme ML Prod\"",
+"project = \"Acme-ML-Prod\"",
 "Use the id `gcloud projects list` shows in PROJECT_ID: `project = \"acme-ml-prod\"`."
 }
 "invalid-quantity" {

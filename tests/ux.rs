@@ -594,3 +594,42 @@ fn the_load_balancer_host_hint_fires_unless_a_client_name_is_allowed() {
     assert_eq!(lb("\"*.example.com\"", ""), none);
     assert_eq!(lb("\"203.0.113.10\"", "static_ip = true\n"), none);
 }
+
+/// A stack with an explanation's example in it: its top-level keys replace GOOD's, its
+/// tables follow.
+fn with_example(example: &str) -> String {
+    let split = example.find("\n[").map_or(example.len(), |i| i + 1);
+    let split = if example.starts_with('[') { 0 } else { split };
+    let (top, tables) = example.split_at(split);
+    let key = |line: &str| line.split('=').next().unwrap_or_default().trim().to_owned();
+    let replaced: Vec<String> = top.lines().map(key).collect();
+    let mut text: String = GOOD
+        .lines()
+        .filter(|line| !replaced.contains(&key(line)))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    text.push_str(top);
+    text.push('\n');
+    text.push_str(tables);
+    text.push('\n');
+    text
+}
+
+#[test]
+fn every_explanation_example_triggers_its_code() {
+    let mut wrong = Vec::new();
+    for explanation in EXPLANATIONS {
+        let text = match explanation.code {
+            // Not a TOML fragment: a file in another encoding (fixtures cover it).
+            "not-utf8" => continue,
+            // The example is the whole (incomplete) file.
+            "missing-key" => explanation.example.to_owned(),
+            _ => with_example(explanation.example),
+        };
+        let codes = codes_of(&text);
+        if !codes.contains(&explanation.code) {
+            wrong.push(format!("{}: the example gives {codes:?}", explanation.code));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
