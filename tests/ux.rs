@@ -603,11 +603,11 @@ fn with_example(example: &str) -> String {
     let (top, tables) = example.split_at(split);
     let key = |line: &str| line.split('=').next().unwrap_or_default().trim().to_owned();
     let replaced: Vec<String> = top.lines().map(key).collect();
-    let mut text: String = GOOD
-        .lines()
-        .filter(|line| !replaced.contains(&key(line)))
-        .map(|line| format!("{line}\n"))
-        .collect();
+    let mut text = String::new();
+    for line in GOOD.lines().filter(|line| !replaced.contains(&key(line))) {
+        text.push_str(line);
+        text.push('\n');
+    }
     text.push_str(top);
     text.push('\n');
     text.push_str(tables);
