@@ -154,3 +154,23 @@ fn bash_accepts_every_infra_script() {
         );
     }
 }
+
+#[test]
+fn values_yaml_1_1_reads_as_booleans_come_out_quoted() {
+    let (_, compiled) = compile_file(&repo().join("tests/fixtures/good/yaml-1-1-words.toml"));
+    let bundle = compiled.bundle.unwrap();
+    let namespace = bundle.get("kubernetes/namespace.yaml").unwrap();
+    assert!(namespace.contains("\n  name: 'on'\n"), "{namespace}");
+    assert!(
+        namespace.contains("app.kubernetes.io/instance: 'yes'\n"),
+        "{namespace}"
+    );
+    for (file, contents) in &bundle.files {
+        if file.starts_with("kubernetes/") {
+            assert!(!contents.contains(": on\n"), "{file}");
+            assert!(!contents.contains(": yes\n"), "{file}");
+        }
+    }
+    let parsed: Namespace = yaml::parse(namespace).unwrap();
+    assert_eq!(parsed.metadata.name.as_deref(), Some("on"));
+}

@@ -10,6 +10,9 @@
 #   kustomize             `kubectl kustomize DIR/kubernetes`: no warning, every
 #                         resource file listed, and its output validates as above
 #   yamllint              every YAML file of the bundle, with .yamllint.yaml, strict
+#   YAML 1.1 = YAML 1.2   every YAML file reads the same with YAML 1.1's implicit types
+#                         (kubectl, Go clients) as with 1.2's; names and labels are
+#                         strings (yaml_types.py, PyYAML)
 #   infra.sh              shellcheck -S style, no finding
 #   taplo                 the stack file against `mlflow-stack schema`
 #   checkov               kubernetes framework, one run over all bundles; the only
@@ -194,6 +197,12 @@ check_stack() {
     pass "yamllint" "$stack"
   else
     fail "yamllint" "$stack" "$(grep -c . <<<"$out") finding(s)"$'\n'"$out"
+  fi
+
+  if out=$("$VENV/bin/python" "$HERE/yaml_types.py" "${yamls[@]}" 2>&1); then
+    pass "YAML 1.1 = YAML 1.2" "$stack"
+  else
+    fail "YAML 1.1 = YAML 1.2" "$stack" "$(grep -c . <<<"$out") finding(s)"$'\n'"$out"
   fi
 
   if [[ ! -f $bundle/infra.sh ]]; then
