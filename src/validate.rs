@@ -571,6 +571,9 @@ impl Validator<'_> {
                 allow.push(block);
             }
         }
+        if let Some(field) = &raw.allow {
+            self.open_to_world_together(field, &allow);
+        }
         let static_ip = raw.static_ip.as_ref().is_some_and(|f| f.value);
         if kind == ExposeType::ClusterIp && kind_known {
             if let Some(field) = raw.allow.as_ref().filter(|a| !a.value.is_empty()) {
@@ -656,6 +659,24 @@ impl Validator<'_> {
                 })
             }
             None => None,
+        }
+    }
+
+    /// Warns when `allow` admits every IPv4 or IPv6 address only as a whole (`0.0.0.0/1` and
+    /// `128.0.0.0/1`); a single `0.0.0.0/0` has its own warning at that block.
+    fn open_to_world_together(&mut self, field: &Spanned<Vec<Spanned<String>>>, allow: &[Cidr]) {
+        for family in gcp::families_covered(allow) {
+            let single = allow.iter().any(|block| {
+                block.is_everything()
+                    && gcp::families_covered(std::slice::from_ref(block)) == [family]
+            });
+            if !single {
+                self.push(
+                    Diagnostic::warning("open-to-world", field.span.clone(), format!("together these blocks open the load balancer to every {family} address"))
+                        .label(format!("covers all of {family}"))
+                        .help("MLflow has no authentication of its own; list the networks that need it, e.g. `allow = [\"203.0.113.0/24\"]`"),
+                );
+            }
         }
     }
 

@@ -127,22 +127,16 @@ pub fn resolves_to_non_string(s: &str) -> bool {
     is_word(s) || is_number(s) || is_timestamp(s)
 }
 
-/// Null, booleans, `<<` (merge) and `=` (value) in YAML 1.1 and the 1.2 core schema.
+/// Null, booleans, infinity, not-a-number, `<<` (merge) and `=` (value) in YAML 1.1 and the
+/// 1.2 core schema.
+const WORDS: [&str; 35] = [
+    "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+    "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+    ".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN", "<<", "=",
+];
+
 fn is_word(s: &str) -> bool {
-    matches!(
-        s,
-        "" | "~"
-            | "null" | "Null" | "NULL"
-            | "y" | "Y" | "yes" | "Yes" | "YES"
-            | "n" | "N" | "no" | "No" | "NO"
-            | "true" | "True" | "TRUE"
-            | "false" | "False" | "FALSE"
-            | "on" | "On" | "ON"
-            | "off" | "Off" | "OFF"
-            | ".inf" | ".Inf" | ".INF"
-            | ".nan" | ".NaN" | ".NAN"
-            | "<<" | "="
-    )
+    WORDS.contains(&s)
 }
 
 /// Integers and floats in any base or notation either version (or Go) accepts: decimal with
@@ -156,8 +150,7 @@ fn is_number(s: &str) -> bool {
     }
     let signed = body.len() < s.len();
     // `+.inf`, `-Infinity`, `+nan`: YAML 1.1 and Go's ParseFloat.
-    if signed && ["inf", "infinity", "nan", ".inf"].contains(&body.to_ascii_lowercase().as_str())
-    {
+    if signed && ["inf", "infinity", "nan", ".inf"].contains(&body.to_ascii_lowercase().as_str()) {
         return true;
     }
     let lower = body.to_ascii_lowercase();
@@ -261,12 +254,60 @@ mod tests {
     #[test]
     fn every_scalar_yaml_1_1_or_1_2_reads_as_another_type_is_ambiguous() {
         for s in [
-            "", "~", "null", "NULL", "y", "Y", "n", "N", "yes", "Yes", "NO", "on", "On", "OFF",
-            "true", "False", "<<", "=", "0", "42", "-7", "+7", "0755", "0o17", "0O17", "0x1F",
-            "0X1f", "0b101", "-0b1", "1_000", "1:20", "190:20:30", "1:20.5", "1.5", ".5", "1.",
-            "1e3", "1E+3", "1.5e-3", "6.8523015e+5", ".inf", "-.inf", "+.INF", ".NaN", "+inf",
-            "-Infinity", "0x1p-2", "1.0.0", "3.17.2", "0.0.0.0", "2001-12-14",
-            "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "2002-1-2",
+            "",
+            "~",
+            "null",
+            "NULL",
+            "y",
+            "Y",
+            "n",
+            "N",
+            "yes",
+            "Yes",
+            "NO",
+            "on",
+            "On",
+            "OFF",
+            "true",
+            "False",
+            "<<",
+            "=",
+            "0",
+            "42",
+            "-7",
+            "+7",
+            "0755",
+            "0o17",
+            "0O17",
+            "0x1F",
+            "0X1f",
+            "0b101",
+            "-0b1",
+            "1_000",
+            "1:20",
+            "190:20:30",
+            "1:20.5",
+            "1.5",
+            ".5",
+            "1.",
+            "1e3",
+            "1E+3",
+            "1.5e-3",
+            "6.8523015e+5",
+            ".inf",
+            "-.inf",
+            "+.INF",
+            ".NaN",
+            "+inf",
+            "-Infinity",
+            "0x1p-2",
+            "1.0.0",
+            "3.17.2",
+            "0.0.0.0",
+            "2001-12-14",
+            "2001-12-14t21:59:43.10-05:00",
+            "2001-12-14 21:59:43.10 -5",
+            "2002-1-2",
         ] {
             assert!(resolves_to_non_string(s), "{s:?} should be quoted");
         }

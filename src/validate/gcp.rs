@@ -514,6 +514,50 @@ impl Cidr {
     pub fn is_everything(&self) -> bool {
         self.0.ends_with("/0")
     }
+
+    /// The first and last address of the block, as numbers, and whether it is IPv6.
+    fn bounds(&self) -> Option<(bool, u128, u128)> {
+        let (address, prefix) = self.0.split_once('/')?;
+        let prefix: u32 = prefix.parse().ok()?;
+        let (v6, start, bits) = match address.parse::<IpAddr>().ok()? {
+            IpAddr::V4(v4) => (false, u128::from(u32::from(v4)), 32),
+            IpAddr::V6(v6) => (true, u128::from(v6), 128),
+        };
+        let size_minus_one = u128::MAX.checked_shr(128 - (bits - prefix)).unwrap_or(0);
+        Some((v6, start, start + size_minus_one))
+    }
+}
+
+/// The address families (`"IPv4"`, `"IPv6"`) whose every address the blocks admit together,
+/// however they are split or overlap (`0.0.0.0/1` with `128.0.0.0/1` is the whole of IPv4).
+#[must_use]
+pub fn families_covered(blocks: &[Cidr]) -> Vec<&'static str> {
+    [
+        (false, "IPv4", u128::from(u32::MAX)),
+        (true, "IPv6", u128::MAX),
+    ]
+    .into_iter()
+    .filter(|&(v6, _, last)| {
+        let mut ranges: Vec<(u128, u128)> = blocks
+            .iter()
+            .filter_map(Cidr::bounds)
+            .filter(|&(family, _, _)| family == v6)
+            .map(|(_, start, end)| (start, end))
+            .collect();
+        ranges.sort_unstable();
+        // The first address not yet covered (`None`: past the last one), walking the
+        // ranges in order.
+        let mut next = Some(0u128);
+        for (start, end) in ranges {
+            match next {
+                Some(n) if start <= n => next = end.checked_add(1).map(|after| after.max(n)),
+                _ => break,
+            }
+        }
+        next.is_none_or(|n| n > last)
+    })
+    .map(|(_, name, _)| name)
+    .collect()
 }
 
 fn network_of(ip: IpAddr, prefix: u32) -> IpAddr {
@@ -615,6 +659,32 @@ mod tests {
             "203.0.113.0/24"
         );
         assert!(Cidr::parse("0.0.0.0/0").unwrap().is_everything());
+        let blocks =
+            |list: &[&str]| -> Vec<Cidr> { list.iter().map(|b| Cidr::parse(b).unwrap()).collect() };
+        assert_eq!(families_covered(&blocks(&["0.0.0.0/0"])), ["IPv4"]);
+        assert_eq!(families_covered(&blocks(&["::/0"])), ["IPv6"]);
+        assert_eq!(
+            families_covered(&blocks(&["0.0.0.0/1", "128.0.0.0/1"])),
+            ["IPv4"]
+        );
+        assert_eq!(
+            families_covered(&blocks(&[
+                "128.0.0.0/2",
+                "0.0.0.0/1",
+                "10.0.0.0/8",
+                "192.0.0.0/2"
+            ])),
+            ["IPv4"]
+        );
+        assert_eq!(
+            families_covered(&blocks(&["::/1", "8000::/1", "0.0.0.0/1", "128.0.0.0/1"])),
+            ["IPv4", "IPv6"]
+        );
+        assert!(families_covered(&blocks(&["0.0.0.0/1", "128.0.0.0/2"])).is_empty());
+        assert!(families_covered(&blocks(&["0.0.0.0/1", "::/1", "8000::/1"])) == ["IPv6"]);
+        assert!(families_covered(&blocks(&["1.0.0.0/8", "0.0.0.0/1"])).is_empty());
+        assert!(families_covered(&blocks(&["255.255.255.255/32"])).is_empty());
+        assert!(families_covered(&[]).is_empty());
         assert!(Cidr::parse("2001:db8::/32").is_ok());
         assert_eq!(
             Cidr::parse("203.0.113.7").unwrap_err().help,
