@@ -287,8 +287,8 @@ pub struct Cluster {
 #[schemars(deny_unknown_fields)]
 pub struct Credentials {
     /// Directory, relative to where `infra.sh` runs, for the service account key files;
-    /// `infra.sh` creates it with a `.gitignore` so keys are never committed.
-    /// Default `.mlflow_credentials`.
+    /// `infra.sh` creates it with a `.gitignore` so keys are never committed. A relative
+    /// path without `.`, `..` or empty components. Default `.mlflow_credentials`.
     #[schemars(regex(pattern = r"^[A-Za-z0-9._/-]+$"))]
     pub dir: Field<String>,
 }

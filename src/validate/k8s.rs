@@ -234,7 +234,7 @@ impl DirPath {
             } else if value.starts_with('-') {
                 (
                     "starts with `-`, like a command-line option",
-                    "write `./` before it, or choose a name such as `.mlflow_credentials`",
+                    "start it with a letter, a digit, `.` or `_`, e.g. `.mlflow_credentials`",
                 )
             } else {
                 (
@@ -248,7 +248,58 @@ impl DirPath {
                     .help(help),
             );
         }
-        Ok(Self(value.trim_end_matches('/').to_owned()))
+        if let Some((why, help)) = Self::component_problem(value) {
+            return Err(
+                Problem::new("invalid-path", format!("`credentials.dir` {why}"))
+                    .label("not a directory below where `infra.sh` runs")
+                    .help(help),
+            );
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// A directory strictly below the working directory: relative, no `.` or `..`
+    /// component, no empty one (`a//b`, a trailing `/`). `infra.sh` creates it with mode
+    /// 0700 and a `.gitignore`, so `.` would lock and hide the working directory and `..` or
+    /// an absolute path would put key files where nobody looks for them.
+    fn component_problem(value: &str) -> Option<(&'static str, String)> {
+        let example = "for example `dir = \".mlflow_credentials\"`";
+        let components: Vec<&str> = value.split('/').collect();
+        let kept: Vec<&str> = components
+            .iter()
+            .copied()
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
+        let suggestion = || {
+            let candidate = kept.join("/");
+            if kept.contains(&"..") || candidate.is_empty() {
+                example.to_owned()
+            } else {
+                format!("did you mean `{candidate}`?")
+            }
+        };
+        if value.starts_with('/') {
+            Some((
+                "is an absolute path",
+                format!(
+                    "write a directory relative to where `infra.sh` runs, so key files stay beside the stack and out of git; {example}"
+                ),
+            ))
+        } else if components.contains(&"..") {
+            Some((
+                "has a `..` component",
+                format!("key files belong below where `infra.sh` runs; {example}"),
+            ))
+        } else if components.contains(&".") {
+            Some(("has a `.` component", suggestion()))
+        } else if components.contains(&"") {
+            Some((
+                "has an empty component (`//` or a trailing `/`)",
+                suggestion(),
+            ))
+        } else {
+            None
+        }
     }
 
     #[must_use]
