@@ -33,8 +33,11 @@ pub enum Command {
     /// Each stack's bundle is DIR/<file stem>/, however many stacks are given:
     /// `build stacks/prod.toml --out deploy` writes deploy/prod/. Stacks compile in parallel. A stack with an error writes nothing and its previous bundle
     /// stays as it was, while the other stacks still build; the exit status is then 1.
-    /// Each bundle is written to a temporary sibling and renamed into place. A non-empty
-    /// directory that is not a bundle of ours is never replaced.
+    /// Each bundle is written to a temporary sibling and swapped into place atomically;
+    /// concurrent builds into one directory all succeed. A non-empty directory that is not a
+    /// bundle of ours, or a bundle directory holding files mlflow-stack did not write, is
+    /// never replaced (the files are named). Neither DIR nor a bundle directory in it may be
+    /// a symbolic link: pass the target.
     Build {
         /// Stack files.
         #[arg(required = true, value_name = "STACK")]
@@ -44,6 +47,7 @@ pub enum Command {
         out: PathBuf,
         /// Write nothing; print a diff and exit 1 when a bundle in DIR is not up to date, or
         /// when DIR holds a bundle whose stack is not among the arguments (an orphan).
+        /// Only the bundle's own files are diffed; the same ownership rule as build applies.
         #[arg(long)]
         check: bool,
         #[command(flatten)]

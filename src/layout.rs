@@ -26,9 +26,9 @@ pub fn out_dirs(paths: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
         if let Some(other) = seen.insert(stem.clone(), path) {
             return Err(format!(
                 "{} and {} would both build into {}; rename one of them",
-                other.display(),
-                path.display(),
-                out.join(&stem).display()
+                crate::printable::printable_path(other),
+                crate::printable::printable_path(path),
+                crate::printable::printable_path(&out.join(&stem))
             ));
         }
         dirs.push(out.join(stem));

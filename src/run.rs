@@ -11,6 +11,8 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::{CheckOptions, Cli, Command, Format, InitEnvironment};
 use crate::diag::{self, Diagnostic, Diagnostics, JsonDiagnostic, Severity, Style};
+use crate::printable::printable_path;
+use crate::read;
 use crate::source::Source;
 use crate::write::{self, Written};
 use crate::{Compiled, compile, encoding, explain, init, layout, schema};
@@ -127,16 +129,16 @@ fn explain_code(code: &str) -> Status {
 /// `man DIR`: mlflow-stack.1 and one page per subcommand (mlflow-stack-build.1, …).
 fn man_pages(dir: &Path) -> Status {
     if let Err(error) = std::fs::create_dir_all(dir) {
-        return fail(&format!("cannot create {}: {error}", dir.display()));
+        return fail(&format!("cannot create {}: {error}", printable_path(dir)));
     }
     match clap_mangen::generate_to(Cli::command(), dir) {
         Ok(()) => {
-            eprintln!("wrote the man pages to {}", dir.display());
+            eprintln!("wrote the man pages to {}", printable_path(dir));
             Status::Success
         }
         Err(error) => fail(&format!(
             "cannot write the man pages to {}: {error}",
-            dir.display()
+            printable_path(dir)
         )),
     }
 }
@@ -161,8 +163,7 @@ enum Loaded {
 }
 
 fn load(path: &Path) -> Result<Loaded, String> {
-    let bytes =
-        std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let bytes = read::read_regular(path, read::STACK_LIMIT).map_err(|error| error.to_string())?;
     if let Some(loaded) = wide_encoding(path, &bytes) {
         return Ok(loaded);
     }
@@ -198,8 +199,8 @@ fn wide_encoding(path: &Path, bytes: &[u8]) -> Option<Loaded> {
     let wide = encoding::detect(bytes)?;
     let text = wide.decode(bytes);
     let first = text.chars().next().map_or(0, char::len_utf8);
-    let file = crate::shell::quote(&path.display().to_string());
-    let converted = crate::shell::quote(&format!("{}.utf8", path.display()));
+    let file = crate::shell::quote(&printable_path(path));
+    let converted = crate::shell::quote(&format!("{}.utf8", printable_path(path)));
     let mark = if wide.bom {
         " with a byte order mark"
     } else {
@@ -401,6 +402,15 @@ fn build(
     options: &CheckOptions,
     style: Style,
 ) -> Status {
+    if let Ok(meta) = std::fs::symlink_metadata(out)
+        && meta.file_type().is_symlink()
+    {
+        let error = write::WriteError::OutIsLink {
+            dir: out.to_owned(),
+            target: std::fs::read_link(out).unwrap_or_default(),
+        };
+        return fail(&error.to_string());
+    }
     let dirs = match layout::out_dirs(paths, out) {
         Ok(dirs) => dirs,
         Err(message) => return fail(&message),
@@ -433,15 +443,15 @@ fn build(
                     diff = d;
                     if diff.is_empty() {
                         if !quiet {
-                            let _ = writeln!(stderr, "{}: up to date", dir.display());
+                            let _ = writeln!(stderr, "{}: up to date", printable_path(dir));
                         }
                     } else {
                         let _ = writeln!(
                             stderr,
                             "{}: stale; rebuild with `mlflow-stack build {} --out {}`",
-                            dir.display(),
-                            job.source.path().display(),
-                            out.display()
+                            printable_path(dir),
+                            printable_path(job.source.path()),
+                            printable_path(out)
                         );
                         status = Status::Invalid;
                     }
@@ -456,7 +466,7 @@ fn build(
                         let _ = writeln!(
                             stderr,
                             "{what} {} ({} files)",
-                            dir.display(),
+                            printable_path(dir),
                             bundle.files.len()
                         );
                     }
@@ -467,7 +477,7 @@ fn build(
                 status = Status::Failure;
             }
         } else if failed {
-            let _ = writeln!(stderr, "{}: not written", dir.display());
+            let _ = writeln!(stderr, "{}: not written", printable_path(dir));
         }
         (stdout + &diff, stderr, status, first_code)
     });
@@ -488,9 +498,9 @@ fn build(
                     eprintln!(
                         "{}: orphaned bundle: no stack `{}.toml` among the arguments; delete it \
                          (`rm -r {}`) or pass its stack",
-                        orphan.display(),
+                        printable_path(orphan),
                         layout::stem(orphan),
-                        orphan.display()
+                        printable_path(orphan)
                     );
                 }
                 if !orphans.is_empty() {
@@ -499,7 +509,7 @@ fn build(
                 }
             }
             Err(error) => {
-                eprintln!("error: {}: {error}", out.display());
+                eprintln!("error: {}: {error}", printable_path(out));
                 worst = Status::Failure;
             }
         }
@@ -554,7 +564,7 @@ fn init_stack(path: &Path, options: &init::Options, style: Style) -> Status {
     if path.exists() {
         return fail(&format!(
             "{} already exists; init never overwrites a file",
-            path.display()
+            printable_path(path)
         ));
     }
     let text = init::starter(options);
@@ -564,7 +574,10 @@ fn init_stack(path: &Path, options: &init::Options, style: Style) -> Status {
         for diagnostic in compiled.diagnostics.iter() {
             eprint!("{}", diag::render(&source, diagnostic, style));
         }
-        eprintln!("{} was not written: fix the options above", path.display());
+        eprintln!(
+            "{} was not written: fix the options above",
+            printable_path(path)
+        );
         return Status::Invalid;
     }
     let mut file = match std::fs::OpenOptions::new()
@@ -573,10 +586,10 @@ fn init_stack(path: &Path, options: &init::Options, style: Style) -> Status {
         .open(path)
     {
         Ok(file) => file,
-        Err(error) => return fail(&format!("cannot create {}: {error}", path.display())),
+        Err(error) => return fail(&format!("cannot create {}: {error}", printable_path(path))),
     };
     if let Err(error) = file.write_all(source.text().as_bytes()) {
-        return fail(&format!("cannot write {}: {error}", path.display()));
+        return fail(&format!("cannot write {}: {error}", printable_path(path)));
     }
     let placeholders = compiled
         .diagnostics
@@ -586,15 +599,15 @@ fn init_stack(path: &Path, options: &init::Options, style: Style) -> Status {
     if placeholders == 0 {
         eprintln!(
             "wrote {}; check it with `mlflow-stack check {}`",
-            path.display(),
-            path.display()
+            printable_path(path),
+            printable_path(path)
         );
     } else {
         eprintln!(
             "wrote {}; replace its {} (`mlflow-stack check {}` points at them)",
-            path.display(),
+            printable_path(path),
             diag::plural(placeholders, "placeholder"),
-            path.display()
+            printable_path(path)
         );
     }
     Status::Success

@@ -25,10 +25,11 @@ impl Source {
         &self.path
     }
 
-    /// The path for display in diagnostics.
+    /// The path for display in diagnostics: control characters, escape sequences and bidi
+    /// overrides in a file name are escaped, so they never reach a terminal.
     #[must_use]
     pub fn display_name(&self) -> String {
-        self.path.display().to_string()
+        crate::printable::printable_path(&self.path)
     }
 
     /// The bare file name: the only part of the path that reaches the bundle, so that the

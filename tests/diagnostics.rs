@@ -429,7 +429,9 @@ fn io_failures_exit_2_with_the_path_and_the_os_error() {
     let output = run(&["check", "tests/fixtures"]);
     assert_eq!(code(&output), 2);
     assert!(
-        stderr(&output).contains("cannot read tests/fixtures: Is a directory (os error 21)"),
+        stderr(&output).contains(
+            "cannot read tests/fixtures: it is a directory; mlflow-stack reads only regular files"
+        ),
         "{}",
         stderr(&output)
     );

@@ -5,6 +5,7 @@ mod bundles;
 mod cli;
 mod diagnostics;
 mod generative;
+mod hostile;
 mod infra;
 mod support;
 mod ux;

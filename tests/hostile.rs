@@ -1,0 +1,335 @@
+//! Hostile files and paths: the CLI reads only regular files, never prints a file the bundle
+//! would not write, never deletes a file it did not write, and keeps untrusted names off the
+//! terminal. Each test is the README's security section, sentence by sentence.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{TempDir, bin, code, run, stderr, stdout};
+
+const GOOD: &str = "project = \"acme-ml-prod\"\nregion = \"europe-west3\"\nbucket = \"acme-ml-prod-mlflow\"\ntag = \"1.0.0\"\nenvironment = \"gke\"\n";
+const SECRET: &str = "-----BEGIN PRIVATE KEY-----\nTOP-SECRET-VALUE\n";
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// A stack file and its freshly built bundle in a scratch directory.
+fn built(label: &str) -> (TempDir, String, String) {
+    let dir = TempDir::new(label);
+    let stack = dir.path().join("stack.toml");
+    fs::write(&stack, GOOD).unwrap();
+    let out = dir.path().join("bundle");
+    let output = run(&["build", s(&stack), "--out", s(&out)]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    (dir, s(&stack).to_owned(), s(&out).to_owned())
+}
+
+/// Where `build --out OUT` writes the bundle of `stack.toml`.
+fn bundle_dir(out: &str) -> std::path::PathBuf {
+    Path::new(out).join("stack")
+}
+
+fn assert_secret_not_printed(output: &Output) {
+    for text in [stdout(output), stderr(output)] {
+        assert!(!text.contains("TOP-SECRET-VALUE"), "{text}");
+    }
+}
+
+/// Runs the binary with a deadline: a read that blocks (a FIFO) fails the test instead of
+/// hanging it.
+fn run_with_deadline(args: &[&str]) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("mlflow-stack {args:?} did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_stack_file_that_is_a_symbolic_link_is_refused_without_showing_its_target() {
+    let dir = TempDir::new("stack-link");
+    let target = dir.path().join("secret.txt");
+    fs::write(&target, format!("{SECRET}project = 1\n")).unwrap();
+    let link = dir.path().join("stack.toml");
+    symlink(&target, &link).unwrap();
+    for command in ["check", "manifests"] {
+        let output = run(&[command, s(&link)]);
+        assert_eq!(code(&output), 2, "{}", stderr(&output));
+        assert!(
+            stderr(&output)
+                .contains("it is a symbolic link; mlflow-stack reads only regular files"),
+            "{}",
+            stderr(&output)
+        );
+        assert_secret_not_printed(&output);
+    }
+}
+
+#[test]
+fn a_fifo_a_device_and_a_directory_are_not_stack_files() {
+    let dir = TempDir::new("stack-special");
+    let fifo = dir.path().join("fifo.toml");
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    for (path, kind) in [
+        (s(&fifo), "a FIFO"),
+        ("/dev/zero", "a device"),
+        (s(dir.path()), "a directory"),
+    ] {
+        let output = run_with_deadline(&["check", path]);
+        assert_eq!(code(&output), 2, "{path}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(&format!("it is {kind};")),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn a_stack_file_over_the_size_cap_is_refused() {
+    let dir = TempDir::new("stack-huge");
+    let huge = dir.path().join("huge.toml");
+    fs::write(&huge, "#".repeat(5 << 20)).unwrap();
+    let output = run(&["check", s(&huge)]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("it is larger than 4 MiB"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn check_never_prints_a_link_planted_in_the_bundle() {
+    let (dir, stack, out) = built("check-link");
+    let secret = dir.path().join("config");
+    fs::write(&secret, SECRET).unwrap();
+    symlink(&secret, bundle_dir(&out).join("kubernetes/leak.yaml")).unwrap();
+    let output = run(&["build", &stack, "--out", &out, "--check"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert_secret_not_printed(&output);
+    assert!(
+        stderr(&output).contains("kubernetes/leak.yaml (a symbolic link)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_bundle_file_replaced_by_a_link_is_neither_read_nor_printed() {
+    let (dir, stack, out) = built("bundle-file-link");
+    let secret = dir.path().join("environ");
+    fs::write(&secret, SECRET).unwrap();
+    let deployment = bundle_dir(&out).join("kubernetes/deployment.yaml");
+    fs::remove_file(&deployment).unwrap();
+    symlink(&secret, &deployment).unwrap();
+    for extra in [&["--check"][..], &[]] {
+        let mut args = vec!["build", stack.as_str(), "--out", out.as_str()];
+        args.extend_from_slice(extra);
+        let output = run(&args);
+        assert_eq!(code(&output), 2, "{}", stderr(&output));
+        assert_secret_not_printed(&output);
+        assert!(
+            stderr(&output).contains("kubernetes/deployment.yaml (a symbolic link)"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    // Refused, not replaced: the link is still there.
+    assert!(fs::symlink_metadata(&deployment).unwrap().is_symlink());
+}
+
+#[test]
+fn check_refuses_a_directory_that_is_not_a_bundle_without_printing_it() {
+    let dir = TempDir::new("check-foreign-dir");
+    let stack = dir.path().join("stack.toml");
+    fs::write(&stack, GOOD).unwrap();
+    let out = dir.path().join("deploy");
+    let notes = out.join("stack");
+    fs::create_dir_all(&notes).unwrap();
+    fs::write(notes.join("README.md"), SECRET).unwrap();
+    let output = run(&["build", s(&stack), "--out", s(&out), "--check"]);
+    assert_eq!(code(&output), 2);
+    assert_secret_not_printed(&output);
+    assert!(
+        stderr(&output).contains("is not empty and is not a bundle written by mlflow-stack"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn key_files_in_the_bundle_are_named_never_deleted_never_printed() {
+    let (_dir, stack, out) = built("key-files");
+    let key = bundle_dir(&out).join("mlflow-server-key.json");
+    fs::write(&key, SECRET).unwrap();
+    // A changed stack: build would replace the directory.
+    fs::write(&stack, GOOD.replace("1.0.0", "1.0.1")).unwrap();
+    for extra in [&["--check"][..], &[]] {
+        let mut args = vec!["build", stack.as_str(), "--out", out.as_str()];
+        args.extend_from_slice(extra);
+        let output = run(&args);
+        assert_eq!(code(&output), 2, "{}", stderr(&output));
+        assert_secret_not_printed(&output);
+        let err = stderr(&output);
+        assert!(
+            err.contains("mlflow-server-key.json (not part of the bundle)"),
+            "{err}"
+        );
+        assert!(err.contains("move it out of the bundle directory"), "{err}");
+    }
+    assert_eq!(fs::read_to_string(&key).unwrap(), SECRET);
+}
+
+#[test]
+fn check_names_a_generated_file_the_bundle_no_longer_writes_without_printing_it() {
+    let (_dir, stack, out) = built("orphan");
+    let orphan = bundle_dir(&out).join("kubernetes/old.yaml");
+    fs::write(
+        &orphan,
+        "# generated by mlflow-stack from stack.toml; do not edit\nTOP-SECRET-VALUE\n",
+    )
+    .unwrap();
+    let output = run(&["build", &stack, "--out", &out, "--check"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_secret_not_printed(&output);
+    assert!(
+        stdout(&output).contains("kubernetes/old.yaml: no longer part of the bundle"),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(&["build", &stack, "--out", &out]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(!orphan.exists());
+}
+
+#[test]
+fn out_that_is_a_symbolic_link_is_refused_and_both_stay_as_they_were() {
+    let (dir, stack, out) = built("out-link");
+    // --out itself a link, and a bundle directory in --out a link.
+    let link = dir.path().join("current");
+    symlink(&out, &link).unwrap();
+    let other = dir.path().join("other");
+    fs::create_dir(&other).unwrap();
+    let bundle_link = other.join("stack");
+    symlink(bundle_dir(&out), &bundle_link).unwrap();
+    fs::write(&stack, GOOD.replace("1.0.0", "1.0.1")).unwrap();
+    let before = fs::read_to_string(bundle_dir(&out).join("infra.sh")).unwrap();
+    for out in [&link, &other] {
+        for extra in [&["--check"][..], &[]] {
+            let mut args = vec!["build", stack.as_str(), "--out", s(out)];
+            args.extend_from_slice(extra);
+            let output = run(&args);
+            assert_eq!(code(&output), 2, "{}", stderr(&output));
+            assert!(
+                stderr(&output)
+                    .contains("is a symbolic link; mlflow-stack writes only a real directory"),
+                "{}",
+                stderr(&output)
+            );
+        }
+    }
+    assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert!(fs::symlink_metadata(&bundle_link).unwrap().is_symlink());
+    assert_eq!(
+        fs::read_to_string(bundle_dir(&out).join("infra.sh")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn concurrent_builds_into_one_directory_all_succeed_and_leave_nothing_behind() {
+    let dir = TempDir::new("concurrent");
+    // Two stacks with one file name: both build into out/stack.
+    for tag in ["1.0.0", "2.0.0"] {
+        fs::create_dir(dir.path().join(tag)).unwrap();
+        fs::write(
+            dir.path().join(tag).join("stack.toml"),
+            GOOD.replace("1.0.0", tag),
+        )
+        .unwrap();
+    }
+    // 96 processes started at once by bash, half of them building each stack.
+    let script = r#"
+        mkdir out
+        for i in $(seq 1 96); do
+          stack=1.0.0/stack.toml; (( i % 2 )) || stack=2.0.0/stack.toml
+          "$BIN" build "$stack" --out out >/dev/null 2>"err.$i" &
+        done
+        failed=0
+        for job in $(jobs -p); do wait "$job" || failed=$((failed + 1)); done
+        echo "$failed"
+    "#;
+    let output = Command::new("bash")
+        .args(["-c", script])
+        .current_dir(dir.path())
+        .env("BIN", env!("CARGO_BIN_EXE_mlflow-stack"))
+        .output()
+        .unwrap();
+    let errors: String = (1..=96)
+        .filter_map(|i| fs::read_to_string(dir.path().join(format!("err.{i}"))).ok())
+        .filter(|e| e.contains("error"))
+        .collect();
+    assert_eq!(stdout(&output).trim(), "0", "{errors}");
+    let entries: Vec<String> = fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries, ["stack"]);
+    // One complete bundle of one of the two stacks.
+    let out = dir.path().join("out");
+    let fresh = ["1.0.0/stack.toml", "2.0.0/stack.toml"]
+        .iter()
+        .any(|stack| {
+            let stack = dir.path().join(stack);
+            code(&run(&["build", s(&stack), "--out", s(&out), "--check"])) == 0
+        });
+    assert!(fresh);
+}
+
+#[test]
+fn untrusted_file_names_never_reach_the_terminal_raw() {
+    let dir = TempDir::new("escape");
+    let name = "evil\u{1b}]0;pwned\u{7}\u{202e}lmot.toml";
+    let stack = dir.path().join(name);
+    fs::write(&stack, GOOD.replace("europe-west3", "europe-west3-a")).unwrap();
+    let output = run(&["check", s(&stack)]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}') && !err.contains('\u{202e}'));
+    assert!(
+        err.contains("evil\\u{1b}]0;pwned\\u{7}\\u{202e}lmot.toml"),
+        "{err}"
+    );
+    let good = dir.path().join("good.toml");
+    fs::write(&good, GOOD).unwrap();
+    let out = dir.path().join("out\u{1b}[2J");
+    let output = run(&["build", s(&good), "--out", s(&out)]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("out\\u{1b}[2J"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stderr(&output).contains('\u{1b}'));
+    let missing = dir.path().join("gone\u{1b}[31m.toml");
+    let output = run(&["check", s(&missing)]);
+    assert_eq!(code(&output), 2);
+    assert!(!stderr(&output).contains('\u{1b}'), "{}", stderr(&output));
+}
