@@ -2,7 +2,7 @@
 //! about, a label, and a help line. Stages push into one [`Diagnostics`] list and never
 //! stop at the first problem; [`crate::run`] is the only place that prints them.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::ops::Range;
 
 use miette::{
@@ -209,17 +209,44 @@ pub fn render(source: &Source, diagnostic: &Diagnostic, style: Style) -> String 
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(style.width)
         .with_links(false);
-    let mut points = vec![diagnostic.span.start, diagnostic.span.end];
-    for (span, _) in &diagnostic.related {
-        points.extend([span.start, span.end]);
-    }
+    let mut spans = vec![diagnostic.span.clone()];
+    spans.extend(diagnostic.related.iter().map(|(span, _)| span.clone()));
     let report = Report {
         diagnostic,
-        excerpt: Excerpt::new(source.display_name(), source.text(), &points),
+        excerpt: Excerpt::new(source, &spans),
     };
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = handler.render_report(&mut out, &report);
+    out
+}
+
+/// At most this many diagnostics of one file are rendered; the rest are only counted, so a
+/// hostile file with thousands of problems is reported in bounded time and space.
+pub const MAX_RENDERED: usize = 100;
+
+/// The diagnostics of one file as `check` prints them: the first [`MAX_RENDERED`] rendered
+/// (each followed by a blank line), then `… and N more` when there are more.
+#[must_use]
+pub fn render_file(source: &Source, diagnostics: &Diagnostics, style: Style) -> String {
+    let mut out = String::new();
+    for diagnostic in diagnostics.iter().take(MAX_RENDERED) {
+        out.push_str(&render(source, diagnostic, style));
+        out.push('\n');
+    }
+    let hidden = diagnostics.items.len().saturating_sub(MAX_RENDERED);
+    if hidden > 0 {
+        let noun = if hidden == 1 {
+            "diagnostic"
+        } else {
+            "diagnostics"
+        };
+        let _ = writeln!(
+            out,
+            "… and {hidden} more {noun} in {}\n",
+            source.display_name()
+        );
+    }
     out
 }
 
@@ -282,7 +309,7 @@ impl<'a> JsonDiagnostic<'a> {
 
 struct Report<'a> {
     diagnostic: &'a Diagnostic,
-    excerpt: Excerpt,
+    excerpt: Excerpt<'a>,
 }
 
 impl fmt::Debug for Report<'_> {
@@ -350,34 +377,78 @@ struct Piece {
     verbatim: bool,
 }
 
-/// The text miette draws: the file with long lines shortened and control characters made
-/// visible, and the map back to the file's offsets.
+/// Lines drawn around each labelled span beyond miette's one line of context, so that its
+/// context reading sees the same lines as in the whole file.
+const MARGIN: usize = 3;
+
+/// A run of whole lines of the file that the excerpt draws.
 #[derive(Debug)]
-struct Excerpt {
-    name: String,
-    original: String,
-    display: String,
-    pieces: Vec<Piece>,
+struct Window {
+    /// Where the run is in the displayed text.
+    display: Range<usize>,
+    /// The zero-based line number of its first line in the file.
+    first_line: usize,
 }
 
-impl Excerpt {
-    fn new(name: String, text: &str, points: &[usize]) -> Self {
-        let mut excerpt = Self {
-            name,
-            original: text.to_owned(),
-            display: String::with_capacity(text.len()),
-            pieces: Vec::new(),
-        };
-        let mut line_start = 0;
-        for line in text.split_inclusive('\n') {
-            let body = line.strip_suffix('\n').unwrap_or(line);
-            let body = body.strip_suffix('\r').unwrap_or(body);
-            excerpt.push_line(line_start, body, points);
-            let terminator = line_start + body.len()..line_start + line.len();
-            if !terminator.is_empty() {
-                excerpt.push(terminator.clone(), &text[terminator], true);
+/// The text miette draws: the lines around the labelled spans (not the whole file, so that
+/// rendering a diagnostic costs the size of its excerpt, not of the file), with long lines
+/// shortened and control characters made visible, and the map back to the file's offsets.
+#[derive(Debug)]
+struct Excerpt<'a> {
+    name: String,
+    source: &'a Source,
+    display: String,
+    pieces: Vec<Piece>,
+    windows: Vec<Window>,
+}
+
+impl<'a> Excerpt<'a> {
+    fn new(source: &'a Source, spans: &[Range<usize>]) -> Self {
+        let text = source.text();
+        let starts = source.line_starts();
+        let last_line = starts.len() - 1;
+        let mut runs: Vec<(usize, usize)> = spans
+            .iter()
+            .map(|span| {
+                let first = source.line_of(span.start.min(text.len()));
+                let last = source.line_of(span.end.min(text.len()));
+                (first.saturating_sub(MARGIN), (last + MARGIN).min(last_line))
+            })
+            .collect();
+        runs.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(runs.len());
+        for (first, last) in runs {
+            match merged.last_mut() {
+                Some(previous) if first <= previous.1 + 1 => previous.1 = previous.1.max(last),
+                _ => merged.push((first, last)),
             }
-            line_start += line.len();
+        }
+        let points: Vec<usize> = spans.iter().flat_map(|s| [s.start, s.end]).collect();
+        let mut excerpt = Self {
+            name: source.display_name(),
+            source,
+            display: String::new(),
+            pieces: Vec::new(),
+            windows: Vec::with_capacity(merged.len()),
+        };
+        for (first, last) in merged {
+            let from = excerpt.display.len();
+            let end = starts.get(last + 1).copied().unwrap_or(text.len());
+            let mut line_start = starts[first];
+            for line in text[line_start..end].split_inclusive('\n') {
+                let body = line.strip_suffix('\n').unwrap_or(line);
+                let body = body.strip_suffix('\r').unwrap_or(body);
+                excerpt.push_line(line_start, body, &points);
+                let terminator = line_start + body.len()..line_start + line.len();
+                if !terminator.is_empty() {
+                    excerpt.push(terminator.clone(), &text[terminator], true);
+                }
+                line_start += line.len();
+            }
+            excerpt.windows.push(Window {
+                display: from..excerpt.display.len(),
+                first_line: first,
+            });
         }
         excerpt
     }
@@ -452,7 +523,7 @@ impl Excerpt {
     fn to_original(&self, offset: usize) -> usize {
         let index = self.pieces.partition_point(|p| p.display.end <= offset);
         match self.pieces.get(index) {
-            None => self.original.len(),
+            None => self.source.text().len(),
             Some(piece) if piece.verbatim => {
                 piece.original.start + offset.saturating_sub(piece.display.start)
             }
@@ -483,32 +554,47 @@ fn visible(c: char) -> Option<char> {
     }
 }
 
-impl SourceCode for Excerpt {
-    fn read_span<'a>(
-        &'a self,
+impl SourceCode for Excerpt<'_> {
+    fn read_span<'b>(
+        &'b self,
         span: &SourceSpan,
         context_lines_before: usize,
         context_lines_after: usize,
-    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let contents = self
-            .display
-            .read_span(span, context_lines_before, context_lines_after)?;
+    ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+        // The run of lines the span starts in; a span never crosses from one run into
+        // another (miette only joins spans whose contexts touch, and runs that touch merge).
+        let at = span.offset();
+        let index = self
+            .windows
+            .partition_point(|w| w.display.end <= at)
+            .min(self.windows.len().saturating_sub(1));
+        let window = self.windows.get(index).ok_or(MietteError::OutOfBounds)?;
+        if at < window.display.start || at + span.len() > window.display.end {
+            return Err(MietteError::OutOfBounds);
+        }
+        let local = SourceSpan::new((at - window.display.start).into(), span.len());
+        let contents = self.display[window.display.clone()].read_span(
+            &local,
+            context_lines_before,
+            context_lines_after,
+        )?;
+        let offset = contents.span().offset() + window.display.start;
         // miette reports the column of the span's start in the text it was given; the header
         // must name the column in the file, counted in characters like the JSON output.
         let column = if contents.column() == 0 {
             0
         } else {
-            let offset = self.to_original(contents.span().offset());
-            let line_start = self.original[..offset].rfind('\n').map_or(0, |i| i + 1);
-            self.original[line_start..offset].chars().count()
+            let original = self.to_original(offset);
+            let line_start = self.source.line_starts()[self.source.line_of(original)];
+            self.source.text()[line_start..original].chars().count()
         };
         Ok(Box::new(MietteSpanContents::new_named(
             self.name.clone(),
             contents.data(),
-            *contents.span(),
-            contents.line(),
+            SourceSpan::new(offset.into(), contents.span().len()),
+            contents.line() + window.first_line,
             column,
-            contents.line_count(),
+            contents.line_count() + window.first_line,
         )))
     }
 }

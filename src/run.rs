@@ -301,10 +301,7 @@ fn report(job: &Job, options: &CheckOptions, style: Style) -> Report {
     let mut stdout = String::new();
     match options.format {
         Format::Human => {
-            for diagnostic in diagnostics.iter() {
-                stderr.push_str(&diag::render(job.source, diagnostic, style));
-                stderr.push('\n');
-            }
+            stderr.push_str(&diag::render_file(job.source, diagnostics, style));
             if !diagnostics.is_empty() {
                 stderr.push_str(&diag::summary(job.source, diagnostics));
                 stderr.push('\n');

@@ -1,12 +1,16 @@
 //! A stack file as read from disk: its path as the user spelled it and its text.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The text of one stack file and where it came from.
 #[derive(Debug, Clone)]
 pub struct Source {
     path: PathBuf,
     text: String,
+    /// The byte offset of the start of each line, built once on first use: every diagnostic
+    /// finds its line by binary search instead of counting from the top of the file.
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl Source {
@@ -16,6 +20,7 @@ impl Source {
         Self {
             path: path.into(),
             text: text.into(),
+            line_starts: OnceLock::new(),
         }
     }
 
@@ -56,15 +61,30 @@ impl Source {
         &self.text
     }
 
+    /// The byte offset where each line starts (the first is 0).
+    #[must_use]
+    pub fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
+    }
+
+    /// The zero-based line of a byte offset.
+    #[must_use]
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.line_starts().partition_point(|&start| start <= offset) - 1
+    }
+
     /// One-based line and column (in characters) of a byte offset.
     #[must_use]
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(&self.text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
-        (line, column)
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let line = self.line_of(offset);
+        let line_start = self.line_starts()[line];
+        let column = self.text[line_start..offset].chars().count() + 1;
+        (line + 1, column)
     }
 }
 

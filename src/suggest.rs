@@ -3,6 +3,11 @@
 /// The candidate closest to `input`, when it is close enough to be a plausible typo.
 #[must_use]
 pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // No key, region or value is this long: a longer input is no typo of one, and the edit
+    // distance would cost its length times each candidate's.
+    if input.len() > 64 {
+        return None;
+    }
     let input = input.to_ascii_lowercase();
     candidates
         .into_iter()

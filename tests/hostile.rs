@@ -2,6 +2,7 @@
 //! would not write, never deletes a file it did not write, and keeps untrusted names off the
 //! terminal. Each test is the README's security section, sentence by sentence.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
@@ -332,4 +333,26 @@ fn untrusted_file_names_never_reach_the_terminal_raw() {
     let output = run(&["check", s(&missing)]);
     assert_eq!(code(&output), 2);
     assert!(!stderr(&output).contains('\u{1b}'), "{}", stderr(&output));
+}
+
+#[test]
+fn at_most_100_diagnostics_per_file_are_rendered_then_the_rest_counted() {
+    let dir = TempDir::new("many");
+    let mut text = GOOD.to_owned();
+    for i in 0..150 {
+        let _ = writeln!(text, "unknown_{i:03} = 1");
+    }
+    let stack = dir.path().join("many.toml");
+    fs::write(&stack, text).unwrap();
+    let output = run(&["check", s(&stack)]);
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert_eq!(err.matches("× unknown key `").count(), 100, "{err}");
+    assert!(err.contains("unknown key `unknown_099`"), "{err}");
+    assert!(!err.contains("unknown key `unknown_100`"), "{err}");
+    assert!(
+        err.contains(&format!("… and 50 more diagnostics in {}\n", s(&stack))),
+        "{err}"
+    );
+    assert!(err.contains("many.toml: 150 errors, 0 warnings\n"), "{err}");
 }

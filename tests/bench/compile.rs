@@ -1,10 +1,12 @@
 //! In-process benchmark of [`mlflow_stack::compile`] (parse → validate → plan → emit) for
-//! every stack file in `stacks/`: `cargo bench --bench compile` (or `just bench`).
+//! every stack file in `stacks/`, and `check` of hostile 1 MB stack files (thousands of
+//! diagnostics, a 1 MB line): `cargo bench --bench compile` (or `just bench`).
 //!
 //! Time per call and allocations per call, without process start or file I/O; the
 //! whole-process figures (`build`, `manifests`, 1,000 stacks) come from
 //! `tests/bench/hyperfine.sh`.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use mlflow_stack::compile;
@@ -52,4 +54,47 @@ fn load(name: &str) -> Source {
 fn compile_stack(bencher: divan::Bencher, name: &str) {
     let source = load(name);
     bencher.bench_local(|| compile(divan::black_box(&source)));
+}
+
+const REQUIRED: &str = "project = \"acme-ml-prod\"\nregion = \"europe-west3\"\nbucket = \"acme-ml-prod-mlflow\"\ntag = \"1.0.0\"\nenvironment = \"gke\"\n";
+
+/// A 1 MB stack file made to produce as many diagnostics as possible, of one kind.
+fn hostile(kind: &str) -> String {
+    let mut text = String::from(REQUIRED);
+    let mut i = 0;
+    while text.len() < 1_000_000 {
+        match kind {
+            "unknown-keys" => {
+                let _ = writeln!(text, "unknown_key_{i:06} = {i}");
+            }
+            "duplicate-keys" => text.push_str("region = \"europe-west3\"\n"),
+            "syntax-errors" => {
+                let _ = writeln!(text, "= {i} [[ \"");
+            }
+            "bad-values" => {
+                let _ = write!(text, "[server{i}]\nreplicas = \"many\"\n");
+            }
+            _ => {
+                text.push_str("name = \"");
+                text.push_str(&"x".repeat(1_000_000));
+                text.push_str("\"\n");
+            }
+        }
+        i += 1;
+    }
+    text
+}
+
+/// `check` of a hostile 1 MB file without the file I/O: compile, then render what the CLI
+/// prints (the first 100 diagnostics, the count of the rest, the summary line).
+#[divan::bench(args = ["unknown-keys", "duplicate-keys", "syntax-errors", "bad-values", "long-line"], sample_count = 10)]
+fn check_hostile_1mb(bencher: divan::Bencher, kind: &str) {
+    use mlflow_stack::diag::{self, Style};
+    let source = Source::new(format!("{kind}.toml"), hostile(kind));
+    bencher.bench_local(|| {
+        let compiled = compile(divan::black_box(&source));
+        let mut out = diag::render_file(&source, &compiled.diagnostics, Style::PLAIN);
+        out.push_str(&diag::summary(&source, &compiled.diagnostics));
+        out
+    });
 }
