@@ -19,6 +19,9 @@ pub struct Stack {
     pub environment: Environment,
     pub name: DnsLabel,
     pub namespace: DnsLabel,
+    /// Whether the bundle creates (and `kubectl delete -k` deletes) the namespace: false for
+    /// `default` and a namespace marked `namespace_shared`.
+    pub owns_namespace: bool,
     pub server: Server,
     pub database: Database,
     pub registry: Registry,

@@ -120,6 +120,7 @@ impl Walker<'_> {
                 "environment" => stack.environment = self.choice(entry, ""),
                 "name" => stack.name = self.string(entry, ""),
                 "namespace" => stack.namespace = self.string(entry, ""),
+                "namespace_shared" => stack.namespace_shared = self.boolean(entry, ""),
                 "server" => stack.server = self.table(entry, "", Self::server),
                 "database" => stack.database = self.table(entry, "", Self::database),
                 "registry" => stack.registry = self.table(entry, "", Self::registry),

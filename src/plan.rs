@@ -66,6 +66,8 @@ pub struct Plan {
     pub region: String,
     pub bucket: String,
     pub namespace: String,
+    /// Whether the bundle holds the Namespace object (not for `default` or a shared one).
+    pub owns_namespace: bool,
     pub environment: &'static str,
     pub gke: bool,
     pub local: bool,
@@ -283,6 +285,7 @@ impl Plan {
             region: region.to_owned(),
             bucket: stack.bucket.to_string(),
             namespace: namespace.to_owned(),
+            owns_namespace: stack.owns_namespace,
             environment: if gke { "gke" } else { "local" },
             gke,
             local,

@@ -99,6 +99,11 @@ pub struct StackFile {
         regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
     )]
     pub namespace: Field<String>,
+    /// The namespace is shared: it exists already and belongs to others (a platform team's
+    /// namespace). The bundle then neither creates nor labels it, and `kubectl delete -k`
+    /// leaves it in place. `default` is always shared. Default false: the bundle owns its
+    /// namespace and enforces the restricted Pod Security Standard on it.
+    pub namespace_shared: Field<bool>,
     /// The MLflow tracking server.
     pub server: Field<Server>,
     /// The Cloud SQL for PostgreSQL backend store.

@@ -224,7 +224,9 @@ impl Validator<'_> {
             ),
             None => name.clone(),
         };
-        if let (Some(namespace), Some(field)) = (&namespace, &raw.namespace)
+        // `namespace_shared` written next to `default` says it knowingly (or is an error).
+        if let (Some(namespace), Some(field), None) =
+            (&namespace, &raw.namespace, &raw.namespace_shared)
             && namespace.as_str() == "default"
         {
             self.push(
@@ -234,9 +236,27 @@ impl Validator<'_> {
                     "the `default` namespace is shared by everything",
                 )
                 .label("shared namespace")
-                .help("leave `namespace` out to give this MLflow a namespace of its own"),
+                .help("the bundle does not create, label or delete `default`; leave `namespace` out to give this MLflow a namespace of its own"),
             );
         }
+        let is_default = namespace.as_ref().is_some_and(|n| n.as_str() == "default");
+        let marked_shared = raw.namespace_shared.as_ref().map(|field| field.value);
+        if let (true, Some(field)) = (is_default, raw.namespace_shared.as_ref())
+            && !field.value
+        {
+            self.push(
+                Diagnostic::error(
+                    "conflicting-options",
+                    field.span.clone(),
+                    "`default` is always a shared namespace; a bundle cannot own it",
+                )
+                .label("`default` cannot be owned")
+                .help(
+                    "remove `namespace_shared = false`, or choose a namespace of this MLflow's own",
+                ),
+            );
+        }
+        let owns_namespace = !is_default && marked_shared != Some(true);
         self.missing_keys();
 
         let server = self.server(raw.server.as_ref().map(|s| &s.value), environment);
@@ -299,6 +319,7 @@ impl Validator<'_> {
             environment: environment?,
             name: name?,
             namespace: namespace?,
+            owns_namespace,
             server: server?,
             database: database?,
             registry: registry?,

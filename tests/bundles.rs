@@ -75,7 +75,9 @@ fn manifests_parse_back_into_kubernetes_types() {
             .collect();
         assert_eq!(init, ["cloud-sql-proxy", "migrate"], "{}", path.display());
         assert_eq!(pod.containers[0].name, "mlflow");
-        let _: Namespace = yaml::parse(get("namespace.yaml")).unwrap();
+        if let Some(namespace) = bundle.get("kubernetes/namespace.yaml") {
+            let _: Namespace = yaml::parse(namespace).unwrap();
+        }
         let _: ServiceAccount = yaml::parse(get("serviceaccount.yaml")).unwrap();
         let _: ConfigMap = yaml::parse(get("configmap.yaml")).unwrap();
         let _: Service = yaml::parse(get("service.yaml")).unwrap();
@@ -173,4 +175,36 @@ fn values_yaml_1_1_reads_as_booleans_come_out_quoted() {
     }
     let parsed: Namespace = yaml::parse(namespace).unwrap();
     assert_eq!(parsed.metadata.name.as_deref(), Some("on"));
+}
+
+#[test]
+fn a_shared_or_default_namespace_is_never_an_object_of_the_bundle() {
+    let default =
+        std::fs::read_to_string(repo().join("tests/fixtures/bad/default-namespace.toml")).unwrap();
+    let shared =
+        std::fs::read_to_string(repo().join("tests/fixtures/good/shared-namespace.toml")).unwrap();
+    for (name, text, namespace) in [
+        ("default.toml", default, "default"),
+        ("shared.toml", shared, "data-platform"),
+    ] {
+        let compiled = mlflow_stack::compile(&Source::new(name, text));
+        assert!(!compiled.diagnostics.has_errors(), "{name}");
+        let bundle = compiled.bundle.unwrap();
+        assert!(bundle.get("kubernetes/namespace.yaml").is_none(), "{name}");
+        let kustomization = bundle.get("kubernetes/kustomization.yaml").unwrap();
+        assert!(!kustomization.contains("namespace.yaml"), "{kustomization}");
+        let manifests = bundle.manifests();
+        assert!(!manifests.contains("kind: Namespace"), "{name}");
+        assert!(!manifests.contains("pod-security.kubernetes.io"), "{name}");
+        // The objects still go into that namespace.
+        assert!(
+            manifests.contains(&format!("namespace: {namespace}\n")),
+            "{name}"
+        );
+    }
+    // An owned namespace is an object of the bundle, with its Pod Security label.
+    let (_, compiled) = compile_file(&repo().join("stacks/example.toml"));
+    let bundle = compiled.bundle.unwrap();
+    let namespace = bundle.get("kubernetes/namespace.yaml").unwrap();
+    assert!(namespace.contains("pod-security.kubernetes.io/enforce: restricted"));
 }

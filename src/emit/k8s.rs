@@ -70,11 +70,16 @@ with engine.connect() as lock:
 /// The manifests of the bundle with their file names.
 #[must_use]
 pub fn objects(plan: &Plan) -> Vec<(&'static str, Object)> {
-    let mut objects = vec![
-        (
+    let mut objects = Vec::new();
+    // A shared namespace (or `default`) is not ours: no object, so no label stamped on it
+    // and nothing for `kubectl delete -k` to delete.
+    if plan.owns_namespace {
+        objects.push((
             "namespace.yaml",
             Object::Namespace(Box::new(namespace(plan))),
-        ),
+        ));
+    }
+    objects.extend([
         (
             "serviceaccount.yaml",
             Object::ServiceAccount(Box::new(service_account(plan))),
@@ -92,7 +97,7 @@ pub fn objects(plan: &Plan) -> Vec<(&'static str, Object)> {
             "networkpolicy.yaml",
             Object::NetworkPolicy(Box::new(network_policy(plan))),
         ),
-    ];
+    ]);
     if plan.replicas > 1 {
         objects.push((
             "poddisruptionbudget.yaml",

@@ -12,6 +12,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "environment",
     "name",
     "namespace",
+    "namespace_shared",
     "server",
     "database",
     "registry",
@@ -90,7 +91,8 @@ pub fn example(path: &str) -> &'static str {
         "expose.allow" => "[\"203.0.113.0/24\"]",
         "cluster.name" => "\"ml-platform\"",
         "credentials.dir" => "\".mlflow_credentials\"",
-        "server.serve_artifacts"
+        "namespace_shared"
+        | "server.serve_artifacts"
         | "database.high_availability"
         | "expose.static_ip"
         | "cluster.create" => "true",
