@@ -1,5 +1,6 @@
 //! The integration tests: one binary, one module per area.
 
+mod apply;
 mod bundle_readme;
 mod bundles;
 mod cli;

@@ -118,11 +118,15 @@ fn meta(plan: &Plan, name: &str) -> ObjectMeta {
 
 fn namespace(plan: &Plan) -> Namespace {
     let mut labels = plan.labels.clone();
-    // The pod meets the restricted Pod Security Standard; enforce it for everything here.
-    labels.insert(
-        "pod-security.kubernetes.io/enforce".into(),
-        "restricted".into(),
-    );
+    // The pod meets the restricted Pod Security Standard. `enforce` rejects pods that do
+    // not; only `warn` makes the API server warn about a Deployment's pod template when
+    // it is applied, and only `audit` records violations: set all three.
+    for mode in ["enforce", "warn", "audit"] {
+        labels.insert(
+            format!("pod-security.kubernetes.io/{mode}"),
+            "restricted".into(),
+        );
+    }
     Namespace {
         metadata: ObjectMeta {
             name: Some(plan.namespace.clone()),
