@@ -1105,6 +1105,7 @@ fn subject(call: &Call) -> Option<String> {
             call.note.strip_prefix("stdin: ")?.split(' ').next()?
         ),
         ["delete", "secret", name] => format!("k8s Secret/{}/{name}", flag("namespace")),
+        ["create", "namespace", name] => format!("k8s Namespace/{name}"),
         _ => return None,
     };
     Some(subject)

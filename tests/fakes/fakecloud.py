@@ -651,6 +651,13 @@ def kubectl(c):
         c.need("k8s", key, f'Error from server (NotFound): {kind}s "{name}" not found')
         print(f"NAME   AGE\n{name}   1d")
         return
+    if words[:2] == ["create", "namespace"] and "dry-run" not in c.flags:
+        key = f"Namespace/{words[2]}"
+        if c.get("k8s", key) is not None:
+            raise Fail(f'Error from server (AlreadyExists): namespaces "{words[2]}" already exists')
+        c.state["resources"][f"k8s {key}"] = {}
+        print(f"namespace/{words[2]} created")
+        return
     if words[:1] == ["create"]:
         if c.flags.get("dry-run") != "client" or c.flags.get("o") != "yaml":
             raise Fail("fake kubectl: create only with --dry-run=client -o yaml")
