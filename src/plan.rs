@@ -80,6 +80,9 @@ pub struct Plan {
 
     pub workload: String,
     pub config_map: String,
+    /// The Secret in which `kubectl apply --prune --applyset` records what it applied,
+    /// so that the next apply deletes what the bundle no longer has.
+    pub applyset: String,
     pub db_secret: Option<String>,
     pub key_secret: Option<String>,
     pub pull_secret: Option<String>,
@@ -293,6 +296,7 @@ impl Plan {
             labels,
             selector,
             config_map: format!("{name}-config"),
+            applyset: format!("{name}-applyset"),
             db_secret,
             key_secret,
             pull_secret,
