@@ -41,6 +41,10 @@ conformance:
 e2e:
     bash tests/e2e/run.sh
 
+# Every bundle applied, upgraded and deleted on a real kube-apiserver (built once into ~/.cache).
+cluster:
+    bash tests/cluster/run.sh
+
 # Everything CI runs.
 ci:
     bash .ci/run
