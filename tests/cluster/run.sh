@@ -368,9 +368,14 @@ warnings() {
   grep -i -E '^warning|^W[0-9]{4} ' <<<"$1" || true
 }
 
-# build_bundle STACK DIR
+# build_bundle STACK BUNDLE: the bundle of STACK at BUNDLE, whose last component must be
+# the stack's file stem (`build --out DIR` writes DIR/<stem>/).
 build_bundle() {
-  "$BIN" build "$1" --out "$2" 2>&1
+  if [[ $(basename "$2") != "$(basename "$1" .toml)" ]]; then
+    echo "build_bundle: $2 is not named after $1" >&2
+    return 1
+  fi
+  "$BIN" build "$1" --out "$(dirname "$2")" 2>&1
 }
 
 # apply_readme CHECK SUBJECT BUNDLE [EXTRA]: the README's apply command (with EXTRA
@@ -426,7 +431,8 @@ psa_control() {
 
 # check_stack STACK ID: dry-run, apply, live, reapply.
 check_stack() {
-  local stack=$1 id=$2 bundle="$WORK/bundles/$2" out
+  local stack=$1 id=$2 bundle out
+  bundle="$WORK/bundles/$id/$(basename "$stack" .toml)"
   if ! out=$(build_bundle "$stack" "$bundle"); then
     fail "build" "$stack" "$out"
     return
@@ -604,7 +610,7 @@ run_version() {
   done
   rm -rf "$WORK/upgrades"
   run_upgrades
-  check_delete "$WORK_BUNDLES/stacks__example" "$WORK_BUNDLES/stacks__production"
+  check_delete "$WORK_BUNDLES/stacks__example/example" "$WORK_BUNDLES/stacks__production/production"
   stop_started
 }
 
