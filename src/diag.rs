@@ -17,6 +17,7 @@ use crate::source::Source;
 /// fixture and that no other code is emitted.
 pub const CODES: &[&str] = &[
     "conflicting-options",
+    "connection-budget",
     "default-namespace",
     "derived-name-too-long",
     "duplicate-key",

@@ -69,6 +69,18 @@ auth = \"iam\"
 user = \"mlflow\"",
 "Remove the setting that has no effect, or change the one that makes it meaningless."
 }
+"connection-budget" {
+"Every MLflow worker keeps three SQLAlchemy engines (tracking, model registry, jobs), each
+with up to `pool_size + max_overflow` connections. Across all replicas, the rollout's surge
+pod, the migration and a reserve, that can exceed the Cloud SQL tier's default
+`max_connections` (100 for 3.75 GiB), and the server then fails under load, not at deploy
+time.",
+"[server]
+replicas = 6
+workers = 4",
+"Use the tier or the pool size the help proposes (it prints the arithmetic), or fewer
+replicas or workers."
+}
 "default-namespace" {
 "The `default` namespace is shared by everything in the cluster: the bundle's
 NetworkPolicy, Pod Security labels and `kubectl delete -k` would reach other workloads.",

@@ -41,6 +41,9 @@ pub struct Server {
     pub memory: Quantity,
     pub serve_artifacts: bool,
     pub allowed_hosts: Vec<HostPattern>,
+    /// SQLAlchemy pool of each engine: connections kept, and opened beyond under load.
+    pub pool_size: u32,
+    pub max_overflow: u32,
 }
 
 #[derive(Debug, Clone)]

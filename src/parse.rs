@@ -146,6 +146,8 @@ impl Walker<'_> {
                 "memory" => server.memory = self.quantity(entry, p),
                 "serve_artifacts" => server.serve_artifacts = self.boolean(entry, p),
                 "allowed_hosts" => server.allowed_hosts = self.strings(entry, p),
+                "pool_size" => server.pool_size = self.integer(entry, p),
+                "max_overflow" => server.max_overflow = self.integer(entry, p),
                 _ => self.unknown_key(entry, p),
             }
         }

@@ -126,6 +126,9 @@ pub struct Plan {
 
     pub replicas: u32,
     pub workers: u32,
+    /// SQLAlchemy pool of each of the server's engines (MLflow's environment variables).
+    pub pool_size: u32,
+    pub max_overflow: u32,
     pub cpu: String,
     pub memory: String,
     pub allowed_hosts: Vec<String>,
@@ -337,6 +340,8 @@ impl Plan {
             tag: stack.tag.to_string(),
             replicas: stack.server.replicas,
             workers: stack.server.workers,
+            pool_size: stack.server.pool_size,
+            max_overflow: stack.server.max_overflow,
             cpu: stack.server.cpu.to_string(),
             memory: stack.server.memory.to_string(),
             allowed_hosts: allowed,

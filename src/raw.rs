@@ -154,6 +154,17 @@ pub struct Server {
     /// name of an ingress: `mlflow.example.com`. Localhost (port-forward) and the Service's
     /// cluster DNS names are always allowed.
     pub allowed_hosts: Field<Vec<Spanned<String>>>,
+    /// Connections each of the server's SQLAlchemy engines keeps open
+    /// (`MLFLOW_SQLALCHEMYSTORE_POOL_SIZE`). Every worker has three engines (tracking,
+    /// model registry, jobs); `check` fails when the most the stack can open exceeds the
+    /// Cloud SQL tier's `max_connections`. Default 2.
+    #[schemars(range(min = 1, max = 50))]
+    pub pool_size: Field<i64>,
+    /// Connections each engine may open beyond `pool_size` under load, closed when idle
+    /// (`MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW`); at least 1, since MLflow ignores 0 and
+    /// SQLAlchemy then allows 10. Default 2.
+    #[schemars(range(min = 1, max = 50))]
+    pub max_overflow: Field<i64>,
 }
 
 /// The `[database]` table.

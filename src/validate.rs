@@ -5,6 +5,7 @@
 //! pushed into the diagnostics; validation never stops early. A stack comes out only when
 //! there is no error.
 
+pub mod budget;
 pub mod gcp;
 pub mod image;
 pub mod k8s;
@@ -310,6 +311,9 @@ impl Validator<'_> {
         for diagnostic in placeholder::placeholders(raw) {
             self.push(diagnostic);
         }
+        if let (Some(server), Some(database)) = (&server, &database) {
+            self.connection_budget(raw, server, database);
+        }
 
         Some(Stack {
             project: project?,
@@ -388,6 +392,24 @@ impl Validator<'_> {
                 allowed_hosts.push(pattern);
             }
         }
+        let pool_size = match &raw.pool_size {
+            Some(field) => self.range(
+                "server.pool_size",
+                Some(field),
+                1..51,
+                "use 1 to 50 connections per engine; the default 2 suits most stacks",
+            ),
+            None => Some(2),
+        };
+        let max_overflow = match &raw.max_overflow {
+            Some(field) => self.range(
+                "server.max_overflow",
+                Some(field),
+                1..51,
+                "use 1 to 50 connections per engine (MLflow ignores 0, and SQLAlchemy then allows 10)",
+            ),
+            None => Some(2),
+        };
         Some(Server {
             mlflow_version: mlflow_version?,
             replicas: replicas?,
@@ -396,6 +418,8 @@ impl Validator<'_> {
             memory: memory?,
             serve_artifacts: raw.serve_artifacts.as_ref().is_none_or(|f| f.value),
             allowed_hosts,
+            pool_size: pool_size?,
+            max_overflow: max_overflow?,
         })
     }
 

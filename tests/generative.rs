@@ -14,7 +14,9 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use mlflow_stack::diag::{self, CODES, Style};
 use mlflow_stack::emit::yaml;
+use mlflow_stack::model::Tier;
 use mlflow_stack::source::Source;
+use mlflow_stack::validate::budget::{Budget, max_connections};
 use mlflow_stack::validate::regions::REGIONS;
 use mlflow_stack::{Compiled, compile, write};
 use proptest::collection::vec;
@@ -248,24 +250,57 @@ fn push<T>(entries: &mut Entries, key: &'static str, value: Option<T>, show: imp
 fn server() -> impl Strategy<Value = Entries> {
     (
         option::of(select(&["3.5.0", "3.10.1", "3.17.2"][..])),
-        option::of(1..=50i64),
-        option::of(1..=16i64),
+        option::of(1..=10i64),
+        option::of(1..=4i64),
         option::of(prop_oneof!["[1-9][0-9]{0,2}m", "[1-4]", "0\\.[1-9]"]),
         option::of(prop_oneof!["(768|1024|1536|2048)Mi", "[1-8]Gi"]),
         option::of(any::<bool>()),
         option::of(vec(host(), 0..3)),
+        (option::of(1..=3i64), option::of(1..=3i64)),
     )
-        .prop_map(|(version, replicas, workers, cpu, memory, serve, hosts)| {
-            let mut t = Entries::new();
-            push(&mut t, "mlflow_version", version, quote);
-            push(&mut t, "replicas", replicas, |n| n.to_string());
-            push(&mut t, "workers", workers, |n| n.to_string());
-            push(&mut t, "cpu", cpu, |q| quote(&q));
-            push(&mut t, "memory", memory, |q| quote(&q));
-            push(&mut t, "serve_artifacts", serve, |b| b.to_string());
-            push(&mut t, "allowed_hosts", hosts, |h| array(&h));
-            t
-        })
+        .prop_map(
+            |(version, replicas, workers, cpu, memory, serve, hosts, (pool, overflow))| {
+                let mut t = Entries::new();
+                push(&mut t, "mlflow_version", version, quote);
+                push(&mut t, "replicas", replicas, |n| n.to_string());
+                push(&mut t, "workers", workers, |n| n.to_string());
+                push(&mut t, "cpu", cpu, |q| quote(&q));
+                push(&mut t, "memory", memory, |q| quote(&q));
+                push(&mut t, "serve_artifacts", serve, |b| b.to_string());
+                push(&mut t, "allowed_hosts", hosts, |h| array(&h));
+                push(&mut t, "pool_size", pool, |n| n.to_string());
+                push(&mut t, "max_overflow", overflow, |n| n.to_string());
+                t
+            },
+        )
+}
+
+/// A tier large enough for the server's connections: the generated one when it fits, else
+/// one with 1000 connections (enough for every server this file generates).
+fn fit_connection_budget(server: &Entries, database: &mut Entries, gke: bool) {
+    let number = |key: &str, default: u32| {
+        server
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(default, |(_, v)| v.parse().unwrap())
+    };
+    let budget = Budget {
+        replicas: number("replicas", if gke { 2 } else { 1 }),
+        workers: number("workers", 2),
+        pool_size: number("pool_size", 2),
+        max_overflow: number("max_overflow", 2),
+        gc: 0,
+    };
+    let tier = database
+        .iter()
+        .find(|(k, _)| *k == "tier")
+        .map_or("db-custom-1-3840".to_owned(), |(_, v)| {
+            v.trim_matches('"').to_owned()
+        });
+    if budget.total() > max_connections(&Tier::parse(&tier).unwrap()) {
+        database.retain(|(k, _)| *k != "tier");
+        database.push(("tier", quote("db-custom-20-122880")));
+    }
 }
 
 fn identifier() -> impl Strategy<Value = String> {
@@ -432,11 +467,12 @@ fn valid_stack() -> impl Strategy<Value = ValidStack> {
                 move |(
                     (project, region, bucket, tag, name, namespace),
                     server,
-                    database,
+                    mut database,
                     registry,
                     expose,
                     env,
                 )| {
+                    fit_connection_budget(&server, &mut database, gke);
                     let mut top = vec![
                         ("project", quote(&project)),
                         ("region", quote(region)),

@@ -531,9 +531,11 @@ fn codes_of(text: &str) -> Vec<&'static str> {
 
 #[test]
 fn memory_too_low_scales_with_the_workers() {
+    // A tier with connections for 16 workers, so that only the memory rule speaks.
+    let tier = "\n[database]\ntier = \"db-custom-8-30720\"\n";
     let with = |workers: u32, memory: &str| {
         codes_of(&format!(
-            "{GOOD}\n[server]\nworkers = {workers}\nmemory = \"{memory}\"\n"
+            "{GOOD}\n[server]\nworkers = {workers}\nmemory = \"{memory}\"\n{tier}"
         ))
     };
     // The floor is three quarters of the default, 512Mi + 256Mi per worker.
@@ -553,7 +555,7 @@ fn memory_too_low_scales_with_the_workers() {
     // Every default passes its own rule.
     for workers in 1..=16 {
         assert_eq!(
-            codes_of(&format!("{GOOD}\n[server]\nworkers = {workers}\n")),
+            codes_of(&format!("{GOOD}\n[server]\nworkers = {workers}\n{tier}")),
             [] as [&str; 0]
         );
     }

@@ -45,6 +45,8 @@ const BACKEND_STORE_URI: &str = "MLFLOW_BACKEND_STORE_URI";
 const ARTIFACTS_DESTINATION: &str = "MLFLOW_ARTIFACTS_DESTINATION";
 const DEFAULT_ARTIFACT_ROOT: &str = "MLFLOW_DEFAULT_ARTIFACT_ROOT";
 const JOB_EXECUTION: &str = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION";
+const POOL_SIZE: &str = "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE";
+const MAX_OVERFLOW: &str = "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW";
 
 /// Key of the database password in its Secret.
 pub const PASSWORD_KEY: &str = "password";
@@ -167,6 +169,9 @@ fn config_map(plan: &Plan) -> ConfigMap {
             // The job runner adds ~1.3 GiB per pod (7 consumer processes) and schedules
             // periodic tasks on every replica; the tracking server does not need it.
             (JOB_EXECUTION.to_owned(), "false".to_owned()),
+            // Explicit, so that the connection budget `check` verified is what runs.
+            (POOL_SIZE.to_owned(), plan.pool_size.to_string()),
+            (MAX_OVERFLOW.to_owned(), plan.max_overflow.to_string()),
         ])),
         ..ConfigMap::default()
     }
@@ -375,6 +380,8 @@ fn mlflow(plan: &Plan) -> Container {
     let mut env = server_env(plan);
     env.push(from_config(plan, artifacts_key));
     env.push(from_config(plan, JOB_EXECUTION));
+    env.push(from_config(plan, POOL_SIZE));
+    env.push(from_config(plan, MAX_OVERFLOW));
     Container {
         name: "mlflow".to_owned(),
         image: Some(plan.image.clone()),

@@ -30,6 +30,8 @@ const SERVER_KEYS: &[&str] = &[
     "memory",
     "serve_artifacts",
     "allowed_hosts",
+    "pool_size",
+    "max_overflow",
 ];
 const DATABASE_KEYS: &[&str] = &[
     "instance",
@@ -75,7 +77,7 @@ pub fn example(path: &str) -> &'static str {
             "\"mlflow\""
         }
         "server.mlflow_version" => "\"3.17.2\"",
-        "server.replicas" | "server.workers" => "2",
+        "server.replicas" | "server.workers" | "server.pool_size" | "server.max_overflow" => "2",
         "server.cpu" => "\"500m\"",
         "server.memory" => "\"1Gi\"",
         "server.allowed_hosts" => "[\"mlflow.example.com\"]",

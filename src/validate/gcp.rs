@@ -413,6 +413,23 @@ impl Tier {
     }
 }
 
+impl Tier {
+    /// The tier's CPUs (1 for the shared-core tiers) and memory in MiB.
+    #[must_use]
+    pub fn shape(&self) -> (u32, u32) {
+        match self.0.as_str() {
+            // Shared-core tiers: 0.6 GiB and 1.7 GiB.
+            "db-f1-micro" => (1, 614),
+            "db-g1-small" => (1, 1741),
+            custom => custom
+                .strip_prefix("db-custom-")
+                .and_then(|rest| rest.split_once('-'))
+                .and_then(|(cpus, memory)| Some((cpus.parse().ok()?, memory.parse().ok()?)))
+                .unwrap_or((1, 3840)),
+        }
+    }
+}
+
 impl ClusterName {
     pub fn parse(value: &str) -> Checked<Self> {
         if is_lower_name(value) && value.len() <= 40 {

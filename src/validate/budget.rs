@@ -1,0 +1,341 @@
+//! The connection budget: the most PostgreSQL connections the stack can hold open at once,
+//! against the `max_connections` Cloud SQL gives the tier by default.
+//!
+//! Each MLflow server worker opens one SQLAlchemy engine per store it serves (tracking,
+//! model registry, jobs), and each engine's pool holds up to `pool_size + max_overflow`
+//! connections. A rollout adds the surge pod; the schema migration and the garbage
+//! collector connect on their own; PostgreSQL and Cloud SQL keep a few connections for
+//! superusers and maintenance.
+
+use std::ops::Range;
+
+use super::Validator;
+use super::gcp::Tier;
+use crate::diag::Diagnostic;
+use crate::model::{Database, Server};
+use crate::raw;
+
+/// SQLAlchemy engines per MLflow server worker: the tracking store, the model registry
+/// store and the job store each keep their own (`mlflow/store/*/sqlalchemy_store.py`).
+pub const ENGINES_PER_WORKER: u32 = 3;
+/// Pods a rollout adds beyond the replica count (the Deployment's `maxSurge`).
+pub const SURGE: u32 = 1;
+/// The migration holds its advisory-lock connection and the one the upgrade runs on.
+pub const MIGRATION: u32 = 2;
+/// Connections kept free: PostgreSQL's `superuser_reserved_connections` (3), Cloud SQL's
+/// own agents, and an operator's `psql` session.
+pub const RESERVE: u32 = 10;
+
+/// Cloud SQL for PostgreSQL's default `max_connections` by instance memory, from
+/// "Quotas and limits", <https://cloud.google.com/sql/docs/postgres/quotas>
+/// (Cloud SQL for PostgreSQL connection limits): (memory from, in MiB; connections).
+const LIMITS: &[(u32, u32)] = &[
+    (0, 25),         // 0.6 GiB, db-f1-micro
+    (1741, 50),      // 1.7 GiB, db-g1-small
+    (3840, 100),     // 3.75 GiB up to 6 GiB
+    (6144, 200),     // 6 GiB up to 7.5 GiB
+    (7680, 400),     // 7.5 GiB up to 15 GiB
+    (15360, 500),    // 15 GiB up to 30 GiB
+    (30720, 600),    // 30 GiB up to 60 GiB
+    (61440, 800),    // 60 GiB up to 120 GiB
+    (122_880, 1000), // 120 GiB and more
+];
+
+/// The default `max_connections` of an instance with this much memory.
+#[must_use]
+pub fn max_connections_of(memory_mib: u32) -> u32 {
+    LIMITS
+        .iter()
+        .rev()
+        .find(|(from, _)| memory_mib >= *from)
+        .map_or(25, |&(_, limit)| limit)
+}
+
+/// The default `max_connections` of a tier.
+#[must_use]
+pub fn max_connections(tier: &Tier) -> u32 {
+    max_connections_of(tier.shape().1)
+}
+
+/// Everything that holds connections, and the sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// The most server pods that can run: the maximum replica count.
+    pub replicas: u32,
+    pub workers: u32,
+    pub pool_size: u32,
+    pub max_overflow: u32,
+    /// Connections of the garbage collector, 0 without one.
+    pub gc: u32,
+}
+
+impl Budget {
+    /// Server pods during a rollout at the maximum replica count.
+    #[must_use]
+    pub fn pods(&self) -> u32 {
+        self.replicas + SURGE
+    }
+
+    /// Connections of the server pods at most.
+    #[must_use]
+    pub fn servers(&self) -> u32 {
+        self.pods() * self.workers * ENGINES_PER_WORKER * (self.pool_size + self.max_overflow)
+    }
+
+    /// Every connection the stack may hold at once, the reserve included.
+    #[must_use]
+    pub fn total(&self) -> u32 {
+        self.servers() + MIGRATION + self.gc + RESERVE
+    }
+
+    /// The sum written out, e.g. `(2 replicas + 1 surge) × 2 workers × 3 engines × (2 pool
+    /// + 2 overflow) + 2 migration + 10 reserve = 84`.
+    #[must_use]
+    pub fn arithmetic(&self) -> String {
+        let gc = if self.gc > 0 {
+            format!(" + {} garbage collection", self.gc)
+        } else {
+            String::new()
+        };
+        let plural = |n: u32, word: &str| {
+            if n == 1 {
+                format!("{n} {word}")
+            } else {
+                format!("{n} {word}s")
+            }
+        };
+        format!(
+            "({} + {SURGE} surge) × {} × {ENGINES_PER_WORKER} engines × ({} pool + {} overflow) + {MIGRATION} migration{gc} + {RESERVE} reserve = {}",
+            plural(self.replicas, "replica"),
+            plural(self.workers, "worker"),
+            self.pool_size,
+            self.max_overflow,
+            self.total()
+        )
+    }
+
+    /// The largest `(pool_size, max_overflow)` that fits `limit`, overflow at least 1
+    /// (MLflow ignores 0 and SQLAlchemy then allows 10), or `None` when even 1 + 1 does not.
+    #[must_use]
+    pub fn fitting_pool(&self, limit: u32) -> Option<(u32, u32)> {
+        let fixed = MIGRATION + self.gc + RESERVE;
+        let per_connection = self.pods() * self.workers * ENGINES_PER_WORKER;
+        let per_engine = limit.checked_sub(fixed)? / per_connection;
+        (per_engine >= 2).then(|| (per_engine.div_ceil(2), per_engine / 2))
+    }
+
+    /// The most replicas whose budget fits `limit` with this pool, or `None` when one does not.
+    #[must_use]
+    pub fn fitting_replicas(&self, limit: u32) -> Option<u32> {
+        let fixed = MIGRATION + self.gc + RESERVE;
+        let per_pod = self.workers * ENGINES_PER_WORKER * (self.pool_size + self.max_overflow);
+        let pods = limit.checked_sub(fixed)? / per_pod;
+        pods.checked_sub(SURGE).filter(|replicas| *replicas >= 1)
+    }
+
+    /// The smallest tier with the CPUs of `tier` (or more, where Cloud SQL requires more
+    /// CPUs for the memory) whose default `max_connections` fits the budget.
+    #[must_use]
+    pub fn fitting_tier(&self, tier: &Tier) -> Option<(Tier, u32)> {
+        let (cpus, memory) = tier.shape();
+        let total = self.total();
+        LIMITS
+            .iter()
+            .filter(|&&(from, limit)| from > memory && limit >= total && from >= 3840)
+            .find_map(|&(from, limit)| {
+                let candidates =
+                    std::iter::once(cpus).chain((2..=96).step_by(2).filter(|c| *c > cpus));
+                candidates
+                    .map(|c| format!("db-custom-{c}-{from}"))
+                    .find_map(|name| Tier::parse(&name).ok())
+                    .map(|tier| (tier, limit))
+            })
+    }
+}
+
+impl Validator<'_> {
+    /// The most connections the stack can open must fit the tier's `max_connections`.
+    pub(super) fn connection_budget(
+        &mut self,
+        raw: &raw::StackFile,
+        server: &Server,
+        database: &Database,
+    ) {
+        let budget = Budget {
+            replicas: server.replicas,
+            workers: server.workers,
+            pool_size: server.pool_size,
+            max_overflow: server.max_overflow,
+            gc: 0,
+        };
+        let limit = max_connections(&database.tier);
+        let total = budget.total();
+        if total <= limit {
+            return;
+        }
+        let raw_server = raw.server.as_ref().map(|s| &s.value);
+        let raw_tier = raw.database.as_ref().and_then(|d| d.value.tier.as_ref());
+        let involved: Vec<(Range<usize>, String)> = [
+            raw_server
+                .and_then(|s| s.replicas.as_ref())
+                .map(|f| (f.span.clone(), format!("{} replicas", server.replicas))),
+            raw_server
+                .and_then(|s| s.workers.as_ref())
+                .map(|f| (f.span.clone(), format!("{} workers each", server.workers))),
+            raw_server
+                .and_then(|s| s.pool_size.as_ref())
+                .map(|f| (f.span.clone(), format!("{} per engine", server.pool_size))),
+            raw_server.and_then(|s| s.max_overflow.as_ref()).map(|f| {
+                (
+                    f.span.clone(),
+                    format!("{} more per engine under load", server.max_overflow),
+                )
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let tier_label = format!("allows {limit} connections");
+        let (span, label, related) = if let Some(field) = raw_tier {
+            (field.span.clone(), tier_label, involved)
+        } else {
+            // The default tier: point at the first value that raised the count.
+            let mut involved = involved.into_iter();
+            let Some((span, label)) = involved.next() else {
+                return;
+            };
+            (span, label, involved.collect())
+        };
+        let mut fixes = Vec::new();
+        if let Some((tier, tier_limit)) = budget.fitting_tier(&database.tier) {
+            fixes.push(format!("`tier = \"{tier}\"` ({tier_limit} connections)"));
+        }
+        if let Some((pool, overflow)) = budget.fitting_pool(limit) {
+            let fitted = Budget {
+                pool_size: pool,
+                max_overflow: overflow,
+                ..budget
+            };
+            fixes.push(format!(
+                "`pool_size = {pool}` and `max_overflow = {overflow}` in `[server]` ({} connections)",
+                fitted.total()
+            ));
+        }
+        if fixes.is_empty() {
+            let smallest = Budget {
+                pool_size: 1,
+                max_overflow: 1,
+                ..budget
+            };
+            fixes.push(match smallest.fitting_replicas(limit) {
+                Some(replicas) => format!(
+                    "at most `replicas = {replicas}` with `pool_size = 1` and `max_overflow = 1`, or fewer `workers`"
+                ),
+                None => "fewer `workers`".to_owned(),
+            });
+        }
+        let mut diagnostic = Diagnostic::error(
+            "connection-budget",
+            span,
+            format!(
+                "the server can open {total} database connections; `{}` allows {limit}",
+                database.tier
+            ),
+        )
+        .label(label)
+        .help(format!(
+            "{}, more than {limit}; use {}",
+            budget.arithmetic(),
+            fixes.join(", or ")
+        ));
+        for (span, label) in related {
+            diagnostic = diagnostic.related(span, label);
+        }
+        self.push(diagnostic);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tier(name: &str) -> Tier {
+        Tier::parse(name).unwrap()
+    }
+
+    #[test]
+    fn limits_follow_cloud_sql_by_memory() {
+        assert_eq!(max_connections(&tier("db-f1-micro")), 25);
+        assert_eq!(max_connections(&tier("db-g1-small")), 50);
+        assert_eq!(max_connections(&tier("db-custom-1-3840")), 100);
+        assert_eq!(max_connections(&tier("db-custom-1-6144")), 200);
+        assert_eq!(max_connections(&tier("db-custom-2-7680")), 400);
+        assert_eq!(max_connections(&tier("db-custom-4-15360")), 500);
+        assert_eq!(max_connections(&tier("db-custom-8-30720")), 600);
+        assert_eq!(max_connections(&tier("db-custom-16-61440")), 800);
+        assert_eq!(max_connections(&tier("db-custom-20-122880")), 1000);
+        assert_eq!(max_connections(&tier("db-custom-96-624640")), 1000);
+    }
+
+    #[test]
+    fn the_default_stack_fits_the_default_tier() {
+        let budget = Budget {
+            replicas: 2,
+            workers: 2,
+            pool_size: 2,
+            max_overflow: 2,
+            gc: 0,
+        };
+        assert_eq!(budget.total(), 84);
+        assert_eq!(
+            budget.arithmetic(),
+            "(2 replicas + 1 surge) × 2 workers × 3 engines × (2 pool + 2 overflow) + 2 migration + 10 reserve = 84"
+        );
+    }
+
+    #[test]
+    fn proposals_fit() {
+        let budget = Budget {
+            replicas: 6,
+            workers: 2,
+            pool_size: 2,
+            max_overflow: 2,
+            gc: 0,
+        };
+        assert_eq!(budget.total(), 180);
+        assert_eq!(budget.fitting_pool(100), Some((1, 1)));
+        let (proposed, limit) = budget.fitting_tier(&tier("db-custom-1-3840")).unwrap();
+        assert_eq!((proposed.as_str(), limit), ("db-custom-1-6144", 200));
+        // 7.5 GiB is more than Cloud SQL allows one CPU (6.5 GiB): the proposal takes 2.
+        let big = Budget {
+            workers: 4,
+            ..budget
+        };
+        let (proposed, _) = big.fitting_tier(&tier("db-custom-1-3840")).unwrap();
+        assert_eq!(proposed.as_str(), "db-custom-2-7680");
+        // Shared-core tiers move to the smallest custom tier.
+        let small = Budget {
+            replicas: 1,
+            workers: 1,
+            ..budget
+        };
+        let (proposed, _) = small.fitting_tier(&tier("db-f1-micro")).unwrap();
+        assert_eq!(proposed.as_str(), "db-custom-1-3840");
+        assert_eq!(small.fitting_pool(25), Some((1, 1)));
+        // Nothing fits 50 replicas of 16 workers.
+        let huge = Budget {
+            replicas: 50,
+            workers: 16,
+            ..budget
+        };
+        assert_eq!(huge.fitting_pool(1000), None);
+        assert_eq!(huge.fitting_tier(&tier("db-custom-1-3840")), None);
+        let one = Budget {
+            pool_size: 1,
+            max_overflow: 1,
+            ..huge
+        };
+        assert_eq!(one.fitting_replicas(100), None);
+        assert_eq!(Budget { workers: 2, ..one }.fitting_replicas(100), Some(6));
+    }
+}
