@@ -22,6 +22,8 @@
 #   diff          `kubectl diff` before the upgrade shows a change
 #   prune control the same upgrade without --prune leaves the dropped objects behind
 #                 (proves that the left-behind check can fail)
+#   live control  a Deployment scaled behind the bundle's back differs from it (proves
+#                 that the live check can fail)
 #   delete        the README's remove commands: every object of the bundle is gone,
 #                 another stack in the same cluster is untouched
 #
@@ -108,6 +110,9 @@ stop_started() {
 
 on_exit() {
   local status=$?
+  if [[ $BASHPID != "$$" ]]; then
+    exit "$status" # a subshell: the script's own exit cleans up
+  fi
   stop_started
   if [[ -n ${WORK:-} ]]; then
     if [[ -n ${KEEP:-} ]]; then
@@ -535,6 +540,14 @@ prune_control() {
     fail "prune control" "replicas 2 -> 1 without --prune" "nothing reported left behind"
   else
     pass "prune control" "without --prune: ${out%%$'\n'*}"
+  fi
+  # And a field changed behind the bundle's back must make the live check fail.
+  kubectl scale deployment prune-control-server --namespace=prune-control --replicas=3 >/dev/null
+  live "$dir/new.json" >"$dir/new.live" 2>/dev/null || true
+  if out=$(python3 "$HERE/compare.py" equal "$dir/new.json" "$dir/new.live"); then
+    fail "live control" "replicas scaled to 3" "the live check saw no difference"
+  else
+    pass "live control" "after kubectl scale: ${out%%$'\n'*}"
   fi
 }
 
