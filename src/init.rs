@@ -153,19 +153,41 @@ pub fn starter(options: &Options) -> String {
             line("# [expose]", ""),
             line(
                 "# type = \"cluster-ip\"",
-                "or \"load-balancer\" (then `allow` is required)",
+                "or \"load-balancer\" (then `allow` and [auth] are required)",
             ),
             line("# port = 8080", ""),
             line("# allow = [\"203.0.113.0/24\"]", ""),
+        ]));
+        text.push('\n');
+        text.push_str(&aligned(&[
+            line(
+                "# [auth]",
+                "required when the server is reachable from outside",
+            ),
+            line(
+                "# kind = \"basic\"",
+                "MLflow users and passwords; or \"none\"",
+            ),
         ]));
     } else {
         text.push_str(&aligned(&[
             line("# [expose]", ""),
             line(
-                "# type = \"load-balancer\"",
-                "Docker Desktop serves it on localhost",
+                "# type = \"cluster-ip\"",
+                "kubectl port-forward; \"load-balancer\" needs [auth]",
             ),
             line("# port = 8080", ""),
+        ]));
+        text.push('\n');
+        text.push_str(&aligned(&[
+            line(
+                "# [auth]",
+                "required with a load balancer (published on the LAN)",
+            ),
+            line(
+                "# kind = \"basic\"",
+                "MLflow users and passwords; or \"none\"",
+            ),
         ]));
         text.push('\n');
         text.push_str(&aligned(&[

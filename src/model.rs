@@ -2,7 +2,12 @@
 //! newtype or an enum, and every default is resolved, so no unvalidated value can reach
 //! the output: the newtypes can only be built by the rules in [`crate::validate`].
 
-pub use crate::raw::{DatabaseAuth, Environment, ExposeType, PostgresVersion, RegistryKind};
+pub use crate::raw::{
+    AuthKind, DatabaseAuth, Environment, ExposeScope, ExposeType, Permission, PostgresVersion,
+    RegistryKind,
+};
+pub use crate::validate::auth::Member;
+pub use crate::validate::expose::HostName;
 pub use crate::validate::gcp::{
     BucketName, Cidr, ClusterName, InstanceId, ProjectId, Region, RepositoryId, Tier,
 };
@@ -26,6 +31,7 @@ pub struct Stack {
     pub database: Database,
     pub registry: Registry,
     pub expose: Expose,
+    pub auth: Auth,
     /// `gke` only.
     pub cluster: Option<Cluster>,
     /// `local` only.
@@ -85,6 +91,34 @@ pub struct Expose {
     pub port: u16,
     pub static_ip: bool,
     pub allow: Vec<Cidr>,
+    /// Set exactly when `kind` is [`ExposeType::Gateway`].
+    pub gateway: Option<Gateway>,
+}
+
+impl Expose {
+    /// Whether clients outside the cluster can reach the server.
+    #[must_use]
+    pub fn reachable(&self) -> bool {
+        self.kind != ExposeType::ClusterIp
+    }
+}
+
+/// A GKE Gateway serving HTTPS on `host`.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    pub host: HostName,
+    pub scope: ExposeScope,
+}
+
+/// Who may use the server.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// No sign-in: a cluster-internal Service, or `kind = "none"` written on purpose.
+    None,
+    /// MLflow's basic-auth app.
+    Basic { default_permission: Permission },
+    /// Identity-Aware Proxy on the gateway; never empty.
+    Iap { members: Vec<Member> },
 }
 
 #[derive(Debug, Clone)]

@@ -125,6 +125,7 @@ impl Walker<'_> {
                 "database" => stack.database = self.table(entry, "", Self::database),
                 "registry" => stack.registry = self.table(entry, "", Self::registry),
                 "expose" => stack.expose = self.table(entry, "", Self::expose),
+                "auth" => stack.auth = self.table(entry, "", Self::auth),
                 "cluster" => stack.cluster = self.table(entry, "", Self::cluster),
                 "credentials" => stack.credentials = self.table(entry, "", Self::credentials),
                 _ => self.unknown_key(entry, ""),
@@ -199,10 +200,27 @@ impl Walker<'_> {
                 "port" => expose.port = self.integer(entry, p),
                 "static_ip" => expose.static_ip = self.boolean(entry, p),
                 "allow" => expose.allow = self.strings(entry, p),
+                "host" => expose.host = self.string(entry, p),
+                "scope" => expose.scope = self.choice(entry, p),
                 _ => self.unknown_key(entry, p),
             }
         }
         expose
+    }
+
+    fn auth(&mut self, table: &DeTable<'_>) -> raw::Auth {
+        let mut auth = raw::Auth::default();
+        let p = "auth.";
+        for entry in table {
+            self.record(p, entry.0);
+            match entry.0.get_ref().as_ref() {
+                "kind" => auth.kind = self.choice(entry, p),
+                "default_permission" => auth.default_permission = self.choice(entry, p),
+                "members" => auth.members = self.strings(entry, p),
+                _ => self.unknown_key(entry, p),
+            }
+        }
+        auth
     }
 
     fn cluster(&mut self, table: &DeTable<'_>) -> raw::Cluster {

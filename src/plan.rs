@@ -4,9 +4,13 @@
 //! exactly once; emitters read them from here and never format a name themselves. The
 //! naming functions in [`names`] are pure, so validation can call them too.
 
+pub mod auth;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+
+use auth::AuthPlan;
 
 use crate::model::{
     DatabaseLogin, Environment, ExposeType, HostPattern, ImageRef, Registry, RegistryKind, Stack,
@@ -147,6 +151,8 @@ pub struct Plan {
 
     /// Google APIs `infra.sh` enables.
     pub services: Vec<&'static str>,
+    /// Who may use the server.
+    pub auth: AuthPlan,
     /// `infra.sh apply` steps, in order.
     pub steps: Vec<&'static str>,
     pub proxy_image: &'static str,
@@ -275,6 +281,13 @@ impl Plan {
         }
         steps.push(if gke { "workload-identity" } else { "keys" });
         steps.push("secrets");
+        let auth = AuthPlan::new(
+            &stack.auth,
+            name,
+            stack.database.database.as_str(),
+            &db_user_uri,
+        );
+        auth.add_steps(&mut steps);
 
         let artifact_uri = format!("gs://{}/artifacts", stack.bucket);
         let db_secret = (!iam_auth).then(|| format!("{name}-db"));
@@ -364,6 +377,7 @@ impl Plan {
             create_cluster: stack.cluster.as_ref().is_some_and(|c| c.create),
             credentials_dir,
             services,
+            auth,
             steps,
             proxy_image: PROXY_IMAGE,
         }

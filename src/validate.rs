@@ -5,7 +5,9 @@
 //! pushed into the diagnostics; validation never stops early. A stack comes out only when
 //! there is no error.
 
+pub mod auth;
 pub mod budget;
+pub mod expose;
 pub mod gcp;
 pub mod image;
 pub mod k8s;
@@ -269,6 +271,13 @@ impl Validator<'_> {
         );
         let registry = self.registry(raw.registry.as_ref().map(|r| &r.value));
         let expose = self.expose(raw.expose.as_ref(), environment);
+        let auth = self.auth(
+            raw.auth.as_ref(),
+            expose.as_ref(),
+            raw.expose.as_ref().map(|e| &e.value),
+        );
+        self.auth_database_fits(raw, auth.as_ref());
+        self.not_yet_supported(raw, expose.as_ref(), auth.as_ref());
         let cluster = self.cluster(raw, environment, name.as_ref());
         let credentials = self.credentials(raw, environment);
 
@@ -328,6 +337,7 @@ impl Validator<'_> {
             database: database?,
             registry: registry?,
             expose: expose?,
+            auth: auth?,
             cluster,
             credentials,
         })
@@ -582,12 +592,8 @@ impl Validator<'_> {
         let default = raw::Expose::default();
         let table_span = raw.map(|r| r.key.clone());
         let raw = raw.map_or(&default, |r| &r.value);
-        let default_kind = if environment == Some(Environment::Local) {
-            ExposeType::LoadBalancer
-        } else {
-            ExposeType::ClusterIp
-        };
-        let kind = raw.kind.as_ref().map_or(default_kind, |k| k.value);
+        // Nothing is published unless asked: port-forward by default, on every environment.
+        let kind = raw.kind.as_ref().map_or(ExposeType::ClusterIp, |k| k.value);
         // A `type` or `allow` that was written but rejected has its own diagnostic; rules
         // that depend on it would guess.
         let kind_known = raw.kind.is_some() || !self.parsed.has("expose.type");
@@ -610,7 +616,7 @@ impl Validator<'_> {
                     self.push(
                         Diagnostic::warning("open-to-world", cidr.span.clone(), format!("`{block}` opens the load balancer to the whole internet"))
                             .label("every address")
-                            .help("MLflow has no authentication of its own; list the networks that need it, e.g. `allow = [\"203.0.113.0/24\"]`"),
+                            .help("everyone on the internet can then try to sign in; list the networks that need it, e.g. `allow = [\"203.0.113.0/24\"]`"),
                     );
                 }
                 allow.push(block);
@@ -620,30 +626,19 @@ impl Validator<'_> {
             self.open_to_world_together(field, &allow);
         }
         let static_ip = raw.static_ip.as_ref().is_some_and(|f| f.value);
-        if kind == ExposeType::ClusterIp && kind_known {
+        if kind != ExposeType::LoadBalancer && kind_known {
             if let Some(field) = raw.allow.as_ref().filter(|a| !a.value.is_empty()) {
-                self.push(
-                    Diagnostic::error(
-                        "conflicting-options",
-                        field.key.clone(),
-                        "`expose.allow` applies to a load balancer, not a cluster-ip Service",
-                    )
-                    .label("unused with `type = \"cluster-ip\"`")
-                    .help("set `type = \"load-balancer\"`, or remove `allow`"),
-                );
+                self.load_balancer_only("allow", field, kind);
             }
             if let Some(field) = raw.static_ip.as_ref().filter(|f| f.value) {
-                self.push(
-                    Diagnostic::error(
-                        "conflicting-options",
-                        field.key.clone(),
-                        "`expose.static_ip` applies to a load balancer, not a cluster-ip Service",
-                    )
-                    .label("unused with `type = \"cluster-ip\"`")
-                    .help("set `type = \"load-balancer\"`, or remove `static_ip`"),
-                );
+                self.load_balancer_only("static_ip", field, kind);
             }
         }
+        let gateway = if kind_known {
+            self.gateway(raw, kind, environment)
+        } else {
+            Err(())
+        };
         if environment == Some(Environment::Local)
             && let Some(field) = raw.static_ip.as_ref().filter(|f| f.value)
         {
@@ -668,12 +663,12 @@ impl Validator<'_> {
                     .help("list the source networks, e.g. `allow = [\"203.0.113.0/24\"]`; `allow = [\"0.0.0.0/0\"]` exposes it to the world on purpose"),
             );
         }
-        kind_known.then_some(())?;
         Some(Expose {
             kind,
             port: port?,
             static_ip,
             allow,
+            gateway: gateway.ok()?,
         })
     }
 

@@ -369,6 +369,20 @@ fn registry() -> impl Strategy<Value = Entries> {
     ]
 }
 
+/// `[auth]`: a load balancer always gets one (nothing reachable is open by default).
+fn auth() -> impl Strategy<Value = Entries> {
+    prop_oneof![
+        Just(Entries::new()),
+        option::of(select(&["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"][..])).prop_map(
+            |permission| {
+                let mut t = vec![("kind", quote("basic"))];
+                push(&mut t, "default_permission", permission, quote);
+                t
+            }
+        ),
+    ]
+}
+
 fn expose(gke: bool) -> impl Strategy<Value = Entries> {
     (
         select(&[None, Some("cluster-ip"), Some("load-balancer")][..]),
@@ -378,7 +392,7 @@ fn expose(gke: bool) -> impl Strategy<Value = Entries> {
         any::<bool>(),
     )
         .prop_map(move |(kind, port, mut allow, static_ip, write_allow)| {
-            let load_balancer = kind == Some("load-balancer") || (kind.is_none() && !gke);
+            let load_balancer = kind == Some("load-balancer");
             let mut t = Entries::new();
             push(&mut t, "type", kind, quote);
             push(&mut t, "port", port, |n| n.to_string());
@@ -461,6 +475,7 @@ fn valid_stack() -> impl Strategy<Value = ValidStack> {
             database(),
             registry(),
             expose(gke),
+            auth(),
             environment_tables,
         )
             .prop_map(
@@ -470,9 +485,16 @@ fn valid_stack() -> impl Strategy<Value = ValidStack> {
                     mut database,
                     registry,
                     expose,
+                    mut auth,
                     env,
                 )| {
                     fit_connection_budget(&server, &mut database, gke);
+                    let reachable = expose
+                        .iter()
+                        .any(|(key, value)| *key == "type" && value.contains("load-balancer"));
+                    if reachable && auth.is_empty() {
+                        auth.push(("kind", quote("basic")));
+                    }
                     let mut top = vec![
                         ("project", quote(&project)),
                         ("region", quote(region)),
@@ -487,6 +509,7 @@ fn valid_stack() -> impl Strategy<Value = ValidStack> {
                         ("database", database),
                         ("registry", registry),
                         ("expose", expose),
+                        ("auth", auth),
                         env,
                     ]
                     .into_iter()
@@ -666,6 +689,9 @@ fn stack_with(field: &Field, literal: &str) -> (String, Range<usize>) {
             text.push_str("type = \"load-balancer\"\n");
         }
         set(&mut text, key);
+        if field.path == "expose.allow" {
+            text.push_str("\n[auth]\nkind = \"basic\"\n");
+        }
     }
     (text, span)
 }

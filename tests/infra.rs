@@ -506,6 +506,11 @@ impl Sandbox {
             format!("sql-user {}/{}", plan.instance, plan.db_user),
         ]);
         data.extend(plan.password_secret.iter().map(|s| format!("secret {s}")));
+        if let Some(basic) = &plan.auth.basic {
+            data.insert(format!("sql-database {}/{}", plan.instance, basic.database));
+            data.insert(format!("secret {}", basic.admin_password_secret));
+            data.insert(format!("secret {}", basic.flask_key_secret));
+        }
         data
     }
 
@@ -535,6 +540,14 @@ impl Sandbox {
         }
         for secret in &plan.k8s_secrets {
             all.insert(format!("k8s Secret/{}/{secret}", plan.namespace));
+        }
+        if let Some(basic) = &plan.auth.basic {
+            for secret in [
+                &basic.admin_password_k8s_secret,
+                &basic.flask_key_k8s_secret,
+            ] {
+                all.insert(format!("k8s Secret/{}/{secret}", plan.namespace));
+            }
         }
         all
     }
@@ -682,6 +695,28 @@ fn apply_on_an_empty_project_creates_everything_in_order() {
                 ".dockerconfigjson"
             };
             assert_eq!(data, &json!([expected]), "{secret}");
+        }
+        if let Some(basic) = &plan.auth.basic {
+            // MLflow refuses an admin password shorter than 12 characters.
+            for secret in [&basic.admin_password_secret, &basic.flask_key_secret] {
+                let value = sandbox.resource(&format!("secret {secret}"))["data"].clone();
+                assert_eq!(value.as_str().unwrap().len(), 48, "{secret}");
+                assert!(
+                    run.calls.iter().all(|call| call
+                        .argv
+                        .iter()
+                        .all(|arg| !arg.contains(value.as_str().unwrap()))),
+                    "{secret} never reaches a command line"
+                );
+            }
+            for (secret, key) in [
+                (&basic.admin_password_k8s_secret, basic.admin_password_key),
+                (&basic.flask_key_k8s_secret, basic.flask_key_key),
+            ] {
+                let data =
+                    &sandbox.resource(&format!("k8s Secret/{}/{secret}", plan.namespace))["data"];
+                assert_eq!(data, &json!([key]), "{secret}");
+            }
         }
         for file in sandbox.key_files() {
             assert!(file.is_file(), "{}", file.display());
@@ -990,9 +1025,8 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
         assert_eq!(steps, reversed);
         for (step, result) in run.results() {
             let expected = match step.as_str() {
-                "bucket" | "sql-instance" | "database" | "db-user" | "db-password" => {
-                    "kept (--delete-data removes it)"
-                }
+                "bucket" | "sql-instance" | "database" | "db-user" | "db-password"
+                | "auth-database" | "auth-secrets" => "kept (--delete-data removes it)",
                 "services" => "kept (other workloads may use the APIs)",
                 "cluster" if !plan.create_cluster => "kept (not created by infra.sh)",
                 "secrets" if plan.k8s_secrets.is_empty() => "absent",

@@ -10,6 +10,8 @@ pub const PYTHON_IMAGE: &str = "python:3.12-slim";
 /// Versions installed next to MLflow, pinned so that a rebuild gives the same server.
 pub const PSYCOPG2_BINARY: &str = "2.9.13";
 pub const GOOGLE_CLOUD_STORAGE: &str = "3.17.1";
+/// MLflow's basic-auth app needs it (`mlflow[auth]`: `Flask-WTF<2`).
+pub const FLASK_WTF: &str = "1.3.0";
 
 #[derive(Serialize)]
 struct Context<'a> {
@@ -39,8 +41,14 @@ pub fn dockerfile(plan: &Plan, header: &str) -> String {
 
 #[must_use]
 pub fn requirements(plan: &Plan, header: &str) -> String {
-    format!(
+    let mut text = format!(
         "# {header}\nmlflow=={}\npsycopg2-binary=={PSYCOPG2_BINARY}\ngoogle-cloud-storage=={GOOGLE_CLOUD_STORAGE}\n",
         plan.mlflow_version
-    )
+    );
+    if plan.auth.basic.is_some() {
+        text.push_str("Flask-WTF==");
+        text.push_str(FLASK_WTF);
+        text.push('\n');
+    }
+    text
 }

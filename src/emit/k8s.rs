@@ -1,5 +1,7 @@
 //! The Kubernetes objects of the bundle, as typed k8s-openapi structs.
 
+mod auth;
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{
@@ -162,17 +164,22 @@ fn config_map(plan: &Plan) -> ConfigMap {
     };
     ConfigMap {
         metadata: meta(plan, &plan.config_map),
-        data: Some(BTreeMap::from([
-            (CONNECTION_NAME.to_owned(), plan.connection_name.clone()),
-            (BACKEND_STORE_URI.to_owned(), plan.backend_store_uri.clone()),
-            (artifacts_key.to_owned(), plan.artifact_uri.clone()),
-            // The job runner adds ~1.3 GiB per pod (7 consumer processes) and schedules
-            // periodic tasks on every replica; the tracking server does not need it.
-            (JOB_EXECUTION.to_owned(), "false".to_owned()),
-            // Explicit, so that the connection budget `check` verified is what runs.
-            (POOL_SIZE.to_owned(), plan.pool_size.to_string()),
-            (MAX_OVERFLOW.to_owned(), plan.max_overflow.to_string()),
-        ])),
+        data: Some(
+            BTreeMap::from([
+                (CONNECTION_NAME.to_owned(), plan.connection_name.clone()),
+                (BACKEND_STORE_URI.to_owned(), plan.backend_store_uri.clone()),
+                (artifacts_key.to_owned(), plan.artifact_uri.clone()),
+                // The job runner adds ~1.3 GiB per pod (7 consumer processes) and schedules
+                // periodic tasks on every replica; the tracking server does not need it.
+                (JOB_EXECUTION.to_owned(), "false".to_owned()),
+                // Explicit, so that the connection budget `check` verified is what runs.
+                (POOL_SIZE.to_owned(), plan.pool_size.to_string()),
+                (MAX_OVERFLOW.to_owned(), plan.max_overflow.to_string()),
+            ])
+            .into_iter()
+            .chain(auth::config_entries(plan))
+            .collect(),
+        ),
         ..ConfigMap::default()
     }
 }
@@ -372,6 +379,7 @@ fn mlflow(plan: &Plan) -> Container {
     ];
     args.extend(artifacts);
     args.push(format!("--allowed-hosts={}", plan.allowed_hosts.join(",")));
+    args.extend(auth::args(plan));
     let artifacts_key = if plan.serve_artifacts {
         ARTIFACTS_DESTINATION
     } else {
@@ -382,6 +390,9 @@ fn mlflow(plan: &Plan) -> Container {
     env.push(from_config(plan, JOB_EXECUTION));
     env.push(from_config(plan, POOL_SIZE));
     env.push(from_config(plan, MAX_OVERFLOW));
+    env.extend(auth::env(plan));
+    let mut mounts = server_mounts(plan);
+    mounts.extend(auth::mounts(plan));
     Container {
         name: "mlflow".to_owned(),
         image: Some(plan.image.clone()),
@@ -409,7 +420,7 @@ fn mlflow(plan: &Plan) -> Container {
         }),
         resources: Some(resources(&plan.cpu, &plan.memory, &plan.memory)),
         security_context: Some(restricted_security_context()),
-        volume_mounts: Some(server_mounts(plan)),
+        volume_mounts: Some(mounts),
         ..Container::default()
     }
 }
@@ -420,6 +431,7 @@ fn volumes(plan: &Plan) -> Vec<Volume> {
         empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Volume::default()
     }];
+    volumes.extend(auth::volumes(plan));
     if let Some(secret) = &plan.key_secret {
         volumes.push(Volume {
             name: secret.clone(),
@@ -498,7 +510,12 @@ fn deployment(plan: &Plan) -> Deployment {
                             name: secret.clone(),
                         }]
                     }),
-                    init_containers: Some(vec![proxy(plan), migrate(plan)]),
+                    init_containers: Some(
+                        [proxy(plan), migrate(plan)]
+                            .into_iter()
+                            .chain(auth::migrate(plan))
+                            .collect(),
+                    ),
                     containers: vec![mlflow(plan)],
                     volumes: Some(volumes(plan)),
                     topology_spread_constraints: topology_spread,

@@ -49,6 +49,9 @@ pub const INFRA_TEMPLATES: &[(&str, &str)] = &infra_templates![
     "workload-identity",
     "keys",
     "secrets",
+    "auth-database",
+    "auth-secrets",
+    "auth-secret",
 ];
 
 /// The template environment: shell escaping for `*.sh.j2` and `Dockerfile.j2`, none for

@@ -17,6 +17,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "database",
     "registry",
     "expose",
+    "auth",
     "cluster",
     "credentials",
 ];
@@ -44,7 +45,8 @@ const DATABASE_KEYS: &[&str] = &[
     "auth",
 ];
 const REGISTRY_KEYS: &[&str] = &["kind", "repository", "image"];
-const EXPOSE_KEYS: &[&str] = &["type", "port", "static_ip", "allow"];
+const EXPOSE_KEYS: &[&str] = &["type", "port", "static_ip", "allow", "host", "scope"];
+const AUTH_KEYS: &[&str] = &["kind", "default_permission", "members"];
 const CLUSTER_KEYS: &[&str] = &["name", "create"];
 const CREDENTIALS_KEYS: &[&str] = &["dir"];
 pub(super) const TABLES: &[(&str, &[&str])] = &[
@@ -52,6 +54,7 @@ pub(super) const TABLES: &[(&str, &[&str])] = &[
     ("database", DATABASE_KEYS),
     ("registry", REGISTRY_KEYS),
     ("expose", EXPOSE_KEYS),
+    ("auth", AUTH_KEYS),
     ("cluster", CLUSTER_KEYS),
     ("credentials", CREDENTIALS_KEYS),
 ];
@@ -91,6 +94,11 @@ pub fn example(path: &str) -> &'static str {
         "expose.type" => "\"load-balancer\"",
         "expose.port" => "8080",
         "expose.allow" => "[\"203.0.113.0/24\"]",
+        "expose.host" => "\"mlflow.acme.example\"",
+        "expose.scope" => "\"external\"",
+        "auth.kind" => "\"basic\"",
+        "auth.default_permission" => "\"READ\"",
+        "auth.members" => "[\"group:ml-team@acme.example\"]",
         "cluster.name" => "\"ml-platform\"",
         "credentials.dir" => "\".mlflow_credentials\"",
         "namespace_shared"
@@ -191,9 +199,37 @@ pub(super) fn suggest_choice(
                 None,
                 Some(
                     "use `cluster-ip` (reach it with `kubectl port-forward` or an ingress of your \
-                     own) or `load-balancer`",
+                     own), `load-balancer`, or `gateway` (HTTPS on a DNS name, `gke` only)",
                 ),
             );
+        }
+        ("expose.type", "https" | "gke-gateway" | "gatewayapi" | "httproute") => {
+            return (Some("gateway"), None);
+        }
+        ("auth.kind", "password" | "users" | "mlflow" | "basicauth" | "htpasswd") => {
+            return (
+                Some("basic"),
+                Some("`basic` is MLflow's own users and passwords"),
+            );
+        }
+        ("auth.kind", "google" | "oauth" | "oidc" | "sso" | "identityawareproxy" | "iapproxy") => {
+            return (
+                Some("iap"),
+                Some("`iap` is Identity-Aware Proxy: Google sign-in in front of a `gateway`"),
+            );
+        }
+        ("auth.kind", "off" | "disabled" | "no" | "open" | "false" | "anonymous") => {
+            return (
+                Some("none"),
+                Some("`none` leaves the server open to everyone who reaches it"),
+            );
+        }
+        ("auth.default_permission", "write" | "readwrite") => return (Some("EDIT"), None),
+        ("auth.default_permission", "admin" | "owner" | "all") => {
+            return (Some("MANAGE"), None);
+        }
+        ("auth.default_permission", "none" | "nopermission" | "deny") => {
+            return (Some("NO_PERMISSIONS"), None);
         }
         ("database.version", version) => {
             let number = version

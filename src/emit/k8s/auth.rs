@@ -1,0 +1,156 @@
+//! MLflow's basic-auth app in the pod (`[auth] kind = "basic"`): its configuration file
+//! (no secret in it), the admin password and Flask secret key from the Secret `infra.sh`
+//! creates, and the migration of its user store behind the proxy before the server starts.
+
+use k8s_openapi::api::core::v1::{
+    ConfigMapVolumeSource, Container, EnvVar, EnvVarSource, KeyToPath, SecretKeySelector, Volume,
+    VolumeMount,
+};
+
+use super::{BACKEND_STORE_URI, mount, resources, restricted_security_context, value};
+use crate::plan::Plan;
+use crate::plan::auth::{AUTH_CONFIG_DIR, AUTH_CONFIG_FILE, BasicAuthPlan};
+
+const VOLUME: &str = "auth-config";
+/// The ConfigMap key and environment variable of the user store's URI.
+pub(super) const AUTH_DATABASE_URI: &str = "AUTH_STORE_URI";
+
+/// Creates or upgrades the basic-auth user store, holding an advisory lock in that
+/// database so that pods starting together migrate one at a time; the same call the
+/// server makes on start, done here so that a failed migration stops the pod before it
+/// serves.
+const MIGRATE_AUTH: &str = r#"import sys
+
+import sqlalchemy
+from mlflow.server.auth.db import utils
+from mlflow.store.db.utils import create_sqlalchemy_engine_with_retry
+
+LOCK = "SELECT pg_advisory_lock(hashtext('mlflow-stack-migrate-auth'))"
+engine = create_sqlalchemy_engine_with_retry(sys.argv[1])
+with engine.connect() as lock:
+    lock.execute(sqlalchemy.text(LOCK))
+    utils.migrate_if_needed(engine, "head")
+"#;
+
+fn basic(plan: &Plan) -> Option<&BasicAuthPlan> {
+    plan.auth.basic.as_ref()
+}
+
+/// The basic-auth configuration file: settings only. The admin password comes from
+/// `MLFLOW_AUTH_ADMIN_PASSWORD`, which MLflow prefers to the file.
+#[must_use]
+pub fn config_file(basic: &BasicAuthPlan) -> String {
+    // configparser interpolates `%`: an IAM user's `%40` is written `%%40`.
+    format!(
+        "[mlflow]\ndefault_permission = {}\ndatabase_uri = {}\nadmin_username = {}\n\
+         authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+        basic.default_permission,
+        basic.database_uri.replace('%', "%%"),
+        basic.admin_username,
+    )
+}
+
+/// ConfigMap entries: the configuration file and the user store's URI.
+pub(super) fn config_entries(plan: &Plan) -> Vec<(String, String)> {
+    basic(plan).map_or_else(Vec::new, |basic| {
+        vec![
+            (AUTH_CONFIG_FILE.to_owned(), config_file(basic)),
+            (AUTH_DATABASE_URI.to_owned(), basic.database_uri.clone()),
+        ]
+    })
+}
+
+pub(super) fn args(plan: &Plan) -> Vec<String> {
+    basic(plan).map_or_else(Vec::new, |_| vec!["--app-name=basic-auth".to_owned()])
+}
+
+fn from_secret(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.to_owned(),
+                key: key.to_owned(),
+                optional: None,
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }
+}
+
+pub(super) fn env(plan: &Plan) -> Vec<EnvVar> {
+    basic(plan).map_or_else(Vec::new, |basic| {
+        vec![
+            value(
+                "MLFLOW_AUTH_CONFIG_PATH",
+                &format!("{AUTH_CONFIG_DIR}/{AUTH_CONFIG_FILE}"),
+            ),
+            from_secret(
+                "MLFLOW_AUTH_ADMIN_PASSWORD",
+                &basic.admin_password_k8s_secret,
+                basic.admin_password_key,
+            ),
+            // One key for every replica: a session or CSRF token made by one pod is
+            // accepted by the others.
+            from_secret(
+                "MLFLOW_FLASK_SERVER_SECRET_KEY",
+                &basic.flask_key_k8s_secret,
+                basic.flask_key_key,
+            ),
+        ]
+    })
+}
+
+pub(super) fn mounts(plan: &Plan) -> Vec<VolumeMount> {
+    basic(plan).map_or_else(Vec::new, |_| vec![mount(VOLUME, AUTH_CONFIG_DIR, true)])
+}
+
+pub(super) fn volumes(plan: &Plan) -> Vec<Volume> {
+    basic(plan).map_or_else(Vec::new, |_| {
+        vec![Volume {
+            name: VOLUME.to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: plan.config_map.clone(),
+                items: Some(vec![KeyToPath {
+                    key: AUTH_CONFIG_FILE.to_owned(),
+                    path: AUTH_CONFIG_FILE.to_owned(),
+                    mode: None,
+                }]),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        }]
+    })
+}
+
+/// The init container that migrates the user store, after the main schema's.
+pub(super) fn migrate(plan: &Plan) -> Option<Container> {
+    basic(plan)?;
+    let mut env = server_env_for_migration(plan);
+    env.push(super::from_config(plan, AUTH_DATABASE_URI));
+    Some(Container {
+        name: "migrate-auth".to_owned(),
+        image: Some(plan.image.clone()),
+        image_pull_policy: Some("Always".to_owned()),
+        command: Some(vec![
+            "python".to_owned(),
+            "-c".to_owned(),
+            MIGRATE_AUTH.to_owned(),
+        ]),
+        args: Some(vec![format!("$({AUTH_DATABASE_URI})")]),
+        env: Some(env),
+        resources: Some(resources("100m", "512Mi", "512Mi")),
+        security_context: Some(restricted_security_context()),
+        volume_mounts: Some(super::server_mounts(plan)),
+        ..Container::default()
+    })
+}
+
+/// The database password and key file the main migration uses, without its URI.
+fn server_env_for_migration(plan: &Plan) -> Vec<EnvVar> {
+    super::server_env(plan)
+        .into_iter()
+        .filter(|var| var.name != BACKEND_STORE_URI)
+        .collect()
+}
