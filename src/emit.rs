@@ -4,6 +4,7 @@
 //! ([`yaml`]); `infra.sh`, the Dockerfile and the bundle README are minijinja templates
 //! ([`script`], [`image`], [`readme`]) whose interpolations are shell-quoted by construction.
 
+pub mod gateway;
 pub mod image;
 pub mod k8s;
 pub mod kustomize;

@@ -5,12 +5,14 @@
 //! naming functions in [`names`] are pure, so validation can call them too.
 
 pub mod auth;
+pub mod gateway;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use auth::AuthPlan;
+use gateway::GatewayPlan;
 
 use crate::model::{
     DatabaseLogin, Environment, ExposeType, HostPattern, ImageRef, Registry, RegistryKind, Stack,
@@ -153,6 +155,8 @@ pub struct Plan {
     pub services: Vec<&'static str>,
     /// Who may use the server.
     pub auth: AuthPlan,
+    /// The GKE Gateway (`expose.type = "gateway"`).
+    pub gateway: Option<GatewayPlan>,
     /// `infra.sh apply` steps, in order.
     pub steps: Vec<&'static str>,
     pub proxy_image: &'static str,
@@ -233,7 +237,16 @@ impl Plan {
             (stack.expose.static_ip && load_balancer && gke).then(|| format!("{name}-ip"));
 
         let namespace = stack.namespace.as_str();
-        let allowed = allowed_hosts(&workload, namespace, &stack.server.allowed_hosts, !gke);
+        let gateway = stack
+            .expose
+            .gateway
+            .as_ref()
+            .map(|g| GatewayPlan::new(g, &stack.auth, name, &workload));
+        let mut extra_hosts = stack.server.allowed_hosts.clone();
+        if let Some(gateway) = &gateway {
+            extra_hosts.push(HostPattern::derived(gateway.host.clone()));
+        }
+        let allowed = allowed_hosts(&workload, namespace, &extra_hosts, !gke);
 
         let mut services = vec![
             "artifactregistry.googleapis.com",
@@ -248,8 +261,14 @@ impl Plan {
         if gke {
             services.push("container.googleapis.com");
         }
-        if static_ip.is_some() {
+        if static_ip.is_some() || gateway.is_some() {
             services.push("compute.googleapis.com");
+        }
+        if let Some(gateway) = &gateway {
+            services.push("certificatemanager.googleapis.com");
+            if gateway.iap() {
+                services.push("iap.googleapis.com");
+            }
         }
         services.sort_unstable();
         services.dedup();
@@ -288,6 +307,9 @@ impl Plan {
             &db_user_uri,
         );
         auth.add_steps(&mut steps);
+        if let Some(gateway) = &gateway {
+            gateway.add_steps(&mut steps);
+        }
 
         let artifact_uri = format!("gs://{}/artifacts", stack.bucket);
         let db_secret = (!iam_auth).then(|| format!("{name}-db"));
@@ -378,6 +400,7 @@ impl Plan {
             credentials_dir,
             services,
             auth,
+            gateway,
             steps,
             proxy_image: PROXY_IMAGE,
         }

@@ -277,7 +277,7 @@ impl Validator<'_> {
             raw.expose.as_ref().map(|e| &e.value),
         );
         self.auth_database_fits(raw, auth.as_ref());
-        self.not_yet_supported(raw, expose.as_ref(), auth.as_ref());
+        self.not_yet_supported(raw, expose.as_ref());
         let cluster = self.cluster(raw, environment, name.as_ref());
         let credentials = self.credentials(raw, environment);
 

@@ -219,4 +219,110 @@ fn a_shared_or_default_namespace_is_never_an_object_of_the_bundle() {
     let bundle = compiled.bundle.unwrap();
     let namespace = bundle.get("kubernetes/namespace.yaml").unwrap();
     assert!(namespace.contains("pod-security.kubernetes.io/enforce: restricted"));
+
+/// A gateway's custom resources read back into their typed structs (unknown fields are
+/// errors), and hang together: the Gateway serves `host` on the reserved address with its
+/// certificate map, the routes attach to its listeners, the policies target the Service,
+/// IAP is on exactly when it signs users in, MLflow accepts `host`, and the NetworkPolicy
+/// admits only the load balancer's ranges.
+#[test]
+fn gateway_resources_hang_together() {
+    use mlflow_stack::emit::gateway::{
+        CERTMAP_ANNOTATION, Gateway, GcpBackendPolicy, HealthCheckPolicy, HttpRoute,
+    };
+    let mut gateways = 0;
+    for path in good_stacks() {
+        let (_, compiled) = compile_file(&path);
+        let bundle = compiled.bundle.unwrap();
+        let get = |file: &str| bundle.get(&format!("kubernetes/{file}"));
+        let Some(gateway) = get("gateway.yaml") else {
+            continue;
+        };
+        gateways += 1;
+        let text = std::fs::read_to_string(&path).unwrap();
+        let gateway: Gateway = yaml::parse(gateway).unwrap();
+        let route: HttpRoute = yaml::parse(get("httproute.yaml").unwrap()).unwrap();
+        let redirect: HttpRoute = yaml::parse(get("httproute-redirect.yaml").unwrap()).unwrap();
+        let health: HealthCheckPolicy =
+            yaml::parse(get("healthcheckpolicy.yaml").unwrap()).unwrap();
+        let backend: GcpBackendPolicy = yaml::parse(get("gcpbackendpolicy.yaml").unwrap()).unwrap();
+        let service: Service = yaml::parse(get("service.yaml").unwrap()).unwrap();
+        let service_name = service.metadata.name.clone().unwrap();
+        let host = &gateway.spec.listeners[0].hostname;
+        assert!(
+            text.contains(&format!("host = \"{host}\"")),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            gateway.spec.gateway_class_name,
+            "gke-l7-global-external-managed"
+        );
+        assert!(
+            gateway
+                .metadata
+                .annotations
+                .as_ref()
+                .unwrap()
+                .contains_key(CERTMAP_ANNOTATION)
+        );
+        let listeners: Vec<(&str, &str, i32)> = gateway
+            .spec
+            .listeners
+            .iter()
+            .map(|l| (l.name.as_str(), l.protocol.as_str(), l.port))
+            .collect();
+        assert_eq!(listeners, [("http", "HTTP", 80), ("https", "HTTPS", 443)]);
+        assert_eq!(route.spec.parent_refs[0].section_name, "https");
+        assert_eq!(route.spec.rules[0].backend_refs[0].name, service_name);
+        assert_eq!(
+            route.spec.rules[0].backend_refs[0].port,
+            service.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].port
+        );
+        assert_eq!(redirect.spec.parent_refs[0].section_name, "http");
+        assert!(redirect.spec.rules[0].backend_refs.is_empty());
+        assert_eq!(
+            redirect.spec.rules[0].filters[0].request_redirect.scheme,
+            "https"
+        );
+        assert_eq!(
+            health.spec.default.config.http_health_check.request_path,
+            "/health"
+        );
+        for target in [&health.spec.target_ref, &backend.spec.target_ref] {
+            assert_eq!(
+                (target.kind.as_str(), target.name.as_str()),
+                ("Service", service_name.as_str())
+            );
+        }
+        assert!(
+            backend.spec.default.timeout_sec >= 600,
+            "large uploads need time"
+        );
+        assert_eq!(
+            backend.spec.default.iap.is_some(),
+            text.contains("kind = \"iap\"")
+        );
+
+        let deployment: Deployment = yaml::parse(get("deployment.yaml").unwrap()).unwrap();
+        let args = deployment.spec.unwrap().template.spec.unwrap().containers[0]
+            .args
+            .clone()
+            .unwrap();
+        let allowed = args
+            .iter()
+            .find_map(|a| a.strip_prefix("--allowed-hosts="))
+            .unwrap();
+        assert!(allowed.split(',').any(|h| h == host), "{allowed}");
+        let policy: NetworkPolicy = yaml::parse(get("networkpolicy.yaml").unwrap()).unwrap();
+        let from: Vec<String> = policy.spec.unwrap().ingress.unwrap()[0]
+            .from
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|peer| peer.ip_block.unwrap().cidr)
+            .collect();
+        assert_eq!(from, ["35.191.0.0/16", "130.211.0.0/22"]);
+    }
+    assert!(gateways >= 2, "the good stacks hold {gateways} gateways");
 }

@@ -506,6 +506,10 @@ impl Sandbox {
             format!("sql-user {}/{}", plan.instance, plan.db_user),
         ]);
         data.extend(plan.password_secret.iter().map(|s| format!("secret {s}")));
+        if let Some(gateway) = &plan.gateway {
+            // Its DNS record points at it.
+            data.insert(format!("address global/{}", gateway.address));
+        }
         if let Some(basic) = &plan.auth.basic {
             data.insert(format!("sql-database {}/{}", plan.instance, basic.database));
             data.insert(format!("secret {}", basic.admin_password_secret));
@@ -537,6 +541,15 @@ impl Sandbox {
         }
         if let Some(ip) = &plan.static_ip {
             all.insert(format!("address {}/{ip}", plan.region));
+        }
+        if let Some(gateway) = &plan.gateway {
+            all.insert(format!("dns-authorization {}", gateway.dns_authorization));
+            all.insert(format!("certificate {}", gateway.certificate));
+            all.insert(format!("certificate-map {}", gateway.certificate_map));
+            all.insert(format!(
+                "certificate-map-entry {}/{}",
+                gateway.certificate_map, gateway.certificate_map_entry
+            ));
         }
         for secret in &plan.k8s_secrets {
             all.insert(format!("k8s Secret/{}/{secret}", plan.namespace));
@@ -590,6 +603,13 @@ impl Sandbox {
             grants.insert([
                 format!("service-account {}", plan.server_email),
                 "roles/iam.workloadIdentityUser".into(),
+                member.clone(),
+            ]);
+        }
+        for member in plan.gateway.iter().flat_map(|g| &g.iap_members) {
+            grants.insert([
+                format!("iap-web {}", plan.project),
+                "roles/iap.httpsResourceAccessor".into(),
                 member.clone(),
             ]);
         }
@@ -1026,7 +1046,9 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
         for (step, result) in run.results() {
             let expected = match step.as_str() {
                 "bucket" | "sql-instance" | "database" | "db-user" | "db-password"
-                | "auth-database" | "auth-secrets" => "kept (--delete-data removes it)",
+                | "auth-database" | "auth-secrets" | "gateway-address" => {
+                    "kept (--delete-data removes it)"
+                }
                 "services" => "kept (other workloads may use the APIs)",
                 "cluster" if !plan.create_cluster => "kept (not created by infra.sh)",
                 "secrets" if plan.k8s_secrets.is_empty() => "absent",
@@ -1109,6 +1131,16 @@ fn subject(call: &Call) -> Option<String> {
             on,
         ] => {
             format!("binding {on} {} {}", flag("role"), flag("member"))
+        }
+        [
+            "iap",
+            "web",
+            "add-iam-policy-binding" | "remove-iam-policy-binding",
+        ] => {
+            format!("binding iap-web {} {}", flag("role"), flag("member"))
+        }
+        ["certificate-manager", kind @ .., "create" | "delete", name] => {
+            format!("certificate-manager {} {name}", kind.join(" "))
         }
         ["storage", "buckets", "create", url] | ["storage", "rm", url] => format!("bucket {url}"),
         ["sql", "instances", "create" | "delete", name] => format!("sql-instance {name}"),

@@ -16,7 +16,8 @@ use k8s_openapi::api::core::v1::{
     VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPort, NetworkPolicySpec,
+    IPBlock, NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -39,6 +40,7 @@ pub enum Object {
     Service(Box<Service>),
     NetworkPolicy(Box<NetworkPolicy>),
     PodDisruptionBudget(Box<PodDisruptionBudget>),
+    Gateway(super::gateway::GatewayObject),
 }
 
 /// ConfigMap keys, also the environment variable names the containers read them as.
@@ -108,6 +110,11 @@ pub fn objects(plan: &Plan) -> Vec<(&'static str, Object)> {
             Object::PodDisruptionBudget(Box::new(pod_disruption_budget(plan))),
         ));
     }
+    objects.extend(
+        super::gateway::objects(plan)
+            .into_iter()
+            .map(|(file, object)| (file, Object::Gateway(object))),
+    );
     objects
 }
 
@@ -568,7 +575,21 @@ fn network_policy(plan: &Plan) -> NetworkPolicy {
                     protocol: Some("TCP".to_owned()),
                     ..NetworkPolicyPort::default()
                 }]),
-                ..NetworkPolicyIngressRule::default()
+                // Behind a gateway, only the load balancer's proxies and health checks:
+                // nothing in the cluster reaches the server around the gateway (and IAP).
+                from: plan.gateway.as_ref().map(|gateway| {
+                    gateway
+                        .source_ranges
+                        .iter()
+                        .map(|cidr| NetworkPolicyPeer {
+                            ip_block: Some(IPBlock {
+                                cidr: (*cidr).to_owned(),
+                                except: None,
+                            }),
+                            ..NetworkPolicyPeer::default()
+                        })
+                        .collect()
+                }),
             }]),
             ..NetworkPolicySpec::default()
         }),

@@ -52,6 +52,9 @@ pub const INFRA_TEMPLATES: &[(&str, &str)] = &infra_templates![
     "auth-database",
     "auth-secrets",
     "auth-secret",
+    "gateway-address",
+    "certificate",
+    "iap",
 ];
 
 /// The template environment: shell escaping for `*.sh.j2` and `Dockerfile.j2`, none for

@@ -347,43 +347,30 @@ impl Validator<'_> {
         }
     }
 
-    /// Exposures and sign-in kinds this version validates but does not yet compile into a
-    /// bundle: an error, so that no stack builds a bundle without what it asked for.
-    pub(super) fn not_yet_supported(
-        &mut self,
-        raw: &raw::StackFile,
-        expose: Option<&Expose>,
-        auth: Option<&Auth>,
-    ) {
+    /// What this version validates but does not compile yet: an internal gateway (its
+    /// certificate and the proxy-only subnet its traffic comes from are not planned), so
+    /// that no stack builds a bundle without what it asked for.
+    pub(super) fn not_yet_supported(&mut self, raw: &raw::StackFile, expose: Option<&Expose>) {
         if self.diags.has_errors() {
             return;
         }
-        let kind_span = |raw: &raw::StackFile| {
-            raw.auth
-                .as_ref()
-                .and_then(|a| a.value.kind.as_ref())
-                .map_or(0..0, |k| k.span.clone())
+        let internal = expose
+            .and_then(|e| e.gateway.as_ref())
+            .is_some_and(|g| g.scope == crate::model::ExposeScope::Internal);
+        let Some(scope) = raw.expose.as_ref().and_then(|e| e.value.scope.as_ref()) else {
+            return;
         };
-        let (what, span) = match (expose.map(|e| e.kind), auth) {
-            (Some(ExposeType::Gateway), _) => (
-                "`expose.type = \"gateway\"`",
-                raw.expose
-                    .as_ref()
-                    .and_then(|e| e.value.kind.as_ref())
-                    .map_or(0..0, |k| k.span.clone()),
-            ),
-            (_, Some(Auth::Iap { .. })) => ("`auth.kind = \"iap\"`", kind_span(raw)),
-            _ => return,
-        };
-        self.push(
-            Diagnostic::error(
-                "not-yet-supported",
-                span,
-                format!("{what} is checked but not yet compiled by this version of mlflow-stack"),
-            )
-            .label("not built yet")
-            .help("for now, keep `type = \"cluster-ip\"` and reach the server with `kubectl port-forward`, or put a `load-balancer` behind `allow` ranges with `[auth] kind = \"none\"`"),
-        );
+        if internal {
+            self.push(
+                Diagnostic::error(
+                    "not-yet-supported",
+                    scope.span.clone(),
+                    "`expose.scope = \"internal\"` is checked but not yet compiled by this version of mlflow-stack",
+                )
+                .label("not built yet")
+                .help("use `scope = \"external\"` (the default) with `[auth]`, or `type = \"cluster-ip\"` and `kubectl port-forward`"),
+            );
+        }
     }
 }
 

@@ -7,6 +7,9 @@
 #   build                 `mlflow-stack build` succeeds and `build --check` finds it fresh
 #   kubernetes-validate   every kubernetes/*.yaml but kustomization.yaml, --strict,
 #                         at Kubernetes 1.33 and 1.37; an unknown kind is a failure
+#   check-jsonschema      every custom resource (Gateway API, GKE policies) against its
+#                         CRD's JSON Schema in tests/conformance/crd-schemas/; a kind
+#                         without a schema there is a failure
 #   kustomize             `kubectl kustomize DIR/kubernetes`: no warning, every
 #                         resource file listed, and its output validates as above
 #   yamllint              every YAML file of the bundle, with .yamllint.yaml, strict
@@ -36,6 +39,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE="$ROOT/tests/conformance"
 VENV="$ROOT/.venv-tools"
 K8S_VERSIONS=(1.33.0 1.37.0)
+CRD_SCHEMAS="$HERE/crd-schemas"
 OVERLAY=examples/kustomize-overlay
 EXAMPLE_STACK=stacks/example.toml
 EXAMPLE_OUT=deploy
@@ -92,6 +96,7 @@ print_versions() {
   echo "  $(yamllint --version)"
   echo "  shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
   echo "  $(taplo --version)"
+  echo "  check-jsonschema $(check-jsonschema --version | sed 's/.* //')"
 }
 
 # The compiler: $MLFLOW_STACK, or a release build of this checkout.
@@ -139,6 +144,37 @@ validate_k8s() {
   done
 }
 
+# is_custom FILE: whether FILE holds a custom resource, a kind of a group that has
+# schemas in $CRD_SCHEMAS (kubernetes-validate knows Kubernetes' own kinds only).
+is_custom() {
+  local api_version
+  api_version=$(sed -n 's/^apiVersion: *//p' "$1" | head -n 1)
+  [[ $api_version == */* && -d $CRD_SCHEMAS/${api_version%/*} ]]
+}
+
+# validate_custom CHECK SUBJECT FILE...: check-jsonschema on each custom resource with the
+# schema of its group, kind and version.
+validate_custom() {
+  local check=$1 subject=$2 file api_version kind schema out problems=""
+  shift 2
+  for file in "$@"; do
+    api_version=$(sed -n 's/^apiVersion: *//p' "$file" | head -n 1)
+    kind=$(sed -n 's/^kind: *//p' "$file" | head -n 1)
+    schema="$CRD_SCHEMAS/${api_version%/*}/${kind,,}_${api_version#*/}.json"
+    if [[ ! -f $schema ]]; then
+      problems+=$'\n'"$(basename "$file"): no schema for $kind $api_version"
+    elif ! out=$(check-jsonschema --schemafile "$schema" "$file" 2>&1); then
+      problems+=$'\n'"$(basename "$file"): $out"
+    fi
+  done
+  problems=$(sed '/^$/d' <<<"$problems")
+  if [[ -z $problems ]]; then
+    pass "$check" "$subject"
+  else
+    fail "$check" "$subject" "$(grep -c '^[^ ]' <<<"$problems") problem(s)"$'\n'"$problems"
+  fi
+}
+
 # run_kustomize CHECK SUBJECT DIR OUT: kubectl kustomize DIR > OUT, nothing on stderr.
 run_kustomize() {
   local check=$1 subject=$2 dir=$3 out=$4 err
@@ -152,6 +188,22 @@ run_kustomize() {
 taplo_check() {
   RUST_LOG=warn taplo check --no-auto-config --colors never \
     --schema "file://$WORK/schema.json" "$1" 2>&1
+}
+
+# validate_kustomized STACK ID FILE: kustomize's output, one document per file, through
+# the validator of each document's kind.
+validate_kustomized() {
+  local stack=$1 id=$2 kustomized=$3 dir="$WORK/$2.kustomized" file builtin=() custom=()
+  mkdir -p "$dir"
+  csplit --quiet --elide-empty-files --prefix="$dir/doc-" --suffix-format='%02d.yaml' \
+    "$kustomized" '/^---$/' '{*}'
+  for file in "$dir"/doc-*.yaml; do
+    if is_custom "$file"; then custom+=("$file"); else builtin+=("${file#"$WORK/"}"); fi
+  done
+  validate_k8s "kustomize+validate" "$stack" "$WORK" "${builtin[@]}"
+  if [[ ${#custom[@]} -gt 0 ]]; then
+    validate_custom "kustomize+check-jsonschema" "$stack" "${custom[@]}"
+  fi
 }
 
 # check_stack STACK ID: build the stack into $WORK/bundles/ID/<stem> and run the per-bundle
@@ -170,13 +222,19 @@ check_stack() {
     fail "build, build --check" "$stack" "second build differs (not deterministic?)"$'\n'"$out"
   fi
 
+  local builtin=() custom=()
   for file in "$bundle"/kubernetes/*.yaml; do
-    [[ $(basename "$file") == kustomization.yaml ]] || manifests+=("$file")
+    [[ $(basename "$file") == kustomization.yaml ]] && continue
+    manifests+=("$file")
+    if is_custom "$file"; then custom+=("$file"); else builtin+=("$file"); fi
   done
-  if [[ ${#manifests[@]} -eq 0 ]]; then
+  if [[ ${#builtin[@]} -eq 0 ]]; then
     fail "kubernetes-validate" "$stack" "no manifests in $bundle/kubernetes"
   else
-    validate_k8s "kubernetes-validate" "$stack" "$bundle" "${manifests[@]#"$bundle/"}"
+    validate_k8s "kubernetes-validate" "$stack" "$bundle" "${builtin[@]#"$bundle/"}"
+  fi
+  if [[ ${#custom[@]} -gt 0 ]]; then
+    validate_custom "check-jsonschema" "$stack" "${custom[@]}"
   fi
 
   local kustomized="$WORK/$id.kustomized.yaml" listed total
@@ -188,7 +246,7 @@ check_stack() {
     else
       fail "kustomize" "$stack" "output has $listed resources, kubernetes/ holds $total (kustomization.yaml misses a file?)"
     fi
-    validate_k8s "kustomize+validate" "$stack" "$WORK" "$id.kustomized.yaml"
+    validate_kustomized "$stack" "$id" "$kustomized"
   fi
 
   local yamls=()

@@ -20,6 +20,7 @@ then fails, as `gcloud sql instances create` does when it gives up waiting for C
 """
 
 import base64
+import hashlib
 import json
 import os
 import shlex
@@ -125,7 +126,9 @@ class Call:
         """`--format=value(FIELD)` prints one field; any other format a small YAML."""
         fmt = self.flags.get("format", "")
         if isinstance(fmt, str) and fmt.startswith("value(") and fmt.endswith(")"):
-            print(attrs.get(fmt[len("value("):-1], ""))
+            # Several fields are printed tab-separated, as gcloud does.
+            fields = fmt[len("value("):-1].split(",")
+            print("\t".join(str(attrs.get(field, "")) for field in fields))
         else:
             for k, v in sorted(attrs.items()):
                 print(f"{k}: {v}")
@@ -572,19 +575,156 @@ def _(c):
         c.add("kube-context", context)
 
 
-@gcloud("compute addresses describe", "region", api=COMPUTE)
+def address_key(c):
+    """`global/NAME` for a global address, `REGION/NAME` for a regional one."""
+    if c.flags.get("global") is True:
+        if "region" in c.flags:
+            raise Fail(f"ERROR: ({c.name}) argument --global: not allowed with argument --region", 2)
+        return f"global/{c.arg()}"
+    return cluster_key(c)
+
+
+@gcloud("compute addresses describe", "region global", api=COMPUTE)
 def _(c):
-    c.value(c.need("address", cluster_key(c)))
+    c.value(c.need("address", address_key(c)))
 
 
-@gcloud("compute addresses create", "region", mutating=True, api=COMPUTE)
+@gcloud("compute addresses create", "region global ip-version", mutating=True, api=COMPUTE)
 def _(c):
-    c.add("address", cluster_key(c), address="203.0.113.10")
+    c.add("address", address_key(c), address="203.0.113.10")
 
 
-@gcloud("compute addresses delete", "region", mutating=True, api=COMPUTE)
+@gcloud("compute addresses delete", "region global", mutating=True, api=COMPUTE)
 def _(c):
-    c.remove("address", cluster_key(c))
+    c.remove("address", address_key(c))
+
+
+# --- Certificate Manager: global resources; a resource in use cannot be deleted.
+
+CERTS = "certificatemanager.googleapis.com"
+
+
+def in_use(c, kind, field, name):
+    for key in c.keys(kind):
+        if c.get(kind, key).get(field) == name:
+            raise Fail(f"ERROR: ({c.name}) FAILED_PRECONDITION: {name} is in use by {kind} {key}")
+
+
+@gcloud("certificate-manager dns-authorizations describe", "location", api=CERTS)
+def _(c):
+    c.value(c.need("dns-authorization", c.arg()))
+
+
+@gcloud("certificate-manager dns-authorizations create", "domain location", mutating=True, api=CERTS)
+def _(c):
+    domain = c.flag("domain")
+    c.add("dns-authorization", c.arg(), domain=domain, **{
+        "dnsResourceRecord.name": f"_acme-challenge.{domain}.",
+        "dnsResourceRecord.type": "CNAME",
+        "dnsResourceRecord.data": f"0a1b2c3d.1.authorize.certificatemanager.goog.",
+    })
+
+
+@gcloud("certificate-manager dns-authorizations delete", "location", mutating=True, api=CERTS)
+def _(c):
+    in_use(c, "certificate", "dnsAuthorization", c.arg())
+    c.remove("dns-authorization", c.arg())
+
+
+@gcloud("certificate-manager certificates describe", "location", api=CERTS)
+def _(c):
+    c.value(c.need("certificate", c.arg()))
+
+
+@gcloud("certificate-manager certificates create", "domains dns-authorizations location",
+        mutating=True, api=CERTS)
+def _(c):
+    authorization = c.flag("dns-authorizations")
+    found = c.need("dns-authorization", authorization)
+    if found["domain"] != c.flag("domains"):
+        raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: the DNS authorization does not cover "
+                   f"{c.flag('domains')}")
+    c.add("certificate", c.arg(), domain=c.flag("domains"), dnsAuthorization=authorization,
+          **{"managed.state": "PROVISIONING"})
+
+
+@gcloud("certificate-manager certificates delete", "location", mutating=True, api=CERTS)
+def _(c):
+    in_use(c, "certificate-map-entry", "certificate", c.arg())
+    c.remove("certificate", c.arg())
+
+
+@gcloud("certificate-manager maps describe", "location", api=CERTS)
+def _(c):
+    c.value(c.need("certificate-map", c.arg()))
+
+
+@gcloud("certificate-manager maps create", "location", mutating=True, api=CERTS)
+def _(c):
+    c.add("certificate-map", c.arg())
+
+
+@gcloud("certificate-manager maps delete", "location", mutating=True, api=CERTS)
+def _(c):
+    if c.keys("certificate-map-entry", f"{c.arg()}/"):
+        raise Fail(f"ERROR: ({c.name}) FAILED_PRECONDITION: certificate map {c.arg()} has entries")
+    c.remove("certificate-map", c.arg())
+
+
+@gcloud("certificate-manager maps entries describe", "map location", api=CERTS)
+def _(c):
+    c.value(c.need("certificate-map-entry", f"{c.flag('map')}/{c.arg()}"))
+
+
+@gcloud("certificate-manager maps entries create", "map certificates hostname location",
+        mutating=True, api=CERTS)
+def _(c):
+    c.need("certificate-map", c.flag("map"))
+    c.need("certificate", c.flag("certificates"))
+    c.add("certificate-map-entry", f"{c.flag('map')}/{c.arg()}", certificate=c.flag("certificates"),
+          hostname=c.flag("hostname"))
+
+
+@gcloud("certificate-manager maps entries delete", "map location", mutating=True, api=CERTS)
+def _(c):
+    c.remove("certificate-map-entry", f"{c.flag('map')}/{c.arg()}")
+
+
+# --- IAP: the project's IAP web policy; members are any IAM principal kind.
+
+IAP = "iap.googleapis.com"
+
+
+def iap_binding(c):
+    member = c.flag("member")
+    if member.partition(":")[0] not in ("user", "group", "serviceAccount", "domain"):
+        raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: unknown member {member}")
+    return [f"iap-web {c.project}", c.flag("role"), member]
+
+
+@gcloud("iap web get-iam-policy", "resource-type service region", api=IAP)
+def _(c):
+    rows = [(role, member) for r, role, member in c.state["bindings"] if r == f"iap-web {c.project}"]
+    for role, member in rows:
+        print(f"{role},{member}")
+
+
+@gcloud("iap web add-iam-policy-binding", "member role condition resource-type service region",
+        mutating=True, api=IAP)
+def _(c):
+    binding = iap_binding(c)
+    if binding not in c.state["bindings"]:
+        c.state["bindings"].append(binding)
+
+
+@gcloud("iap web remove-iam-policy-binding", "member role condition resource-type service region",
+        mutating=True, api=IAP)
+def _(c):
+    binding = iap_binding(c)
+    if binding not in c.state["bindings"]:
+        raise Fail(f"ERROR: ({c.name}) Policy binding with the specified principal, role, "
+                   "and condition not found!")
+    c.state["bindings"].remove(binding)
 
 
 def refuse(message, code=1):
@@ -725,7 +865,14 @@ def openssl_call(argv, state):
     if argv[:2] != ["rand", "-hex"] or len(argv) != 3:
         raise Fail(f"fake openssl: unknown command {argv}", 2)
     call = Call("openssl", argv, {}, None, state)
-    return call, lambda c: print("0123456789abcdef" * (int(argv[2]) // 8))
+    # Deterministic, and different on every call as random values are: the first call
+    # prints a fixed pattern, later ones a hash of their number.
+    calls = state.setdefault("openssl_calls", 0)
+    state["openssl_calls"] = calls + 1
+    size = int(argv[2]) * 2
+    value = ("0123456789abcdef" * size if calls == 0
+             else hashlib.sha256(str(calls).encode()).hexdigest() * size)[:size]
+    return call, lambda c: print(value)
 
 
 def main(tool):

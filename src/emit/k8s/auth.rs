@@ -8,8 +8,8 @@ use k8s_openapi::api::core::v1::{
 };
 
 use super::{BACKEND_STORE_URI, mount, resources, restricted_security_context, value};
-use crate::plan::Plan;
 use crate::plan::auth::{AUTH_CONFIG_DIR, AUTH_CONFIG_FILE, BasicAuthPlan};
+use crate::plan::{DB_HOST, DB_PORT, Plan};
 
 const VOLUME: &str = "auth-config";
 /// The ConfigMap key and environment variable of the user store's URI.
@@ -23,10 +23,10 @@ const MIGRATE_AUTH: &str = r#"import sys
 
 import sqlalchemy
 from mlflow.server.auth.db import utils
-from mlflow.store.db.utils import create_sqlalchemy_engine_with_retry
+from mlflow.store.db import utils as store
 
-LOCK = "SELECT pg_advisory_lock(hashtext('mlflow-stack-migrate-auth'))"
-engine = create_sqlalchemy_engine_with_retry(sys.argv[1])
+LOCK = "SELECT pg_advisory_lock(hashtext('mlflow-stack-auth'))"
+engine = store.create_sqlalchemy_engine_with_retry(sys.argv[1])
 with engine.connect() as lock:
     lock.execute(sqlalchemy.text(LOCK))
     utils.migrate_if_needed(engine, "head")
@@ -37,16 +37,24 @@ fn basic(plan: &Plan) -> Option<&BasicAuthPlan> {
 }
 
 /// The basic-auth configuration file: settings only. The admin password comes from
-/// `MLFLOW_AUTH_ADMIN_PASSWORD`, which MLflow prefers to the file.
+/// `MLFLOW_AUTH_ADMIN_PASSWORD`, which MLflow prefers to the file. The user store's URI is
+/// assembled by configparser's interpolation from its parts, so that no line of the
+/// ConfigMap outgrows 80 columns.
 #[must_use]
-pub fn config_file(basic: &BasicAuthPlan) -> String {
+pub fn config_file(plan: &Plan, basic: &BasicAuthPlan) -> String {
     // configparser interpolates `%`: an IAM user's `%40` is written `%%40`.
     format!(
-        "[mlflow]\ndefault_permission = {}\ndatabase_uri = {}\nadmin_username = {}\n\
-         authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+        "[mlflow]\n\
+         default_permission = {}\n\
+         admin_username = {}\n\
+         user = {}\n\
+         proxy = {DB_HOST}:{DB_PORT}\n\
+         database = {}\n\
+         database_uri = postgresql+psycopg2://%(user)s@%(proxy)s/%(database)s\n",
         basic.default_permission,
-        basic.database_uri.replace('%', "%%"),
         basic.admin_username,
+        plan.db_user_uri.replace('%', "%%"),
+        basic.database,
     )
 }
 
@@ -54,7 +62,7 @@ pub fn config_file(basic: &BasicAuthPlan) -> String {
 pub(super) fn config_entries(plan: &Plan) -> Vec<(String, String)> {
     basic(plan).map_or_else(Vec::new, |basic| {
         vec![
-            (AUTH_CONFIG_FILE.to_owned(), config_file(basic)),
+            (AUTH_CONFIG_FILE.to_owned(), config_file(plan, basic)),
             (AUTH_DATABASE_URI.to_owned(), basic.database_uri.clone()),
         ]
     })
