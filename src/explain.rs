@@ -102,6 +102,16 @@ instance = \"a-very-long-instance-name-that-goes-on-and-on-and-on-and-on-and-on-
 region = \"europe-west4\"",
 "Keep one definition (the diagnostic also points at the first one)."
 }
+"iap-without-gateway" {
+"Identity-Aware Proxy runs on Google's Application Load Balancer: a cluster-ip Service or a
+passthrough load balancer has no IAP, so `kind = \"iap\"` there would leave the server open.",
+"[expose]
+type = \"load-balancer\"
+[auth]
+kind = \"iap\"
+members = [\"group:ml-team@acme.example\"]",
+"Use `[expose] type = \"gateway\"` with `host` (gke), or `[auth] kind = \"basic\"`."
+}
 "invalid-bucket" {
 "Cloud Storage bucket naming rules: 3 to 63 characters (222 with dots), lowercase
 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit, no `goog`
@@ -153,6 +163,17 @@ not ending with a hyphen, at most 98 characters with the project id.",
 "[database]
 instance = \"MLflow_DB\"",
 "Write `instance = \"mlflow-db\"`, or leave it out for `<name>-db`."
+}
+"invalid-member" {
+"IAP admits the IAM principals in `members`: a member without its kind (`user:`, `group:`,
+`serviceAccount:`, `domain:`), with a misspelt kind, with something that is not an email
+(or a domain), or `allUsers`, would fail `gcloud iap web add-iam-policy-binding` or open
+the server to everyone.",
+"[auth]
+kind = \"iap\"
+members = [\"ana@acme.example\"]",
+"Write each member as IAM does: `user:ana@acme.example`, `group:ml-team@acme.example`,
+`serviceAccount:ci@PROJECT.iam.gserviceaccount.com` or `domain:acme.example`."
 }
 "invalid-mlflow-version" {
 "`server.mlflow_version` is pinned into `image/requirements.txt`: it must be an exact
@@ -264,12 +285,37 @@ memory = \"1Gi\"",
 "Leave `memory` out for the default sized to the workers, or give at least what the
 warning says."
 }
+"missing-host" {
+"A gateway serves HTTPS on one DNS name: the Google-managed certificate is issued for it,
+the routes match it and MLflow accepts it as a `Host`. Without it nothing can be built.",
+"[expose]
+type = \"gateway\"",
+"Add the name clients will use: `host = \"mlflow.acme.example\"`; `infra.sh` prints the DNS
+records to add for it."
+}
 "missing-key" {
 "`project`, `region`, `bucket`, `tag` and `environment` have no sensible default: every
 resource depends on them.",
 "project = \"acme-ml-prod\"
 region = \"europe-west3\"",
 "Add the keys the diagnostic lists, e.g. `bucket = \"acme-ml-prod-mlflow\"`."
+}
+"missing-members" {
+"With `kind = \"iap\"` only the listed members pass IAP: an empty list locks everyone out,
+programs included.",
+"[auth]
+kind = \"iap\"",
+"List who may sign in: `members = [\"group:ml-team@acme.example\"]`."
+}
+"no-auth" {
+"`kind = \"none\"` leaves the server without sign-in: anyone who reaches it can read, change
+and delete every experiment and model. Written on purpose it compiles, with this warning.",
+"[expose]
+type = \"load-balancer\"
+[auth]
+kind = \"none\"",
+"Use `kind = \"basic\"` (MLflow users and passwords) or, with a gateway, `kind = \"iap\"`;
+keep `none` only when the network alone decides who gets in."
 }
 "not-applicable" {
 "A key that does nothing in this environment would be silently ignored: `[cluster]` on
@@ -285,6 +331,27 @@ cannot be read as written.",
 "A file saved as \"Unicode\" (UTF-16 LE) in Notepad.",
 "Save it as UTF-8, e.g. `iconv -f UTF-16 -t UTF-8 stack.toml > stack.utf8.toml`, or
 \"Save as… / Encoding: UTF-8\" in the editor."
+}
+"not-yet-supported" {
+"A setting this version checks but does not compile yet (an internal gateway): building
+a bundle without what the stack asks for would be worse than refusing it.",
+"[expose]
+type = \"gateway\"
+host = \"mlflow.acme.example\"
+scope = \"internal\"
+[auth]
+kind = \"basic\"",
+"Use `scope = \"external\"` with `[auth]`, or `type = \"cluster-ip\"` and `kubectl port-forward`."
+}
+"open-by-default" {
+"A `load-balancer` or `gateway` makes the server reachable from outside the cluster (Docker
+Desktop publishes a local load balancer on the LAN), and MLflow without sign-in lets
+anyone read, change and delete everything. Nothing is open unless the stack says so.",
+"[expose]
+type = \"load-balancer\"
+allow = [\"203.0.113.0/24\"]",
+"Add `[auth]` with `kind = \"basic\"` or (with a gateway) `kind = \"iap\"`, or `kind = \"none\"` to
+leave it open on purpose; or remove `type` and use `kubectl port-forward`."
 }
 "open-to-world" {
 "`0.0.0.0/0` in `expose.allow` lets anyone on the internet reach the tracking server, which

@@ -98,7 +98,15 @@ fn the_steps_are_infra_sh_steps_and_say_what_they_create() {
             ),
             (
                 "reserves the regional static IP address",
-                "gcloud compute addresses create",
+                "gcloud compute addresses create \"$STATIC_IP\"",
+            ),
+            (
+                "reserves the global address",
+                "gcloud compute addresses create \"$GATEWAY_ADDRESS\"",
+            ),
+            (
+                "grants `roles/iap.httpsResourceAccessor`",
+                "gcloud iap web add-iam-policy-binding",
             ),
             ("with Cloud Build", "gcloud builds submit"),
             ("into Secret Manager", "gcloud secrets create"),
@@ -198,7 +206,9 @@ fn the_url_it_tells_clients_to_use_is_allowed() {
             .split_whitespace()
             .next()
             .unwrap();
-        let host = url.trim_start_matches("http://");
+        let host = url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://");
         if host.starts_with("EXTERNAL-IP") {
             // A local load balancer: Docker Desktop's localhost, or kind's private address.
             for example in ["localhost:8080", "172.18.0.5:8080", "192.168.49.2:80"] {
@@ -206,7 +216,7 @@ fn the_url_it_tells_clients_to_use_is_allowed() {
                 assert!(allowed(&example), "{}: {example} would get 403", case.name);
             }
         } else {
-            // A client omits port 80 from `Host`.
+            // A client omits port 80 (443 for HTTPS) from `Host`.
             let sent = host.strip_suffix(":80").unwrap_or(host);
             assert!(allowed(sent), "{}: {url} would get 403", case.name);
         }

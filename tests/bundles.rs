@@ -219,6 +219,7 @@ fn a_shared_or_default_namespace_is_never_an_object_of_the_bundle() {
     let bundle = compiled.bundle.unwrap();
     let namespace = bundle.get("kubernetes/namespace.yaml").unwrap();
     assert!(namespace.contains("pod-security.kubernetes.io/enforce: restricted"));
+}
 
 /// A gateway's custom resources read back into their typed structs (unknown fields are
 /// errors), and hang together: the Gateway serves `host` on the reserved address with its
@@ -239,6 +240,15 @@ fn gateway_resources_hang_together() {
             continue;
         };
         gateways += 1;
+        // Every manifest is a resource of the kustomization (`kubectl apply -k`).
+        let kustomization = get("kustomization.yaml").unwrap();
+        for file in bundle.files.keys() {
+            if let Some(name) = file.strip_prefix("kubernetes/")
+                && name != "kustomization.yaml"
+            {
+                assert!(kustomization.contains(&format!("- {name}\n")), "{name}");
+            }
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         let gateway: Gateway = yaml::parse(gateway).unwrap();
         let route: HttpRoute = yaml::parse(get("httproute.yaml").unwrap()).unwrap();

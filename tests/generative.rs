@@ -461,13 +461,18 @@ fn valid_stack() -> impl Strategy<Value = ValidStack> {
                 })
                 .boxed()
         } else {
-            option::of("[A-Za-z][A-Za-z0-9._-]{0,15}(/[A-Za-z0-9._-]{1,10}){0,2}")
-                .prop_map(|dir| {
-                    let mut t = Entries::new();
-                    push(&mut t, "dir", dir, |d| quote(&d));
-                    ("credentials", t)
-                })
-                .boxed()
+            option::of(
+                "[A-Za-z][A-Za-z0-9._-]{0,15}(/[A-Za-z0-9._-]{1,10}){0,2}"
+                    .prop_filter("`.` and `..` components are refused", |dir| {
+                        dir.split('/').all(|part| part != "." && part != "..")
+                    }),
+            )
+            .prop_map(|dir| {
+                let mut t = Entries::new();
+                push(&mut t, "dir", dir, |d| quote(&d));
+                ("credentials", t)
+            })
+            .boxed()
         };
         (
             top,

@@ -567,7 +567,7 @@ fn memory_too_low_scales_with_the_workers() {
 fn the_load_balancer_host_hint_fires_unless_a_client_name_is_allowed() {
     let lb = |hosts: &str, extra: &str| {
         codes_of(&format!(
-            "{GOOD}\n[server]\nallowed_hosts = [{hosts}]\n\n[expose]\ntype = \"load-balancer\"\nallow = [\"203.0.113.0/24\"]\n{extra}"
+            "{GOOD}\n[server]\nallowed_hosts = [{hosts}]\n\n[expose]\ntype = \"load-balancer\"\nallow = [\"203.0.113.0/24\"]\n{extra}\n[auth]\nkind = \"basic\"\n"
         ))
     };
     let hint = ["load-balancer-host"];

@@ -22,6 +22,11 @@ const ORDER: &[&str] = &[
     "networkpolicy.yaml",
     "poddisruptionbudget.yaml",
     "deployment.yaml",
+    "gateway.yaml",
+    "httproute.yaml",
+    "httproute-redirect.yaml",
+    "healthcheckpolicy.yaml",
+    "gcpbackendpolicy.yaml",
 ];
 
 #[must_use]

@@ -25,12 +25,15 @@ pub struct ReadmeFacts {
 }
 
 /// Steps that hold data: `destroy` keeps them unless `--delete-data`.
-const DATA_STEPS: [&str; 5] = [
+const DATA_STEPS: [&str; 8] = [
     "bucket",
     "sql-instance",
     "database",
     "db-user",
     "db-password",
+    "auth-database",
+    "auth-secrets",
+    "gateway-address",
 ];
 
 impl ReadmeFacts {
