@@ -78,6 +78,8 @@ pub struct Plan {
     pub gke: bool,
     pub local: bool,
     pub mlflow_version: String,
+    /// `mlflow_version` as a label value (labels take no dots).
+    pub mlflow_version_label: String,
 
     /// `app.kubernetes.io/*` labels of every object.
     pub labels: BTreeMap<String, String>,
@@ -116,6 +118,13 @@ pub struct Plan {
     pub db_user_uri: String,
     /// Secret Manager secret holding the generated database password (password auth).
     pub password_secret: Option<String>,
+    /// Secret Manager secret whose labels record what `infra.sh` created that takes no
+    /// labels itself (the database and its user).
+    pub record_secret: String,
+    /// The IAM condition (`gcloud --condition` form) limiting the Cloud SQL roles of the
+    /// server's service account to this stack's instance, and its title.
+    pub sql_condition: String,
+    pub sql_condition_title: String,
 
     pub backend_store_uri: String,
     pub artifact_uri: String,
@@ -124,6 +133,10 @@ pub struct Plan {
     pub image: String,
     /// The image is built by `infra.sh` (false when `registry.image` is given).
     pub build_image: bool,
+    /// The registry package (image name without host, path and tag) `infra.sh` builds.
+    pub image_package: String,
+    /// `tag` as a label value: lowercase, `.` and `+` written `_`.
+    pub image_tag_label: String,
     pub registry_kind: &'static str,
     pub repository: Option<String>,
     /// Registry host for `docker-registry` pull secrets (local, Google registries only).
@@ -197,6 +210,14 @@ impl Plan {
         let db_user_uri = db_user.replace('@', "%40");
         let database = stack.database.database.to_string();
         let instance = stack.database.instance.to_string();
+        // Cloud SQL checks `cloudsql.instances.connect` (and `login`) on the instance, so a
+        // condition on its resource name narrows both roles to it.
+        let sql_condition_title = format!("mlflow-stack-{name}-cloudsql");
+        let sql_condition = format!(
+            "expression=resource.name == 'projects/{project}/instances/{instance}' \
+             && resource.type == 'sqladmin.googleapis.com/Instance',title={sql_condition_title}"
+        );
+        let image_package = workload.clone();
 
         let (image, build_image, registry_kind, repository) = match &stack.registry {
             Registry::Image(image) => (image.to_string(), false, "image", None),
@@ -286,6 +307,7 @@ impl Plan {
             steps.push("db-password");
         }
         steps.push("db-user");
+        steps.push("backup");
         if build_image {
             if registry_kind == "artifact-registry" {
                 steps.push("registry");
@@ -331,6 +353,7 @@ impl Plan {
             gke,
             local,
             mlflow_version: stack.server.mlflow_version.to_string(),
+            mlflow_version_label: stack.server.mlflow_version.to_string().replace('.', "_"),
             labels,
             selector,
             config_map: format!("{name}-config"),
@@ -365,10 +388,22 @@ impl Plan {
             db_user,
             db_user_uri,
             password_secret: (!iam_auth).then(|| format!("{name}-db-password")),
+            record_secret: format!("{name}-infra-record"),
+            sql_condition,
+            sql_condition_title,
             artifact_uri,
             serve_artifacts: stack.server.serve_artifacts,
             image,
             build_image,
+            image_package,
+            image_tag_label: stack
+                .tag
+                .to_string()
+                .to_lowercase()
+                .replace(['.', '+'], "_")
+                .chars()
+                .take(63)
+                .collect(),
             registry_kind,
             repository,
             registry_host,

@@ -374,9 +374,11 @@ pub struct Cluster {
 #[derive(Debug, Default, Clone, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct Credentials {
-    /// Directory, relative to where `infra.sh` runs, for the service account key files;
-    /// `infra.sh` creates it with a `.gitignore` so keys are never committed. A relative
-    /// path without `.`, `..` or empty components. Default `.mlflow_credentials`.
+    /// Directory for the service account key files, relative to the top of the git work
+    /// tree that holds the bundle (the bundle's parent directory without git), whichever
+    /// directory `infra.sh` runs from; `infra.sh` creates it with a `.gitignore` and checks
+    /// with `git check-ignore` that keys are never committed. A relative path without `.`,
+    /// `..` or empty components. Default `.mlflow_credentials`.
     #[schemars(regex(pattern = r"^[A-Za-z0-9._/-]+$"))]
     pub dir: Field<String>,
 }

@@ -29,10 +29,31 @@ use serde_json::{Value, json};
 
 use crate::support::{TempDir, compile_file, repo, snapshot_settings, stack_files};
 
-const FAKES: [&str; 4] = ["gcloud", "gsutil", "kubectl", "openssl"];
+const FAKES: [&str; 5] = [
+    "gcloud",
+    "gsutil",
+    "kubectl",
+    "openssl",
+    "gke-gcloud-auth-plugin",
+];
 /// What the script runs besides the tools it checks for.
-const SYSTEM_TOOLS: [&str; 8] = [
-    "bash", "cat", "chmod", "dirname", "grep", "mkdir", "rm", "tr",
+const SYSTEM_TOOLS: [&str; 16] = [
+    "base64",
+    "bash",
+    "cat",
+    "chmod",
+    "cut",
+    "dirname",
+    "find",
+    "grep",
+    "mkdir",
+    "mktemp",
+    "rm",
+    "sha256sum",
+    "sleep",
+    "sort",
+    "tr",
+    "xargs",
 ];
 /// The project of the user's own gcloud configuration, which the script must not touch.
 const OTHER_PROJECT: &str = "someone-elses-project";
@@ -67,6 +88,31 @@ fn plan_of(path: &Path) -> Plan {
     let stack = validate::validate(&source, &parsed, &mut diagnostics)
         .unwrap_or_else(|| panic!("{} is valid", path.display()));
     Plan::new(&stack)
+}
+
+fn write_bundle(stack: &Path, dir: &Path) {
+    let (_, compiled) = compile_file(stack);
+    let bundle = compiled
+        .bundle
+        .unwrap_or_else(|| panic!("{} compiles", stack.display()));
+    for (path, contents) in &bundle.files {
+        let file = dir.join(path);
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(file, contents).unwrap();
+    }
+}
+
+/// `stacks/NAME.toml` with the `(from, to)` replacements made and LINES (tables) added, in
+/// SCRATCH.
+fn changed_stack(scratch: &TempDir, name: &str, replace: &[(&str, &str)], lines: &str) -> PathBuf {
+    let mut text = fs::read_to_string(stack(name)).unwrap();
+    for (from, to) in replace {
+        assert!(text.contains(from), "{from}");
+        text = text.replace(from, to);
+    }
+    let changed = scratch.path().join(format!("{name}.toml"));
+    fs::write(&changed, format!("{text}\n{lines}\n")).unwrap();
+    changed
 }
 
 fn gcr_stack(scratch: &TempDir) -> PathBuf {
@@ -123,15 +169,21 @@ struct Run {
 }
 
 impl Run {
-    /// `(step, result)` of every `[i/n] step: result (elapsed)` line.
+    /// `(step, result)` of every `[i/n] step: result (elapsed)` line (`[i/n] step: result`
+    /// when only looking) of the last pass over the steps: `destroy` lists what it deletes
+    /// in a first pass.
     fn results(&self) -> Vec<(String, String)> {
-        self.stdout
+        let last = self.stdout.rfind("\n[1/").map_or(0, |at| at + 1);
+        self.stdout[last..]
             .lines()
             .filter(|line| line.starts_with('['))
             .filter_map(|line| {
                 let (_, rest) = line.split_once("] ")?;
                 let (step, result) = rest.split_once(": ")?;
-                let result = &result[..result.rfind(" (")?];
+                let result = match result.rfind(" (") {
+                    Some(at) if result.ends_with("s)") => &result[..at],
+                    _ => result,
+                };
                 Some((step.to_owned(), result.to_owned()))
             })
             .collect()
@@ -184,16 +236,8 @@ impl Sandbox {
     fn without(stack: &Path, missing: &[&str]) -> Self {
         let stem = stack.file_stem().unwrap().to_string_lossy().into_owned();
         let dir = TempDir::new(&format!("infra-{stem}"));
-        let (_, compiled) = compile_file(stack);
-        let bundle = compiled
-            .bundle
-            .unwrap_or_else(|| panic!("{} compiles", stack.display()));
-        for (path, contents) in &bundle.files {
-            let file = dir.path().join("bundle").join(path);
-            fs::create_dir_all(file.parent().unwrap()).unwrap();
-            fs::write(file, contents).unwrap();
-        }
-        for sub in ["bin", "state", "work", "home"] {
+        write_bundle(stack, &dir.path().join("bundle"));
+        for sub in ["bin", "state", "work", "home", "tmp"] {
             fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
         let bin = dir.path().join("bin");
@@ -228,6 +272,13 @@ impl Sandbox {
         self.dir.path().join(sub)
     }
 
+    /// The bundle of a changed stack file in place of the old one; the project stays.
+    fn rebuild(&mut self, stack: &Path) {
+        fs::remove_dir_all(self.path("bundle")).unwrap();
+        write_bundle(stack, &self.path("bundle"));
+        self.plan = plan_of(stack);
+    }
+
     /// What the script expects to find rather than create: a cluster it does not create
     /// (gke), a current kubectl context (local).
     fn prerequisites(&self) -> Vec<(String, Value)> {
@@ -240,7 +291,11 @@ impl Sandbox {
         } else if plan.create_cluster {
             vec![]
         } else {
-            vec![(self.cluster_key(), json!({}))]
+            // A cluster: its API is on.
+            vec![
+                (self.cluster_key(), json!({"status": "RUNNING"})),
+                ("service container.googleapis.com".into(), json!({})),
+            ]
         }
     }
 
@@ -283,13 +338,14 @@ impl Sandbox {
         found.clone()
     }
 
-    fn bindings(&self) -> BTreeSet<[String; 3]> {
+    /// `[resource, role, member, condition title]` of every IAM binding.
+    fn bindings(&self) -> BTreeSet<[String; 4]> {
         let state = self.state();
         state["bindings"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|b| [0, 1, 2].map(|i| b[i].as_str().unwrap().to_owned()))
+            .map(|b| [0, 1, 2, 3].map(|i| b[i].as_str().unwrap().to_owned()))
             .collect()
     }
 
@@ -402,6 +458,7 @@ impl Sandbox {
             ("PATH".to_owned(), path("bin")),
             ("HOME".to_owned(), path("home")),
             ("FAKE_STATE".to_owned(), path("state")),
+            ("TMPDIR".to_owned(), path("tmp")),
             ("FAKE_TRANSCRIPT".to_owned(), path("state/transcript.txt")),
             ("CLOUDSDK_CORE_PROJECT".to_owned(), OTHER_PROJECT.to_owned()),
         ];
@@ -426,13 +483,20 @@ impl Sandbox {
         command
     }
 
-    /// The transcript with the sandbox's paths and the elapsed times made stable.
+    /// The transcript with the sandbox's paths, the script's private directory
+    /// (`mktemp -d`) and the elapsed times made stable.
     fn normalized(&self, transcript: &str) -> String {
         let root = self.dir.path().to_string_lossy().into_owned();
         let mut out = String::new();
-        let transcript = transcript
+        let mut transcript = transcript
             .replace(&format!("{root}/bundle"), "<bundle>")
             .replace(&root, "<sandbox>");
+        while let Some(at) = transcript.find("<sandbox>/tmp/tmp.") {
+            let end = transcript[at + "<sandbox>/tmp/tmp.".len()..]
+                .find(|c: char| !c.is_ascii_alphanumeric())
+                .map_or(transcript.len(), |n| at + "<sandbox>/tmp/tmp.".len() + n);
+            transcript.replace_range(at..end, "<private>");
+        }
         for line in transcript.lines() {
             match line.rfind(" (") {
                 Some(at) if line.starts_with('[') && line.ends_with(')') => {
@@ -446,27 +510,25 @@ impl Sandbox {
         out
     }
 
-    /// Every step with the result an apply on an empty project must report.
+    /// Every step with the result an apply on an empty project must report: a cluster
+    /// the stack does not create is adopted.
     fn created(&self) -> Vec<(String, String)> {
+        self.every_step("created")
+    }
+
+    /// Every step with RESULT, but for a cluster the stack does not create (adopted).
+    fn every_step(&self, result: &str) -> Vec<(String, String)> {
         self.plan
             .steps
             .iter()
             .map(|step| {
                 let result = if *step == "cluster" && !self.plan.create_cluster {
-                    "exists"
+                    "adopted"
                 } else {
-                    "created"
+                    result
                 };
                 ((*step).to_owned(), result.to_owned())
             })
-            .collect()
-    }
-
-    fn every_step(&self, result: &str) -> Vec<(String, String)> {
-        self.plan
-            .steps
-            .iter()
-            .map(|step| ((*step).to_owned(), result.to_owned()))
             .collect()
     }
 
@@ -496,7 +558,9 @@ impl Sandbox {
         )
     }
 
-    /// The data `destroy` keeps unless `--delete-data`.
+    /// The data `destroy` keeps unless `--delete-data`: the bucket, the instance, the
+    /// database and its user (and the record saying they are the stack's), the password,
+    /// the address.
     fn data(&self) -> BTreeSet<String> {
         let plan = &self.plan;
         let mut data = BTreeSet::from([
@@ -504,6 +568,7 @@ impl Sandbox {
             format!("sql-instance {}", plan.instance),
             format!("sql-database {}/{}", plan.instance, plan.database),
             format!("sql-user {}/{}", plan.instance, plan.db_user),
+            format!("secret {}", plan.record_secret),
         ]);
         data.extend(plan.password_secret.iter().map(|s| format!("secret {s}")));
         if let Some(gateway) = &plan.gateway {
@@ -515,7 +580,20 @@ impl Sandbox {
             data.insert(format!("secret {}", basic.admin_password_secret));
             data.insert(format!("secret {}", basic.flask_key_secret));
         }
+        if let Some(ip) = &plan.static_ip {
+            data.insert(format!("address {}/{ip}", plan.region));
+        }
         data
+    }
+
+    /// What `destroy` keeps without `--delete-cluster`: a cluster the stack created.
+    fn owned_cluster(&self) -> BTreeSet<String> {
+        let plan = &self.plan;
+        if plan.gke && plan.create_cluster {
+            BTreeSet::from([self.cluster_key(), self.kube_context()])
+        } else {
+            BTreeSet::new()
+        }
     }
 
     /// Every resource of the project after `apply`.
@@ -565,21 +643,25 @@ impl Sandbox {
         all
     }
 
-    /// Every IAM binding `apply` grants, as `[resource, role, member]`.
-    fn grants(&self) -> BTreeSet<[String; 3]> {
+    /// Every IAM binding `apply` grants, as `[resource, role, member, condition title]`:
+    /// the Cloud SQL roles only on the stack's instance.
+    fn grants(&self) -> BTreeSet<[String; 4]> {
         let plan = &self.plan;
         let server = format!("serviceAccount:{}", plan.server_email);
         let project = format!("project {}", plan.project);
+        let on_instance = plan.sql_condition_title.clone();
         let mut grants = BTreeSet::from([
             [
                 format!("bucket {}", plan.bucket),
                 "roles/storage.objectUser".into(),
                 server.clone(),
+                String::new(),
             ],
             [
                 project.clone(),
                 "roles/cloudsql.client".into(),
                 server.clone(),
+                on_instance.clone(),
             ],
         ]);
         if plan.iam_auth {
@@ -587,6 +669,7 @@ impl Sandbox {
                 project.clone(),
                 "roles/cloudsql.instanceUser".into(),
                 server,
+                on_instance,
             ]);
         }
         if let Some(puller) = &plan.puller_email {
@@ -597,6 +680,7 @@ impl Sandbox {
                 on,
                 "roles/artifactregistry.reader".into(),
                 format!("serviceAccount:{puller}"),
+                String::new(),
             ]);
         }
         if let Some(member) = &plan.workload_identity_member {
@@ -604,6 +688,7 @@ impl Sandbox {
                 format!("service-account {}", plan.server_email),
                 "roles/iam.workloadIdentityUser".into(),
                 member.clone(),
+                String::new(),
             ]);
         }
         for member in plan.gateway.iter().flat_map(|g| &g.iap_members) {
@@ -621,7 +706,8 @@ impl Sandbox {
         let Some(dir) = &plan.credentials_dir else {
             return vec![];
         };
-        let dir = self.path("work").join(dir);
+        // Without git, beside the bundle: the sandbox's root.
+        let dir = self.dir.path().join(dir);
         let mut files = vec![dir.join(format!("{}.json", plan.server_account))];
         files.extend(
             plan.puller_account
@@ -632,31 +718,77 @@ impl Sandbox {
     }
 }
 
-/// `plan` prints every step of every stack and calls nothing, not even a `describe`.
+/// `plan` reads and never changes: on an empty project every step would create (a cluster
+/// the stack does not create is adopted), the summary counts them, and
+/// `--detailed-exitcode` exits 2; after `apply` it finds nothing to change and exits 0.
 #[test]
-fn plan_makes_no_call_at_all() {
+fn plan_is_a_read_only_diff() {
     let scratch = TempDir::new("infra-plan");
     for stack in every_stack(&scratch) {
         let sandbox = Sandbox::new(&stack);
-        let run = sandbox.infra(&["plan"]).ok();
-        assert!(
-            run.calls.is_empty(),
-            "{}: {:#?}",
-            stack.display(),
-            run.calls
+        let context = stack.display();
+        let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
+        assert_eq!(run.code, 2, "{context}: {run:#?}");
+        assert_eq!(run.mutating(), Vec::<String>::new(), "{context}");
+        let expected: Vec<(String, String)> = sandbox
+            .every_step("create")
+            .into_iter()
+            .map(|(step, result)| {
+                let result = if step == "cluster" && !sandbox.plan.create_cluster {
+                    "adopted".to_owned()
+                } else {
+                    result
+                };
+                (step, result)
+            })
+            .collect();
+        assert_eq!(run.results(), expected, "{context}\n{}", run.stdout);
+        let adopted = usize::from(sandbox.plan.gke && !sandbox.plan.create_cluster);
+        let summary = format!(
+            "Plan: {} to create, 0 to update, {adopted} adopted, 0 unchanged.\n",
+            sandbox.plan.steps.len() - adopted
         );
-        for (i, step) in sandbox.plan.steps.iter().enumerate() {
-            let heading = format!("[{}/{}] {step}\n", i + 1, sandbox.plan.steps.len());
-            assert!(run.stdout.contains(&heading), "{heading}{}", run.stdout);
-        }
+        assert!(run.stdout.ends_with(&summary), "{context}\n{}", run.stdout);
+
+        sandbox.infra(&["apply"]).ok();
+        let (resources, bindings) = (sandbox.resources(), sandbox.bindings());
+        let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
+        assert_eq!(run.code, 0, "{context}: {}", run.stdout);
+        assert_eq!(run.results(), sandbox.every_step("ok"), "{context}");
+        assert_eq!(run.mutating(), Vec::<String>::new(), "{context}");
+        assert_eq!(sandbox.resources(), resources, "{context}");
+        assert_eq!(sandbox.bindings(), bindings, "{context}");
     }
 }
 
+/// The plan of a stack on an empty project: every command apply would run, under its step.
 #[test]
-fn plan_needs_none_of_the_tools() {
-    let sandbox = Sandbox::without(&stack("local"), &FAKES);
+fn plan_prints_the_commands_it_would_run() {
+    let sandbox = Sandbox::new(&stack("local"));
     let run = sandbox.infra(&["plan"]).ok();
-    assert!(run.stdout.contains("gcloud sql instances create mlflow-db"));
+    let transcript = sandbox.normalized(&run.stdout);
+    snapshot_settings().bind(|| insta::assert_snapshot!("infra-plan@local", transcript));
+}
+
+/// Without gcloud there is no plan: a clear failure, not a listing that pretends.
+#[test]
+fn plan_without_gcloud_or_an_account_fails_clearly() {
+    let sandbox = Sandbox::without(&stack("local"), &["gcloud"]);
+    let run = sandbox.infra(&["plan"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "infra.sh: gcloud is required but not installed: install the Google Cloud CLI and run 'gcloud auth login'\n"
+    );
+
+    let sandbox = Sandbox::new(&stack("local"));
+    sandbox.seed("auth logged-out", json!({}));
+    let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "infra.sh: no authenticated gcloud account: run 'gcloud auth login'\n"
+    );
 }
 
 /// The snapshots show every call of an `apply` on an empty project, in order, between the
@@ -671,15 +803,36 @@ fn apply_on_an_empty_project_creates_everything_in_order() {
         assert_eq!(sandbox.resources(), sandbox.everything());
         assert_eq!(sandbox.bindings(), sandbox.grants());
 
+        let mark = json!({"managed-by": "mlflow-stack", "mlflow-stack": plan.stack_name});
         let bucket = sandbox.resource(&format!("bucket {}", plan.bucket));
         assert_eq!(bucket["uniform_bucket_level_access"], true);
-        assert_eq!(bucket["public_access_prevention"], true);
-        assert_eq!(bucket["location"], plan.region.as_str());
+        assert_eq!(bucket["public_access_prevention"], "enforced");
+        assert_eq!(bucket["location"], plan.region.to_uppercase());
+        assert_eq!(bucket["labels"], mark);
         let instance = sandbox.resource(&format!("sql-instance {}", plan.instance));
         assert_eq!(instance["databaseVersion"], plan.database_version);
-        assert_eq!(instance["deletion_protection"], true);
-        let iam_flag = instance["flags"] == "cloudsql.iam_authentication=on";
+        let settings = &instance["settings"];
+        assert_eq!(settings["deletionProtectionEnabled"], true);
+        assert_eq!(settings["userLabels"], mark);
+        assert_eq!(settings["tier"], plan.tier.as_str());
+        let iam_flag = settings["databaseFlags"]
+            == json!([{"name": "cloudsql.iam_authentication", "value": "on"}]);
         assert_eq!(iam_flag, plan.iam_auth);
+        let account = sandbox.resource(&format!("service-account {}", plan.server_email));
+        assert_eq!(
+            account["description"],
+            format!("managed-by=mlflow-stack mlflow-stack={}", plan.stack_name)
+        );
+        let record = &sandbox.resource(&format!("secret {}", plan.record_secret))["labels"];
+        assert_eq!(record["managed-by"], "mlflow-stack");
+        assert_eq!(record["mlflow-stack"], plan.stack_name.as_str());
+        assert_eq!(record["sql-database"], "true");
+        assert_eq!(record["sql-user"], "true");
+        assert_eq!(record["mlflow-version"], plan.mlflow_version_label.as_str());
+        if plan.build_image {
+            assert_eq!(record["image-tag"], plan.image_tag_label.as_str());
+            assert_eq!(record["image-digest"].as_str().unwrap().len(), 16);
+        }
         let user = sandbox.resource(&format!("sql-user {}/{}", plan.instance, plan.db_user));
         if plan.iam_auth {
             assert_eq!(user["type"], "CLOUD_IAM_SERVICE_ACCOUNT");
@@ -696,13 +849,11 @@ fn apply_on_an_empty_project_creates_everything_in_order() {
                 48,
                 "openssl rand -hex 24, without its newline"
             );
-            assert!(
-                run.calls
-                    .iter()
-                    .any(|call| call.starts_with("gcloud sql users create")
-                        && call.argv.contains(&format!("--password={password}"))),
+            assert_eq!(
+                user["password"], password,
                 "the user gets the password kept in Secret Manager"
             );
+            assert_eq!(secret["labels"], mark);
         }
         for secret in &plan.k8s_secrets {
             let data =
@@ -800,9 +951,11 @@ fn every_fixture_applies_and_destroys_idempotently() {
         assert_eq!(kept_steps(&run), facts.destroy_keeps, "{context}");
         let mut kept = sandbox.always_kept();
         kept.extend(sandbox.data());
+        kept.extend(sandbox.owned_cluster());
         assert_eq!(sandbox.resources(), kept, "{context}");
         let run = sandbox.infra(&["destroy", "--yes"]).ok();
         assert_eq!(run.mutating(), Vec::<String>::new(), "{context}");
+        assert_eq!(run.stdout.lines().last(), Some("Nothing to delete."));
 
         let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
         assert_eq!(
@@ -810,7 +963,9 @@ fn every_fixture_applies_and_destroys_idempotently() {
             facts.destroy_keeps_with_delete_data,
             "{context}"
         );
-        assert_eq!(sandbox.resources(), sandbox.always_kept(), "{context}");
+        let mut kept = sandbox.always_kept();
+        kept.extend(sandbox.owned_cluster());
+        assert_eq!(sandbox.resources(), kept, "{context}");
         assert_eq!(sandbox.bindings(), BTreeSet::new(), "{context}");
         assert!(sandbox.key_files().iter().all(|file| !file.exists()));
     }
@@ -939,9 +1094,9 @@ fn apply_step_runs_only_that_step() {
     let run = sandbox.infra(&["apply", "services"]).ok();
     assert_eq!(run.results(), [("services".into(), "created".into())]);
     assert!(
-        run.calls
+        run.mutating()
             .iter()
-            .all(|call| call.starts_with("gcloud services "))
+            .all(|call| call.starts_with("gcloud services enable "))
     );
 
     let run = sandbox.infra(&["apply", "bucket"]).ok();
@@ -951,11 +1106,12 @@ fn apply_step_runs_only_that_step() {
         run.stdout
     );
     assert_eq!(
-        run.calls.iter().map(Call::line).collect::<Vec<_>>(),
+        run.mutating(),
         [
-            "gcloud storage buckets describe gs://acme-ml-prod-mlflow",
             "gcloud storage buckets create gs://acme-ml-prod-mlflow --location=europe-west3 \
              --uniform-bucket-level-access --public-access-prevention",
+            "gcloud storage buckets update gs://acme-ml-prod-mlflow \
+             --update-labels=managed-by=mlflow-stack,mlflow-stack=mlflow",
         ]
     );
 
@@ -992,7 +1148,7 @@ fn destroy_without_a_terminal_asks_for_yes() {
         run.stderr,
         "infra.sh: destroy asks for confirmation; pass --yes when not running in a terminal\n"
     );
-    assert!(run.calls.is_empty(), "{:#?}", run.calls);
+    assert_eq!(run.mutating(), Vec::<String>::new());
     assert_eq!(sandbox.resources(), before);
 }
 
@@ -1005,24 +1161,29 @@ fn destroy_on_a_terminal_asks_first() {
     let run = sandbox.infra_on_terminal(&["destroy", "--delete-data"], "n");
     assert_eq!(run.code, 1, "{run:#?}");
     assert!(
-        run.stdout.starts_with(
-            "Remove the MLflow stack from project acme-ml-prod, INCLUDING the bucket and the \
-         database? [y/N] n\ninfra.sh: nothing removed\n"
+        run.stdout.ends_with(
+            "Delete the resources listed above from project acme-ml-prod? [y/N] n\n\
+             infra.sh: nothing removed\n"
         ),
         "{}",
         run.stdout
     );
-    assert!(run.calls.is_empty(), "{:#?}", run.calls);
+    assert!(
+        run.stdout
+            .contains("gcloud storage rm --recursive gs://acme-ml-prod-mlflow\n")
+    );
+    assert_eq!(run.mutating(), Vec::<String>::new());
     assert_eq!(sandbox.resources(), before);
 
     let run = sandbox.infra_on_terminal(&["destroy"], "y");
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(
         run.stdout
-            .starts_with("Remove the MLflow stack from project acme-ml-prod? [y/N] y\n"),
+            .contains("Delete the resources listed above from project acme-ml-prod? [y/N] y\n"),
         "{}",
         run.stdout
     );
+    assert!(!run.stdout.contains("gcloud storage rm"), "{}", run.stdout);
     let mut kept = sandbox.always_kept();
     kept.extend(sandbox.data());
     assert_eq!(sandbox.resources(), kept);
@@ -1046,18 +1207,21 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
         for (step, result) in run.results() {
             let expected = match step.as_str() {
                 "bucket" | "sql-instance" | "database" | "db-user" | "db-password"
-                | "auth-database" | "auth-secrets" | "gateway-address" => {
+                | "auth-database" | "auth-secrets" | "gateway-address" | "static-ip" => {
                     "kept (--delete-data removes it)"
                 }
                 "services" => "kept (other workloads may use the APIs)",
                 "cluster" if !plan.create_cluster => "kept (not created by infra.sh)",
+                "cluster" => "kept (--delete-cluster removes it)",
                 "secrets" if plan.k8s_secrets.is_empty() => "absent",
+                "backup" => "absent",
                 _ => "deleted",
             };
             assert_eq!(result, expected, "{step}");
         }
         let mut kept = sandbox.always_kept();
         kept.extend(sandbox.data());
+        kept.extend(sandbox.owned_cluster());
         assert_eq!(sandbox.resources(), kept);
         assert_eq!(sandbox.bindings(), BTreeSet::new());
 
@@ -1080,12 +1244,16 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
 
         // With the data: the database goes before its user, who owns MLflow's tables.
         let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
-        assert_eq!(sandbox.resources(), sandbox.always_kept(), "{}", run.stdout);
+        let mut kept = sandbox.always_kept();
+        kept.extend(sandbox.owned_cluster());
+        assert_eq!(sandbox.resources(), kept, "{}", run.stdout);
         assert_eq!(sandbox.bindings(), BTreeSet::new());
         assert!(sandbox.key_files().iter().all(|file| !file.exists()));
+        // (The last db-user step: the first pass only lists.)
         let (_, calls) = run
             .calls_by_step()
             .into_iter()
+            .rev()
             .find(|(step, _)| step == "db-user")
             .unwrap();
         let deletions: Vec<String> = calls
@@ -1143,7 +1311,9 @@ fn subject(call: &Call) -> Option<String> {
             format!("certificate-manager {} {name}", kind.join(" "))
         }
         ["storage", "buckets", "create", url] | ["storage", "rm", url] => format!("bucket {url}"),
-        ["sql", "instances", "create" | "delete", name] => format!("sql-instance {name}"),
+        ["sql", "instances", "delete", name] | ["beta", "sql", "instances", "create", name] => {
+            format!("sql-instance {name}")
+        }
         [
             "sql",
             kind @ ("databases" | "users"),
@@ -1280,4 +1450,525 @@ fn kept_steps(run: &Run) -> Vec<String> {
         .collect();
     kept.reverse();
     kept
+}
+
+/// Resources that existed before `apply` (no mark of this stack) are adopted: reported as
+/// such by `plan` and `apply`, used, never changed, and never deleted, not even by
+/// `destroy --yes --delete-data --delete-cluster`.
+#[test]
+fn pre_existing_resources_are_adopted_and_survive_destroy() {
+    let sandbox = Sandbox::new(&stack("production"));
+    let plan = &sandbox.plan;
+    let cluster = sandbox.cluster_key();
+    let bucket = format!("bucket {}", plan.bucket);
+    let instance = format!("sql-instance {}", plan.instance);
+    let account = format!("service-account {}", plan.server_email);
+    for service in &plan.services {
+        sandbox.seed(&format!("service {service}"), json!({}));
+    }
+    sandbox.seed(
+        &cluster,
+        json!({"name": "ml-platform", "status": "RUNNING"}),
+    );
+    sandbox.seed(
+        &bucket,
+        json!({"name": plan.bucket, "location": "EU", "uniform_bucket_level_access": false,
+               "public_access_prevention": "inherited", "labels": {"team": "research"}}),
+    );
+    sandbox.seed(
+        &instance,
+        json!({"name": plan.instance, "state": "RUNNABLE", "databaseVersion": "POSTGRES_16",
+               "settings": {"tier": "db-f1-micro", "availabilityType": "ZONAL",
+                            "dataDiskSizeGb": "100", "deletionProtectionEnabled": true,
+                            "databaseFlags": [{"name": "cloudsql.iam_authentication", "value": "on"}]}}),
+    );
+    sandbox.seed(
+        &account,
+        json!({"email": plan.server_email, "displayName": "made by hand"}),
+    );
+    let before: Vec<Value> = [&cluster, &bucket, &instance, &account]
+        .iter()
+        .map(|key| sandbox.resource(key))
+        .collect();
+
+    let run = sandbox.infra(&["plan"]).ok();
+    for (step, what) in [
+        ("bucket", "gs://acme-ml-prod-mlflow-research"),
+        ("sql-instance", "Cloud SQL instance research-mlflow-db"),
+        ("service-account", "service account research-mlflow-server@"),
+        ("cluster", "GKE cluster ml-platform"),
+    ] {
+        assert!(
+            run.results()
+                .contains(&(step.to_owned(), "adopted".to_owned())),
+            "{step}\n{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains(&format!("    adopted: {what}")),
+            "{}",
+            run.stdout
+        );
+    }
+    // An adopted bucket's settings are checked and reported, not changed.
+    assert!(
+        run.stdout
+            .contains("    warning: uniform bucket-level access is off")
+    );
+    assert!(
+        run.stdout
+            .contains("    warning: public access prevention is not enforced")
+    );
+    assert!(
+        run.stdout
+            .contains("    warning: the bucket is in EU, not in europe-west4")
+    );
+
+    let run = sandbox.infra(&["apply"]).ok();
+    assert!(
+        run.results()
+            .contains(&("bucket".to_owned(), "adopted".to_owned()))
+    );
+    let after: Vec<Value> = [&cluster, &bucket, &instance, &account]
+        .iter()
+        .map(|key| sandbox.resource(key))
+        .collect();
+    assert_eq!(after, before, "apply changed an adopted resource");
+    assert!(
+        run.mutating()
+            .iter()
+            .all(|call| !call.contains("sql instances patch")
+                && !call.contains("buckets update")
+                && !call.contains("clusters create")),
+        "{:#?}",
+        run.mutating()
+    );
+
+    let run = sandbox
+        .infra(&["destroy", "--yes", "--delete-data", "--delete-cluster"])
+        .ok();
+    for key in [&cluster, &bucket, &instance, &account] {
+        assert!(
+            sandbox.resources().contains(key.as_str()),
+            "{key} was deleted\n{}",
+            run.stdout
+        );
+    }
+    let results = run.results();
+    for step in ["bucket", "sql-instance", "cluster"] {
+        assert!(
+            results.contains(&(step.to_owned(), "kept (not created by infra.sh)".to_owned())),
+            "{step}: {results:?}"
+        );
+    }
+    assert!(
+        results.contains(&(
+            "service-account".to_owned(),
+            format!("kept ({} was not created by infra.sh)", plan.server_email)
+        )),
+        "{results:?}"
+    );
+    // What this stack created in them goes: its database, user and bindings.
+    assert!(
+        !sandbox
+            .resources()
+            .contains(&format!("sql-database {}/mlflow", plan.instance))
+    );
+    assert_eq!(sandbox.bindings(), BTreeSet::new());
+}
+
+/// Changing the database's tier, availability, disk size and authentication in the stack:
+/// `plan` shows exactly those updates (saying which restart the instance), `apply` makes
+/// them, and the plan after it is empty.
+#[test]
+fn database_changes_are_planned_then_applied() {
+    let scratch = TempDir::new("infra-changes");
+    let mut sandbox = Sandbox::new(&stack("example"));
+    sandbox.infra(&["apply"]).ok();
+    let changed = changed_stack(
+        &scratch,
+        "example",
+        &[],
+        "[database]\ntier = \"db-custom-2-7680\"\nhigh_availability = true\nstorage_gb = 20\nauth = \"iam\"",
+    );
+    sandbox.rebuild(&changed);
+    let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    let updates: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("    update "))
+        .collect();
+    assert_eq!(
+        updates,
+        [
+            "    update tier: db-custom-1-3840 → db-custom-2-7680 (restarts the instance)",
+            "    update availability: ZONAL → REGIONAL (restarts the instance)",
+            "    update storage_gb: 10 → 20",
+            "    update cloudsql.iam_authentication: (none) → on",
+        ]
+    );
+    assert!(
+        run.results()
+            .contains(&("sql-instance".into(), "update".into()))
+    );
+    assert_eq!(run.mutating(), Vec::<String>::new());
+
+    let run = sandbox.infra(&["apply"]).ok();
+    assert!(
+        run.results()
+            .contains(&("sql-instance".into(), "updated".into())),
+        "{}",
+        run.stdout
+    );
+    let patches: Vec<String> = run
+        .mutating()
+        .into_iter()
+        .filter(|call| call.contains("sql instances patch"))
+        .collect();
+    assert_eq!(
+        patches,
+        [
+            "gcloud sql instances patch mlflow-db --tier=db-custom-2-7680 \
+          --availability-type=REGIONAL --storage-size=20 \
+          --database-flags=cloudsql.iam_authentication=on --quiet"
+        ]
+    );
+    let settings = &sandbox.resource("sql-instance mlflow-db")["settings"];
+    assert_eq!(settings["tier"], "db-custom-2-7680");
+    assert_eq!(settings["availabilityType"], "REGIONAL");
+    assert_eq!(settings["dataDiskSizeGb"], "20");
+    // The IAM user now exists beside the password user, which only destroy removes.
+    let users: BTreeSet<String> = sandbox
+        .resources()
+        .into_iter()
+        .filter(|key| key.starts_with("sql-user "))
+        .collect();
+    assert_eq!(
+        users,
+        BTreeSet::from([
+            "sql-user mlflow-db/mlflow".to_owned(),
+            format!("sql-user mlflow-db/{}", sandbox.plan.db_user),
+        ])
+    );
+    let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+/// A smaller disk is refused before anything changes, in `plan` and in `apply`.
+#[test]
+fn a_shrink_fails_before_any_mutation() {
+    let scratch = TempDir::new("infra-shrink");
+    let mut sandbox = Sandbox::new(&stack("production"));
+    sandbox.infra(&["apply"]).ok();
+    let base = fs::read_to_string(stack("production")).unwrap();
+    let smaller = scratch.path().join("production.toml");
+    fs::write(&smaller, base.replace("storage_gb = 50", "storage_gb = 20")).unwrap();
+    sandbox.rebuild(&smaller);
+    let (resources, bindings) = (sandbox.resources(), sandbox.bindings());
+    for args in [&["plan"][..], &["apply"]] {
+        let run = sandbox.infra(args);
+        assert_eq!(run.code, 1, "{args:?}");
+        assert_eq!(
+            run.stderr,
+            "infra.sh: database.storage_gb = 20 is smaller than the 50 GB of instance \
+             research-mlflow-db: Cloud SQL disks only grow; set storage_gb = 50 or more\n"
+        );
+        assert_eq!(run.mutating(), Vec::<String>::new());
+        assert!(run.results().is_empty(), "{}", run.stdout);
+    }
+    assert_eq!(sandbox.resources(), resources);
+    assert_eq!(sandbox.bindings(), bindings);
+}
+
+/// A gke stack whose cluster does not exist stops in the preflight, naming `cluster.name`,
+/// before Cloud SQL, the bucket or the image cost anything.
+#[test]
+fn a_missing_cluster_fails_before_any_mutation() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let mut state = sandbox.state();
+    state["resources"]
+        .as_object_mut()
+        .unwrap()
+        .remove(&sandbox.cluster_key());
+    fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "infra.sh: GKE cluster mlflow not found in europe-west3 (project acme-ml-prod): create \
+         it, correct `cluster.name` in the stack file, or set `create = true` in its [cluster] table\n"
+    );
+    assert!(
+        run.calls.iter().all(|call| !call.mutating),
+        "{:#?}",
+        run.mutating()
+    );
+    assert_eq!(run.stdout, "");
+}
+
+/// No password, key or token is ever a command argument: the database password reaches
+/// gcloud in a flags file, the pull secret's credentials in a file, all in a private
+/// directory that is gone after the run.
+#[test]
+fn no_secret_value_in_any_argv() {
+    let scratch = TempDir::new("infra-secrets");
+    for path in [stack("local"), stack("example"), gcr_stack(&scratch)] {
+        let sandbox = Sandbox::new(&path);
+        sandbox.infra(&["plan"]).ok();
+        sandbox.infra(&["apply"]).ok();
+        sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+        let mut secrets: Vec<String> = Vec::new();
+        let state = sandbox.state();
+        for (key, value) in state["resources"].as_object().unwrap() {
+            if key.starts_with("secret ") {
+                secrets.extend(value["data"].as_str().map(str::to_owned));
+            }
+            if key.starts_with("sql-user ") {
+                secrets.extend(value["password"].as_str().map(str::to_owned));
+            }
+        }
+        // Keys were deleted with --delete-data: apply again to read them.
+        sandbox.infra(&["apply"]).ok();
+        let state = sandbox.state();
+        for (key, value) in state["resources"].as_object().unwrap() {
+            if key.starts_with("secret ") {
+                secrets.extend(value["data"].as_str().map(str::to_owned));
+            }
+        }
+        for file in sandbox.key_files() {
+            let key: Value = serde_json::from_str(&fs::read_to_string(file).unwrap()).unwrap();
+            secrets.push(key["private_key"].as_str().unwrap().to_owned());
+        }
+        assert!(!secrets.is_empty() || sandbox.plan.iam_auth && sandbox.plan.gke);
+        for call in sandbox.calls() {
+            for secret in &secrets {
+                assert!(
+                    call.argv.iter().all(|arg| !arg.contains(secret.as_str())),
+                    "{}: a secret in {}",
+                    path.display(),
+                    call.line()
+                );
+            }
+        }
+        let script = fs::read_to_string(sandbox.path("bundle/infra.sh")).unwrap();
+        assert!(!script.contains("--password="), "{}", path.display());
+        assert!(!script.contains("--docker-password"), "{}", path.display());
+    }
+}
+
+/// `destroy --plan` prints what destroy would delete, and deletes nothing.
+#[test]
+fn destroy_plan_lists_and_changes_nothing() {
+    let sandbox = Sandbox::new(&stack("production"));
+    sandbox.infra(&["apply"]).ok();
+    let before = sandbox.resources();
+    let run = sandbox.infra(&["destroy", "--plan", "--delete-data"]).ok();
+    assert_eq!(run.mutating(), Vec::<String>::new());
+    assert_eq!(sandbox.resources(), before);
+    let transcript = sandbox.normalized(&run.stdout);
+    snapshot_settings()
+        .bind(|| insta::assert_snapshot!("infra-destroy-plan@production", transcript));
+    let run = sandbox
+        .infra(&["destroy", "--plan", "--delete-data", "--delete-cluster"])
+        .ok();
+    assert!(
+        run.stdout
+            .contains("gcloud container clusters delete ml-platform")
+    );
+}
+
+/// An organization policy that forbids key files stops a local stack with what to do.
+#[test]
+fn an_org_policy_against_keys_gets_a_clear_message() {
+    let sandbox = Sandbox::new(&stack("local"));
+    sandbox.seed("org-policy iam.disableServiceAccountKeyCreation", json!({}));
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "infra.sh: the organization policy constraints/iam.disableServiceAccountKeyCreation \
+         forbids service account keys in acme-ml-dev: ask an organization policy administrator \
+         to exempt this project, or run MLflow on GKE (environment = \"gke\"), where Workload \
+         Identity needs no key\n"
+    );
+}
+
+/// Key files are written at the top of the git work tree holding the bundle, whichever
+/// directory infra.sh runs from, never inside the bundle; git must ignore them first.
+#[test]
+fn key_files_live_outside_the_bundle_where_git_ignores_them() {
+    let sandbox = Sandbox::new(&stack("local"));
+    symlink(system_tool("git"), sandbox.path("bin/git")).unwrap();
+    let repo_dir = sandbox.path("repo");
+    fs::create_dir_all(repo_dir.join("deploy")).unwrap();
+    fs::rename(sandbox.path("bundle"), repo_dir.join("deploy/local")).unwrap();
+    let git = |args: &[&str]| {
+        let status = Command::new(system_tool("git"))
+            .args(args)
+            .current_dir(&repo_dir)
+            .env("HOME", sandbox.path("home"))
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    git(&["init", "-q"]);
+    // A rule that re-includes JSON files: git would not ignore the keys.
+    fs::write(repo_dir.join(".gitignore"), "!*.json\n").unwrap();
+    fs::create_dir_all(repo_dir.join(".mlflow_credentials")).unwrap();
+    fs::write(repo_dir.join(".mlflow_credentials/.gitignore"), "!*.json\n").unwrap();
+    let script = repo_dir.join("deploy/local/infra.sh");
+    let run = |dir: &Path| {
+        sandbox
+            .command(&[script.to_str().unwrap()], &["apply"], &[])
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    let out = run(&sandbox.path("work"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.ends_with("mlflow-server.json: a rule in a .gitignore re-includes it; fix that before key files are written\n"),
+        "{stderr}"
+    );
+    assert!(
+        !repo_dir
+            .join(".mlflow_credentials/mlflow-server.json")
+            .exists()
+    );
+
+    fs::write(repo_dir.join(".mlflow_credentials/.gitignore"), "*\n").unwrap();
+    fs::write(repo_dir.join(".gitignore"), "").unwrap();
+    for dir in [sandbox.path("work"), repo_dir.join("deploy")] {
+        let out = run(&dir);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        repo_dir
+            .join(".mlflow_credentials/mlflow-server.json")
+            .is_file()
+    );
+    assert!(!repo_dir.join("deploy/local/.mlflow_credentials").exists());
+    assert!(!sandbox.path("work/.mlflow_credentials").exists());
+}
+
+/// A new `server.mlflow_version` takes an on-demand backup of the instance before the new
+/// version's pods migrate the schema; the version is recorded, so the next run takes none.
+#[test]
+fn a_version_bump_takes_a_backup_first() {
+    let scratch = TempDir::new("infra-bump");
+    let mut sandbox = Sandbox::new(&stack("example"));
+    sandbox.infra(&["apply"]).ok();
+    let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
+    assert_eq!(record["labels"]["mlflow-version"], "3_17_2");
+    assert!(
+        !sandbox
+            .resources()
+            .iter()
+            .any(|key| key.starts_with("sql-backup "))
+    );
+
+    let bumped = changed_stack(
+        &scratch,
+        "example",
+        &[("tag = \"1.0.0\"", "tag = \"1.0.1\"")],
+        "[server]\nmlflow_version = \"3.17.3\"",
+    );
+    sandbox.rebuild(&bumped);
+    let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stdout.contains(
+            "[9/14] backup: update\n    update mlflow-version: 3_17_2 → 3_17_3 (an on-demand backup of mlflow-db first)\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    let run = sandbox.infra(&["apply"]).ok();
+    // The backup, before the new image is built.
+    let mutating = run.mutating();
+    assert_eq!(
+        mutating[..2],
+        [
+            "gcloud sql backups create --instance=mlflow-db --description=before MLflow 3.17.3 migrates the schema",
+            "gcloud secrets update mlflow-infra-record --update-labels=mlflow-version=3_17_3",
+        ]
+    );
+    assert!(
+        mutating[2].starts_with("gcloud builds submit"),
+        "{mutating:#?}"
+    );
+    let backup = sandbox.resource("sql-backup mlflow-db/1");
+    assert_eq!(backup["type"], "ON_DEMAND");
+    let again = sandbox.infra(&["apply"]).ok();
+    assert_eq!(again.mutating(), Vec::<String>::new());
+}
+
+/// A `tag` that exists but was built from other image/ files (here: a new MLflow version
+/// without a new tag) is refused before anything changes, instead of rolling pods onto the
+/// old image.
+#[test]
+fn a_stale_image_tag_is_refused() {
+    let scratch = TempDir::new("infra-stale-tag");
+    let mut sandbox = Sandbox::new(&stack("example"));
+    sandbox.infra(&["apply"]).ok();
+    let stale = changed_stack(
+        &scratch,
+        "example",
+        &[],
+        "[server]\nmlflow_version = \"3.17.3\"",
+    );
+    sandbox.rebuild(&stale);
+    for args in [&["plan"][..], &["apply"]] {
+        let run = sandbox.infra(args);
+        assert_eq!(run.code, 1, "{args:?}");
+        assert!(
+            run.stderr.starts_with(
+                "infra.sh: image europe-west3-docker.pkg.dev/acme-ml-prod/mlflow/mlflow-server:1.0.0 \
+                 exists but was built from other image/ files (digest "
+            ),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .ends_with(": bump `tag` in the stack file and rebuild the bundle\n")
+        );
+        assert_eq!(run.mutating(), Vec::<String>::new());
+    }
+}
+
+/// `bash -x` prints every command and assignment: none carries a secret.
+#[test]
+fn bash_xtrace_prints_no_secret() {
+    let sandbox = Sandbox::new(&stack("local"));
+    let script = sandbox.path("bundle/infra.sh");
+    let out = sandbox
+        .command(&["-x", script.to_str().unwrap()], &["apply"], &[])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let trace = String::from_utf8_lossy(&out.stderr);
+    let plan = &sandbox.plan;
+    let password = sandbox.resource(&format!(
+        "secret {}",
+        plan.password_secret.as_ref().unwrap()
+    ))["data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(trace.contains("gcloud sql users create"), "{trace}");
+    assert!(!trace.contains(&password), "the password is in the trace");
+    for file in sandbox.key_files() {
+        let key: Value = serde_json::from_str(&fs::read_to_string(file).unwrap()).unwrap();
+        let private = key["private_key"].as_str().unwrap();
+        assert!(!trace.contains(private), "a private key is in the trace");
+    }
 }

@@ -5,6 +5,7 @@ mod bundle_readme;
 mod bundles;
 mod cli;
 mod diagnostics;
+mod gcloud_flags;
 mod generative;
 mod hostile;
 mod infra;

@@ -24,8 +24,9 @@ pub struct ReadmeFacts {
     pub destroy_keeps_with_delete_data: Vec<&'static str>,
 }
 
-/// Steps that hold data: `destroy` keeps them unless `--delete-data`.
-const DATA_STEPS: [&str; 8] = [
+/// Steps that hold data (and the address clients may know): `destroy` keeps them unless
+/// `--delete-data`.
+const DATA_STEPS: [&str; 9] = [
     "bucket",
     "sql-instance",
     "database",
@@ -34,6 +35,7 @@ const DATA_STEPS: [&str; 8] = [
     "auth-database",
     "auth-secrets",
     "gateway-address",
+    "static-ip",
 ];
 
 impl ReadmeFacts {
@@ -48,9 +50,9 @@ impl ReadmeFacts {
             })
             .cloned()
             .collect();
-        // The APIs may serve other workloads; a cluster infra.sh did not create is not its own.
-        let always =
-            |step: &&str| *step == "services" || (*step == "cluster" && !plan.create_cluster);
+        // The APIs may serve other workloads; a cluster infra.sh did not create is not its
+        // own, and one it created goes only with `--delete-cluster`.
+        let always = |step: &&str| *step == "services" || *step == "cluster";
         let kept = |with_data: bool| {
             plan.steps
                 .iter()

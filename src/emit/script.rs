@@ -42,6 +42,7 @@ pub const INFRA_TEMPLATES: &[(&str, &str)] = &infra_templates![
     "iam",
     "db-password",
     "db-user",
+    "backup",
     "registry",
     "image",
     "cluster",

@@ -122,22 +122,83 @@ class Call:
         start = f"{kind} {prefix}"
         return [k[len(kind) + 1:] for k in self.state["resources"] if k.startswith(start)]
 
-    def value(self, attrs):
-        """`--format=value(FIELD)` prints one field; any other format a small YAML."""
-        fmt = self.flags.get("format", "")
-        if isinstance(fmt, str) and fmt.startswith("value(") and fmt.endswith(")"):
-            # Several fields are printed tab-separated, as gcloud does.
-            fields = fmt[len("value("):-1].split(",")
-            print("\t".join(str(attrs.get(field, "")) for field in fields))
-        else:
-            for k, v in sorted(attrs.items()):
-                print(f"{k}: {v}")
+    def value(self, record):
+        """Prints RECORD (the real API's shape) as gcloud does with the `--flatten` and
+        `--format` given: `value(KEY,...)` (tab-separated), `csv[no-heading](KEY,...)`,
+        else JSON."""
+        show(record, self.flags)
+
+
+def render(value):
+    """One field as gcloud's value and csv formats print it: a map as `k=v;k=v`, a list
+    as `a;b`, booleans as True/False, nothing for a missing key."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, dict):
+        return ";".join(f"{k}={render(v)}" for k, v in sorted(value.items()))
+    if isinstance(value, list):
+        return ";".join(render(v) for v in value)
+    return str(value)
+
+
+def lookup(record, key):
+    for part in key.split("."):
+        if not isinstance(record, dict):
+            return None
+        record = record.get(part)
+    return record
+
+
+def flatten(record, path):
+    """`--flatten=a.b[].c`: one record per item of each list on the path; none for an
+    empty list."""
+    if not path:
+        return [record]
+    head, rest = path[0], path[1:]
+    if not isinstance(record, dict) or head not in record:
+        return [record]
+    value = record[head]
+    if isinstance(value, list) and not value:
+        return []
+    out = []
+    for item in value if isinstance(value, list) else [value]:
+        for sub in flatten(item, rest):
+            out.append({**record, head: sub})
+    return out
+
+
+def show(record, flags):
+    records = [record]
+    if flags.get("flatten"):
+        path = flags["flatten"].replace("[]", "").split(".")
+        records = [r for rec in records for r in flatten(rec, path)]
+    fmt = str(flags.get("format", ""))
+    for prefix, separator in (("value(", "\t"), ("csv[no-heading](", ",")):
+        if fmt.startswith(prefix) and fmt.endswith(")"):
+            keys = fmt[len(prefix):-1].split(",")
+            for rec in records:
+                fields = [render(lookup(rec, key)) for key in keys]
+                if separator == "," and any("," in f for f in fields):
+                    raise Fail(f"fake gcloud: a comma inside a csv field: {fields}")
+                print(separator.join(fields))
+            return
+    if fmt:
+        raise Fail(f"fake gcloud: unsupported --format={fmt}", 2)
+    for rec in records:
+        print(json.dumps(rec, indent=1, sort_keys=True))
+
+
+def parse_labels(text):
+    """`k=v,k2=v2` as a dict."""
+    return dict(item.split("=", 1) for item in text.split(",") if item) if text else {}
 
 
 # ------------------------------------------------------------------------------ gcloud
 
 COMMANDS = {}
-GLOBAL_FLAGS = {"format", "flatten", "quiet", "project"}
+GLOBAL_FLAGS = {"format", "flatten", "quiet", "project", "flags-file"}
 
 
 def gcloud(path, flags="", mutating=False, api=None):
@@ -186,16 +247,41 @@ def _(c):
 @gcloud("storage buckets create", "location uniform-bucket-level-access public-access-prevention",
         mutating=True, api=STORAGE)
 def _(c):
-    c.add("bucket", bucket(c), location=c.flag("location"),
-          uniform_bucket_level_access=c.flag("uniform-bucket-level-access"),
-          public_access_prevention=c.flag("public-access-prevention"))
+    # The shape `gcloud storage buckets describe` prints; the location in capitals.
+    c.add("bucket", bucket(c), name=bucket(c), location=c.flag("location").upper(),
+          uniform_bucket_level_access="uniform-bucket-level-access" in c.flags,
+          public_access_prevention="enforced" if "public-access-prevention" in c.flags
+          else "inherited")
+
+
+@gcloud("storage buckets update", "update-labels uniform-bucket-level-access "
+        "public-access-prevention", mutating=True, api=STORAGE)
+def _(c):
+    found = c.need("bucket", bucket(c))
+    if "update-labels" in c.flags:
+        found["labels"] = {**found.get("labels", {}), **parse_labels(c.flags["update-labels"])}
+    if "uniform-bucket-level-access" in c.flags:
+        found["uniform_bucket_level_access"] = True
+    if "public-access-prevention" in c.flags:
+        found["public_access_prevention"] = "enforced"
 
 
 @gcloud("storage rm", "recursive", mutating=True, api=STORAGE)
 def _(c):
     c.flag("recursive")
     name = bucket(c)
+    if "/" in name:
+        # Objects under a prefix; none matching is an error, as in gcloud.
+        found = c.keys("object", name + "/")
+        if not found:
+            raise Fail(f"ERROR: ({c.name}) The following URLs matched no objects or files:\n"
+                       f"-gs://{name}")
+        for key in found:
+            c.remove("object", key)
+        return
     c.remove("bucket", name)
+    for key in c.keys("object", name + "/"):
+        c.remove("object", key)
     drop_bindings(c, f"bucket {name}")
 
 
@@ -234,27 +320,40 @@ def check_member(c, member):
 
 
 def get_policy(c):
+    """The policy as the API returns it: one binding per (role, condition)."""
     resource = policy_resource(c)
-    rows = [(role, member) for r, role, member in c.state["bindings"] if r == resource]
-    fmt = c.flags.get("format", "")
-    if c.flags.get("flatten") == "bindings[].members" and str(fmt).startswith("csv[no-heading]("):
-        for role, member in rows:
-            print(f"{role},{member}")
-    else:
-        print("bindings:")
-        for role, member in rows:
-            print(f"- members:\n  - {member}\n  role: {role}")
+    bindings = {}
+    for r, role, member, title in c.state["bindings"]:
+        if r == resource:
+            binding = bindings.setdefault((role, title), {"role": role, "members": []})
+            binding["members"].append(member)
+            if title:
+                binding["condition"] = {"title": title, "expression": "..."}
+    c.value({"bindings": list(bindings.values()), "etag": "BwX", "version": 3})
+
+
+def condition_title(c):
+    """The title of `--condition=expression=...,title=...`; "" for `--condition=None` or
+    none. A condition is required on a project policy that has conditions (as gcloud asks)."""
+    condition = c.flags.get("condition")
+    if condition is None or condition == "None":
+        return ""
+    fields = dict(part.split("=", 1) for part in condition.split(",") if "=" in part)
+    if not fields.get("expression") or not fields.get("title"):
+        raise Fail(f"ERROR: ({c.name}) a condition needs an expression and a title: {condition}", 2)
+    return fields["title"]
 
 
 def add_binding(c):
     resource, role, member = policy_resource(c), c.flag("role"), c.flag("member")
     check_member(c, member)
-    if [resource, role, member] not in c.state["bindings"]:
-        c.state["bindings"].append([resource, role, member])
+    binding = [resource, role, member, condition_title(c)]
+    if binding not in c.state["bindings"]:
+        c.state["bindings"].append(binding)
 
 
 def remove_binding(c):
-    binding = [policy_resource(c), c.flag("role"), c.flag("member")]
+    binding = [policy_resource(c), c.flag("role"), c.flag("member"), condition_title(c)]
     if binding not in c.state["bindings"]:
         raise Fail(f"ERROR: ({c.name}) Policy binding with the specified principal, role, "
                    "and condition not found!")
@@ -284,8 +383,8 @@ def instance(c, name=None):
     return found
 
 
-def runnable(c):
-    if instance(c)["state"] != "RUNNABLE":
+def runnable(c, name=None):
+    if instance(c, name)["state"] != "RUNNABLE":
         raise Fail(f"ERROR: ({c.name}) HTTPError 409: Operation failed because another "
                    "operation was already in progress.")
 
@@ -295,37 +394,90 @@ def _(c):
     c.value(instance(c, c.arg()))
 
 
+def database_flags(text):
+    return [{"name": k, "value": v} for k, v in parse_labels(text).items()]
+
+
 @gcloud("sql instances create", "database-version edition tier region availability-type "
         "storage-size storage-auto-increase backup-start-time enable-point-in-time-recovery "
         "deletion-protection database-flags", mutating=True, api=SQL)
+@gcloud("beta sql instances create", "database-version edition tier region availability-type "
+        "storage-size storage-auto-increase backup-start-time enable-point-in-time-recovery "
+        "deletion-protection database-flags labels", mutating=True, api=SQL)
 def _(c):
     name = c.arg()
     pending = c.failing_after
-    c.add("sql-instance", name, state="PENDING_CREATE" if pending else "RUNNABLE",
+    # The shape of the Cloud SQL Admin API's DatabaseInstance.
+    settings = {
+        "tier": c.flag("tier"),
+        "edition": c.flag("edition"),
+        "availabilityType": c.flags.get("availability-type", "ZONAL"),
+        "dataDiskSizeGb": str(c.flags.get("storage-size", "10")),
+        "storageAutoResize": "storage-auto-increase" in c.flags,
+        "deletionProtectionEnabled": "deletion-protection" in c.flags,
+        "backupConfiguration": {"enabled": True, "startTime": c.flags.get("backup-start-time"),
+                                "pointInTimeRecoveryEnabled":
+                                    "enable-point-in-time-recovery" in c.flags},
+    }
+    if "labels" in c.flags:
+        settings["userLabels"] = parse_labels(c.flags["labels"])
+    if "database-flags" in c.flags:
+        settings["databaseFlags"] = database_flags(c.flags["database-flags"])
+    c.add("sql-instance", name, name=name, state="PENDING_CREATE" if pending else "RUNNABLE",
           databaseVersion=c.flag("database-version"), region=c.flag("region"),
-          deletion_protection="deletion-protection" in c.flags,
-          flags=c.flags.get("database-flags", ""))
+          settings=settings)
     if pending:
         c.add("sql-operation", f"{name}/op-create-{name}", status="RUNNING")
 
 
-@gcloud("sql instances patch", "deletion-protection no-deletion-protection", True, SQL)
+@gcloud("sql instances patch", "deletion-protection no-deletion-protection tier "
+        "availability-type storage-size database-flags", True, SQL)
+@gcloud("beta sql instances patch", "deletion-protection no-deletion-protection tier "
+        "availability-type storage-size database-flags update-labels", True, SQL)
 def _(c):
     found = instance(c, c.arg())
+    runnable(c, c.arg())
+    settings = found["settings"]
     if "no-deletion-protection" in c.flags:
-        found["deletion_protection"] = False
+        settings["deletionProtectionEnabled"] = False
+    if "tier" in c.flags:
+        settings["tier"] = c.flags["tier"]
+        c.note = "restarts the instance"
+    if "availability-type" in c.flags:
+        settings["availabilityType"] = c.flags["availability-type"]
+        c.note = "restarts the instance"
+    if "storage-size" in c.flags:
+        if int(c.flags["storage-size"]) < int(settings["dataDiskSizeGb"]):
+            raise Fail(f"ERROR: ({c.name}) HTTPError 400: Invalid request: The disk size cannot "
+                       "be decreased.")
+        settings["dataDiskSizeGb"] = str(c.flags["storage-size"])
+    if "database-flags" in c.flags:
+        # Replaces every flag, as the real one does.
+        settings["databaseFlags"] = database_flags(c.flags["database-flags"])
+    if "update-labels" in c.flags:
+        settings["userLabels"] = {**settings.get("userLabels", {}),
+                                  **parse_labels(c.flags["update-labels"])}
 
 
 @gcloud("sql instances delete", mutating=True, api=SQL)
 def _(c):
     name = c.arg()
-    if instance(c, name)["deletion_protection"]:
+    if instance(c, name)["settings"]["deletionProtectionEnabled"]:
         raise Fail(f"ERROR: ({c.name}) HTTPError 400: The instance is protected from deletion. "
                    "Disable deletion protection first.")
     c.remove("sql-instance", name)
-    for kind in ("sql-database", "sql-user", "sql-operation"):
+    for kind in ("sql-database", "sql-user", "sql-operation", "sql-backup"):
         for key in c.keys(kind, f"{name}/"):
             c.remove(kind, key)
+
+
+@gcloud("sql backups create", "instance description", mutating=True, api=SQL)
+def _(c):
+    runnable(c)
+    name = c.flag("instance")
+    number = len(c.keys("sql-backup", f"{name}/")) + 1
+    c.add("sql-backup", f"{name}/{number}", type="ON_DEMAND", status="SUCCESSFUL",
+          description=c.flags.get("description", ""))
 
 
 @gcloud("sql operations list", "instance filter limit", api=SQL)
@@ -379,7 +531,8 @@ def _(c):
     runnable(c)
     kind = c.flags.get("type", "built_in").lower()
     if kind == "cloud_iam_service_account":
-        if "cloudsql.iam_authentication=on" not in instance(c)["flags"]:
+        flags = instance(c)["settings"].get("databaseFlags", [])
+        if {"name": "cloudsql.iam_authentication", "value": "on"} not in flags:
             raise Fail(f"ERROR: ({c.name}) HTTPError 400: Cloud SQL IAM service account "
                        "authentication is not enabled for this instance.")
         c.need("service-account", f"{c.arg()}.gserviceaccount.com",
@@ -387,8 +540,10 @@ def _(c):
     elif not c.flags.get("password"):
         raise Fail(f"ERROR: ({c.name}) the fake refuses a built-in user without a password")
     roles = c.flags.get("database-roles", "")
-    c.add("sql-user", f"{c.flags['instance']}/{c.arg()}", type=kind.upper(),
-          databaseRoles=roles.split(",") if roles else [])
+    user = c.add("sql-user", f"{c.flags['instance']}/{c.arg()}", name=c.arg(), type=kind.upper(),
+                 databaseRoles=roles.split(",") if roles else [])
+    if kind != "cloud_iam_service_account":
+        user["password"] = c.flags["password"]
     # The fake's simplification: MLflow, running as this user, creates its tables in the
     # databases the instance has now; PostgreSQL does not drop a role that owns objects.
     for key in c.keys("sql-database", f"{c.flags['instance']}/"):
@@ -413,10 +568,11 @@ def _(c):
     c.value(c.need("service-account", c.arg()))
 
 
-@gcloud("iam service-accounts create", "display-name", mutating=True, api=IAM)
+@gcloud("iam service-accounts create", "display-name description", mutating=True, api=IAM)
 def _(c):
-    c.add("service-account", f"{c.arg()}@{c.project}.iam.gserviceaccount.com",
-          displayName=c.flag("display-name"))
+    email = f"{c.arg()}@{c.project}.iam.gserviceaccount.com"
+    c.add("service-account", email, email=email, displayName=c.flag("display-name"),
+          **({"description": c.flags["description"]} if "description" in c.flags else {}))
 
 
 @gcloud("iam service-accounts delete", mutating=True, api=IAM)
@@ -425,7 +581,7 @@ def _(c):
     c.remove("service-account", email)
     drop_bindings(c, f"service-account {email}")
     # What is left in other policies shows up the way IAM shows it: as a deleted member.
-    for binding in c.state["bindings"]:
+    for binding in c.state["bindings"]:  # noqa: B007
         if binding[2] == f"serviceAccount:{email}":
             binding[2] = f"deleted:serviceAccount:{email}?uid=1234567890"
 
@@ -434,23 +590,45 @@ def _(c):
 def _(c):
     email = c.flag("iam-account")
     c.need("service-account", email)
+    if c.get("org-policy", "iam.disableServiceAccountKeyCreation") is not None:
+        raise Fail(f"ERROR: ({c.name}) FAILED_PRECONDITION: Key creation is not allowed on this "
+                   "service account.\n- '@type': type.googleapis.com/google.rpc.PreconditionFailure"
+                   "\n  violations:\n  - description: Key creation is not allowed on this service "
+                   f"account.\n    subject: projects/{c.project}/serviceAccounts/{email}"
+                   "\n    type: constraints/iam.disableServiceAccountKeyCreation")
     path = c.arg()
     with open(path, "w") as f:
-        json.dump({"type": "service_account", "client_email": email, "private_key": "fake"}, f)
+        json.dump({"type": "service_account", "client_email": email,
+                   "private_key": f"-----BEGIN PRIVATE KEY-----{os.urandom(8).hex()}"}, f)
 
 
 @gcloud("secrets describe", api=SECRETS)
 def _(c):
-    c.value({"name": c.arg(), **{k: v for k, v in c.need("secret", c.arg()).items() if k != "data"}})
+    found = c.need("secret", c.arg())
+    c.value({"name": f"projects/{c.project}/secrets/{c.arg()}",
+             **{k: v for k, v in found.items() if k != "data"}})
 
 
-@gcloud("secrets create", "replication-policy data-file", mutating=True, api=SECRETS)
+@gcloud("secrets create", "replication-policy data-file labels", mutating=True, api=SECRETS)
 def _(c):
-    if c.flag("data-file") != "-":
-        raise Fail(f"ERROR: ({c.name}) the fake reads secrets from stdin only")
-    data = sys.stdin.read()
-    c.note = f"stdin: {len(data)} bytes"
-    c.add("secret", c.arg(), replication=c.flag("replication-policy"), data=data)
+    attrs = {"replication": c.flag("replication-policy")}
+    if "data-file" in c.flags:
+        if c.flags["data-file"] != "-":
+            raise Fail(f"ERROR: ({c.name}) the fake reads secrets from stdin only")
+        attrs["data"] = sys.stdin.read()
+        c.note = f"stdin: {len(attrs['data'])} bytes"
+    if "labels" in c.flags:
+        attrs["labels"] = parse_labels(c.flags["labels"])
+    c.add("secret", c.arg(), **attrs)
+
+
+@gcloud("secrets update", "update-labels remove-labels", mutating=True, api=SECRETS)
+def _(c):
+    found = c.need("secret", c.arg())
+    labels = {**found.get("labels", {}), **parse_labels(c.flags.get("update-labels", ""))}
+    for key in str(c.flags.get("remove-labels", "")).split(","):
+        labels.pop(key, None)
+    found["labels"] = labels
 
 
 @gcloud("secrets delete", mutating=True, api=SECRETS)
@@ -480,9 +658,11 @@ def _(c):
     c.value(c.need("repository", f"{c.flag('location')}/{c.arg()}"))
 
 
-@gcloud("artifacts repositories create", "location repository-format description", True, REGISTRY)
+@gcloud("artifacts repositories create", "location repository-format description labels", True,
+        REGISTRY)
 def _(c):
-    c.add("repository", f"{c.flag('location')}/{c.arg()}", format=c.flag("repository-format"))
+    c.add("repository", f"{c.flag('location')}/{c.arg()}", format=c.flag("repository-format"),
+          **({"labels": parse_labels(c.flags["labels"])} if "labels" in c.flags else {}))
 
 
 @gcloud("artifacts repositories delete", "location", mutating=True, api=REGISTRY)
@@ -531,9 +711,17 @@ def _(c):
         c.remove("image", image)
 
 
-@gcloud("builds submit", "tag region", mutating=True, api=BUILD)
+@gcloud("builds submit", "tag region gcs-source-staging-dir", mutating=True, api=BUILD)
 def _(c):
     source, image = c.arg(), c.flag("tag")
+    if "gcs-source-staging-dir" not in c.flags:
+        # The real one creates gs://PROJECT_cloudbuild in the US multi-region.
+        raise Fail(f"fake gcloud: builds submit would stage into gs://{c.project}_cloudbuild (US)", 2)
+    staging = c.flags["gcs-source-staging-dir"]
+    if not staging.startswith("gs://"):
+        raise Fail(f"ERROR: ({c.name}) --gcs-source-staging-dir must be a gs:// URL", 2)
+    staging_bucket = staging[len("gs://"):].split("/", 1)[0]
+    c.need("bucket", staging_bucket, f"ERROR: ({c.name}) bucket gs://{staging_bucket} not found")
     if not os.path.isfile(os.path.join(source, "Dockerfile")):
         raise Fail(f"ERROR: ({c.name}) no Dockerfile in the source {source}")
     repository = image_repository(image)
@@ -541,6 +729,7 @@ def _(c):
         c.need("repository", repository,
                f"ERROR: ({c.name}) name unknown: Repository {repository} not found")
     c.add("image", image)
+    c.state["resources"][f"object {staging[len('gs://'):].rstrip('/')}/source.tgz"] = {}
 
 
 # --- GKE and Compute Engine
@@ -554,9 +743,10 @@ def _(c):
     c.value(c.need("cluster", cluster_key(c)))
 
 
-@gcloud("container clusters create-auto", "region", mutating=True, api=GKE)
+@gcloud("container clusters create-auto", "region labels", mutating=True, api=GKE)
 def _(c):
-    c.add("cluster", cluster_key(c))
+    c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING",
+          **({"resourceLabels": parse_labels(c.flags["labels"])} if "labels" in c.flags else {}))
 
 
 @gcloud("container clusters delete", "region", mutating=True, api=GKE)
@@ -571,7 +761,13 @@ def _(c):
 def _(c):
     c.need("cluster", cluster_key(c))
     context = f"gke_{c.project}_{c.flags['region']}_{c.arg()}"
-    if c.get("kube-context", context) is None:
+    kubeconfig = os.environ.get("KUBECONFIG")
+    if kubeconfig:
+        # Another kubeconfig than the user's (plan's private one): kept apart.
+        contexts = c.state.setdefault("kubeconfigs", {}).setdefault(kubeconfig, [])
+        if context not in contexts:
+            contexts.append(context)
+    elif c.get("kube-context", context) is None:
         c.add("kube-context", context)
 
 
@@ -591,7 +787,31 @@ def _(c):
 
 @gcloud("compute addresses create", "region global ip-version", mutating=True, api=COMPUTE)
 def _(c):
-    c.add("address", address_key(c), address="203.0.113.10")
+    c.add("address", address_key(c), name=c.arg(), address="203.0.113.10")
+
+
+@gcloud("compute addresses update", "region global update-labels", mutating=True, api=COMPUTE)
+def _(c):
+    found = c.need("address", address_key(c))
+    found["labels"] = {**found.get("labels", {}), **parse_labels(c.flag("update-labels"))}
+
+
+# --- the account and the project
+
+@gcloud("auth list", "filter")
+def _(c):
+    if c.flags.get("filter") != "status:ACTIVE":
+        raise Fail(f"ERROR: ({c.name}) the fake lists the active account only")
+    if c.get("auth", "logged-out") is None:
+        c.value({"account": "platform@acme.example", "status": "ACTIVE"})
+
+
+@gcloud("projects describe")
+def _(c):
+    if c.arg() != c.project or c.get("project", "missing") is not None:
+        raise Fail(f"ERROR: ({c.name}) You do not have permission to access projects instance "
+                   f"[{c.arg()}] (or it may not exist)")
+    c.value({"projectId": c.arg(), "lifecycleState": "ACTIVE"})
 
 
 @gcloud("compute addresses delete", "region global", mutating=True, api=COMPUTE)
@@ -618,10 +838,10 @@ def _(c):
 @gcloud("certificate-manager dns-authorizations create", "domain location", mutating=True, api=CERTS)
 def _(c):
     domain = c.flag("domain")
-    c.add("dns-authorization", c.arg(), domain=domain, **{
-        "dnsResourceRecord.name": f"_acme-challenge.{domain}.",
-        "dnsResourceRecord.type": "CNAME",
-        "dnsResourceRecord.data": f"0a1b2c3d.1.authorize.certificatemanager.goog.",
+    c.add("dns-authorization", c.arg(), domain=domain, dnsResourceRecord={
+        "name": f"_acme-challenge.{domain}.",
+        "type": "CNAME",
+        "data": "0a1b2c3d.1.authorize.certificatemanager.goog.",
     })
 
 
@@ -645,7 +865,7 @@ def _(c):
         raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: the DNS authorization does not cover "
                    f"{c.flag('domains')}")
     c.add("certificate", c.arg(), domain=c.flag("domains"), dnsAuthorization=authorization,
-          **{"managed.state": "PROVISIONING"})
+          managed={"state": "PROVISIONING"})
 
 
 @gcloud("certificate-manager certificates delete", "location", mutating=True, api=CERTS)
@@ -733,11 +953,24 @@ def refuse(message, code=1):
     return action
 
 
+def flags_file(path):
+    """`--flags-file`: YAML lines `--flag: "value"`, as gcloud reads them."""
+    flags = {}
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                name, _, value = line.strip().partition(": ")
+                flags[name.lstrip("-")] = json.loads(value) if value.startswith('"') else value
+    return flags
+
+
 def gcloud_call(argv, state):
     """The Call and its handler, or a handler refusing what gcloud itself would refuse."""
     words, flags = parse(argv)
+    if "flags-file" in flags:
+        flags = {**flags, **flags_file(flags["flags-file"])}
     project = flags.get("project") or os.environ.get("CLOUDSDK_CORE_PROJECT")
-    path = next((tuple(words[:n]) for n in (4, 3, 2) if tuple(words[:n]) in COMMANDS), None)
+    path = next((tuple(words[:n]) for n in (5, 4, 3, 2) if tuple(words[:n]) in COMMANDS), None)
     if path is None:
         call = Call("gcloud", words, flags, project, state)
         return call, refuse(f"ERROR: (gcloud) the fake does not know: {shlex.join(argv)}", 2)
@@ -766,7 +999,12 @@ def kube_context(c):
             raise Fail("The connection to the server localhost:8080 was refused - did you "
                        "specify the right host or port?")
         return current["name"]
-    if c.get("kube-context", context) is None:
+    kubeconfig = os.environ.get("KUBECONFIG")
+    if kubeconfig:
+        known = context in c.state.get("kubeconfigs", {}).get(kubeconfig, [])
+    else:
+        known = c.get("kube-context", context) is not None
+    if not known:
         raise Fail(f'error: context "{context}" does not exist')
     return context
 
