@@ -110,7 +110,7 @@ fn the_steps_are_infra_sh_steps_and_say_what_they_create() {
             ),
             ("with Cloud Build", "gcloud builds submit"),
             (
-                "password into Secret Manager",
+                "the database password into Secret Manager",
                 "gcloud secrets create \"$PASSWORD_SECRET\"",
             ),
         ];
@@ -130,7 +130,7 @@ fn the_steps_are_infra_sh_steps_and_say_what_they_create() {
         // (Every stack names Secret Manager: the record of what infra.sh created.)
         assert_eq!(
             case.readme.contains("password kept in Secret Manager"),
-            case.infra.contains("PASSWORD_SECRET="),
+            case.infra.contains("\nreadonly PASSWORD_SECRET="),
             "{}",
             case.name
         );

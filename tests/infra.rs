@@ -691,12 +691,15 @@ impl Sandbox {
                 String::new(),
             ]);
         }
-        for member in plan.gateway.iter().flat_map(|g| &g.iap_members) {
-            grants.insert([
-                format!("iap-web {}", plan.project),
-                "roles/iap.httpsResourceAccessor".into(),
-                member.clone(),
-            ]);
+        if let Some(gateway) = &plan.gateway {
+            for member in &gateway.iap_members {
+                grants.insert([
+                    format!("iap-web {}", plan.project),
+                    "roles/iap.httpsResourceAccessor".into(),
+                    member.clone(),
+                    gateway.host.clone(),
+                ]);
+            }
         }
         grants
     }

@@ -835,10 +835,10 @@ def _(c):
     c.value(c.need("dns-authorization", c.arg()))
 
 
-@gcloud("certificate-manager dns-authorizations create", "domain location", mutating=True, api=CERTS)
+@gcloud("certificate-manager dns-authorizations create", "domain location labels", mutating=True, api=CERTS)
 def _(c):
     domain = c.flag("domain")
-    c.add("dns-authorization", c.arg(), domain=domain, dnsResourceRecord={
+    c.add("dns-authorization", c.arg(), domain=domain, labels=parse_labels(c.flags.get("labels")), dnsResourceRecord={
         "name": f"_acme-challenge.{domain}.",
         "type": "CNAME",
         "data": "0a1b2c3d.1.authorize.certificatemanager.goog.",
@@ -856,7 +856,7 @@ def _(c):
     c.value(c.need("certificate", c.arg()))
 
 
-@gcloud("certificate-manager certificates create", "domains dns-authorizations location",
+@gcloud("certificate-manager certificates create", "domains dns-authorizations location labels",
         mutating=True, api=CERTS)
 def _(c):
     authorization = c.flag("dns-authorizations")
@@ -865,7 +865,7 @@ def _(c):
         raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: the DNS authorization does not cover "
                    f"{c.flag('domains')}")
     c.add("certificate", c.arg(), domain=c.flag("domains"), dnsAuthorization=authorization,
-          managed={"state": "PROVISIONING"})
+          labels=parse_labels(c.flags.get("labels")), managed={"state": "PROVISIONING"})
 
 
 @gcloud("certificate-manager certificates delete", "location", mutating=True, api=CERTS)
@@ -879,9 +879,9 @@ def _(c):
     c.value(c.need("certificate-map", c.arg()))
 
 
-@gcloud("certificate-manager maps create", "location", mutating=True, api=CERTS)
+@gcloud("certificate-manager maps create", "location labels", mutating=True, api=CERTS)
 def _(c):
-    c.add("certificate-map", c.arg())
+    c.add("certificate-map", c.arg(), labels=parse_labels(c.flags.get("labels")))
 
 
 @gcloud("certificate-manager maps delete", "location", mutating=True, api=CERTS)
@@ -896,13 +896,13 @@ def _(c):
     c.value(c.need("certificate-map-entry", f"{c.flag('map')}/{c.arg()}"))
 
 
-@gcloud("certificate-manager maps entries create", "map certificates hostname location",
+@gcloud("certificate-manager maps entries create", "map certificates hostname location labels",
         mutating=True, api=CERTS)
 def _(c):
     c.need("certificate-map", c.flag("map"))
     c.need("certificate", c.flag("certificates"))
     c.add("certificate-map-entry", f"{c.flag('map')}/{c.arg()}", certificate=c.flag("certificates"),
-          hostname=c.flag("hostname"))
+          hostname=c.flag("hostname"), labels=parse_labels(c.flags.get("labels")))
 
 
 @gcloud("certificate-manager maps entries delete", "map location", mutating=True, api=CERTS)
@@ -919,14 +919,20 @@ def iap_binding(c):
     member = c.flag("member")
     if member.partition(":")[0] not in ("user", "group", "serviceAccount", "domain"):
         raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: unknown member {member}")
-    return [f"iap-web {c.project}", c.flag("role"), member]
+    return [f"iap-web {c.project}", c.flag("role"), member, condition_title(c)]
 
 
 @gcloud("iap web get-iam-policy", "resource-type service region", api=IAP)
 def _(c):
-    rows = [(role, member) for r, role, member in c.state["bindings"] if r == f"iap-web {c.project}"]
-    for role, member in rows:
-        print(f"{role},{member}")
+    resource = f"iap-web {c.project}"
+    bindings = {}
+    for r, role, member, title in c.state["bindings"]:
+        if r == resource:
+            binding = bindings.setdefault((role, title), {"role": role, "members": []})
+            binding["members"].append(member)
+            if title:
+                binding["condition"] = {"title": title, "expression": "..."}
+    c.value({"bindings": list(bindings.values()), "etag": "BwX", "version": 3})
 
 
 @gcloud("iap web add-iam-policy-binding", "member role condition resource-type service region",
