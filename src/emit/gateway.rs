@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
+use crate::emit::k8s::meta;
 use crate::plan::Plan;
 use crate::plan::gateway::GatewayPlan;
 
@@ -196,15 +197,6 @@ pub struct GcpBackendPolicyDefault {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Iap {
     pub enabled: bool,
-}
-
-fn meta(plan: &Plan, name: &str) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.to_owned()),
-        namespace: Some(plan.namespace.clone()),
-        labels: Some(plan.labels.clone()),
-        ..ObjectMeta::default()
-    }
 }
 
 fn service_ref(gateway: &GatewayPlan) -> TargetRef {

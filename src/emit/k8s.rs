@@ -118,7 +118,9 @@ pub fn objects(plan: &Plan) -> Vec<(&'static str, Object)> {
     objects
 }
 
-fn meta(plan: &Plan, name: &str) -> ObjectMeta {
+/// The metadata every namespaced object of the bundle carries: its name, the namespace and
+/// the stack's labels.
+pub(super) fn meta(plan: &Plan, name: &str) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_owned()),
         namespace: Some(plan.namespace.clone()),

@@ -9,6 +9,7 @@ use super::problem::{Checked, Problem};
 use crate::diag::{Diagnostic, shown};
 use crate::model::{Environment, ExposeScope, ExposeType, Gateway};
 use crate::raw::{self, Spanned};
+use crate::validate::k8s::is_dns_label;
 
 string_newtype!(
     /// The DNS name a gateway serves: lowercase labels of letters, digits and hyphens, at
@@ -17,24 +18,13 @@ string_newtype!(
     HostName
 );
 
-fn is_label(label: &str) -> bool {
-    let bytes = label.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-}
-
 /// Whether `value` is a fully qualified DNS name (two labels or more, a top-level label
 /// that is not all digits).
 pub(super) fn is_dns_name(value: &str) -> bool {
     let labels: Vec<&str> = value.split('.').collect();
     value.len() <= 253
         && labels.len() >= 2
-        && labels.iter().all(|label| is_label(label))
+        && labels.iter().all(|label| is_dns_label(label))
         && labels
             .last()
             .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()))
@@ -115,7 +105,7 @@ impl HostName {
                 format!("did you mean `{}`?", shown(&lower)),
             );
         }
-        if !value.contains('.') && is_label(value) {
+        if !value.contains('.') && is_dns_label(value) {
             return bad(
                 format!("`expose.host` must be a fully qualified DNS name, not `{shown_value}`"),
                 "one label",

@@ -24,7 +24,9 @@ string_newtype!(
     DirPath
 );
 
-fn is_dns_label(value: &str) -> bool {
+/// A DNS label (RFC 1123): 1 to 63 lowercase letters, digits and hyphens, no hyphen at
+/// either end.
+pub(crate) fn is_dns_label(value: &str) -> bool {
     let bytes = value.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 63
