@@ -51,17 +51,16 @@ pub fn parse(source: &Source, diags: &mut Diagnostics) -> Parsed {
     let mut syntax_ok = true;
     let mut first_syntax_error = usize::MAX;
     let mut error_lines = BTreeSet::new();
+    let mut definitions = None;
     for error in &errors {
-        let diagnostic = syntax::diagnostic(text, error);
+        let diagnostic = syntax::diagnostic(text, error, &mut definitions);
         if diagnostic.code == "duplicate-key" {
             diags.push(diagnostic);
             continue;
         }
         syntax_ok = false;
         // Later errors on the same line are the parser recovering from the first one.
-        let line = text[..diagnostic.span.start.min(text.len())]
-            .matches('\n')
-            .count();
+        let line = source.line_of(diagnostic.span.start.min(text.len()));
         if error_lines.insert(line) {
             first_syntax_error = first_syntax_error.min(diagnostic.span.start);
             diags.push(diagnostic);

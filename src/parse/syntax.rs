@@ -2,6 +2,7 @@
 //! user wrote, and the fix for the mistakes people make (YAML habits, unquoted values,
 //! typographic quotes, unclosed headers, keys set twice).
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::diag::{Diagnostic, shown};
@@ -9,13 +10,19 @@ use crate::diag::{Diagnostic, shown};
 use super::example_of_bare_key;
 
 /// The diagnostic for one error of the TOML parser: `duplicate-key` or `toml-syntax`.
-pub fn diagnostic(text: &str, error: &toml::de::Error) -> Diagnostic {
+/// `definitions` is built on the first duplicate and kept for the next ones.
+pub fn diagnostic<'a>(
+    text: &'a str,
+    error: &toml::de::Error,
+    definitions: &mut Option<Definitions<'a>>,
+) -> Diagnostic {
     let span = error.span().unwrap_or(0..0);
     let span = span.start.min(text.len())..span.end.min(text.len());
     let line = line_at(text, span.start);
     let message = error.message().trim().replace('\n', ", ");
     if message.starts_with("duplicate key") {
-        return duplicate(text, span, &line);
+        let definitions = definitions.get_or_insert_with(|| Definitions::new(text));
+        return duplicate(text, span, &line, definitions);
     }
     // An empty span is drawn on the character it points at.
     let span = if span.is_empty() {
@@ -197,32 +204,79 @@ fn assigned_key(line: &str) -> Option<&str> {
     (!key.is_empty() && !key.starts_with(['#', '['])).then_some(key)
 }
 
-/// A key or table defined a second time: both places, and which one to keep.
-fn duplicate(text: &str, span: Range<usize>, line: &Range<usize>) -> Diagnostic {
-    let this_line = &text[line.clone()];
-    let before = &text[..line.start];
-    // Walk back over the lines before this one, remembering where each starts.
-    let mut lines_before = Vec::new();
-    let mut start = 0;
-    for part in before.split_inclusive('\n') {
-        lines_before.push((start, part.trim_end_matches(['\n', '\r'])));
-        start += part.len();
-    }
-    let place = |offset: usize, line: &str, needle: &str| {
-        line.find(needle)
-            .map(|i| offset + i..offset + i + needle.len())
-    };
-    if let Some(name) = header_name(this_line) {
-        let first = lines_before.iter().rev().find_map(|&(offset, line)| {
-            if header_name(line) == Some(name) {
-                place(offset, line, name).map(|span| (span, "first defined here"))
-            } else {
-                assigned_key(line)
-                    .filter(|key| key.starts_with(&format!("{name}.")))
-                    .and_then(|key| place(offset, line, key))
-                    .map(|span| (span, "already defined by this dotted key"))
+/// Where each table and key of a file is first defined, gathered in one pass over its lines
+/// (only when a duplicate is reported), so that each duplicate is explained in constant time.
+#[derive(Debug, Default)]
+pub struct Definitions<'a> {
+    /// The start offset and name of each table header line, in order.
+    headers: Vec<(usize, &'a str)>,
+    /// The first place a table name is defined: by its header, or by a dotted key.
+    tables: HashMap<&'a str, (Range<usize>, &'static str)>,
+    /// The first place each key is set, by the header offset of its table (`None`: the top).
+    keys: HashMap<(Option<usize>, &'a str), Range<usize>>,
+}
+
+impl<'a> Definitions<'a> {
+    #[must_use]
+    pub fn new(text: &'a str) -> Self {
+        let mut definitions = Self::default();
+        let mut table = None;
+        let mut start = 0;
+        for part in text.split_inclusive('\n') {
+            let line = part.trim_end_matches(['\n', '\r']);
+            if let Some(name) = header_name(line) {
+                table = Some(start);
+                definitions.headers.push((start, name));
+                if let Some(span) = place(start, line, name) {
+                    definitions
+                        .tables
+                        .entry(name)
+                        .or_insert((span, "first defined here"));
+                }
+            } else if let Some((key, span)) =
+                assigned_key(line).and_then(|key| Some((key, place(start, line, key)?)))
+            {
+                definitions.keys.entry((table, key)).or_insert(span.clone());
+                for (dot, _) in key.match_indices('.') {
+                    definitions
+                        .tables
+                        .entry(&key[..dot])
+                        .or_insert((span.clone(), "already defined by this dotted key"));
+                }
             }
-        });
+            start += part.len();
+        }
+        definitions
+    }
+
+    /// The header offset and name of the table a line belongs to.
+    fn table_of(&self, offset: usize) -> Option<(usize, &'a str)> {
+        let index = self.headers.partition_point(|&(start, _)| start < offset);
+        index.checked_sub(1).map(|i| self.headers[i])
+    }
+}
+
+fn place(offset: usize, line: &str, needle: &str) -> Option<Range<usize>> {
+    line.find(needle)
+        .map(|i| offset + i..offset + i + needle.len())
+}
+
+/// A key or table defined a second time: both places, and which one to keep.
+fn duplicate(
+    text: &str,
+    span: Range<usize>,
+    line: &Range<usize>,
+    definitions: &Definitions<'_>,
+) -> Diagnostic {
+    let this_line = &text[line.clone()];
+    // A first definition on this very line is this one: there is no earlier one to show.
+    let earlier = |first: &Range<usize>| first.start < line.start;
+    if let Some(name) = header_name(this_line) {
+        let first = definitions
+            .tables
+            .get(name)
+            .filter(|(first, _)| earlier(first))
+            .cloned();
         let mut diagnostic = Diagnostic::error(
             "duplicate-key",
             span,
@@ -242,17 +296,13 @@ fn duplicate(text: &str, span: Range<usize>, line: &Range<usize>) -> Diagnostic 
         .trim()
         .trim_matches(['"', '\''])
         .to_owned();
-    let mut table = None;
-    let mut first = None;
-    for &(offset, line) in lines_before.iter().rev() {
-        if let Some(name) = header_name(line) {
-            table = Some(name);
-            break;
-        }
-        if first.is_none() && assigned_key(line) == Some(key.as_str()) {
-            first = place(offset, line, &key);
-        }
-    }
+    let table = definitions.table_of(line.start);
+    let first = definitions
+        .keys
+        .get(&(table.map(|(start, _)| start), key.as_str()))
+        .filter(|first| earlier(first))
+        .cloned();
+    let table = table.map(|(_, name)| name);
     let path = match table {
         Some(table) => format!("{table}.{key}"),
         None => key.clone(),
