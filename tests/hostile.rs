@@ -356,3 +356,139 @@ fn at_most_100_diagnostics_per_file_are_rendered_then_the_rest_counted() {
     );
     assert!(err.contains("many.toml: 150 errors, 0 warnings\n"), "{err}");
 }
+
+/// What a proptest plants in a freshly built bundle directory.
+#[derive(Debug, Clone)]
+enum Planted {
+    /// A file mlflow-stack did not write, holding a secret.
+    Foreign(String),
+    /// A link to a secret, in place of a file or beside them.
+    Link(String),
+    /// A FIFO.
+    Fifo(String),
+    /// A bundle file edited by hand (its content may be printed: the bundle writes it).
+    Edited(usize),
+}
+
+fn planted() -> impl proptest::strategy::Strategy<Value = Planted> {
+    use proptest::prelude::*;
+    let name = prop_oneof![
+        "[a-z]{1,8}\\.(json|yaml|txt)",
+        "kubernetes/[a-z]{1,8}\\.yaml",
+        "image/[a-z.]{1,8}",
+        "\\.[a-z]{1,6}",
+        "kubernetes/deployment\\.yaml",
+        "README\\.md",
+    ];
+    prop_oneof![
+        name.clone().prop_map(Planted::Foreign),
+        name.clone().prop_map(Planted::Link),
+        name.prop_map(Planted::Fifo),
+        (0usize..12).prop_map(Planted::Edited),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 48, ..Default::default() })]
+
+    /// Whatever a bundle directory holds, `--check` and `build` never print a secret, never
+    /// follow a link, never block on a FIFO, and never delete what they did not write.
+    #[test]
+    fn whatever_the_directory_holds_nothing_foreign_is_printed_or_deleted(
+        plants in proptest::collection::vec(planted(), 1..5)
+    ) {
+        use mlflow_stack::source::Source;
+        use mlflow_stack::write;
+        let dir = TempDir::new("prop-dir");
+        let secret = dir.path().join("secret");
+        fs::write(&secret, SECRET).unwrap();
+        let bundle = mlflow_stack::compile(&Source::new("stack.toml", GOOD)).bundle.unwrap();
+        let out = dir.path().join("stack");
+        write::write(&bundle, &out).unwrap();
+        let mut foreign = Vec::new();
+        let mut marker_touched = false;
+        for plant in &plants {
+            let (name, path) = match plant {
+                Planted::Edited(index) => {
+                    let name = bundle.files.keys().nth(index % bundle.files.len()).unwrap();
+                    fs::write(out.join(name), "edited by hand\n").unwrap();
+                    marker_touched |= name == "README.md";
+                    continue;
+                }
+                // A regular file where the bundle writes one is that file edited by hand:
+                // the diff may show it (without the secret, which is for foreign files).
+                Planted::Foreign(name) if bundle.files.contains_key(name) => {
+                    fs::write(out.join(name), "edited by hand\n").unwrap();
+                    marker_touched |= name == "README.md";
+                    continue;
+                }
+                Planted::Foreign(name) | Planted::Link(name) | Planted::Fifo(name) => {
+                    (name.clone(), out.join(name))
+                }
+            };
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
+            let _ = fs::remove_file(&path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            match plant {
+                Planted::Foreign(_) => fs::write(&path, SECRET).unwrap(),
+                Planted::Link(_) => symlink(&secret, &path).unwrap(),
+                _ => {
+                    let status = Command::new("mkfifo").arg(&path).status().unwrap();
+                    proptest::prop_assert!(status.success());
+                }
+            }
+            foreign.push(name);
+        }
+        let diff = write::diff(&bundle, &out);
+        let written = write::write(&bundle, &out);
+        let printed = [
+            diff.as_ref().map_or_else(ToString::to_string, Clone::clone),
+            written.as_ref().map_or_else(ToString::to_string, |_| String::new()),
+        ];
+        for text in printed {
+            proptest::prop_assert!(!text.contains("TOP-SECRET-VALUE"), "{text}");
+        }
+        if foreign.is_empty() && !marker_touched {
+            proptest::prop_assert!(written.is_ok(), "{written:?}");
+        } else {
+            proptest::prop_assert!(written.is_err(), "{foreign:?}");
+            for name in &foreign {
+                proptest::prop_assert!(fs::symlink_metadata(out.join(name)).is_ok(), "{name} deleted");
+            }
+        }
+    }
+
+    /// Every character that could drive or disguise a terminal is escaped.
+    #[test]
+    fn printable_text_holds_no_control_or_bidi_character(text in "\\PC*|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{200b}-\\u{200f}\\u{202a}-\\u{202e}\\u{2066}-\\u{2069}a-z]*") {
+        let shown = mlflow_stack::printable::printable(&text);
+        proptest::prop_assert!(!shown.chars().any(mlflow_stack::printable::is_unsafe), "{shown:?}");
+    }
+
+    /// `credentials.dir` is accepted exactly when it is a plain relative path below the
+    /// working directory.
+    #[test]
+    fn credentials_dir_is_accepted_only_below_the_working_directory(
+        parts in proptest::collection::vec(prop_oneof_parts(), 1..5),
+        absolute in proptest::bool::ANY,
+    ) {
+        let path = format!("{}{}", if absolute { "/" } else { "" }, parts.join("/"));
+        let below = !absolute
+            && parts.iter().all(|p| !p.is_empty() && p != "." && p != "..")
+            && !path.starts_with('-');
+        let accepted = mlflow_stack::model::DirPath::parse(&path).is_ok();
+        proptest::prop_assert_eq!(accepted, below, "{}", path);
+    }
+}
+
+fn prop_oneof_parts() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(String::new()),
+        Just(".".to_owned()),
+        Just("..".to_owned()),
+        "[a-z_.][a-z0-9_.-]{0,8}",
+    ]
+}
