@@ -443,10 +443,12 @@ fn valid_stack() -> impl Strategy<Value = ValidStack> {
             }),
             "[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}",
             option::of("[a-z][a-z0-9-]{1,18}[a-z0-9]"),
-            option::of(
-                "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?"
+            option::of(prop_oneof![
+                4 => "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?"
                     .prop_filter("reserved", |n| !n.starts_with("kube-")),
-            ),
+                1 => Just("default".to_owned()),
+            ]),
+            option::of(any::<bool>()),
         );
         let environment_tables = if gke {
             (
@@ -485,7 +487,7 @@ fn valid_stack() -> impl Strategy<Value = ValidStack> {
         )
             .prop_map(
                 move |(
-                    (project, region, bucket, tag, name, namespace),
+                    (project, region, bucket, tag, name, namespace, shared),
                     server,
                     mut database,
                     registry,
@@ -508,7 +510,11 @@ fn valid_stack() -> impl Strategy<Value = ValidStack> {
                         ("environment", quote(if gke { "gke" } else { "local" })),
                     ];
                     push(&mut top, "name", name, |n| quote(&n));
+                    // `default` is always shared: `namespace_shared = false` next to it is an error.
+                    let shared =
+                        shared.filter(|&shared| shared || namespace.as_deref() != Some("default"));
                     push(&mut top, "namespace", namespace, |n| quote(&n));
+                    push(&mut top, "namespace_shared", shared, |b| b.to_string());
                     let tables = [
                         ("server", server),
                         ("database", database),
@@ -759,8 +765,19 @@ proptest! {
             return Err(TestCaseError::fail(format!("{text}\n{:?}", compiled.diagnostics)));
         };
         let get = |file: &str| bundle.get(&format!("kubernetes/{file}")).unwrap_or_default().to_owned();
-        prop_assert!(yaml::parse::<Deployment>(&get("deployment.yaml")).is_ok(), "{text}");
-        prop_assert!(yaml::parse::<Namespace>(&get("namespace.yaml")).is_ok(), "{text}");
+        let deployment = yaml::parse::<Deployment>(&get("deployment.yaml"));
+        prop_assert!(deployment.is_ok(), "{text}");
+        // The bundle owns its namespace unless it is `default` or marked shared.
+        let namespace = deployment.ok().and_then(|d| d.metadata.namespace).unwrap_or_default();
+        let shared = stack.top.iter().any(|(key, value)| *key == "namespace_shared" && value == "true");
+        let owned = namespace != "default" && !shared;
+        match bundle.get("kubernetes/namespace.yaml") {
+            Some(namespace) => {
+                prop_assert!(owned, "{text}");
+                prop_assert!(yaml::parse::<Namespace>(namespace).is_ok(), "{text}");
+            }
+            None => prop_assert!(!owned, "{text}"),
+        }
         prop_assert!(yaml::parse::<ServiceAccount>(&get("serviceaccount.yaml")).is_ok(), "{text}");
         prop_assert!(yaml::parse::<ConfigMap>(&get("configmap.yaml")).is_ok(), "{text}");
         prop_assert!(yaml::parse::<Service>(&get("service.yaml")).is_ok(), "{text}");
