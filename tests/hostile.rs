@@ -116,44 +116,86 @@ fn a_stack_file_over_the_size_cap_is_refused() {
     );
 }
 
-#[test]
-fn check_never_prints_a_link_planted_in_the_bundle() {
-    let (dir, stack, out) = built("check-link");
-    let secret = dir.path().join("config");
-    fs::write(&secret, SECRET).unwrap();
-    symlink(&secret, bundle_dir(&out).join("kubernetes/leak.yaml")).unwrap();
-    let output = run(&["build", &stack, "--out", &out, "--check"]);
-    assert_eq!(code(&output), 2, "{}", stderr(&output));
-    assert_secret_not_printed(&output);
-    assert!(
-        stderr(&output).contains("kubernetes/leak.yaml (a symbolic link)"),
-        "{}",
-        stderr(&output)
-    );
+/// What a test plants in a built bundle directory, in place of a bundle file or beside them.
+#[derive(Debug, Clone, Copy)]
+enum Plant {
+    /// A symbolic link to a secret.
+    Link,
+    /// A regular file holding a secret.
+    File,
+    /// A FIFO: opening it for reading would block.
+    Fifo,
 }
 
+/// Whatever is planted in a bundle directory (a link to a secret beside the bundle's files
+/// or in place of one, a key file, a FIFO), `build` and `build --check` name it and what to
+/// do, never print its content or block on it, refuse the directory and leave the planted
+/// entry as it was.
 #[test]
-fn a_bundle_file_replaced_by_a_link_is_neither_read_nor_printed() {
-    let (dir, stack, out) = built("bundle-file-link");
-    let secret = dir.path().join("environ");
-    fs::write(&secret, SECRET).unwrap();
-    let deployment = bundle_dir(&out).join("kubernetes/deployment.yaml");
-    fs::remove_file(&deployment).unwrap();
-    symlink(&secret, &deployment).unwrap();
-    for extra in [&["--check"][..], &[]] {
-        let mut args = vec!["build", stack.as_str(), "--out", out.as_str()];
-        args.extend_from_slice(extra);
-        let output = run(&args);
-        assert_eq!(code(&output), 2, "{}", stderr(&output));
-        assert_secret_not_printed(&output);
-        assert!(
-            stderr(&output).contains("kubernetes/deployment.yaml (a symbolic link)"),
-            "{}",
-            stderr(&output)
-        );
+fn what_is_planted_in_a_bundle_is_named_never_printed_never_deleted() {
+    let cases = [
+        (
+            Plant::Link,
+            "kubernetes/leak.yaml",
+            "kubernetes/leak.yaml (a symbolic link)",
+        ),
+        (
+            Plant::Link,
+            "kubernetes/deployment.yaml",
+            "kubernetes/deployment.yaml (a symbolic link)",
+        ),
+        (
+            Plant::File,
+            "mlflow-server-key.json",
+            "mlflow-server-key.json (not part of the bundle)",
+        ),
+        (
+            Plant::Fifo,
+            "kubernetes/pipe.yaml",
+            "kubernetes/pipe.yaml (a FIFO)",
+        ),
+        (Plant::Fifo, "infra.sh", "infra.sh (a FIFO)"),
+    ];
+    for (plant, name, named) in cases {
+        let (dir, stack, out) = built("planted");
+        let secret = dir.path().join("environ");
+        fs::write(&secret, SECRET).unwrap();
+        let path = bundle_dir(&out).join(name);
+        let _ = fs::remove_file(&path);
+        match plant {
+            Plant::Link => symlink(&secret, &path).unwrap(),
+            Plant::File => fs::write(&path, SECRET).unwrap(),
+            Plant::Fifo => assert!(
+                Command::new("mkfifo")
+                    .arg(&path)
+                    .status()
+                    .unwrap()
+                    .success()
+            ),
+        }
+        // A changed stack: build would replace the directory.
+        fs::write(&stack, GOOD.replace("1.0.0", "1.0.1")).unwrap();
+        for extra in [&["--check"][..], &[]] {
+            let mut args = vec!["build", stack.as_str(), "--out", out.as_str()];
+            args.extend_from_slice(extra);
+            let output = run_with_deadline(&args);
+            let err = stderr(&output);
+            assert_eq!(code(&output), 2, "{name} {extra:?}: {err}");
+            assert_secret_not_printed(&output);
+            assert!(err.contains(named), "{name} {extra:?}: {err}");
+            assert!(
+                err.contains("move it out of the bundle directory"),
+                "{name} {extra:?}: {err}"
+            );
+        }
+        // Refused, not replaced: what was planted is still there, as it was.
+        let kept = fs::symlink_metadata(&path).unwrap().file_type();
+        match plant {
+            Plant::Link => assert!(kept.is_symlink(), "{name}"),
+            Plant::File => assert_eq!(fs::read_to_string(&path).unwrap(), SECRET),
+            Plant::Fifo => assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kept), "{name}"),
+        }
     }
-    // Refused, not replaced: the link is still there.
-    assert!(fs::symlink_metadata(&deployment).unwrap().is_symlink());
 }
 
 #[test]
@@ -173,29 +215,6 @@ fn check_refuses_a_directory_that_is_not_a_bundle_without_printing_it() {
         "{}",
         stderr(&output)
     );
-}
-
-#[test]
-fn key_files_in_the_bundle_are_named_never_deleted_never_printed() {
-    let (_dir, stack, out) = built("key-files");
-    let key = bundle_dir(&out).join("mlflow-server-key.json");
-    fs::write(&key, SECRET).unwrap();
-    // A changed stack: build would replace the directory.
-    fs::write(&stack, GOOD.replace("1.0.0", "1.0.1")).unwrap();
-    for extra in [&["--check"][..], &[]] {
-        let mut args = vec!["build", stack.as_str(), "--out", out.as_str()];
-        args.extend_from_slice(extra);
-        let output = run(&args);
-        assert_eq!(code(&output), 2, "{}", stderr(&output));
-        assert_secret_not_printed(&output);
-        let err = stderr(&output);
-        assert!(
-            err.contains("mlflow-server-key.json (not part of the bundle)"),
-            "{err}"
-        );
-        assert!(err.contains("move it out of the bundle directory"), "{err}");
-    }
-    assert_eq!(fs::read_to_string(&key).unwrap(), SECRET);
 }
 
 #[test]
@@ -408,20 +427,25 @@ proptest::proptest! {
         let mut foreign = Vec::new();
         let mut marker_touched = false;
         for plant in &plants {
+            // A regular file where the bundle writes one is that file edited by hand: the
+            // diff may show it (without the secret, which is for foreign files). It replaces
+            // whatever an earlier plant put there (never written through: an earlier FIFO
+            // would block the write, an earlier link would redirect it).
+            let edited = match plant {
+                Planted::Edited(index) => bundle.files.keys().nth(index % bundle.files.len()),
+                Planted::Foreign(name) => bundle.files.get_key_value(name).map(|(name, _)| name),
+                _ => None,
+            };
+            if let Some(name) = edited {
+                let path = out.join(name);
+                let _ = fs::remove_file(&path);
+                fs::write(&path, "edited by hand\n").unwrap();
+                foreign.retain(|planted| planted != name);
+                marker_touched |= name == "README.md";
+                continue;
+            }
             let (name, path) = match plant {
-                Planted::Edited(index) => {
-                    let name = bundle.files.keys().nth(index % bundle.files.len()).unwrap();
-                    fs::write(out.join(name), "edited by hand\n").unwrap();
-                    marker_touched |= name == "README.md";
-                    continue;
-                }
-                // A regular file where the bundle writes one is that file edited by hand:
-                // the diff may show it (without the secret, which is for foreign files).
-                Planted::Foreign(name) if bundle.files.contains_key(name) => {
-                    fs::write(out.join(name), "edited by hand\n").unwrap();
-                    marker_touched |= name == "README.md";
-                    continue;
-                }
+                Planted::Edited(_) => unreachable!("an edit is handled above"),
                 Planted::Foreign(name) | Planted::Link(name) | Planted::Fifo(name) => {
                     (name.clone(), out.join(name))
                 }
