@@ -4,10 +4,12 @@
 //! ([`yaml`]); `infra.sh`, the Dockerfile and the bundle README are minijinja templates
 //! ([`script`], [`image`], [`readme`]) whose interpolations are shell-quoted by construction.
 
+pub mod cronjob;
 pub mod gateway;
 pub mod image;
 pub mod k8s;
 pub mod kustomize;
+pub mod monitoring;
 pub mod readme;
 pub mod script;
 pub mod yaml;

@@ -102,6 +102,15 @@ instance = \"a-very-long-instance-name-that-goes-on-and-on-and-on-and-on-and-on-
 region = \"europe-west4\"",
 "Keep one definition (the diagnostic also points at the first one)."
 }
+"duplicate-package" {
+"`server.packages` names a package the image already pins (`mlflow`, `psycopg2-binary`,
+`google-cloud-storage`, `Flask-WTF`, `prometheus-flask-exporter`), or one package twice:
+pip fails on two different pins of one name, and the image's pins are the versions tested
+with MLflow.",
+"[server]
+packages = [\"psycopg2-binary==2.9.10\"]",
+"Remove it from `packages`; `server.mlflow_version` sets MLflow's own version."
+}
 "iap-without-gateway" {
 "Identity-Aware Proxy runs on Google's Application Load Balancer: a cluster-ip Service or a
 passthrough load balancer has no IAP, so `kind = \"iap\"` there would leave the server open.",
@@ -134,6 +143,15 @@ starting with a letter and ending with a letter or digit; `get-credentials` and
 "[cluster]
 name = \"ML_Cluster\"",
 "Use the name `gcloud container clusters list` shows: `name = \"ml-cluster\"`."
+}
+"invalid-cron" {
+"`gc.schedule` must be a schedule the Kubernetes CronJob controller accepts: five fields
+(minute 0-59, hour 0-23, day of month 1-31, month 1-12 or JAN-DEC, day of week 0-6 or
+SUN-SAT) or a macro such as `@daily`; the API server would refuse anything else at apply
+time. It runs in UTC.",
+"[gc]
+schedule = \"0 25 * * *\"",
+"Write five fields, e.g. `schedule = \"0 3 * * *\"` for 03:00 UTC every day."
 }
 "invalid-host" {
 "`server.allowed_hosts` becomes MLflow's `--allowed-hosts`, which matches the `Host`
@@ -194,6 +212,21 @@ of 6 to 30 characters) fits Google's and Kubernetes' limits.",
 63 characters); `kubectl apply` would reject the manifests.",
 "namespace = \"ML_Team\"",
 "Write `namespace = \"ml-team\"`, or leave it out to use `name`."
+}
+"invalid-older-than" {
+"`gc.older_than` is passed to `mlflow gc --older-than`, which reads days, hours, minutes and
+seconds in that order (`30d`, `1d12h`); anything else makes every collection fail.",
+"[gc]
+older_than = \"30 days\"",
+"Write e.g. `older_than = \"30d\"`; a week is `7d`."
+}
+"invalid-package" {
+"An entry of `server.packages` that is not `name==version`: a direct URL, an environment
+marker, `===`, or a malformed name or version. Only an exact pin makes two builds of the
+same tag install the same code.",
+"[server]
+packages = [\"pkg @ https://example.com/pkg.whl\"]",
+"Write `name==version`, e.g. `\"mlflow-oidc-auth==11.0.2\"`."
 }
 "invalid-path" {
 "`credentials.dir` is where `infra.sh` writes key files: a value with shell-special
@@ -275,6 +308,14 @@ type = \"load-balancer\"",
 "List the source ranges that may connect: `allow = [\"203.0.113.0/24\"]`
 (`[\"0.0.0.0/0\"]` opens it to the world on purpose, with a warning)."
 }
+"max-replicas-below-replicas" {
+"The autoscaler scales between `replicas` (its minimum) and `max_replicas`; a maximum below
+the minimum is refused by the API server.",
+"[server]
+replicas = 3
+max_replicas = 2",
+"Raise `max_replicas` to at least `replicas`, or lower `replicas`."
+}
 "memory-too-low" {
 "MLflow's memory grows with its workers: the default limit is 512Mi plus 256Mi per worker
 (MLflow 3.17 idles at about 640 MiB with 2 workers). A limit below three quarters of that
@@ -284,6 +325,29 @@ workers = 8
 memory = \"1Gi\"",
 "Leave `memory` out for the default sized to the workers, or give at least what the
 warning says."
+}
+"metrics-behind-sign-in" {
+"MLflow's basic-auth app asks every request but `/health` to sign in, `/metrics` included,
+and no scraper has an account: Prometheus would only ever get 401.",
+"[server]
+metrics = true
+
+[auth]
+kind = \"basic\"",
+"Remove `metrics = true`, or put the server behind a gateway with `[auth] kind = \"iap\"`,
+where the scraper reaches the pods directly."
+}
+"metrics-needs-exporter" {
+"`--expose-prometheus` imports `prometheus-flask-exporter`, which MLflow lists only among
+its extras. The image built here pins it; a given `registry.image` may lack it, and the
+server would then not start.",
+"[server]
+metrics = true
+
+[registry]
+image = \"ghcr.io/acme/mlflow:3.17.2\"",
+"Make sure the given image installs `prometheus-flask-exporter`, or let the bundle build the
+image."
 }
 "missing-host" {
 "A gateway serves HTTPS on one DNS name: the Google-managed certificate is issued for it,
@@ -412,6 +476,13 @@ Registry; a typo would fail at the first gcloud call.",
 got another one.",
 "environment = \"gcp\"",
 "Use one of the values listed, e.g. `environment = \"gke\"`."
+}
+"unpinned-package" {
+"An entry of `server.packages` without one exact version (`requests`, `requests>=2`,
+`requests==2.*`): two builds of the same tag could install different code.",
+"[server]
+packages = [\"mlflow-oidc-auth\"]",
+"Pin the version you tested: `\"mlflow-oidc-auth==11.0.2\"`."
 }
 "unsafe-character" {
 "Values reach a bash script, YAML and command lines: control characters, newlines, quotes

@@ -8,11 +8,13 @@ pub use crate::raw::{
 };
 pub use crate::validate::auth::Member;
 pub use crate::validate::expose::HostName;
+pub use crate::validate::gc::{CronSchedule, OlderThan};
 pub use crate::validate::gcp::{
     BucketName, Cidr, ClusterName, InstanceId, ProjectId, Region, RepositoryId, Tier,
 };
 pub use crate::validate::image::{ImageRef, ImageTag, MlflowVersion};
 pub use crate::validate::k8s::{DirPath, DnsLabel, HostPattern, Quantity, SqlIdent};
+pub use crate::validate::packages::Package;
 
 /// One validated stack.
 #[derive(Debug, Clone)]
@@ -36,17 +38,32 @@ pub struct Stack {
     pub cluster: Option<Cluster>,
     /// `local` only.
     pub credentials: Option<Credentials>,
+    /// Garbage collection of deleted runs, when the stack has a `[gc]` table.
+    pub gc: Option<Gc>,
+}
+
+/// `mlflow gc` on a schedule.
+#[derive(Debug, Clone)]
+pub struct Gc {
+    pub schedule: CronSchedule,
+    pub older_than: OlderThan,
 }
 
 #[derive(Debug, Clone)]
 pub struct Server {
     pub mlflow_version: MlflowVersion,
     pub replicas: u32,
+    /// The autoscaler's maximum, above `replicas`; `None` without an autoscaler.
+    pub max_replicas: Option<u32>,
     pub workers: u32,
     pub cpu: Quantity,
     pub memory: Quantity,
     pub serve_artifacts: bool,
     pub allowed_hosts: Vec<HostPattern>,
+    /// Prometheus metrics at `/metrics`.
+    pub metrics: bool,
+    /// Extra pip requirements of the image, exactly pinned.
+    pub packages: Vec<Package>,
     /// SQLAlchemy pool of each engine: connections kept, and opened beyond under load.
     pub pool_size: u32,
     pub max_overflow: u32,

@@ -126,6 +126,7 @@ impl Walker<'_> {
                 "expose" => stack.expose = self.table(entry, "", Self::expose),
                 "auth" => stack.auth = self.table(entry, "", Self::auth),
                 "cluster" => stack.cluster = self.table(entry, "", Self::cluster),
+                "gc" => stack.gc = self.table(entry, "", Self::gc),
                 "credentials" => stack.credentials = self.table(entry, "", Self::credentials),
                 _ => self.unknown_key(entry, ""),
             }
@@ -141,11 +142,14 @@ impl Walker<'_> {
             match entry.0.get_ref().as_ref() {
                 "mlflow_version" => server.mlflow_version = self.string(entry, p),
                 "replicas" => server.replicas = self.integer(entry, p),
+                "max_replicas" => server.max_replicas = self.integer(entry, p),
                 "workers" => server.workers = self.integer(entry, p),
                 "cpu" => server.cpu = self.quantity(entry, p),
                 "memory" => server.memory = self.quantity(entry, p),
                 "serve_artifacts" => server.serve_artifacts = self.boolean(entry, p),
                 "allowed_hosts" => server.allowed_hosts = self.strings(entry, p),
+                "metrics" => server.metrics = self.boolean(entry, p),
+                "packages" => server.packages = self.strings(entry, p),
                 "pool_size" => server.pool_size = self.integer(entry, p),
                 "max_overflow" => server.max_overflow = self.integer(entry, p),
                 _ => self.unknown_key(entry, p),
@@ -234,6 +238,20 @@ impl Walker<'_> {
             }
         }
         cluster
+    }
+
+    fn gc(&mut self, table: &DeTable<'_>) -> raw::Gc {
+        let mut gc = raw::Gc::default();
+        let p = "gc.";
+        for entry in table {
+            self.record(p, entry.0);
+            match entry.0.get_ref().as_ref() {
+                "schedule" => gc.schedule = self.string(entry, p),
+                "older_than" => gc.older_than = self.string(entry, p),
+                _ => self.unknown_key(entry, p),
+            }
+        }
+        gc
     }
 
     fn credentials(&mut self, table: &DeTable<'_>) -> raw::Credentials {

@@ -144,7 +144,15 @@ pub struct Plan {
     pub tag: String,
 
     pub replicas: u32,
+    /// The most pods: the autoscaler's maximum, or `replicas` without one.
+    pub max_replicas: u32,
+    /// A HorizontalPodAutoscaler scales the Deployment between the two.
+    pub autoscale: bool,
     pub workers: u32,
+    /// Prometheus metrics at `/metrics`; scraped by a PodMonitoring on gke.
+    pub metrics: bool,
+    /// Extra requirements of the image (`server.packages`), as written in requirements.txt.
+    pub packages: Vec<String>,
     /// SQLAlchemy pool of each of the server's engines (MLflow's environment variables).
     pub pool_size: u32,
     pub max_overflow: u32,
@@ -159,6 +167,9 @@ pub struct Plan {
     pub port: u16,
     pub static_ip: Option<String>,
     pub allow: Vec<String>,
+
+    /// `mlflow gc` on a schedule, when the stack has a `[gc]` table.
+    pub gc: Option<GcPlan>,
 
     pub cluster: Option<String>,
     pub create_cluster: bool,
@@ -295,6 +306,25 @@ impl Plan {
         services.dedup();
 
         let credentials_dir = stack.credentials.as_ref().map(|c| c.dir.to_string());
+        let gc = stack.gc.as_ref().map(|gc| {
+            let mut gc_labels = labels.clone();
+            gc_labels.insert("app.kubernetes.io/component".into(), "gc".into());
+            let mut gc_selector = selector.clone();
+            gc_selector.insert("app.kubernetes.io/component".into(), "gc".into());
+            GcPlan {
+                name: format!("{name}-gc"),
+                schedule: gc.schedule.to_string(),
+                older_than: gc.older_than.to_string(),
+                labels: gc_labels,
+                selector: gc_selector,
+                server_url: stack.server.serve_artifacts.then(|| {
+                    format!(
+                        "http://{workload}.{namespace}.svc.cluster.local:{}",
+                        stack.expose.port
+                    )
+                }),
+            }
+        });
         let mut steps = vec![
             "services",
             "bucket",
@@ -409,7 +439,16 @@ impl Plan {
             registry_host,
             tag: stack.tag.to_string(),
             replicas: stack.server.replicas,
+            max_replicas: stack.server.max_replicas.unwrap_or(stack.server.replicas),
+            autoscale: stack.server.max_replicas.is_some(),
             workers: stack.server.workers,
+            metrics: stack.server.metrics,
+            packages: stack
+                .server
+                .packages
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             pool_size: stack.server.pool_size,
             max_overflow: stack.server.max_overflow,
             cpu: stack.server.cpu.to_string(),
@@ -430,6 +469,7 @@ impl Plan {
             port: stack.expose.port,
             static_ip,
             allow: stack.expose.allow.iter().map(ToString::to_string).collect(),
+            gc,
             cluster: stack.cluster.as_ref().map(|c| c.name.to_string()),
             create_cluster: stack.cluster.as_ref().is_some_and(|c| c.create),
             credentials_dir,
@@ -440,6 +480,23 @@ impl Plan {
             proxy_image: PROXY_IMAGE,
         }
     }
+}
+
+/// The garbage collector's CronJob.
+#[derive(Debug, Clone, Serialize)]
+pub struct GcPlan {
+    pub name: String,
+    pub schedule: String,
+    pub older_than: String,
+    /// The labels of its objects and pods: the server's, with their own component, so
+    /// that no selector of the server matches them.
+    pub labels: BTreeMap<String, String>,
+    /// The stable subset that selects its pods (the server's NetworkPolicy admits them).
+    pub selector: BTreeMap<String, String>,
+    /// Where `mlflow gc` resolves `mlflow-artifacts:` URIs: the server, through its
+    /// Service, when it proxies artifacts (the server then deletes them in the bucket).
+    /// `None` when artifact URIs name the bucket itself.
+    pub server_url: Option<String>,
 }
 
 /// `Host` patterns (fnmatch) of the private IPv4 ranges.

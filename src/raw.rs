@@ -117,6 +117,10 @@ pub struct StackFile {
     pub auth: Field<Auth>,
     /// The GKE cluster (`environment = "gke"` only).
     pub cluster: Field<Cluster>,
+    /// Garbage collection: a CronJob runs `mlflow gc`, which deletes the rows and artifacts
+    /// of runs, experiments and models that have been in the `deleted` stage for
+    /// `older_than`. Without this table nothing is ever removed.
+    pub gc: Field<Gc>,
     /// Key files of the server's service account (`environment = "local"` only).
     pub credentials: Field<Credentials>,
 }
@@ -141,6 +145,11 @@ pub struct Server {
     /// Number of server pods. Default 1 on `local`, 2 on `gke`.
     #[schemars(range(min = 1, max = 50))]
     pub replicas: Field<i64>,
+    /// The most server pods: a HorizontalPodAutoscaler (`autoscaling/v2`, on CPU) scales the
+    /// Deployment between `replicas` and `max_replicas`; the PodDisruptionBudget and the
+    /// connection budget count the maximum. Default: no autoscaler, `replicas` pods.
+    #[schemars(range(min = 1, max = 50))]
+    pub max_replicas: Field<i64>,
     /// Worker processes per pod (`mlflow server --workers`). Default 2.
     #[schemars(range(min = 1, max = 16))]
     pub workers: Field<i64>,
@@ -157,6 +166,16 @@ pub struct Server {
     /// name of an ingress: `mlflow.example.com`. Localhost (port-forward) and the Service's
     /// cluster DNS names are always allowed.
     pub allowed_hosts: Field<Vec<Spanned<String>>>,
+    /// Extra pip requirements of the server image (an auth or artifact plugin, a database
+    /// driver), each pinned exactly: `name==version`, e.g. `["mlflow-oidc-auth==11.0.2"]`.
+    /// They go into `image/requirements.txt`; what the image pins itself (`mlflow`,
+    /// `psycopg2-binary`, `google-cloud-storage`, `Flask-WTF`, `prometheus-flask-exporter`)
+    /// may not be listed again.
+    pub packages: Field<Vec<Spanned<String>>>,
+    /// Prometheus metrics at `/metrics` (MLflow's `--expose-prometheus`, its multiprocess
+    /// files on an `emptyDir`); on `gke` a `PodMonitoring` has Google Cloud Managed Service
+    /// for Prometheus scrape them. Default false.
+    pub metrics: Field<bool>,
     /// Connections each of the server's SQLAlchemy engines keeps open
     /// (`MLFLOW_SQLALCHEMYSTORE_POOL_SIZE`). Every worker has three engines (tracking,
     /// model registry, jobs); `check` fails when the most the stack can open exceeds the
@@ -368,6 +387,21 @@ pub struct Cluster {
     pub name: Field<String>,
     /// Create a GKE Autopilot cluster in `region` when it does not exist. Default false.
     pub create: Field<bool>,
+}
+
+/// The `[gc]` table.
+#[derive(Debug, Default, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Gc {
+    /// When `mlflow gc` runs: a Kubernetes CronJob schedule of five fields (minute, hour,
+    /// day of month, month, day of week) or a macro such as `@daily`, in UTC. Default
+    /// `0 3 * * *`.
+    pub schedule: Field<String>,
+    /// How long something stays deleted before `mlflow gc` removes it for good: MLflow's
+    /// `--older-than`, days, hours, minutes and seconds in that order, e.g. `30d` or
+    /// `1d12h`. Default `30d`.
+    #[schemars(regex(pattern = r"^([0-9.]+d)?([0-9.]+h)?([0-9.]+m)?([0-9.]+s)?$"))]
+    pub older_than: Field<String>,
 }
 
 /// The `[credentials]` table (`local` only).

@@ -8,9 +8,11 @@
 pub mod auth;
 pub mod budget;
 pub mod expose;
+pub mod gc;
 pub mod gcp;
 pub mod image;
 pub mod k8s;
+pub mod packages;
 pub mod placeholder;
 pub mod problem;
 pub mod reach;
@@ -20,16 +22,18 @@ use std::ops::Range;
 
 use crate::diag::{Diagnostic, Diagnostics, shown};
 use crate::model::{
-    BucketName, Cidr, Cluster, ClusterName, Credentials, Database, DatabaseAuth, DatabaseLogin,
-    DirPath, DnsLabel, Environment, Expose, ExposeType, HostPattern, ImageRef, ImageTag,
-    InstanceId, MlflowVersion, PostgresVersion, ProjectId, Quantity, Region, Registry,
-    RegistryKind, RepositoryId, Server, SqlIdent, Stack, Tier,
+    Auth, BucketName, Cidr, Cluster, ClusterName, Credentials, CronSchedule, Database,
+    DatabaseAuth, DatabaseLogin, DirPath, DnsLabel, Environment, Expose, ExposeType, Gc,
+    HostPattern, ImageRef, ImageTag, InstanceId, MlflowVersion, OlderThan, Package,
+    PostgresVersion, ProjectId, Quantity, Region, Registry, RegistryKind, RepositoryId, Server,
+    SqlIdent, Stack, Tier,
 };
 use crate::parse::{Parsed, REQUIRED_KEYS};
 use crate::plan::names;
 use crate::raw::{self, Spanned};
 use crate::source::Source;
 use crate::suggest::one_of;
+use packages::IMAGE_PINS;
 use problem::{Checked, Problem, safe_characters};
 
 /// The default memory of a pod: 512Mi plus 256Mi per worker (1Gi for 2 workers, where
@@ -100,6 +104,23 @@ impl Validator<'_> {
         let field = field?;
         let result = safe_characters(key, &field.value).and_then(|()| rule(&field.value));
         match result {
+            Ok(value) => Some(value),
+            Err(problem) => {
+                let diagnostic = self.place(problem, field);
+                self.push(diagnostic);
+                None
+            }
+        }
+    }
+
+    /// Runs a string rule that checks the characters it takes itself, for a value that
+    /// only ever reaches YAML.
+    fn check_own_characters<T>(
+        &mut self,
+        field: &Spanned<String>,
+        rule: impl FnOnce(&str) -> Checked<T>,
+    ) -> Option<T> {
+        match rule(&field.value) {
             Ok(value) => Some(value),
             Err(problem) => {
                 let diagnostic = self.place(problem, field);
@@ -280,6 +301,7 @@ impl Validator<'_> {
         self.not_yet_supported(raw, expose.as_ref());
         let cluster = self.cluster(raw, environment, name.as_ref());
         let credentials = self.credentials(raw, environment);
+        let gc = raw.gc.as_ref().map(|table| self.gc(&table.value));
 
         if let (Some(expose), Some(Environment::Gke), Some(server)) =
             (&expose, environment, &server)
@@ -317,11 +339,45 @@ impl Validator<'_> {
                 );
         }
 
+        if let (Some(server), Some(Auth::Basic { .. })) = (&server, &auth)
+            && server.metrics
+            && let Some(field) = raw.server.as_ref().and_then(|s| s.value.metrics.as_ref())
+        {
+            let mut diagnostic = Diagnostic::error(
+                "metrics-behind-sign-in",
+                field.span.clone(),
+                "`/metrics` cannot be scraped behind MLflow's basic auth",
+            )
+            .label("Prometheus would get 401 Unauthorized")
+            .help("MLflow's basic-auth app asks every request but `/health` to sign in, and the bundle gives no scraper an account: remove `metrics = true`, or use `[auth] kind = \"iap\"` on a gateway, which leaves the pods' own port to the scraper");
+            if let Some(kind) = raw.auth.as_ref().and_then(|a| a.value.kind.as_ref()) {
+                diagnostic = diagnostic.related(kind.span.clone(), "basic auth");
+            }
+            self.push(diagnostic);
+        }
+        if let (Some(server), Some(Registry::Image(image))) = (&server, &registry)
+            && server.metrics
+            && let Some(field) = raw.server.as_ref().and_then(|s| s.value.metrics.as_ref())
+        {
+            let mut diagnostic = Diagnostic::warning(
+                "metrics-needs-exporter",
+                field.span.clone(),
+                "`metrics = true` needs `prometheus-flask-exporter` in the server image",
+            )
+            .label("MLflow's `--expose-prometheus` imports it")
+            .help(format!(
+                "the given image `{image}` is not built here: make sure it has `prometheus-flask-exporter` (MLflow's `extras`), or the server will not start"
+            ));
+            if let Some(given) = raw.registry.as_ref().and_then(|r| r.value.image.as_ref()) {
+                diagnostic = diagnostic.related(given.span.clone(), "a given image");
+            }
+            self.push(diagnostic);
+        }
         for diagnostic in placeholder::placeholders(raw) {
             self.push(diagnostic);
         }
         if let (Some(server), Some(database)) = (&server, &database) {
-            self.connection_budget(raw, server, database);
+            self.connection_budget(raw, server, database, gc.is_some());
         }
 
         Some(Stack {
@@ -340,6 +396,7 @@ impl Validator<'_> {
             auth: auth?,
             cluster,
             credentials,
+            gc: gc.map_or(Some(None), |gc| gc.map(Some))?,
         })
     }
 
@@ -368,6 +425,7 @@ impl Validator<'_> {
             ),
             None => Some(default_replicas),
         };
+        let max_replicas = self.max_replicas(raw, replicas);
         let workers = match &raw.workers {
             Some(field) => self.range(
                 "server.workers",
@@ -423,14 +481,102 @@ impl Validator<'_> {
         Some(Server {
             mlflow_version: mlflow_version?,
             replicas: replicas?,
+            // An autoscaler only when the maximum is above the minimum.
+            max_replicas: (max_replicas? > replicas?).then_some(max_replicas?),
             workers: workers?,
             cpu: cpu?,
             memory: memory?,
             serve_artifacts: raw.serve_artifacts.as_ref().is_none_or(|f| f.value),
             allowed_hosts,
+            metrics: raw.metrics.as_ref().is_some_and(|f| f.value),
+            packages: self.packages(raw)?,
             pool_size: pool_size?,
             max_overflow: max_overflow?,
         })
+    }
+
+    /// `server.packages`: each pinned, none the image already pins, none twice. `None` when
+    /// one is invalid (reported).
+    fn packages(&mut self, raw: &raw::Server) -> Option<Vec<Package>> {
+        let mut packages: Vec<(Package, &Spanned<String>)> = Vec::new();
+        let mut ok = true;
+        for field in raw.packages.iter().flat_map(|list| &list.value) {
+            let Some(package) = self.check_own_characters(field, Package::parse) else {
+                ok = false;
+                continue;
+            };
+            let key = package.key();
+            if key == "mlflow" || key == "mlflow-skinny" {
+                self.push(
+                    Diagnostic::error(
+                        "duplicate-package",
+                        field.span.clone(),
+                        format!("`{}` is the server itself", package.name()),
+                    )
+                    .label("the image installs MLflow")
+                    .help("remove it; `server.mlflow_version` sets MLflow's version"),
+                );
+                ok = false;
+            } else if let Some((name, version, _)) = IMAGE_PINS
+                .iter()
+                .find(|(name, _, _)| packages::normalized(name) == key)
+            {
+                self.push(
+                    Diagnostic::error("duplicate-package", field.span.clone(), format!("the image already pins `{name}=={version}`"))
+                        .label("pinned twice")
+                        .help(format!("remove it from `packages`: the image installs `{name}` at the version tested with MLflow whenever the stack needs it")),
+                );
+                ok = false;
+            } else if let Some((_, first)) = packages.iter().find(|(p, _)| p.key() == key) {
+                let first_span = first.span.clone();
+                self.push(
+                    Diagnostic::error(
+                        "duplicate-package",
+                        field.span.clone(),
+                        format!("`{}` is listed twice", package.name()),
+                    )
+                    .label("again")
+                    .related(first_span, "first here")
+                    .help("keep one pin of each package"),
+                );
+                ok = false;
+            } else {
+                packages.push((package, field));
+            }
+        }
+        ok.then(|| packages.into_iter().map(|(p, _)| p).collect())
+    }
+
+    /// `server.max_replicas`: the most pods, at least `replicas` (which it is without an
+    /// autoscaler). `None` when invalid (reported).
+    fn max_replicas(&mut self, raw: &raw::Server, replicas: Option<u32>) -> Option<u32> {
+        let Some(field) = &raw.max_replicas else {
+            return replicas;
+        };
+        let max = self.range(
+            "server.max_replicas",
+            Some(field),
+            1..51,
+            "use 1 to 50 replicas at most; the connection budget counts every one",
+        )?;
+        let replicas = replicas?;
+        if max < replicas {
+            let mut diagnostic = Diagnostic::error(
+                "max-replicas-below-replicas",
+                field.span.clone(),
+                format!("`server.max_replicas = {max}` is below `replicas = {replicas}`"),
+            )
+            .label("the autoscaler's maximum")
+            .help(format!(
+                "the autoscaler scales between `replicas` and `max_replicas`: use `max_replicas = {replicas}` or more, or lower `replicas`"
+            ));
+            if let Some(written) = &raw.replicas {
+                diagnostic = diagnostic.related(written.span.clone(), "the minimum");
+            }
+            self.push(diagnostic);
+            return None;
+        }
+        Some(max)
     }
 
     fn database(
@@ -718,6 +864,24 @@ impl Validator<'_> {
                 );
             }
         }
+    }
+
+    /// The `[gc]` table; `None` when a value is invalid (reported).
+    fn gc(&mut self, raw: &raw::Gc) -> Option<Gc> {
+        // Both values go into YAML only, never a script: their own rules say which
+        // characters they take (a schedule has spaces and `*`).
+        let schedule = match &raw.schedule {
+            Some(field) => self.check_own_characters(field, CronSchedule::parse),
+            None => Some(CronSchedule::default_schedule()),
+        };
+        let older_than = match &raw.older_than {
+            Some(field) => self.check_own_characters(field, OlderThan::parse),
+            None => Some(OlderThan::default_age()),
+        };
+        Some(Gc {
+            schedule: schedule?,
+            older_than: older_than?,
+        })
     }
 
     /// The key file directory of a local stack; `None` on gke.

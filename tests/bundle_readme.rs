@@ -155,12 +155,16 @@ fn readme_hosts(readme: &str) -> BTreeSet<String> {
     let end = start + readme[start..].find("\n\n").expect("its end");
     let listed = &readme[start..end];
     let listed = &listed[listed.find("403:").expect("the list")..];
+    let pod_ip = listed
+        .contains("the pod's own IP address on any port")
+        .then(|| "$(POD_IP):*".to_owned());
     backticked(listed)
         .into_iter()
         .flat_map(|host| {
             let bare = !host.contains(':') && !host.ends_with('*');
             std::iter::once(host.to_owned()).chain(bare.then(|| format!("{host}:*")))
         })
+        .chain(pod_ip)
         .collect()
 }
 

@@ -9,5 +9,6 @@ mod gcloud_flags;
 mod generative;
 mod hostile;
 mod infra;
+mod operations;
 mod support;
 mod ux;

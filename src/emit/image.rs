@@ -1,17 +1,15 @@
 //! `image/Dockerfile` and `image/requirements.txt`: the MLflow server image.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 use super::script;
 use crate::plan::{Plan, SERVER_PORT, SERVER_UID};
+use crate::validate::packages::{IMAGE_PINS, PinnedFor};
 
 /// The base image: slim Debian with CPython.
 pub const PYTHON_IMAGE: &str = "python:3.12-slim";
-/// Versions installed next to MLflow, pinned so that a rebuild gives the same server.
-pub const PSYCOPG2_BINARY: &str = "2.9.13";
-pub const GOOGLE_CLOUD_STORAGE: &str = "3.17.1";
-/// MLflow's basic-auth app needs it (`mlflow[auth]`: `Flask-WTF<2`).
-pub const FLASK_WTF: &str = "1.3.0";
 
 #[derive(Serialize)]
 struct Context<'a> {
@@ -39,16 +37,22 @@ pub fn dockerfile(plan: &Plan, header: &str) -> String {
     format!("# {header}\n{body}")
 }
 
+/// `mlflow` at the stack's version, the image's own pins, then `server.packages`.
 #[must_use]
 pub fn requirements(plan: &Plan, header: &str) -> String {
-    let mut text = format!(
-        "# {header}\nmlflow=={}\npsycopg2-binary=={PSYCOPG2_BINARY}\ngoogle-cloud-storage=={GOOGLE_CLOUD_STORAGE}\n",
-        plan.mlflow_version
-    );
-    if plan.auth.basic.is_some() {
-        text.push_str("Flask-WTF==");
-        text.push_str(FLASK_WTF);
-        text.push('\n');
+    let mut out = format!("# {header}\nmlflow=={}\n", plan.mlflow_version);
+    for (name, version, pinned_for) in IMAGE_PINS {
+        let needed = match pinned_for {
+            PinnedFor::Always => true,
+            PinnedFor::BasicAuth => plan.auth.basic.is_some(),
+            PinnedFor::Metrics => plan.metrics,
+        };
+        if needed {
+            let _ = writeln!(out, "{name}=={version}");
+        }
     }
-    text
+    for package in &plan.packages {
+        let _ = writeln!(out, "{package}");
+    }
+    out
 }

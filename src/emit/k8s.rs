@@ -1,19 +1,25 @@
 //! The Kubernetes objects of the bundle, as typed k8s-openapi structs.
 
-mod auth;
+pub(super) mod auth;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
+    MetricTarget, ResourceMetricSource,
+};
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapKeySelector, Container, ContainerPort, EmptyDirVolumeSource,
     EnvVar, EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, LocalObjectReference,
-    Namespace, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-    SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext, Service,
-    ServiceAccount, ServicePort, ServiceSpec, SleepAction, TopologySpreadConstraint, Volume,
-    VolumeMount,
+    Namespace, ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext,
+    Service, ServiceAccount, ServicePort, ServiceSpec, SleepAction, TopologySpreadConstraint,
+    Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -24,6 +30,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::plan::{
     DB_HOST, DB_PORT, KEY_DIR, KEY_FILE, PROXY_HEALTH_PORT, Plan, SERVER_PORT, SERVER_UID,
@@ -41,16 +48,23 @@ pub enum Object {
     NetworkPolicy(Box<NetworkPolicy>),
     PodDisruptionBudget(Box<PodDisruptionBudget>),
     Gateway(super::gateway::GatewayObject),
+    HorizontalPodAutoscaler(Box<HorizontalPodAutoscaler>),
+    CronJob(Box<CronJob>),
+    PodMonitoring(Box<super::monitoring::PodMonitoring>),
 }
 
 /// ConfigMap keys, also the environment variable names the containers read them as.
-const CONNECTION_NAME: &str = "INSTANCE_CONNECTION_NAME";
-const BACKEND_STORE_URI: &str = "MLFLOW_BACKEND_STORE_URI";
-const ARTIFACTS_DESTINATION: &str = "MLFLOW_ARTIFACTS_DESTINATION";
-const DEFAULT_ARTIFACT_ROOT: &str = "MLFLOW_DEFAULT_ARTIFACT_ROOT";
+pub(super) const CONNECTION_NAME: &str = "INSTANCE_CONNECTION_NAME";
+pub(super) const BACKEND_STORE_URI: &str = "MLFLOW_BACKEND_STORE_URI";
+pub(super) const ARTIFACTS_DESTINATION: &str = "MLFLOW_ARTIFACTS_DESTINATION";
+pub(super) const DEFAULT_ARTIFACT_ROOT: &str = "MLFLOW_DEFAULT_ARTIFACT_ROOT";
 const JOB_EXECUTION: &str = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION";
-const POOL_SIZE: &str = "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE";
-const MAX_OVERFLOW: &str = "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW";
+const POD_IP: &str = "POD_IP";
+/// MLflow's Prometheus multiprocess files: an `emptyDir`, fresh in every pod.
+const METRICS_DIR: &str = "/var/run/mlflow-metrics";
+const METRICS_VOLUME: &str = "metrics";
+pub(super) const POOL_SIZE: &str = "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE";
+pub(super) const MAX_OVERFLOW: &str = "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW";
 
 /// Key of the database password in its Secret.
 pub const PASSWORD_KEY: &str = "password";
@@ -104,10 +118,28 @@ pub fn objects(plan: &Plan) -> Vec<(&'static str, Object)> {
             Object::NetworkPolicy(Box::new(network_policy(plan))),
         ),
     ]);
-    if plan.replicas > 1 {
+    if plan.max_replicas > 1 {
         objects.push((
             "poddisruptionbudget.yaml",
             Object::PodDisruptionBudget(Box::new(pod_disruption_budget(plan))),
+        ));
+    }
+    if let Some(gc) = &plan.gc {
+        objects.push((
+            "cronjob.yaml",
+            Object::CronJob(Box::new(super::cronjob::cron_job(plan, gc))),
+        ));
+    }
+    if plan.metrics && plan.gke {
+        objects.push((
+            "podmonitoring.yaml",
+            Object::PodMonitoring(Box::new(super::monitoring::pod_monitoring(plan))),
+        ));
+    }
+    if plan.autoscale {
+        objects.push((
+            "horizontalpodautoscaler.yaml",
+            Object::HorizontalPodAutoscaler(Box::new(autoscaler(plan))),
         ));
     }
     objects.extend(
@@ -193,7 +225,7 @@ fn config_map(plan: &Plan) -> ConfigMap {
     }
 }
 
-fn from_config(plan: &Plan, key: &str) -> EnvVar {
+pub(super) fn from_config(plan: &Plan, key: &str) -> EnvVar {
     EnvVar {
         name: key.to_owned(),
         value_from: Some(EnvVarSource {
@@ -208,7 +240,7 @@ fn from_config(plan: &Plan, key: &str) -> EnvVar {
     }
 }
 
-fn value(name: &str, value: &str) -> EnvVar {
+pub(super) fn value(name: &str, value: &str) -> EnvVar {
     EnvVar {
         name: name.to_owned(),
         value: Some(value.to_owned()),
@@ -217,7 +249,7 @@ fn value(name: &str, value: &str) -> EnvVar {
 }
 
 /// The environment of the containers that talk to PostgreSQL and Cloud Storage.
-fn server_env(plan: &Plan) -> Vec<EnvVar> {
+pub(super) fn server_env(plan: &Plan) -> Vec<EnvVar> {
     let mut env = vec![from_config(plan, BACKEND_STORE_URI)];
     if let Some(secret) = &plan.db_secret {
         // libpq reads the password from here; it never appears in a URI or argument.
@@ -257,7 +289,7 @@ fn http_probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
     }
 }
 
-fn restricted_security_context() -> SecurityContext {
+pub(super) fn restricted_security_context() -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         capabilities: Some(Capabilities {
@@ -271,7 +303,7 @@ fn restricted_security_context() -> SecurityContext {
     }
 }
 
-fn resources(cpu: &str, memory: &str, memory_limit: &str) -> ResourceRequirements {
+pub(super) fn resources(cpu: &str, memory: &str, memory_limit: &str) -> ResourceRequirements {
     ResourceRequirements {
         requests: Some(BTreeMap::from([
             ("cpu".to_owned(), Quantity(cpu.to_owned())),
@@ -285,7 +317,7 @@ fn resources(cpu: &str, memory: &str, memory_limit: &str) -> ResourceRequirement
     }
 }
 
-fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+pub(super) fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     VolumeMount {
         name: name.to_owned(),
         mount_path: path.to_owned(),
@@ -296,7 +328,7 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
 
 /// The Cloud SQL Auth Proxy as a native sidecar: an init container that keeps running
 /// (`restartPolicy: Always`) and must pass its startup probe before the migration starts.
-fn proxy(plan: &Plan) -> Container {
+pub(super) fn proxy(plan: &Plan) -> Container {
     let mut args = vec![
         format!("--address={DB_HOST}"),
         format!("--port={DB_PORT}"),
@@ -339,7 +371,7 @@ fn proxy(plan: &Plan) -> Container {
     }
 }
 
-fn server_mounts(plan: &Plan) -> Vec<VolumeMount> {
+pub(super) fn server_mounts(plan: &Plan) -> Vec<VolumeMount> {
     let mut mounts = vec![mount("tmp", "/tmp", false)];
     if let Some(secret) = &plan.key_secret {
         mounts.push(mount(secret, KEY_DIR, true));
@@ -387,7 +419,13 @@ fn mlflow(plan: &Plan) -> Container {
         format!("--backend-store-uri=$({BACKEND_STORE_URI})"),
     ];
     args.extend(artifacts);
-    args.push(format!("--allowed-hosts={}", plan.allowed_hosts.join(",")));
+    let mut hosts = plan.allowed_hosts.clone();
+    if plan.metrics {
+        // Prometheus scrapes the pod by its IP, and MLflow checks the Host of `/metrics`.
+        hosts.push(format!("$({POD_IP}):*"));
+        args.push(format!("--expose-prometheus={METRICS_DIR}"));
+    }
+    args.push(format!("--allowed-hosts={}", hosts.join(",")));
     args.extend(auth::args(plan));
     let artifacts_key = if plan.serve_artifacts {
         ARTIFACTS_DESTINATION
@@ -395,12 +433,28 @@ fn mlflow(plan: &Plan) -> Container {
         DEFAULT_ARTIFACT_ROOT
     };
     let mut env = server_env(plan);
+    if plan.metrics {
+        env.push(EnvVar {
+            name: POD_IP.to_owned(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: "status.podIP".to_owned(),
+                    ..ObjectFieldSelector::default()
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        });
+    }
     env.push(from_config(plan, artifacts_key));
     env.push(from_config(plan, JOB_EXECUTION));
     env.push(from_config(plan, POOL_SIZE));
     env.push(from_config(plan, MAX_OVERFLOW));
     env.extend(auth::env(plan));
     let mut mounts = server_mounts(plan);
+    if plan.metrics {
+        mounts.push(mount(METRICS_VOLUME, METRICS_DIR, false));
+    }
     mounts.extend(auth::mounts(plan));
     Container {
         name: "mlflow".to_owned(),
@@ -434,7 +488,35 @@ fn mlflow(plan: &Plan) -> Container {
     }
 }
 
-fn volumes(plan: &Plan) -> Vec<Volume> {
+/// The pod runs as the image's non-root user; volumes belong to its group.
+pub(super) fn pod_security_context() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(SERVER_UID),
+        run_as_group: Some(SERVER_UID),
+        fs_group: Some(SERVER_UID),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            ..SeccompProfile::default()
+        }),
+        ..PodSecurityContext::default()
+    }
+}
+
+/// The server pod's volumes: the common ones, and the metrics directory.
+fn server_volumes(plan: &Plan) -> Vec<Volume> {
+    let mut all = volumes(plan);
+    if plan.metrics {
+        all.push(Volume {
+            name: METRICS_VOLUME.to_owned(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        });
+    }
+    all
+}
+
+pub(super) fn volumes(plan: &Plan) -> Vec<Volume> {
     let mut volumes = vec![Volume {
         name: "tmp".to_owned(),
         empty_dir: Some(EmptyDirVolumeSource::default()),
@@ -463,8 +545,30 @@ fn selector(plan: &Plan) -> LabelSelector {
     }
 }
 
+/// Annotation of the pod template with a digest of what the pods read only when they start
+/// (the ConfigMap, through environment variables): a changed value changes the template,
+/// so `kubectl apply` rolls the pods.
+const CONFIG_DIGEST: &str = "mlflow-stack/config-digest";
+
+/// `sha256:HEX` of the ConfigMap's data, keys in order.
+fn config_digest(config: &ConfigMap) -> String {
+    let mut hasher = Sha256::new();
+    for (key, value) in config.data.iter().flatten() {
+        // Length-prefixed, so that no two different maps hash the same bytes.
+        for part in [key, value] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+    }
+    let mut out = String::from("sha256:");
+    for byte in hasher.finalize() {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
 fn deployment(plan: &Plan) -> Deployment {
-    let topology_spread = (plan.replicas > 1).then(|| {
+    let topology_spread = (plan.max_replicas > 1).then(|| {
         vec![TopologySpreadConstraint {
             max_skew: 1,
             topology_key: "kubernetes.io/hostname".to_owned(),
@@ -476,7 +580,10 @@ fn deployment(plan: &Plan) -> Deployment {
     Deployment {
         metadata: meta(plan, &plan.workload),
         spec: Some(DeploymentSpec {
-            replicas: i32::try_from(plan.replicas).ok(),
+            // The autoscaler owns the count; an applied `replicas` would reset it on every apply.
+            replicas: (!plan.autoscale)
+                .then(|| i32::try_from(plan.replicas).ok())
+                .flatten(),
             revision_history_limit: Some(5),
             selector: selector(plan),
             // One new pod at a time, none taken down before its successor is ready; the
@@ -491,10 +598,13 @@ fn deployment(plan: &Plan) -> Deployment {
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(plan.labels.clone()),
-                    annotations: Some(BTreeMap::from([(
-                        "kubectl.kubernetes.io/default-container".to_owned(),
-                        "mlflow".to_owned(),
-                    )])),
+                    annotations: Some(BTreeMap::from([
+                        (
+                            "kubectl.kubernetes.io/default-container".to_owned(),
+                            "mlflow".to_owned(),
+                        ),
+                        (CONFIG_DIGEST.to_owned(), config_digest(&config_map(plan))),
+                    ])),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
@@ -503,17 +613,7 @@ fn deployment(plan: &Plan) -> Deployment {
                     // Service links would set MLFLOW_PORT=tcp://… for a Service named `mlflow`,
                     // which `mlflow server` reads as its --port.
                     enable_service_links: Some(false),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(SERVER_UID),
-                        run_as_group: Some(SERVER_UID),
-                        fs_group: Some(SERVER_UID),
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".to_owned(),
-                            ..SeccompProfile::default()
-                        }),
-                        ..PodSecurityContext::default()
-                    }),
+                    security_context: Some(pod_security_context()),
                     image_pull_secrets: plan.pull_secret.as_ref().map(|secret| {
                         vec![LocalObjectReference {
                             name: secret.clone(),
@@ -526,7 +626,7 @@ fn deployment(plan: &Plan) -> Deployment {
                             .collect(),
                     ),
                     containers: vec![mlflow(plan)],
-                    volumes: Some(volumes(plan)),
+                    volumes: Some(server_volumes(plan)),
                     topology_spread_constraints: topology_spread,
                     ..PodSpec::default()
                 }),
@@ -578,9 +678,10 @@ fn network_policy(plan: &Plan) -> NetworkPolicy {
                     ..NetworkPolicyPort::default()
                 }]),
                 // Behind a gateway, only the load balancer's proxies and health checks:
-                // nothing in the cluster reaches the server around the gateway (and IAP).
+                // nothing in the cluster reaches the server around the gateway (and IAP),
+                // but the bundle's own garbage collector and Managed Prometheus's scrapes.
                 from: plan.gateway.as_ref().map(|gateway| {
-                    gateway
+                    let mut peers: Vec<NetworkPolicyPeer> = gateway
                         .source_ranges
                         .iter()
                         .map(|cidr| NetworkPolicyPeer {
@@ -590,7 +691,20 @@ fn network_policy(plan: &Plan) -> NetworkPolicy {
                             }),
                             ..NetworkPolicyPeer::default()
                         })
-                        .collect()
+                        .collect();
+                    if let Some(gc) = plan.gc.as_ref().filter(|gc| gc.server_url.is_some()) {
+                        peers.push(NetworkPolicyPeer {
+                            pod_selector: Some(LabelSelector {
+                                match_labels: Some(gc.selector.clone()),
+                                ..LabelSelector::default()
+                            }),
+                            ..NetworkPolicyPeer::default()
+                        });
+                    }
+                    if plan.metrics && plan.gke {
+                        peers.push(super::monitoring::collector_peer());
+                    }
+                    peers
                 }),
             }]),
             ..NetworkPolicySpec::default()
@@ -607,5 +721,37 @@ fn pod_disruption_budget(plan: &Plan) -> PodDisruptionBudget {
             ..PodDisruptionBudgetSpec::default()
         }),
         ..PodDisruptionBudget::default()
+    }
+}
+
+/// Average CPU use, as a share of the request, the autoscaler keeps the server pods at.
+const CPU_TARGET_PERCENT: i32 = 75;
+
+fn autoscaler(plan: &Plan) -> HorizontalPodAutoscaler {
+    HorizontalPodAutoscaler {
+        metadata: meta(plan, &plan.workload),
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some("apps/v1".to_owned()),
+                kind: "Deployment".to_owned(),
+                name: plan.workload.clone(),
+            },
+            min_replicas: i32::try_from(plan.replicas).ok(),
+            max_replicas: i32::try_from(plan.max_replicas).unwrap_or(i32::MAX),
+            metrics: Some(vec![MetricSpec {
+                type_: "Resource".to_owned(),
+                resource: Some(ResourceMetricSource {
+                    name: "cpu".to_owned(),
+                    target: MetricTarget {
+                        type_: "Utilization".to_owned(),
+                        average_utilization: Some(CPU_TARGET_PERCENT),
+                        ..MetricTarget::default()
+                    },
+                }),
+                ..MetricSpec::default()
+            }]),
+            ..HorizontalPodAutoscalerSpec::default()
+        }),
+        ..HorizontalPodAutoscaler::default()
     }
 }

@@ -27,6 +27,9 @@ const ORDER: &[&str] = &[
     "httproute-redirect.yaml",
     "healthcheckpolicy.yaml",
     "gcpbackendpolicy.yaml",
+    "horizontalpodautoscaler.yaml",
+    "cronjob.yaml",
+    "podmonitoring.yaml",
 ];
 
 #[must_use]

@@ -19,6 +19,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "expose",
     "auth",
     "cluster",
+    "gc",
     "credentials",
 ];
 /// The top-level keys every stack file must set.
@@ -26,11 +27,14 @@ pub const REQUIRED_KEYS: &[&str] = &["project", "region", "bucket", "tag", "envi
 const SERVER_KEYS: &[&str] = &[
     "mlflow_version",
     "replicas",
+    "max_replicas",
     "workers",
     "cpu",
     "memory",
     "serve_artifacts",
     "allowed_hosts",
+    "metrics",
+    "packages",
     "pool_size",
     "max_overflow",
 ];
@@ -48,6 +52,7 @@ const REGISTRY_KEYS: &[&str] = &["kind", "repository", "image"];
 const EXPOSE_KEYS: &[&str] = &["type", "port", "static_ip", "allow", "host", "scope"];
 const AUTH_KEYS: &[&str] = &["kind", "default_permission", "members"];
 const CLUSTER_KEYS: &[&str] = &["name", "create"];
+const GC_KEYS: &[&str] = &["schedule", "older_than"];
 const CREDENTIALS_KEYS: &[&str] = &["dir"];
 pub(super) const TABLES: &[(&str, &[&str])] = &[
     ("server", SERVER_KEYS),
@@ -56,6 +61,7 @@ pub(super) const TABLES: &[(&str, &[&str])] = &[
     ("expose", EXPOSE_KEYS),
     ("auth", AUTH_KEYS),
     ("cluster", CLUSTER_KEYS),
+    ("gc", GC_KEYS),
     ("credentials", CREDENTIALS_KEYS),
 ];
 
@@ -80,10 +86,12 @@ pub fn example(path: &str) -> &'static str {
             "\"mlflow\""
         }
         "server.mlflow_version" => "\"3.17.2\"",
+        "server.max_replicas" => "6",
         "server.replicas" | "server.workers" | "server.pool_size" | "server.max_overflow" => "2",
         "server.cpu" => "\"500m\"",
         "server.memory" => "\"1Gi\"",
         "server.allowed_hosts" => "[\"mlflow.example.com\"]",
+        "server.packages" => "[\"mlflow-oidc-auth==11.0.2\"]",
         "database.instance" => "\"mlflow-db\"",
         "database.version" => "\"POSTGRES_17\"",
         "database.tier" => "\"db-custom-1-3840\"",
@@ -101,8 +109,11 @@ pub fn example(path: &str) -> &'static str {
         "auth.members" => "[\"group:ml-team@acme.example\"]",
         "cluster.name" => "\"ml-platform\"",
         "credentials.dir" => "\".mlflow_credentials\"",
+        "gc.schedule" => "\"0 3 * * *\"",
+        "gc.older_than" => "\"30d\"",
         "namespace_shared"
         | "server.serve_artifacts"
+        | "server.metrics"
         | "database.high_availability"
         | "expose.static_ip"
         | "cluster.create" => "true",

@@ -22,6 +22,8 @@ pub const ENGINES_PER_WORKER: u32 = 3;
 pub const SURGE: u32 = 1;
 /// The migration holds its advisory-lock connection and the one the upgrade runs on.
 pub const MIGRATION: u32 = 2;
+/// `mlflow gc` opens one engine (the tracking store) with a pool of 1 + 1.
+pub const GC: u32 = 2;
 /// Connections kept free: PostgreSQL's `superuser_reserved_connections` (3), Cloud SQL's
 /// own agents, and an operator's `psql` session.
 pub const RESERVE: u32 = 10;
@@ -160,13 +162,14 @@ impl Validator<'_> {
         raw: &raw::StackFile,
         server: &Server,
         database: &Database,
+        gc: bool,
     ) {
         let budget = Budget {
-            replicas: server.replicas,
+            replicas: server.max_replicas.unwrap_or(server.replicas),
             workers: server.workers,
             pool_size: server.pool_size,
             max_overflow: server.max_overflow,
-            gc: 0,
+            gc: if gc { GC } else { 0 },
         };
         let limit = max_connections(&database.tier);
         let total = budget.total();
@@ -175,10 +178,16 @@ impl Validator<'_> {
         }
         let raw_server = raw.server.as_ref().map(|s| &s.value);
         let raw_tier = raw.database.as_ref().and_then(|d| d.value.tier.as_ref());
-        let involved: Vec<(Range<usize>, String)> = [
-            raw_server
+        let most_pods = match server.max_replicas {
+            Some(max) => raw_server
+                .and_then(|s| s.max_replicas.as_ref())
+                .map(|f| (f.span.clone(), format!("up to {max} replicas"))),
+            None => raw_server
                 .and_then(|s| s.replicas.as_ref())
                 .map(|f| (f.span.clone(), format!("{} replicas", server.replicas))),
+        };
+        let involved: Vec<(Range<usize>, String)> = [
+            most_pods,
             raw_server
                 .and_then(|s| s.workers.as_ref())
                 .map(|f| (f.span.clone(), format!("{} workers each", server.workers))),
@@ -229,7 +238,8 @@ impl Validator<'_> {
             };
             fixes.push(match smallest.fitting_replicas(limit) {
                 Some(replicas) => format!(
-                    "at most `replicas = {replicas}` with `pool_size = 1` and `max_overflow = 1`, or fewer `workers`"
+                    "at most {replicas} replicas (`{}`) with `pool_size = 1` and `max_overflow = 1`, or fewer `workers`",
+                    if server.max_replicas.is_some() { "max_replicas" } else { "replicas" }
                 ),
                 None => "fewer `workers`".to_owned(),
             });

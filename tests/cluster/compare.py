@@ -3,6 +3,8 @@
     python3 compare.py equal EXPECTED LIVE          every field the bundle sets is live, with its value
     python3 compare.py absent EXPECTED LIVE         nothing of EXPECTED is live (a Namespace may be terminating)
     python3 compare.py left-behind OLD NEW LIVE     nothing of OLD that NEW lacks is live
+    python3 compare.py dropped-only OLD NEW         NEW is OLD less some objects: prints the
+                                                    names of those, exits 1 for any other change
 
 EXPECTED, OLD and NEW are the bundle's objects as JSON (`kubectl create --dry-run=client
 -o json -k DIR` prints one JSON object after another), LIVE what `kubectl get -f EXPECTED
@@ -101,12 +103,25 @@ def left_behind(old, new, live):
     return [f"{label(identity(obj))}: left behind" for obj in live if identity(obj) in dropped]
 
 
+def dropped_only(old, new):
+    """The names of the objects NEW drops, or None when NEW also adds or changes one."""
+    by_key = {identity(obj): obj for obj in old}
+    if any(by_key.get(identity(obj)) != obj for obj in new):
+        return None
+    kept = {identity(obj) for obj in new}
+    return [key[3] for key in by_key if key not in kept] or None
+
+
 def main():
     command, *paths = sys.argv[1:]
     if command == "equal":
         problems = equal(items(paths[0]), items(paths[1]))
     elif command == "absent":
         problems = absent(items(paths[0]), items(paths[1]))
+    elif command == "dropped-only":
+        dropped = dropped_only(items(paths[0]), items(paths[1]))
+        print("\n".join(dropped or []))
+        return 0 if dropped else 1
     elif command == "left-behind":
         problems = left_behind(items(paths[0]), items(paths[1]), items(paths[2]))
     else:

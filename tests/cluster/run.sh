@@ -19,7 +19,9 @@
 #   upgrade       the old bundle applied as its README says, then the new one the same
 #                 way: the apply succeeds without warning, the live objects equal the new
 #                 bundle, nothing of the old bundle that the new one lacks is left behind
-#   diff          `kubectl diff` before the upgrade shows a change
+#   diff          `kubectl diff` before the upgrade shows a change; when the new bundle
+#                 only drops objects (kubectl diff never shows a prune), the README's
+#                 server dry run lists each of them as pruned
 #   prune control the same upgrade without --prune leaves the dropped objects behind
 #                 (proves that the left-behind check can fail)
 #   live control  a Deployment scaled behind the bundle's back differs from it (proves
@@ -507,8 +509,12 @@ upgrade() {
   # kubectl diff exits 1 when it found differences, >1 on error.
   local rc=0
   out=$(run_readme "$dir/new" "$(diff_command "$dir/new")" 2>&1) || rc=$?
+  local dropped
   if [[ $rc -eq 1 ]]; then
     pass "upgrade: diff" "$title"
+  elif [[ $rc -eq 0 ]] && dropped=$(python3 "$HERE/compare.py" dropped-only "$dir/old.json" "$dir/new.json"); then
+    # Only objects dropped: kubectl diff shows no pruning; the README's dry run lists it.
+    upgrade_dry_run "$title" "$dir/new" "$dropped"
   else
     fail "upgrade: diff" "$title" "kubectl diff exited $rc, want 1 (changes)"$'\n'"$out"
   fi
@@ -519,6 +525,21 @@ upgrade() {
     pass "upgrade: nothing left" "$title"
   else
     fail "upgrade: nothing left" "$title" "$out"
+  fi
+}
+
+# upgrade_dry_run TITLE BUNDLE NAMES: the README's server dry run of BUNDLE says it prunes
+# each object of NAMES (one per line).
+upgrade_dry_run() {
+  local title=$1 bundle=$2 names=$3 out name missing=""
+  out=$(run_readme "$bundle" "$(readme_commands "$bundle" "## Change it" 'kubectl apply .*--dry-run=server')" 2>&1) || true
+  while IFS= read -r name; do
+    grep -q "/$name pruned" <<<"$out" || missing+=" $name"
+  done <<<"$names"
+  if [[ -z $missing ]]; then
+    pass "upgrade: dry run prunes" "$title: $(tr '\n' ' ' <<<"$names")(kubectl diff shows no removal)"
+  else
+    fail "upgrade: dry run prunes" "$title" "the README's dry run does not prune$missing"$'\n'"$out"
   fi
 }
 

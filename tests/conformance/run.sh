@@ -22,7 +22,9 @@
 #                         allowed failures are the ids in checkov-skips.txt
 # and once:
 #   taplo rejects / check rejects   broken stacks fail both the schema and the compiler
-#   overlay               examples/kustomize-overlay over deploy/example (built from
+#   overlay               examples/kustomize-overlay (replicas, a label) and
+#                         examples/kustomize-scheduling (node selector, toleration,
+#                         priority class, extra env) over deploy/example (built from
 #                         stacks/example.toml): kustomize without warning, validates
 #
 # Tools are pinned in requirements.txt (+ constraints.txt) and installed into
@@ -40,7 +42,7 @@ HERE="$ROOT/tests/conformance"
 VENV="$ROOT/.venv-tools"
 K8S_VERSIONS=(1.33.0 1.37.0)
 CRD_SCHEMAS="$HERE/crd-schemas"
-OVERLAY=examples/kustomize-overlay
+OVERLAYS=(examples/kustomize-overlay examples/kustomize-scheduling)
 EXAMPLE_STACK=stacks/example.toml
 EXAMPLE_OUT=deploy
 EXAMPLE_BUNDLE=$EXAMPLE_OUT/example # `build --out DIR` writes DIR/<stem>/
@@ -360,21 +362,24 @@ tag = "1.0.0"
   done
 }
 
-# The kustomize overlay in examples/ over the example bundle at deploy/example.
+# The kustomize overlays in examples/ over the example bundle at deploy/example.
 check_overlay() {
-  local out
-  if [[ ! -f $OVERLAY/kustomization.yaml ]]; then
-    fail "overlay" "$OVERLAY" "$OVERLAY/kustomization.yaml is missing"
-    return
-  fi
+  local out overlay name
   if ! out=$("$BIN" build "$EXAMPLE_STACK" --out "$EXAMPLE_OUT" 2>&1); then
-    fail "overlay" "$OVERLAY" "building $EXAMPLE_STACK into $EXAMPLE_BUNDLE failed"$'\n'"$out"
+    fail "overlay" "$EXAMPLE_BUNDLE" "building $EXAMPLE_STACK into $EXAMPLE_BUNDLE failed"$'\n'"$out"
     return
   fi
-  if run_kustomize "overlay kustomize" "$OVERLAY" "$OVERLAY" "$WORK/overlay.yaml"; then
-    pass "overlay kustomize" "$OVERLAY"
-    validate_k8s "overlay+validate" "$OVERLAY" "$WORK" overlay.yaml
-  fi
+  for overlay in "${OVERLAYS[@]}"; do
+    if [[ ! -f $overlay/kustomization.yaml ]]; then
+      fail "overlay" "$overlay" "$overlay/kustomization.yaml is missing"
+      continue
+    fi
+    name=$(basename "$overlay")
+    if run_kustomize "overlay kustomize" "$overlay" "$overlay" "$WORK/$name.yaml"; then
+      pass "overlay kustomize" "$overlay"
+      validate_k8s "overlay+validate" "$overlay" "$WORK" "$name.yaml"
+    fi
+  done
 }
 
 main() {

@@ -23,13 +23,17 @@ container's memory limit.
 
 Scenarios: the main stack (with a restart on the same database), the same stack with a
 database password full of URL-special characters, serve_artifacts = false (the client
-writes to the bucket itself), and IAM database auth (a user name with '@'). Every process started here is killed at the end,
+writes to the bucket itself), IAM database auth (a user name with '@'), and operations
+(metrics = true and a [gc] table: /metrics counts requests from its emptyDir multiprocess
+files; the CronJob's `mlflow gc` container, run as generated with the Service's DNS name
+resolved to the server, removes a deleted run's rows and artifacts and keeps a live one). Every process started here is killed at the end,
 whatever happens. Exit status 0 only when every scenario passed.
 """
 
 import argparse
 import functools
 import json
+import re
 import os
 import shutil
 import signal
@@ -52,6 +56,8 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent  # .venv-e2e/bin: this script runs in the e2e venv
 TRAIN_SCRIPT = REPO / "examples" / "train.py"
 LOAD_MODEL_SCRIPT = Path(__file__).resolve().parent / "load_model.py"
+GC_RUNS_SCRIPT = Path(__file__).resolve().parent / "gc_runs.py"
+PINS_MATCH_SCRIPT = Path(__file__).resolve().parent / "pins_match.py"
 
 POSTGRES_HOST = "127.0.0.1"
 POSTGRES_PORT = 5432  # where the Cloud SQL Auth Proxy listens in the pod
@@ -63,7 +69,7 @@ FAKE_CLUSTER_IP = "10.96.0.10"  # only ever written into service-link env vars, 
 REFUSED_HOSTS = ["evil.example.com", "evil.example.com:8080"]
 HOST_CHECK_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"  # /health is exempt from host checks
 
-SUITE_DEADLINE_SECONDS = 720  # hard limit for all scenarios together
+SUITE_DEADLINE_SECONDS = 900  # hard limit for all scenarios together
 READINESS_TIMEOUT_SECONDS = 240  # hard limit for one server to become ready, whatever the probe says
 INIT_CONTAINER_TIMEOUT_SECONDS = 240
 TRAIN_TIMEOUT_SECONDS = 180
@@ -465,6 +471,17 @@ class Bundle:
                 if doc.get("kind") == "ConfigMap":
                     self.configmaps[doc["metadata"]["name"]] = doc.get("data") or {}
         self.requirements = self.dir / "image" / "requirements.txt"
+        self.cron_job = None
+        if (k8s / "cronjob.yaml").exists():
+            self.cron_job = load_one(k8s / "cronjob.yaml", "CronJob")
+            if self.cron_job.get("apiVersion") != "batch/v1":
+                raise Failure(f"cronjob.yaml: apiVersion is {self.cron_job.get('apiVersion')!r}, expected batch/v1")
+
+    def gc_pod_spec(self):
+        """The pod spec of the garbage collector's Job."""
+        if self.cron_job is None:
+            raise Failure("the stack has a [gc] table, the bundle has no kubernetes/cronjob.yaml")
+        return self.cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
     def namespace(self):
         """The namespace objects land in: their own metadata, else kustomization's, else default."""
@@ -568,9 +585,9 @@ class Pod:
     image path that does not exist here are taken from the venv's bin directory.
     """
 
-    def __init__(self, bundle, processes, root, secrets, extra_env):
+    def __init__(self, bundle, processes, root, secrets, extra_env, spec=None):
         self.bundle = bundle
-        self.spec = bundle.pod_spec
+        self.spec = spec or bundle.pod_spec  # the Deployment's pod, or another (the gc Job's)
         self.processes = processes
         self.root = root
         self.secrets = secrets  # {secret name: {key: value}} that infra.sh would have created
@@ -770,8 +787,11 @@ class Pod:
             cwd = str(rootfs)
         return argv, full_env, cwd, (user, group, extra_groups)
 
-    def start(self, container, log_path):
+    def start(self, container, log_path, rewrite=None):
+        """Start the container; `rewrite` maps each argument (the cluster's DNS, played here)."""
         argv, env, cwd, (user, group, extra_groups) = self.launch_plan(container)
+        if rewrite:
+            argv = [rewrite(arg) for arg in argv]
         return self.processes.start(
             argv, log_path=log_path, env=env, cwd=cwd, user=user, group=group, extra_groups=extra_groups
         )
@@ -1030,6 +1050,165 @@ def gcs_location_of(artifact_uri, artifacts_destination):
     raise Failure(f"artifact URI {artifact_uri} is neither gs:// nor mlflow-artifacts:")
 
 
+def check_metrics(server, container, pod):
+    """The server exposes Prometheus metrics, with its multiprocess files on an emptyDir,
+    and counts the requests it served."""
+    argv, env, _, _ = pod.launch_plan(container)
+    directory = option_value(argv, env, "--expose-prometheus", "MLFLOW_EXPOSE_PROMETHEUS")
+    if not directory:
+        raise Failure(f"metrics = true, yet the mlflow container has no --expose-prometheus: {argv}")
+    empty_dirs = {str(pod.volume_dirs[v["name"]]) for v in pod.spec.get("volumes", []) if "emptyDir" in v}
+    if not any(directory == d or directory.startswith(d + "/") for d in empty_dirs):
+        raise Failure(f"--expose-prometheus={directory} is not on an emptyDir volume")
+    # As Managed Prometheus scrapes it: by the pod's IP, which MLflow's Host check must allow.
+    response = server.get("/metrics", host=f"{FAKE_POD_IP}:{server.port}")
+    if response.status_code != 200:
+        raise Failure(f"GET /metrics with Host {FAKE_POD_IP}:{server.port} -> {response.status_code}: {response.text[:300]}")
+    counters = [
+        line
+        for line in response.text.splitlines()
+        if line.startswith("mlflow_http_request_total{") and float(line.rsplit(" ", 1)[1]) > 0
+    ]
+    if not counters:
+        raise Failure(f"/metrics has no mlflow_http_request_total counter above 0:\n{response.text[:1500]}")
+    if not any(Path(directory).glob("*.db")):
+        raise Failure(f"no multiprocess metric files in {directory}")
+    check_readme_queries(pod.bundle, response.text)
+    return len(counters)
+
+
+# Labels Managed Prometheus adds to every scraped series, and the histogram's own.
+SCRAPER_LABELS = {"namespace", "cluster", "location", "project_id", "job", "instance", "le"}
+
+
+def check_readme_queries(bundle, exposition):
+    """Every metric the bundle README's PromQL queries name is in the exposition, with every
+    label they filter or group by (but those the scraper adds)."""
+    readme = (bundle.dir / "README.md").read_text()
+    start = readme.find("```promql\n")
+    if start < 0:
+        raise Failure("metrics = true, yet the bundle README has no ```promql block")
+    block = readme[start + len("```promql\n") : readme.index("```", start + 3)]
+    queries = [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    names = set(re.findall(r"\b(mlflow_[a-z_]+)", "\n".join(queries)))
+    labels = set(re.findall(r"\b([a-z_]+)\s*(?:=~|!=|!~|=)\s*\"", "\n".join(queries)))
+    for group in re.findall(r"by \(([^)]*)\)", "\n".join(queries)):
+        labels.update(label.strip() for label in group.split(","))
+    labels -= SCRAPER_LABELS
+    if len(names) < 2:
+        raise Failure(f"the README's queries name too few MLflow metrics: {sorted(names)}")
+    series = [line for line in exposition.splitlines() if line and not line.startswith("#")]
+    for name in sorted(names):
+        found = [line for line in series if line.startswith(name + "{") or line.startswith(name + " ")]
+        if not found:
+            raise Failure(f"the README's query metric {name} is not exposed:\n{exposition[:1500]}")
+        for label in sorted(labels):
+            if not any(f"{label}=\"" in line for line in found):
+                raise Failure(f"the README's queries use label {label!r}, which {name} lacks: {found[:3]}")
+
+
+def cluster_dns(bundle, server):
+    """What the cluster's DNS and the Service do for a pod: the Service's names at its port
+    reach the server container (here on 127.0.0.1 at the container port)."""
+    name, namespace = bundle.service["metadata"]["name"], bundle.namespace()
+    port = bundle.service_port_for(bundle.container("mlflow"))
+    names = [f"{name}.{namespace}.svc.cluster.local", f"{name}.{namespace}.svc", f"{name}.{namespace}", name]
+    local = f"http://127.0.0.1:{server.port}"
+
+    def rewrite(arg):
+        for host in names:
+            arg = arg.replace(f"http://{host}:{port}", local)
+        return arg
+
+    return rewrite
+
+
+def count_run_rows(database, run_id):
+    """Rows about the run in MLflow's tables, read as the superuser."""
+    with psycopg2.connect(
+        host=POSTGRES_HOST, port=POSTGRES_PORT, user="postgres", password=POSTGRES_SUPERUSER_PASSWORD, dbname=database
+    ) as connection, connection.cursor() as cursor:
+        counts = {}
+        for table in ("runs", "params", "metrics", "latest_metrics", "tags"):
+            cursor.execute(sql.SQL("SELECT count(*) FROM {} WHERE run_uuid = %s").format(sql.Identifier(table)), [run_id])
+            counts[table] = cursor.fetchone()[0]
+        return counts
+
+
+def check_gc(processes, bundle, work, secrets, server, config, gcs, logs):
+    """The generated `mlflow gc` Job removes a deleted run's rows and artifacts and keeps a
+    live run's. Returns a summary."""
+    spec = bundle.gc_pod_spec()
+    containers = spec.get("containers", [])
+    if [c["name"] for c in containers] != ["gc"]:
+        raise Failure(f"the gc Job's pod has containers {[c['name'] for c in containers]}, expected ['gc']")
+    sidecars = [c["name"] for c in spec.get("initContainers", []) if c.get("restartPolicy") == "Always"]
+    if sidecars != ["cloud-sql-proxy"] or spec.get("restartPolicy") not in ("Never", "OnFailure"):
+        raise Failure(f"the gc Job's pod needs the proxy as its only native sidecar, found {sidecars}")
+    log_path = logs / "gc_runs.log"
+    status = processes.run(
+        [sys.executable, GC_RUNS_SCRIPT],
+        log_path=log_path,
+        env=client_env(server, {} if config.serve_artifacts else {"STORAGE_EMULATOR_HOST": gcs.url}),
+        cwd=logs,
+        timeout=TRAIN_TIMEOUT_SECONDS,
+    )
+    if status != 0:
+        raise Failure(f"gc_runs.py exited with {status}:\n{log_tail(log_path)}")
+    runs = json.loads(Path(log_path).read_text().strip().splitlines()[-1])
+    locations = {}
+    for which in ("deleted", "kept"):
+        bucket, prefix = split_gs(gcs_location_of(runs[which]["artifact_uri"], config.artifact_root))
+        locations[which] = (bucket, prefix)
+        if not [n for n in gcs.blob_names(bucket) if n.startswith(prefix + "/")]:
+            raise Failure(f"the {which} run has no artifact under gs://{bucket}/{prefix} before gc")
+    time.sleep(2)  # past the stack's older_than
+    gc_pod = Pod(bundle, processes, work / "gc-pod", secrets, {"STORAGE_EMULATOR_HOST": gcs.url}, spec=spec)
+    proc = gc_pod.start(containers[0], logs / "gc.log", rewrite=cluster_dns(bundle, server))
+    exit_status, peak = gc_pod._wait_with_rusage(proc, INIT_CONTAINER_TIMEOUT_SECONDS)
+    processes.stop(proc, grace_seconds=1)
+    if exit_status != 0:
+        raise Failure(f"mlflow gc {'timed out' if exit_status is None else f'exited with {exit_status}'}:\n{log_tail(proc.log_path)}")
+    limit = ((containers[0].get("resources") or {}).get("limits") or {}).get("memory")
+    if limit and peak > parse_quantity(limit):
+        raise Failure(f"mlflow gc peaked at {mib(peak)} RSS, over its memory limit {limit}")
+    deleted, kept = runs["deleted"]["run_id"], runs["kept"]["run_id"]
+    if server.get("/api/2.0/mlflow/runs/get", run_id=deleted).status_code != 404:
+        raise Failure(f"the deleted run {deleted} is still served after gc")
+    left = {table: n for table, n in count_run_rows(config.database, deleted).items() if n}
+    if left:
+        raise Failure(f"rows of the deleted run {deleted} are left after gc: {left}")
+    bucket, prefix = locations["deleted"]
+    if [n for n in gcs.blob_names(bucket) if n.startswith(prefix + "/")]:
+        raise Failure(f"artifacts of the deleted run are left under gs://{bucket}/{prefix}:\n{log_tail(proc.log_path)}")
+    kept_run = server.get_json("/api/2.0/mlflow/runs/get", run_id=kept)["run"]
+    if {p["key"]: p["value"] for p in kept_run["data"].get("params", [])} != {"which": "kept"}:
+        raise Failure(f"the kept run {kept} lost its params: {kept_run['data']}")
+    if not all(count_run_rows(config.database, kept)[t] for t in ("runs", "params", "metrics")):
+        raise Failure(f"rows of the kept run {kept} are gone: {count_run_rows(config.database, kept)}")
+    bucket, prefix = locations["kept"]
+    if f"{prefix}/notes/hello.txt" not in gcs.blob_names(bucket):
+        raise Failure(f"the kept run's artifact gs://{bucket}/{prefix}/notes/hello.txt is gone")
+    return f"gc removed the deleted run's rows and artifacts and kept the live run ({mib(peak)} peak)"
+
+
+def install_pins(requirements, logs):
+    """The venv holds every pin of the scenario's image: run.sh installed the main stack's;
+    a variant may pin more (metrics: prometheus-flask-exporter)."""
+    if subprocess.run([sys.executable, PINS_MATCH_SCRIPT, requirements]).returncode == 0:
+        return
+    log_path = logs / "pip.log"
+    with open(log_path, "w") as log:
+        status = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=600,
+        ).returncode
+    if status != 0 or subprocess.run([sys.executable, PINS_MATCH_SCRIPT, requirements]).returncode != 0:
+        raise Failure(f"installing the pins of {requirements} failed:\n{log_tail(log_path)}")
+
+
 def split_gs(uri):
     parsed = urllib.parse.urlparse(uri)
     if parsed.scheme != "gs":
@@ -1212,11 +1391,12 @@ class ServerConfig:
 class Scenario:
     """db_password None: the stack uses IAM database authentication (no password at all)."""
 
-    def __init__(self, name, stack_file, db_password, restart=False):
+    def __init__(self, name, stack_file, db_password, restart=False, operations=False):
         self.name = name
         self.stack_file = Path(stack_file)
         self.db_password = db_password
         self.restart = restart
+        self.operations = operations  # metrics and garbage collection
 
 
 class Suite:
@@ -1272,11 +1452,15 @@ class Suite:
             },
         )
         iam_auth = self.variant_stack("iam-auth", {"database": {"auth": "iam"}})
+        operations = self.variant_stack(
+            "operations", {"server": {"metrics": True}, "gc": {"schedule": "*/30 * * * *", "older_than": "1s"}}
+        )
         return [
             Scenario("example", main, PLAIN_DB_PASSWORD, restart=True),
             Scenario("special-password", main, SPECIAL_DB_PASSWORD),
             Scenario("client-artifacts", client_artifacts, PLAIN_DB_PASSWORD),
             Scenario("iam-auth", iam_auth, None),  # user name with '@', written %40 in the URI
+            Scenario("operations", operations, PLAIN_DB_PASSWORD, operations=True),
         ]
 
     def run(self, scenario):
@@ -1288,14 +1472,10 @@ class Suite:
         with open(scenario.stack_file, "rb") as f:
             stack = tomllib.load(f)
         bundle = self.build_bundle(scenario.stack_file)
+        install_pins(bundle.requirements, logs)
         container = bundle.container("mlflow")
-        pod = Pod(
-            bundle,
-            self.processes,
-            work,
-            self.secrets_for(bundle, scenario.db_password),
-            {"STORAGE_EMULATOR_HOST": self.gcs.url},
-        )
+        secrets = self.secrets_for(bundle, scenario.db_password)
+        pod = Pod(bundle, self.processes, work, secrets, {"STORAGE_EMULATOR_HOST": self.gcs.url})
         config = ServerConfig(pod, container, stack)
         check_proxy_auth(bundle, stack)
 
@@ -1322,6 +1502,10 @@ class Suite:
             )
             pss, limit = check_memory(container, server_proc)
             restart_note = ""
+            if scenario.operations:
+                counters = check_metrics(server, container, pod)
+                gc_note = check_gc(self.processes, bundle, work, secrets, server, config, self.gcs, logs)
+                restart_note += f", /metrics has {counters} request counters, {gc_note}"
             if scenario.restart:
                 stop_seconds = pod.stop_container(container, server_proc)
                 pod.run_init_containers(logs)  # the migration again, on an up-to-date database

@@ -110,6 +110,22 @@ pub(super) fn env(plan: &Plan) -> Vec<EnvVar> {
     })
 }
 
+/// The admin's credentials as MLflow's client reads them, for a container that calls the
+/// server's API (the garbage collector deleting proxied artifacts); nothing without basic
+/// auth.
+pub(in crate::emit) fn tracking_credentials(plan: &Plan) -> Vec<EnvVar> {
+    basic(plan).map_or_else(Vec::new, |basic| {
+        vec![
+            value("MLFLOW_TRACKING_USERNAME", basic.admin_username),
+            from_secret(
+                "MLFLOW_TRACKING_PASSWORD",
+                &basic.admin_password_k8s_secret,
+                basic.admin_password_key,
+            ),
+        ]
+    })
+}
+
 pub(super) fn mounts(plan: &Plan) -> Vec<VolumeMount> {
     basic(plan).map_or_else(Vec::new, |_| vec![mount(VOLUME, AUTH_CONFIG_DIR, true)])
 }
