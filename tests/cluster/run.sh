@@ -66,28 +66,9 @@ GATEWAY_API_VERSION=v1.6.3
 # The groups of ../shared/crd-schemas/ that are not the Gateway API's.
 CRD_GROUPS=(networking.gke.io cloud.google.com monitoring.googleapis.com)
 
-passed=0
-failed=0
-
-# pass CHECK SUBJECT
-pass() {
-  passed=$((passed + 1))
-  printf 'ok   %-28s %s\n' "$1" "$2"
-}
-
-# fail CHECK SUBJECT DETAILS: the first line of DETAILS on the FAIL line, the rest (at
-# most 40 lines) indented below it.
-fail() {
-  failed=$((failed + 1))
-  printf 'FAIL %-28s %s: %s\n' "$1" "$2" "${3%%$'\n'*}"
-  if [[ $3 == *$'\n'* ]]; then
-    sed -n '1,40s/^/       /p' <<<"${3#*$'\n'}"
-  fi
-}
-
-summary() {
-  echo "cluster: $passed passed, $failed failed"
-}
+SUITE=cluster
+# shellcheck source=tests/support/suite.sh
+source "$ROOT/tests/support/suite.sh"
 
 # ---------------------------------------------------------------- processes and cleanup
 
@@ -159,24 +140,7 @@ build() {
     pass "build" "$1 $2 (${seconds} s)"
   else
     fail "build" "$1 $2" "see the log's tail"$'\n'"$(tail -n 30 "$log")"
-    summary
-    exit 1
-  fi
-}
-
-build_compiler() {
-  if [[ -n ${MLFLOW_STACK:-} ]]; then
-    BIN=$MLFLOW_STACK
-    return
-  fi
-  BIN="$ROOT/target/release/mlflow-stack"
-  local log
-  if log=$(cd "$ROOT" && cargo build --release --quiet 2>&1); then
-    pass "cargo build --release" "mlflow-stack"
-  else
-    fail "cargo build --release" "mlflow-stack" "$log"
-    summary
-    exit 1
+    summary || exit 1
   fi
 }
 
@@ -531,15 +495,15 @@ upgrade() {
 # upgrade_dry_run TITLE BUNDLE NAMES: the README's server dry run of BUNDLE says it prunes
 # each object of NAMES (one per line).
 upgrade_dry_run() {
-  local title=$1 bundle=$2 names=$3 out name missing=""
+  local title=$1 bundle=$2 names=$3 out name unpruned=""
   out=$(run_readme "$bundle" "$(readme_commands "$bundle" "## Change it" 'kubectl apply .*--dry-run=server')" 2>&1) || true
   while IFS= read -r name; do
-    grep -q "/$name pruned" <<<"$out" || missing+=" $name"
+    grep -q "/$name pruned" <<<"$out" || unpruned+=" $name"
   done <<<"$names"
-  if [[ -z $missing ]]; then
+  if [[ -z $unpruned ]]; then
     pass "upgrade: dry run prunes" "$title: $(tr '\n' ' ' <<<"$names")(kubectl diff shows no removal)"
   else
-    fail "upgrade: dry run prunes" "$title" "the README's dry run does not prune$missing"$'\n'"$out"
+    fail "upgrade: dry run prunes" "$title" "the README's dry run does not prune$unpruned"$'\n'"$out"
   fi
 }
 
@@ -662,7 +626,6 @@ main() {
     PATH="$CACHE/kubernetes-$version:$PATH" run_version "$version"
   done
   summary
-  [[ $failed -eq 0 ]]
 }
 
 main "$@"

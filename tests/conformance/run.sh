@@ -47,29 +47,9 @@ EXAMPLE_STACK=stacks/example.toml
 EXAMPLE_OUT=deploy
 EXAMPLE_BUNDLE=$EXAMPLE_OUT/example # `build --out DIR` writes DIR/<stem>/
 
-passed=0
-failed=0
-
-# pass CHECK SUBJECT
-pass() {
-  passed=$((passed + 1))
-  printf 'ok   %-28s %s\n' "$1" "$2"
-}
-
-# fail CHECK SUBJECT DETAILS: the first line of DETAILS goes on the FAIL line, the
-# rest (at most 40 lines) indented below it.
-fail() {
-  failed=$((failed + 1))
-  printf 'FAIL %-28s %s: %s\n' "$1" "$2" "${3%%$'\n'*}"
-  if [[ $3 == *$'\n'* ]]; then
-    sed -n '1,40s/^/       /p' <<<"${3#*$'\n'}"
-  fi
-}
-
-summary() {
-  echo "conformance: $passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
-}
+SUITE=conformance
+# shellcheck source=tests/support/suite.sh
+source "$ROOT/tests/support/suite.sh"
 
 install_tools() {
   local stamp="$VENV/.conformance-stamp" want
@@ -99,23 +79,6 @@ print_versions() {
   echo "  shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
   echo "  $(taplo --version)"
   echo "  check-jsonschema $(check-jsonschema --version | sed 's/.* //')"
-}
-
-# The compiler: $MLFLOW_STACK, or a release build of this checkout.
-build_compiler() {
-  if [[ -n ${MLFLOW_STACK:-} ]]; then
-    BIN=$MLFLOW_STACK
-    return
-  fi
-  BIN="$ROOT/target/release/mlflow-stack"
-  local log
-  if log=$(cargo build --release --quiet 2>&1); then
-    pass "cargo build --release" "mlflow-stack"
-  else
-    fail "cargo build --release" "mlflow-stack" "$log"
-    summary
-    exit 1
-  fi
 }
 
 # validate_k8s CHECK SUBJECT DIR FILE...: kubernetes-validate --strict at each
