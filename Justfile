@@ -29,6 +29,11 @@ lint:
     cargo fmt --check
     cargo clippy --all-targets -- -D warnings
 
+# Refresh the server image's lock (lock/*.txt, embedded in the binary): resolves lock/*.in
+# for the image's Python and platform, every wheel pinned by its sha256.
+lock:
+    bash lock/lock.sh
+
 # Regenerate the committed JSON Schema of the stack file.
 schema:
     cargo run --quiet -- schema > stacks/stack.schema.json
@@ -40,6 +45,10 @@ conformance:
 # The generated server for real: PostgreSQL, a GCS emulator, MLflow, examples/train.py.
 e2e:
     bash tests/e2e/run.sh
+
+# The Dockerfile's pip install line, run as written in fresh CPython 3.12 venvs (no Docker).
+image:
+    bash tests/image/run.sh
 
 # Every bundle applied, upgraded and deleted on a real kube-apiserver (built once into ~/.cache).
 cluster:

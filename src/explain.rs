@@ -121,6 +121,18 @@ kind = \"iap\"
 members = [\"group:ml-team@acme.example\"]",
 "Use `[expose] type = \"gateway\"` with `host` (gke), or `[auth] kind = \"basic\"`."
 }
+"image-version-mismatch" {
+"With `registry.image` the bundle runs that image as is, and `server.mlflow_version` says
+which MLflow it holds: the version label of every object, the backup `infra.sh` takes
+before a schema migration and the bundle README name it. An image tagged for another
+MLflow release (`v3.16.1`, `3.16.1-py312`) would make them all wrong.",
+"[server]
+mlflow_version = \"3.17.2\"
+[registry]
+image = \"ghcr.io/acme/mlflow:v3.16.1\"",
+"Write the version the image installs: `mlflow_version = \"3.16.1\"`. A tag that is not an
+MLflow release (`1.0.0` of your own) is not compared."
+}
 "invalid-bucket" {
 "Cloud Storage bucket naming rules: 3 to 63 characters (222 with dots), lowercase
 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit, no `goog`
@@ -476,6 +488,18 @@ Registry; a typo would fail at the first gcloud call.",
 got another one.",
 "environment = \"gcp\"",
 "Use one of the values listed, e.g. `environment = \"gke\"`."
+}
+"unlocked-dependencies" {
+"The image is reproducible only where its packages are locked: the compiler embeds a lock
+of everything the default MLflow release needs, each file pinned by its sha256 and
+installed with `pip install --require-hashes`. Another `mlflow_version` keeps the lock for
+every package it shares, but MLflow's own packages, and any dependency version it needs
+that differs from the lock, are resolved by pip when the image is built, without hashes:
+two builds of the same bundle can then differ.",
+"[server]
+mlflow_version = \"3.16.1\"",
+"Leave `mlflow_version` out (or write the default) for an image locked throughout, or
+accept the build-time resolution the warning describes."
 }
 "unpinned-package" {
 "An entry of `server.packages` without one exact version (`requests`, `requests>=2`,

@@ -11,6 +11,7 @@ pub mod encoding;
 pub mod explain;
 pub mod init;
 pub mod layout;
+pub mod lock;
 pub mod model;
 pub mod parse;
 pub mod plan;

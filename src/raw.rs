@@ -139,7 +139,9 @@ pub enum Environment {
 #[derive(Debug, Default, Clone, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct Server {
-    /// MLflow version pinned into `image/requirements.txt`, e.g. `3.17.2`. Default `3.17.2`.
+    /// MLflow version the server image installs, e.g. `3.17.2`. Default `3.17.2`, whose whole
+    /// dependency set the compiler has locked with hashes; another version keeps the lock for
+    /// what it shares and resolves the rest when the image is built (a warning).
     #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+\.[0-9]+$"))]
     pub mlflow_version: Field<String>,
     /// Number of server pods. Default 1 on `local`, 2 on `gke`.
@@ -264,7 +266,9 @@ pub struct Registry {
     )]
     pub repository: Field<String>,
     /// A full image reference to run as is, e.g.
-    /// `europe-west3-docker.pkg.dev/acme/tools/mlflow:3.17.2`; `infra.sh` then builds nothing.
+    /// `europe-west3-docker.pkg.dev/acme/tools/mlflow:3.17.2`; `infra.sh` then builds nothing
+    /// and the bundle has no `image/`. A tag naming another MLflow release than
+    /// `server.mlflow_version` is a warning.
     pub image: Field<String>,
 }
 

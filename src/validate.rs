@@ -17,6 +17,7 @@ pub mod placeholder;
 pub mod problem;
 pub mod reach;
 pub mod regions;
+mod server_image;
 
 use std::ops::Range;
 
@@ -378,6 +379,9 @@ impl Validator<'_> {
         }
         if let (Some(server), Some(database)) = (&server, &database) {
             self.connection_budget(raw, server, database, gc.is_some());
+        }
+        if let (Some(server), Some(registry)) = (&server, &registry) {
+            self.server_image(raw, server, registry);
         }
 
         Some(Stack {

@@ -337,3 +337,83 @@ fn gateway_resources_hang_together() {
     }
     assert!(gateways >= 2, "the good stacks hold {gateways} gateways");
 }
+
+#[test]
+fn only_a_built_image_has_an_image_directory_and_it_is_locked() {
+    for path in good_stacks() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let stack: toml::Table = toml::from_str(&text).unwrap();
+        let given = stack.get("registry").and_then(|r| r.get("image")).is_some();
+        let (_, compiled) = compile_file(&path);
+        let bundle = compiled.bundle.unwrap();
+        let image_files: Vec<&String> = bundle
+            .files
+            .keys()
+            .filter(|p| p.starts_with("image/"))
+            .collect();
+        if given {
+            assert!(
+                image_files.is_empty(),
+                "{}: {image_files:?}",
+                path.display()
+            );
+            continue;
+        }
+        assert_eq!(
+            image_files,
+            [
+                "image/Dockerfile",
+                "image/requirements.lock",
+                "image/requirements.txt"
+            ],
+            "{}",
+            path.display()
+        );
+        let dockerfile = bundle.get("image/Dockerfile").unwrap();
+        assert!(
+            dockerfile.contains("\nFROM python:3.12.12-slim-trixie\n"),
+            "{dockerfile}"
+        );
+        assert!(dockerfile.contains(
+            "RUN pip install --no-compile --require-hashes -r /tmp/requirements.lock \\\n && pip install --no-compile --no-index -r /tmp/requirements.txt \\\n"
+        ));
+        // Every pin of requirements.txt is in the lock, at that version, with hashes.
+        let lock = bundle.get("image/requirements.lock").unwrap();
+        for line in bundle.get("image/requirements.txt").unwrap().lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            let (name, version) = line.split_once("==").unwrap();
+            let normalized = mlflow_stack::lock::normalize(name);
+            assert!(
+                lock.contains(&format!("\n{normalized}=={version} \\\n    --hash=sha256:")),
+                "{}: {line} is not locked",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn another_mlflow_keeps_the_rest_of_the_lock_and_resolves_mlflow_at_build_time() {
+    let text = std::fs::read_to_string(repo().join("stacks/example.toml")).unwrap()
+        + "\n[server]\nmlflow_version = \"3.16.1\"\n";
+    let source = Source::new("previous.toml", text);
+    let compiled = mlflow_stack::compile(&source);
+    let codes: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["unlocked-dependencies"]);
+    let bundle = compiled.bundle.unwrap();
+    let lock = bundle.get("image/requirements.lock").unwrap();
+    assert!(!lock.contains("\nmlflow=="), "{lock}");
+    assert!(!lock.contains("\nmlflow-skinny=="));
+    assert!(lock.contains("\nsqlalchemy=="));
+    assert!(
+        bundle
+            .get("image/requirements.txt")
+            .unwrap()
+            .contains("\nmlflow==3.16.1\n")
+    );
+    let dockerfile = bundle.get("image/Dockerfile").unwrap();
+    assert!(dockerfile.contains(" && pip install --no-compile -r /tmp/requirements.txt \\\n"));
+    assert!(dockerfile.contains("--require-hashes -r /tmp/requirements.lock"));
+}

@@ -1,15 +1,20 @@
-//! `image/Dockerfile` and `image/requirements.txt`: the MLflow server image.
+//! `image/Dockerfile`, `image/requirements.txt` and `image/requirements.lock`: the MLflow
+//! server image. `requirements.txt` names what the image installs, exactly pinned;
+//! `requirements.lock` pins everything it needs with hashes (the embedded [`crate::lock`],
+//! or the part of it the stack shares), installed first with `pip install --require-hashes`.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use super::script;
+use crate::lock::{self, Coverage, Flavour};
 use crate::plan::{Plan, SERVER_PORT, SERVER_UID};
 use crate::validate::packages::{IMAGE_PINS, PinnedFor};
 
-/// The base image: slim Debian with CPython.
-pub const PYTHON_IMAGE: &str = "python:3.12-slim";
+/// The base image: CPython on slim Debian, pinned to a patch release and a Debian release
+/// so that two builds of one bundle start from the same interpreter.
+pub const PYTHON_IMAGE: &str = "python:3.12.12-slim-trixie";
 
 #[derive(Serialize)]
 struct Context<'a> {
@@ -17,7 +22,26 @@ struct Context<'a> {
     mlflow_version: &'a str,
     uid: i64,
     port: u16,
+    complete: bool,
 }
+
+/// How much of the embedded lock this stack's image keeps: the lock of its flavour (basic
+/// auth, metrics), less what another MLflow release or `server.packages` replaces.
+#[must_use]
+pub fn coverage(plan: &Plan) -> Coverage {
+    let flavour = Flavour {
+        basic_auth: plan.auth.basic.is_some(),
+        metrics: plan.metrics,
+    };
+    // `name[extras]==version`, validated: the name ends at `[` or `=`.
+    let extra: Vec<&str> = plan
+        .packages
+        .iter()
+        .map(|package| package.split(['[', '=']).next().unwrap_or(package))
+        .collect();
+    lock::coverage(flavour, &plan.mlflow_version, &extra)
+}
+
 ///
 /// # Panics
 ///
@@ -29,6 +53,7 @@ pub fn dockerfile(plan: &Plan, header: &str) -> String {
         mlflow_version: &plan.mlflow_version,
         uid: SERVER_UID,
         port: SERVER_PORT,
+        complete: coverage(plan).complete,
     };
     let body = script::shared()
         .get_template("Dockerfile.j2")
@@ -55,4 +80,82 @@ pub fn requirements(plan: &Plan, header: &str) -> String {
         let _ = writeln!(out, "{package}");
     }
     out
+}
+
+/// `requirements.lock`: the locked packages with their hashes, after a comment that says
+/// whether they are all the image installs.
+#[must_use]
+pub fn lock_file(plan: &Plan, header: &str) -> String {
+    let coverage = coverage(plan);
+    let what = if coverage.complete {
+        "Everything the image installs"
+    } else {
+        "The part of mlflow-stack's lock this image shares (requirements.txt adds the rest,\n# which pip resolves when the image is built)"
+    };
+    let mut text = format!(
+        "# {header}\n# {what}, pinned with the sha256 of each wheel pip may install\n# on CPython {} for linux x86_64; `pip install --require-hashes` refuses any other file.\n",
+        lock::PYTHON_MINOR
+    );
+    for entry in &coverage.locked {
+        text.push_str(entry.text);
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::entries;
+
+    #[test]
+    fn the_base_image_is_a_patch_release_of_the_locked_python_minor() {
+        let tag = PYTHON_IMAGE.strip_prefix("python:").unwrap();
+        let version = tag.split('-').next().unwrap();
+        assert_eq!(version.split('.').count(), 3, "{PYTHON_IMAGE}");
+        assert!(version.starts_with(&format!("{}.", lock::PYTHON_MINOR)));
+        let lock_sh = include_str!("../../lock/lock.sh");
+        assert!(lock_sh.contains(&format!("\nPYTHON={}\n", lock::PYTHON_MINOR)));
+    }
+
+    #[test]
+    fn the_lock_pins_what_the_image_pins() {
+        let inputs = [
+            include_str!("../../lock/server.in"),
+            include_str!("../../lock/server-auth.in"),
+            include_str!("../../lock/server-metrics.in"),
+            include_str!("../../lock/server-auth-metrics.in"),
+        ]
+        .concat();
+        assert!(inputs.contains(&format!(
+            "\nmlflow=={}\n",
+            crate::validate::image::DEFAULT_MLFLOW
+        )));
+        for (name, version, _) in IMAGE_PINS {
+            assert!(inputs.contains(&format!("\n{name}=={version}\n")), "{name}");
+        }
+        for basic_auth in [false, true] {
+            for metrics in [false, true] {
+                let flavour = Flavour {
+                    basic_auth,
+                    metrics,
+                };
+                let locked = entries(flavour);
+                let pins = IMAGE_PINS.iter().filter(|(_, _, pinned_for)| match pinned_for {
+                    PinnedFor::Always => true,
+                    PinnedFor::BasicAuth => basic_auth,
+                    PinnedFor::Metrics => metrics,
+                });
+                for (name, version, _) in pins {
+                    let name = lock::normalize(name);
+                    assert!(
+                        locked
+                            .iter()
+                            .any(|e| e.name == name && e.version == *version),
+                        "{flavour:?} does not lock {name}=={version}: run `just lock`"
+                    );
+                }
+            }
+        }
+    }
 }

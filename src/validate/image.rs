@@ -181,6 +181,14 @@ impl ImageRef {
             .then_some(first)
     }
 
+    /// The tag of the reference, when it has one (`name:tag` or `name:tag@digest`).
+    #[must_use]
+    pub fn tag(&self) -> Option<&str> {
+        let name = self.0.split('@').next().unwrap_or_default();
+        let last = &name[name.rfind('/').map_or(0, |i| i + 1)..];
+        last.split_once(':').map(|(_, tag)| tag)
+    }
+
     /// A reference the compiler derives from validated parts.
     pub(crate) fn derived(value: String) -> Self {
         Self(value)
@@ -272,6 +280,28 @@ mod tests {
             Some("ghcr.io")
         );
         assert_eq!(ImageRef::parse("mlflow/mlflow:1").unwrap().host(), None);
+        assert_eq!(
+            ImageRef::parse("localhost:5000/mlflow:v3.16.1")
+                .unwrap()
+                .tag(),
+            Some("v3.16.1")
+        );
+        assert_eq!(
+            ImageRef::parse(
+                "ghcr.io/a/mlflow:3.17.2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+            )
+            .unwrap()
+            .tag(),
+            Some("3.17.2")
+        );
+        assert_eq!(
+            ImageRef::parse(
+                "localhost:5000/mlflow@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+            )
+            .unwrap()
+            .tag(),
+            None
+        );
     }
 
     #[test]

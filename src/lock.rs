@@ -1,0 +1,236 @@
+//! The server image's dependency lock, embedded from `lock/*.txt` (`just lock` refreshes
+//! it): every package the image installs for the default MLflow version, pinned with the
+//! sha256 of each wheel pip may install on the image's platform. Validation asks how much
+//! of it a stack keeps (to warn about the rest); the image emitter writes that part.
+
+use crate::validate::image::DEFAULT_MLFLOW;
+
+/// The lock of the plain image, and with MLflow's basic-auth app (`Flask-WTF`), with its
+/// Prometheus exporter, or both.
+const SERVER: &str = include_str!("../lock/server.txt");
+const SERVER_AUTH: &str = include_str!("../lock/server-auth.txt");
+const SERVER_METRICS: &str = include_str!("../lock/server-metrics.txt");
+const SERVER_AUTH_METRICS: &str = include_str!("../lock/server-auth-metrics.txt");
+
+/// The Python minor the lock was resolved for: the base image's (a test checks both).
+pub const PYTHON_MINOR: &str = "3.12";
+
+/// MLflow's own distributions: their version is MLflow's, so another `mlflow_version`
+/// replaces them all.
+pub const MLFLOW_DISTRIBUTIONS: [&str; 3] = ["mlflow", "mlflow-skinny", "mlflow-tracing"];
+
+/// Which of the locks an image starts from: what it installs beyond MLflow and the
+/// database and storage clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flavour {
+    pub basic_auth: bool,
+    pub metrics: bool,
+}
+
+impl Flavour {
+    pub const PLAIN: Self = Self {
+        basic_auth: false,
+        metrics: false,
+    };
+    pub const ALL: [Self; 4] = [
+        Self::PLAIN,
+        Self {
+            basic_auth: true,
+            metrics: false,
+        },
+        Self {
+            basic_auth: false,
+            metrics: true,
+        },
+        Self {
+            basic_auth: true,
+            metrics: true,
+        },
+    ];
+}
+
+/// One locked package: its normalized name, version, and its whole requirement text
+/// (`name==version \` and the `--hash` lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub text: &'static str,
+}
+
+/// The packages of a lock file, in file order. Comment lines are skipped; an entry is a
+/// line at column 0 with its indented continuation lines.
+///
+/// # Panics
+///
+/// Only when an embedded lock file is malformed, which every test run would show.
+#[must_use]
+pub fn entries(flavour: Flavour) -> Vec<Entry> {
+    let text = match (flavour.basic_auth, flavour.metrics) {
+        (false, false) => SERVER,
+        (true, false) => SERVER_AUTH,
+        (false, true) => SERVER_METRICS,
+        (true, true) => SERVER_AUTH_METRICS,
+    };
+    let mut starts: Vec<usize> = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if !line.starts_with([' ', '#', '\n']) {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| {
+            let end = starts.get(i + 1).copied().unwrap_or(text.len());
+            let entry = text[start..end].trim_end();
+            let pin = entry.split([' ', '\n']).next().unwrap_or_default();
+            let (name, version) = pin
+                .split_once("==")
+                .unwrap_or_else(|| panic!("lock entry without `==`: {entry}"));
+            Entry {
+                name,
+                version,
+                text: entry,
+            }
+        })
+        .collect()
+}
+
+/// The PEP 503 normal form of a distribution name: lowercase, runs of `-`, `_` and `.`
+/// as one `-`.
+#[must_use]
+pub fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// How much of the lock an image keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    /// The locked packages the image installs with their hashes.
+    pub locked: Vec<Entry>,
+    /// The lock covers everything the image installs: nothing resolves at build time.
+    pub complete: bool,
+}
+
+/// The part of the lock an image of `mlflow_version` with the extra requirements named
+/// `extra` shares: everything but MLflow's own distributions when the version is not the
+/// locked one, and but any package an extra requirement pins itself.
+#[must_use]
+pub fn coverage(flavour: Flavour, mlflow_version: &str, extra: &[&str]) -> Coverage {
+    let other_mlflow = mlflow_version != DEFAULT_MLFLOW;
+    let extra: Vec<String> = extra.iter().map(|name| normalize(name)).collect();
+    let locked = entries(flavour)
+        .into_iter()
+        .filter(|entry| !(other_mlflow && MLFLOW_DISTRIBUTIONS.contains(&entry.name)))
+        .filter(|entry| !extra.iter().any(|name| name == entry.name))
+        .collect();
+    Coverage {
+        locked,
+        complete: !other_mlflow && extra.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalized_as_pep_503_says() {
+        assert_eq!(normalize("Flask_WTF"), "flask-wtf");
+        assert_eq!(normalize("zope.interface"), "zope-interface");
+        assert_eq!(normalize("a-_.b"), "a-b");
+    }
+
+    #[test]
+    fn every_entry_is_pinned_with_hashes() {
+        for flavour in Flavour::ALL {
+            let entries = entries(flavour);
+            assert!(entries.len() > 50, "{flavour:?}");
+            for entry in entries {
+                assert_eq!(entry.name, normalize(entry.name), "{}", entry.text);
+                assert!(!entry.version.is_empty(), "{}", entry.text);
+                let hashes = entry.text.matches("--hash=sha256:").count();
+                assert!(hashes >= 1, "{}", entry.text);
+                assert_eq!(
+                    entry.text.lines().count(),
+                    hashes + 1,
+                    "one hash per line: {}",
+                    entry.text
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_lock_adds_to_the_plain_one_and_changes_no_version() {
+        let plain = entries(Flavour::PLAIN);
+        let all = entries(Flavour::ALL[3]);
+        for flavour in Flavour::ALL {
+            let locked = entries(flavour);
+            for entry in &plain {
+                assert!(locked.contains(entry), "{flavour:?}: {}", entry.name);
+            }
+            for entry in &locked {
+                assert!(all.contains(entry), "{flavour:?}: {}", entry.name);
+            }
+        }
+        assert!(all.iter().any(|e| e.name == "flask-wtf"));
+        assert!(all.iter().any(|e| e.name == "prometheus-flask-exporter"));
+    }
+
+    #[test]
+    fn mlflow_distributions_are_the_locked_version_and_no_other_package_is() {
+        let entries = entries(Flavour::PLAIN);
+        for name in MLFLOW_DISTRIBUTIONS {
+            assert!(
+                entries
+                    .iter()
+                    .any(|e| e.name == name && e.version == DEFAULT_MLFLOW),
+                "{name} is not locked at {DEFAULT_MLFLOW}"
+            );
+        }
+        for entry in &entries {
+            if entry.name.starts_with("mlflow") {
+                assert!(MLFLOW_DISTRIBUTIONS.contains(&entry.name), "{}", entry.name);
+            }
+        }
+    }
+
+    #[test]
+    fn another_mlflow_keeps_everything_but_mlflow() {
+        let all = entries(Flavour::PLAIN);
+        let default = coverage(Flavour::PLAIN, DEFAULT_MLFLOW, &[]);
+        assert!(default.complete);
+        assert_eq!(default.locked, all);
+        let other = coverage(Flavour::PLAIN, "3.16.1", &[]);
+        assert!(!other.complete);
+        assert_eq!(other.locked.len(), all.len() - MLFLOW_DISTRIBUTIONS.len());
+        assert!(other.locked.iter().all(|e| !e.name.starts_with("mlflow")));
+    }
+
+    #[test]
+    fn an_extra_package_replaces_its_locked_entry() {
+        let all = entries(Flavour::PLAIN);
+        let extra = coverage(
+            Flavour::PLAIN,
+            DEFAULT_MLFLOW,
+            &["SQLAlchemy", "mlflow-oidc-auth"],
+        );
+        assert!(!extra.complete);
+        assert_eq!(extra.locked.len(), all.len() - 1);
+        assert!(extra.locked.iter().all(|e| e.name != "sqlalchemy"));
+    }
+}

@@ -1,0 +1,98 @@
+//! The server image: how much of it the embedded lock covers, and whether a given image's
+//! tag agrees with `server.mlflow_version`.
+
+use super::Validator;
+use crate::diag::Diagnostic;
+use crate::model::{Registry, Server};
+use crate::raw;
+use crate::validate::image::{DEFAULT_MLFLOW, MlflowVersion};
+
+/// The `MAJOR.MINOR.PATCH` an image tag starts with (`v3.17.2`, `3.17.2-py312`), if any.
+fn tag_version(tag: &str) -> Option<&str> {
+    let tag = tag.strip_prefix(['v', 'V']).unwrap_or(tag);
+    let end = tag
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(tag.len());
+    let version = &tag[..end];
+    let parts: Vec<&str> = version.split('.').collect();
+    (parts.len() == 3 && parts.iter().all(|p| !p.is_empty())).then_some(version)
+}
+
+impl Validator<'_> {
+    pub(super) fn server_image(
+        &mut self,
+        raw: &raw::StackFile,
+        server: &Server,
+        registry: &Registry,
+    ) {
+        let raw_server = raw.server.as_ref().map(|s| &s.value);
+        let version_field = raw_server.and_then(|s| s.mlflow_version.as_ref());
+        let version = server.mlflow_version.as_str();
+        match registry {
+            Registry::Image(image) => {
+                // Only a tag that names an MLflow release the bundle supports is taken
+                // for one (a team's own `1.0.0` is not).
+                let Some(tagged) = image
+                    .tag()
+                    .and_then(tag_version)
+                    .filter(|v| MlflowVersion::parse(v).is_ok())
+                else {
+                    return;
+                };
+                let Some(field) = raw.registry.as_ref().and_then(|r| r.value.image.as_ref()) else {
+                    return;
+                };
+                if tagged != version {
+                    let help = if version_field.is_some() {
+                        format!(
+                            "write the MLflow version the image installs: `mlflow_version = \"{tagged}\"`; the version label, the backup before a schema migration and the README name it"
+                        )
+                    } else {
+                        format!(
+                            "`server.mlflow_version` defaults to {DEFAULT_MLFLOW}; write the MLflow version the image installs: `mlflow_version = \"{tagged}\"`"
+                        )
+                    };
+                    self.push(
+                        Diagnostic::warning(
+                            "image-version-mismatch",
+                            field.span.clone(),
+                            format!("`registry.image` is tagged for MLflow {tagged}, but `server.mlflow_version` is {version}"),
+                        )
+                        .label(format!("MLflow {tagged}?"))
+                        .help(help),
+                    );
+                }
+            }
+            Registry::Build { .. } => {
+                if let Some(field) = version_field
+                    && version != DEFAULT_MLFLOW
+                {
+                    self.push(
+                        Diagnostic::warning(
+                            "unlocked-dependencies",
+                            field.span.clone(),
+                            format!("MLflow {version} is not the locked {DEFAULT_MLFLOW}: part of the image resolves when it is built"),
+                        )
+                        .label("not in the lock")
+                        .help(format!("the image keeps the lock's hashes for the packages MLflow {version} shares with it; pip picks MLflow's own packages and any dependency version they need at build time, without hashes. Leave `mlflow_version` out (or write `\"{DEFAULT_MLFLOW}\"`) for an image locked throughout")),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tag_version;
+
+    #[test]
+    fn versions_in_tags() {
+        assert_eq!(tag_version("v3.17.2"), Some("3.17.2"));
+        assert_eq!(tag_version("3.16.1-py312"), Some("3.16.1"));
+        assert_eq!(tag_version("3.16"), None);
+        assert_eq!(tag_version("latest"), None);
+        assert_eq!(tag_version("1.0.0"), Some("1.0.0"));
+        assert_eq!(tag_version("3..1"), None);
+    }
+}
