@@ -374,13 +374,34 @@ fn only_a_built_image_has_an_image_directory_and_it_is_locked() {
             dockerfile.contains("\nFROM python:3.12.12-slim-trixie\n"),
             "{dockerfile}"
         );
-        assert!(dockerfile.contains(
-            "RUN pip install --no-compile --require-hashes -r /tmp/requirements.lock \\\n && pip install --no-compile --no-index -r /tmp/requirements.txt \\\n"
-        ));
-        // Every pin of requirements.txt is in the lock, at that version, with hashes.
+        // `server.packages` are not in the lock: pip resolves them when the image is built.
+        let packages: Vec<String> = stack
+            .get("server")
+            .and_then(|s| s.get("packages"))
+            .and_then(|p| p.as_array())
+            .map(|p| {
+                p.iter()
+                    .filter_map(|v| v.as_str())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let index = if packages.is_empty() {
+            "--no-index "
+        } else {
+            ""
+        };
+        assert!(
+            dockerfile.contains(&format!(
+                "RUN pip install --no-compile --require-hashes -r /tmp/requirements.lock \\\n && pip install --no-compile {index}-r /tmp/requirements.txt \\\n"
+            )),
+            "{}: {dockerfile}",
+            path.display()
+        );
+        // Every other pin of requirements.txt is in the lock, at that version, with hashes.
         let lock = bundle.get("image/requirements.lock").unwrap();
         for line in bundle.get("image/requirements.txt").unwrap().lines() {
-            if line.starts_with('#') {
+            if line.starts_with('#') || packages.iter().any(|p| p == line) {
                 continue;
             }
             let (name, version) = line.split_once("==").unwrap();

@@ -141,11 +141,13 @@ mod tests {
                     metrics,
                 };
                 let locked = entries(flavour);
-                let pins = IMAGE_PINS.iter().filter(|(_, _, pinned_for)| match pinned_for {
-                    PinnedFor::Always => true,
-                    PinnedFor::BasicAuth => basic_auth,
-                    PinnedFor::Metrics => metrics,
-                });
+                let pins = IMAGE_PINS
+                    .iter()
+                    .filter(|(_, _, pinned_for)| match pinned_for {
+                        PinnedFor::Always => true,
+                        PinnedFor::BasicAuth => basic_auth,
+                        PinnedFor::Metrics => metrics,
+                    });
                 for (name, version, _) in pins {
                     let name = lock::normalize(name);
                     assert!(

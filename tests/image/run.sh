@@ -5,10 +5,10 @@
 # bundle's image/. Docker is not needed, and pip sees no configuration but the Dockerfile's
 # (PIP_* variables and pip.conf are ignored). Cases: the default stack (everything from the
 # lock, with --require-hashes, then nothing from the index), another MLflow release (the
-# lock's shared part with hashes, the rest resolved), and extra packages when the compiler
-# has `server.packages`.
+# lock's shared part with hashes, the rest resolved), and an extra package
+# (`server.packages`: the lock with hashes, the package and its dependencies resolved).
 #
-#   bash tests/image/run.sh [CASE...]      cases: default, previous-mlflow
+#   bash tests/image/run.sh [CASE...]      cases: default, previous-mlflow, packages
 #
 # Environment: IMAGE_PYTHON (default python3.12), IMAGE_PIP (default 25.0.1, the pip that
 # CPython 3.12's ensurepip bundles), IMAGE_COMPILER (default: cargo run).
@@ -50,6 +50,7 @@ stack_of() {
     case $case in
     default) ;;
     previous-mlflow) printf '\n[server]\nmlflow_version = "3.16.1"\n' >>"$stack" ;;
+    packages) printf '\n[server]\npackages = ["boto3==1.35.49"]\n' >>"$stack" ;;
     *) echo "unknown case $case" >&2 && return 1 ;;
     esac
     grep -q '^\[server\]' "$REPO/stacks/example.toml" && {
@@ -104,7 +105,7 @@ run_case() {
 }
 
 cases=("$@")
-[[ ${#cases[@]} -gt 0 ]] || cases=(default previous-mlflow)
+[[ ${#cases[@]} -gt 0 ]] || cases=(default previous-mlflow packages)
 passed=0 failed=0
 for case in "${cases[@]}"; do
     if run_case "$case"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
