@@ -8,7 +8,7 @@ mod keys;
 mod strings;
 mod syntax;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use toml::Spanned as TomlSpanned;
 use toml::de::{DeString, DeTable, DeValue};
@@ -71,6 +71,7 @@ pub fn parse(source: &Source, diags: &mut Diagnostics) -> Parsed {
         diags: Vec::new(),
         keys: BTreeSet::new(),
         suggested: BTreeSet::new(),
+        choices: HashMap::new(),
     };
     let stack = walker.stack_file(document.get_ref());
     // After a syntax error the recovered tree is a guess: what it says about the rest of
@@ -95,6 +96,9 @@ struct Walker<'t> {
     diags: Vec<Diagnostic>,
     keys: BTreeSet<String>,
     suggested: BTreeSet<String>,
+    /// The list of a table's keys for an unknown-key help, made once per table: a file of
+    /// 100,000 unknown keys would otherwise format it 100,000 times.
+    choices: HashMap<String, String>,
 }
 
 impl Walker<'_> {
@@ -310,10 +314,17 @@ impl Walker<'_> {
                 self.suggested.insert(suggestion.to_owned());
             }
             format!("did you mean `{suggestion}`?")
-        } else if table.is_empty() {
-            format!("the top-level keys are {}", suggest::one_of(known))
         } else {
-            format!("`[{table}]` takes {}", suggest::one_of(known))
+            self.choices
+                .entry(table.to_owned())
+                .or_insert_with(|| {
+                    if table.is_empty() {
+                        format!("the top-level keys are {}", suggest::one_of(known))
+                    } else {
+                        format!("`[{table}]` takes {}", suggest::one_of(known))
+                    }
+                })
+                .clone()
         };
         self.diags.push(
             Diagnostic::error("unknown-key", key.span(), message)

@@ -9,13 +9,24 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
         return None;
     }
     let input = input.to_ascii_lowercase();
+    let chars = input.chars().count();
+    let within = |distance: usize, candidate: &str| {
+        distance <= (candidate.len().max(input.len()) / 3).max(1)
+            || (distance <= 2 && candidate.chars().next() == input.chars().next())
+    };
     candidates
         .into_iter()
-        .map(|candidate| (strsim::damerau_levenshtein(&input, candidate), candidate))
-        .filter(|&(distance, candidate)| {
-            distance <= (candidate.len().max(input.len()) / 3).max(1)
-                || (distance <= 2 && candidate.chars().next() == input.chars().next())
+        // The distance is at least the difference in length: a candidate too long or too
+        // short to be within reach costs no distance (the cost of a file of unknown keys).
+        .filter(|candidate| {
+            within(candidate.chars().count().abs_diff(chars), candidate)
                 || (candidate.starts_with(&input) && input.len() >= 3)
+        })
+        // Adjacent transpositions count one edit, as typos do; the optimal string alignment
+        // distance needs no table per call, unlike the unrestricted Damerau-Levenshtein one.
+        .map(|candidate| (strsim::osa_distance(&input, candidate), candidate))
+        .filter(|&(distance, candidate)| {
+            within(distance, candidate) || (candidate.starts_with(&input) && input.len() >= 3)
         })
         .min_by_key(|&(distance, _)| distance)
         .map(|(_, candidate)| candidate)
