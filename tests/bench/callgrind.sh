@@ -9,6 +9,7 @@
 #   check-one      check stacks/example.toml
 #   build-fleet    build N generated stacks (default 1,000, as hyperfine.sh) into a new directory
 #   check-fleet    build --check of the same N stacks against their up-to-date bundles
+#   hostile-SHAPE  check of a hostile 1 MB stack file of each shape of gen-hostile.sh
 #
 # Environment: BENCH_FLEET (default 1000) stacks in the fleet; BENCH_BIN a binary to measure
 # instead of a fresh release build.
@@ -31,10 +32,12 @@ work=$(mktemp -d -p "${BENCH_TMPDIR:-/dev/shm}" mlflow-stack-callgrind.XXXXXX 2>
     mktemp -d -p "$PWD/target" mlflow-stack-callgrind.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 bash tests/bench/gen-stacks.sh "$work/fleet" "$fleet"
+bash tests/bench/gen-hostile.sh "$work/hostile"
 
-# Instructions executed by a command (all its threads), from callgrind's summary line.
+# Instructions executed by a command (all its threads), from callgrind's summary line;
+# the command may fail (a hostile file's check exits 1).
 instructions() {
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+    { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null || true; } |
         sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p'
 }
 row() {
@@ -52,3 +55,6 @@ row "build-one" "$bin" build stacks/example.toml --out "$work/one"
 row "check-one" "$bin" check stacks/example.toml
 row "build-fleet ($fleet stacks)" "$bin" build "$work"/fleet/*.toml --out "$work/out"
 row "check-fleet ($fleet stacks)" "$bin" build "$work"/fleet/*.toml --out "$work/out" --check
+for file in "$work"/hostile/*.toml; do
+    row "hostile-$(basename "$file" .toml)" "$bin" check "$file"
+done

@@ -1,12 +1,12 @@
 //! In-process benchmark of [`mlflow_stack::compile`] (parse → validate → plan → emit) for
-//! every stack file in `stacks/`, and `check` of hostile 1 MB stack files (thousands of
-//! diagnostics, a 1 MB line): `cargo bench --bench compile` (or `just bench`).
+//! every stack file in `stacks/`, and `check` of the hostile 1 MB stack files of
+//! `tests/bench/gen-hostile.sh` (100,000 unknown keys, thousands of duplicates and syntax
+//! errors, a 1 MB line, deep nesting): `cargo bench --bench compile` (or `just bench`).
 //!
 //! Time per call and allocations per call, without process start or file I/O; the
 //! whole-process figures (`build`, `manifests`, 1,000 stacks) come from
 //! `tests/bench/hyperfine.sh`.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use mlflow_stack::compile;
@@ -56,41 +56,33 @@ fn compile_stack(bencher: divan::Bencher, name: &str) {
     bencher.bench_local(|| compile(divan::black_box(&source)));
 }
 
-const REQUIRED: &str = "project = \"acme-ml-prod\"\nregion = \"europe-west3\"\nbucket = \"acme-ml-prod-mlflow\"\ntag = \"1.0.0\"\nenvironment = \"gke\"\n";
+/// The hostile 1 MB stack files of `tests/bench/gen-hostile.sh`, written once per run.
+fn hostile_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("mlflow-stack-hostile-{}", std::process::id()));
+        let status = std::process::Command::new("bash")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bench/gen-hostile.sh"))
+            .arg(&dir)
+            .status()
+            .expect("bash runs gen-hostile.sh");
+        assert!(status.success(), "gen-hostile.sh failed");
+        dir
+    })
+}
 
-/// A 1 MB stack file made to produce as many diagnostics as possible, of one kind.
-fn hostile(kind: &str) -> String {
-    let mut text = String::from(REQUIRED);
-    let mut i = 0;
-    while text.len() < 1_000_000 {
-        match kind {
-            "unknown-keys" => {
-                let _ = writeln!(text, "unknown_key_{i:06} = {i}");
-            }
-            "duplicate-keys" => text.push_str("region = \"europe-west3\"\n"),
-            "syntax-errors" => {
-                let _ = writeln!(text, "= {i} [[ \"");
-            }
-            "bad-values" => {
-                let _ = write!(text, "[server{i}]\nreplicas = \"many\"\n");
-            }
-            _ => {
-                text.push_str("name = \"");
-                text.push_str(&"x".repeat(1_000_000));
-                text.push_str("\"\n");
-            }
-        }
-        i += 1;
-    }
-    text
+fn hostile(shape: &str) -> Source {
+    let path = hostile_dir().join(format!("{shape}.toml"));
+    let text = std::fs::read_to_string(&path).expect("gen-hostile.sh wrote the shape");
+    Source::new(path, text)
 }
 
 /// `check` of a hostile 1 MB file without the file I/O: compile, then render what the CLI
 /// prints (the first 100 diagnostics, the count of the rest, the summary line).
-#[divan::bench(args = ["unknown-keys", "duplicate-keys", "syntax-errors", "bad-values", "long-line"], sample_count = 10)]
-fn check_hostile_1mb(bencher: divan::Bencher, kind: &str) {
+#[divan::bench(args = ["unknown-keys", "duplicate-keys", "duplicate-tables", "syntax-errors", "bad-values", "long-line", "deep-nesting"], sample_count = 10)]
+fn check_hostile_1mb(bencher: divan::Bencher, shape: &str) {
     use mlflow_stack::diag::{self, Style};
-    let source = Source::new(format!("{kind}.toml"), hostile(kind));
+    let source = hostile(shape);
     bencher.bench_local(|| {
         let compiled = compile(divan::black_box(&source));
         let mut out = diag::render_file(&source, &compiled.diagnostics, Style::PLAIN);

@@ -6,6 +6,7 @@
 #   manifests-one  manifests stacks/example.toml (stdout discarded)
 #   build-fleet    build N generated stacks (default 1,000) into a new directory
 #   check-fleet    build --check of the same N stacks against their up-to-date bundles
+#   hostile        check of a hostile 1 MB stack file of each shape of gen-hostile.sh
 #
 # and the peak memory (max RSS, GNU time) of each. Results: target/bench/*.md and *.json.
 #
@@ -53,6 +54,7 @@ work=$(mktemp -d -p "$tmpdir" mlflow-stack-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/aside"
 bash tests/bench/gen-stacks.sh "$work/fleet" "$stacks"
+bash tests/bench/gen-hostile.sh "$work/hostile"
 # Gets a previous output out of the way, untimed: on tmpfs it is deleted, on a disk moved
 # aside (a rename: nothing is deleted until the end).
 if [[ $fs == tmpfs ]]; then
@@ -82,6 +84,14 @@ hyperfine --warmup 1 --runs "$runs_fleet" \
     --export-markdown "$results/check-fleet.md" --export-json "$results/check-fleet.json" \
     --command-name "check-fleet ($stacks stacks)" \
     "$bin build $work/fleet/*.toml --out $work/out --check 2>/dev/null"
+
+# `check` exits 1 on these files: its diagnostics are what is measured.
+hostile=()
+for file in "$work"/hostile/*.toml; do
+    hostile+=(--command-name "hostile $(basename "$file" .toml)" "$bin check $file")
+done
+hyperfine --shell=none --ignore-failure --warmup 1 --runs "$runs_fleet" --output=null \
+    --export-markdown "$results/hostile.md" --export-json "$results/hostile.json" "${hostile[@]}"
 
 # Peak memory: the largest of five runs, in KiB. `fresh` moves the previous output aside
 # first, so that every run writes a whole new bundle.
