@@ -283,7 +283,7 @@ impl Sandbox {
     /// (gke), a current kubectl context (local).
     fn prerequisites(&self) -> Vec<(String, Value)> {
         let plan = &self.plan;
-        if plan.local {
+        let mut prerequisites = if plan.local {
             vec![(
                 "kube-context current".into(),
                 json!({"name": "kind-mlflow"}),
@@ -296,7 +296,12 @@ impl Sandbox {
                 (self.cluster_key(), json!({"status": "RUNNING"})),
                 ("service container.googleapis.com".into(), json!({})),
             ]
+        };
+        // A shared namespace exists already (`default` in every cluster, as the fake knows).
+        if !plan.owns_namespace && plan.namespace != "default" {
+            prerequisites.push((format!("k8s Namespace/{}", plan.namespace), json!({})));
         }
+        prerequisites
     }
 
     fn cluster_key(&self) -> String {
@@ -532,8 +537,9 @@ impl Sandbox {
             .collect()
     }
 
-    /// Resources that no `destroy` removes: the prerequisites, the enabled APIs, the
-    /// namespace (the bundle's `kubectl delete -k` removes it), the cluster's credentials.
+    /// Resources that no `destroy` removes: the prerequisites (a shared namespace among
+    /// them), the enabled APIs, the namespace the bundle owns (its `kubectl delete -k`
+    /// removes it), the cluster's credentials.
     fn always_kept(&self) -> BTreeSet<String> {
         let plan = &self.plan;
         let mut kept: BTreeSet<String> = self
@@ -542,7 +548,9 @@ impl Sandbox {
             .map(|(key, _)| key)
             .collect();
         kept.extend(plan.services.iter().map(|s| format!("service {s}")));
-        kept.insert(format!("k8s Namespace/{}", plan.namespace));
+        if plan.owns_namespace {
+            kept.insert(format!("k8s Namespace/{}", plan.namespace));
+        }
         if plan.gke && !plan.create_cluster {
             kept.insert(self.kube_context());
         }
@@ -1974,4 +1982,81 @@ fn bash_xtrace_prints_no_secret() {
         let private = key["private_key"].as_str().unwrap();
         assert!(!trace.contains(private), "a private key is in the trace");
     }
+}
+
+/// A shared namespace (`namespace_shared`, and `default`, which every cluster has) belongs
+/// to others: `infra.sh` puts its Secrets there but never creates, labels or deletes it,
+/// and a shared namespace that does not exist stops the `secrets` step with what to do.
+#[test]
+fn a_shared_namespace_is_never_created_labelled_or_deleted() {
+    let scratch = TempDir::new("infra-shared-namespace");
+    let default = changed_stack(
+        &scratch,
+        "local",
+        &[(
+            "environment = \"local\"",
+            "environment = \"local\"\nnamespace = \"default\"",
+        )],
+        "",
+    );
+    let shared = repo().join("tests/fixtures/good/shared-namespace.toml");
+    let touches_a_namespace = |run: &Run| -> Vec<String> {
+        run.calls
+            .iter()
+            .filter(|call| call.tool == "kubectl")
+            .filter(|call| {
+                let words: Vec<&str> = call.argv.iter().map(String::as_str).collect();
+                matches!(
+                    words.first(),
+                    Some(&("create" | "label" | "annotate" | "delete" | "patch" | "apply"))
+                ) && (words.contains(&"namespace")
+                    || words.contains(&"ns")
+                    || call.note.contains("Namespace/"))
+            })
+            .map(Call::line)
+            .collect()
+    };
+    for path in [&default, &shared] {
+        let sandbox = Sandbox::new(path);
+        let namespace = sandbox.plan.namespace.clone();
+        assert!(!sandbox.plan.owns_namespace, "{namespace}");
+        let before = sandbox.state()["resources"][format!("k8s Namespace/{namespace}")].clone();
+        for args in [
+            &["apply"][..],
+            &["apply"],
+            &["destroy", "--yes", "--delete-data"],
+        ] {
+            let run = sandbox.infra(args).ok();
+            assert_eq!(
+                touches_a_namespace(&run),
+                Vec::<String>::new(),
+                "{namespace} {args:?}"
+            );
+            assert_eq!(
+                sandbox.state()["resources"][format!("k8s Namespace/{namespace}")],
+                before,
+                "{namespace} {args:?}"
+            );
+        }
+    }
+
+    // A shared namespace that is not there is not made.
+    let sandbox = Sandbox::new(&shared);
+    let mut state = sandbox.state();
+    state["resources"]
+        .as_object_mut()
+        .unwrap()
+        .remove("k8s Namespace/data-platform");
+    fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr.contains(
+            "infra.sh: namespace data-platform does not exist; it is shared, so infra.sh does not create it"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(touches_a_namespace(&run), Vec::<String>::new());
+    assert!(!sandbox.resources().contains("k8s Namespace/data-platform"));
 }
