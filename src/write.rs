@@ -143,7 +143,17 @@ fn inspect(dir: &Path, bundle: &Bundle) -> Result<Existing, WriteError> {
     let mut pending = vec![PathBuf::new()];
     while let Some(relative) = pending.pop() {
         let path = dir.join(&relative);
-        for entry in fs::read_dir(&path).map_err(io_error(&path))? {
+        let mut entries = fs::read_dir(&path).map_err(io_error(&path))?.peekable();
+        // An empty directory the bundle has no file in was made by someone else: deleting
+        // it with the old bundle would delete what mlflow-stack did not write.
+        if entries.peek().is_none() && !relative.as_os_str().is_empty() {
+            let name = relative_name(&relative);
+            let prefix = format!("{name}/");
+            if !bundle.files.keys().any(|file| file.starts_with(&prefix)) {
+                foreign.push((name, "an empty directory"));
+            }
+        }
+        for entry in entries {
             empty = false;
             let entry = entry.map_err(io_error(&path))?;
             let child = relative.join(entry.file_name());

@@ -125,10 +125,12 @@ enum Plant {
     File,
     /// A FIFO: opening it for reading would block.
     Fifo,
+    /// An empty directory.
+    Dir,
 }
 
 /// Whatever is planted in a bundle directory (a link to a secret beside the bundle's files
-/// or in place of one, a key file, a FIFO), `build` and `build --check` name it and what to
+/// or in place of one, a key file, a FIFO, an empty directory), `build` and `build --check` name it and what to
 /// do, never print its content or block on it, refuse the directory and leave the planted
 /// entry as it was.
 #[test]
@@ -155,6 +157,12 @@ fn what_is_planted_in_a_bundle_is_named_never_printed_never_deleted() {
             "kubernetes/pipe.yaml (a FIFO)",
         ),
         (Plant::Fifo, "infra.sh", "infra.sh (a FIFO)"),
+        (Plant::Dir, "notes", "notes (an empty directory)"),
+        (
+            Plant::Dir,
+            "kubernetes/overlay",
+            "kubernetes/overlay (an empty directory)",
+        ),
     ];
     for (plant, name, named) in cases {
         let (dir, stack, out) = built("planted");
@@ -172,6 +180,7 @@ fn what_is_planted_in_a_bundle_is_named_never_printed_never_deleted() {
                     .unwrap()
                     .success()
             ),
+            Plant::Dir => fs::create_dir(&path).unwrap(),
         }
         // A changed stack: build would replace the directory.
         fs::write(&stack, GOOD.replace("1.0.0", "1.0.1")).unwrap();
@@ -194,6 +203,7 @@ fn what_is_planted_in_a_bundle_is_named_never_printed_never_deleted() {
             Plant::Link => assert!(kept.is_symlink(), "{name}"),
             Plant::File => assert_eq!(fs::read_to_string(&path).unwrap(), SECRET),
             Plant::Fifo => assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kept), "{name}"),
+            Plant::Dir => assert!(kept.is_dir(), "{name}"),
         }
     }
 }
