@@ -67,6 +67,7 @@ pub const CODES: &[&str] = &[
     "reserved-namespace",
     "toml-syntax",
     "unknown-key",
+    "unknown-location",
     "unknown-region",
     "unknown-value",
     "unlocked-dependencies",

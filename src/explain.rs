@@ -477,6 +477,14 @@ there would mix with cluster components.",
 "regoin = \"europe-west3\"",
 "Use the key the did-you-mean names, or see `mlflow-stack schema` for every key."
 }
+"unknown-location" {
+"`cluster.location` is where GKE finds the cluster: a region for a regional cluster, one
+of its zones for a zonal cluster; anything else would fail at the first gcloud call.",
+"[cluster]
+location = \"europe-west3a\"",
+"Use a region from `gcloud compute regions list` or a zone from `gcloud compute zones
+list`, e.g. `europe-west3` or `europe-west3-a`."
+}
 "unknown-region" {
 "`region` must be a Google Cloud region that has Cloud SQL, Cloud Storage and Artifact
 Registry; a typo would fail at the first gcloud call.",

@@ -10,7 +10,8 @@ pub use crate::validate::auth::Member;
 pub use crate::validate::expose::HostName;
 pub use crate::validate::gc::{CronSchedule, OlderThan};
 pub use crate::validate::gcp::{
-    BucketName, Cidr, ClusterName, InstanceId, ProjectId, Region, RepositoryId, Tier,
+    BucketName, Cidr, ClusterLocation, ClusterName, InstanceId, ProjectId, Region, RepositoryId,
+    Tier,
 };
 pub use crate::validate::image::{ImageRef, ImageTag, MlflowVersion};
 pub use crate::validate::k8s::{DirPath, DnsLabel, HostPattern, Quantity, SqlIdent};
@@ -141,6 +142,8 @@ pub enum Auth {
 #[derive(Debug, Clone)]
 pub struct Cluster {
     pub name: ClusterName,
+    /// The region or zone of the cluster; the stack's region unless `cluster.location`.
+    pub location: ClusterLocation,
     pub create: bool,
 }
 

@@ -237,6 +237,7 @@ impl Walker<'_> {
             self.record(p, entry.0);
             match entry.0.get_ref().as_ref() {
                 "name" => cluster.name = self.string(entry, p),
+                "location" => cluster.location = self.string(entry, p),
                 "create" => cluster.create = self.boolean(entry, p),
                 _ => self.unknown_key(entry, p),
             }

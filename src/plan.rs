@@ -118,6 +118,10 @@ pub struct Plan {
     pub db_user_uri: String,
     /// Secret Manager secret holding the generated database password (password auth).
     pub password_secret: Option<String>,
+    /// The server's IAM database user and the password secret, whichever `database.auth`
+    /// is: a stack that switched keeps the other login until `destroy`.
+    pub iam_db_user: String,
+    pub any_password_secret: String,
     /// Secret Manager secret whose labels record what `infra.sh` created that takes no
     /// labels itself (the database and its user).
     pub record_secret: String,
@@ -172,6 +176,10 @@ pub struct Plan {
     pub gc: Option<GcPlan>,
 
     pub cluster: Option<String>,
+    /// The cluster's region or zone (`cluster.location`, else the stack's region).
+    pub cluster_location: Option<String>,
+    /// Whether the cluster is zonal: `create` makes a Standard cluster, not Autopilot.
+    pub zonal_cluster: bool,
     pub create_cluster: bool,
     pub credentials_dir: Option<String>,
 
@@ -213,10 +221,11 @@ impl Plan {
         let server_account = names::server_account(name);
         let server_email = format!("{server_account}@{project}.iam.gserviceaccount.com");
         let iam_auth = matches!(stack.database.login, DatabaseLogin::Iam);
+        // Cloud SQL names an IAM service account user by its email without the domain suffix.
+        let iam_db_user = format!("{server_account}@{project}.iam");
         let db_user = match &stack.database.login {
             DatabaseLogin::Password { user } => user.to_string(),
-            // Cloud SQL names an IAM service account user by its email without the domain suffix.
-            DatabaseLogin::Iam => format!("{server_account}@{project}.iam"),
+            DatabaseLogin::Iam => iam_db_user.clone(),
         };
         let db_user_uri = db_user.replace('@', "%40");
         let database = stack.database.database.to_string();
@@ -418,6 +427,8 @@ impl Plan {
             db_user,
             db_user_uri,
             password_secret: (!iam_auth).then(|| format!("{name}-db-password")),
+            iam_db_user,
+            any_password_secret: format!("{name}-db-password"),
             record_secret: format!("{name}-infra-record"),
             sql_condition,
             sql_condition_title,
@@ -471,6 +482,8 @@ impl Plan {
             allow: stack.expose.allow.iter().map(ToString::to_string).collect(),
             gc,
             cluster: stack.cluster.as_ref().map(|c| c.name.to_string()),
+            cluster_location: stack.cluster.as_ref().map(|c| c.location.to_string()),
+            zonal_cluster: stack.cluster.as_ref().is_some_and(|c| c.location.is_zone()),
             create_cluster: stack.cluster.as_ref().is_some_and(|c| c.create),
             credentials_dir,
             services,

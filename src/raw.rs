@@ -389,7 +389,11 @@ pub struct Cluster {
         regex(pattern = r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
     )]
     pub name: Field<String>,
-    /// Create a GKE Autopilot cluster in `region` when it does not exist. Default false.
+    /// Where the cluster is: a region (a regional cluster) or a zone such as
+    /// `europe-west3-a` (a zonal cluster). Default `region`.
+    pub location: Field<String>,
+    /// Create the cluster when it does not exist: GKE Autopilot in a region, a Standard
+    /// cluster in a zone. Default false.
     pub create: Field<bool>,
 }
 

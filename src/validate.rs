@@ -23,8 +23,8 @@ use std::ops::Range;
 
 use crate::diag::{Diagnostic, Diagnostics, shown};
 use crate::model::{
-    Auth, BucketName, Cidr, Cluster, ClusterName, Credentials, CronSchedule, Database,
-    DatabaseAuth, DatabaseLogin, DirPath, DnsLabel, Environment, Expose, ExposeType, Gc,
+    Auth, BucketName, Cidr, Cluster, ClusterLocation, ClusterName, Credentials, CronSchedule,
+    Database, DatabaseAuth, DatabaseLogin, DirPath, DnsLabel, Environment, Expose, ExposeType, Gc,
     HostPattern, ImageRef, ImageTag, InstanceId, MlflowVersion, OlderThan, Package,
     PostgresVersion, ProjectId, Quantity, Region, Registry, RegistryKind, RepositoryId, Server,
     SqlIdent, Stack, Tier,
@@ -300,7 +300,7 @@ impl Validator<'_> {
         );
         self.auth_database_fits(raw, auth.as_ref());
         self.not_yet_supported(raw, expose.as_ref());
-        let cluster = self.cluster(raw, environment, name.as_ref());
+        let cluster = self.cluster(raw, environment, name.as_ref(), region.as_ref());
         let credentials = self.credentials(raw, environment);
         let gc = raw.gc.as_ref().map(|table| self.gc(&table.value));
 
@@ -828,6 +828,7 @@ impl Validator<'_> {
         raw: &raw::StackFile,
         environment: Option<Environment>,
         name: Option<&DnsLabel>,
+        region: Option<&Region>,
     ) -> Option<Cluster> {
         match environment {
             Some(Environment::Local) => {
@@ -843,8 +844,15 @@ impl Validator<'_> {
                     Some(field) => self.check("cluster.name", Some(field), ClusterName::parse),
                     None => name.map(ClusterName::from_name),
                 };
+                let location = match &table.location {
+                    Some(field) => {
+                        self.check("cluster.location", Some(field), ClusterLocation::parse)
+                    }
+                    None => region.map(ClusterLocation::of_region),
+                };
                 Some(Cluster {
                     name: cluster_name?,
+                    location: location?,
                     create: table.create.as_ref().is_some_and(|f| f.value),
                 })
             }

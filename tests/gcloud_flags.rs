@@ -2,6 +2,8 @@
 //! gcloud has for that command. `tests/fixtures/gcloud-flags.json` lists them, read from
 //! `gcloud COMMAND --help` of a real Google Cloud SDK (its `_about` says which); the fake
 //! gcloud of the infra tests accepts what the script sends, this test what gcloud accepts.
+//! Where the machine has a newer list (`../shared/gcloud/flags.json` beside the
+//! repository), every script is checked against it too.
 
 use std::collections::BTreeSet;
 
@@ -79,59 +81,107 @@ fn invocations(script: &str) -> Vec<(Vec<String>, Vec<String>)> {
     found
 }
 
-#[test]
-fn every_gcloud_flag_in_every_script_exists() {
-    let known: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("tests/fixtures/gcloud-flags.json")).unwrap(),
-    )
-    .unwrap();
-    let mut stacks = stack_files("stacks");
-    stacks.extend(stack_files("tests/fixtures/good"));
-    let mut commands = BTreeSet::new();
-    for path in stacks {
-        let (_, compiled) = compile_file(&path);
-        let bundle = compiled.bundle.unwrap();
-        let script = bundle.get("infra.sh").unwrap();
-        for (words, flags) in invocations(script) {
-            let command = (1..=words.len())
-                .rev()
-                .map(|n| words[..n].join(" "))
-                .find(|command| known.get(command).is_some())
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{}: gcloud {} is not a known command",
-                        path.display(),
-                        words.join(" ")
-                    )
-                });
-            let accepted = &known[&command]["flags"];
-            for flag in flags {
-                let negated = flag
-                    .strip_prefix("no-")
-                    .is_some_and(|base| accepted[base] == "bn");
-                assert!(
-                    accepted.get(&flag).is_some() || negated || GLOBAL.contains(&flag.as_str()),
-                    "{}: gcloud {command} has no --{flag}",
-                    path.display()
-                );
-            }
-            commands.insert(command);
+/// The flag lists to check against: the vendored copy, and the machine's shared one
+/// (`../shared/gcloud/flags.json`, beside the repository) when it is there.
+fn flag_lists() -> Vec<(String, Value)> {
+    let mut lists = Vec::new();
+    for path in [
+        repo().join("tests/fixtures/gcloud-flags.json"),
+        repo().join("../shared/gcloud/flags.json"),
+    ] {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let known = serde_json::from_str(&text)
+                .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+            lists.push((path.display().to_string(), known));
         }
     }
-    // The script's commands are all seen (a parser that finds nothing proves nothing).
-    for expected in [
-        "beta sql instances create",
-        "sql instances patch",
-        "storage buckets update",
-        "projects add-iam-policy-binding",
-        "sql users create",
-        "compute addresses update",
-        "container clusters create-auto",
-        "builds submit",
-    ] {
-        assert!(
-            commands.contains(expected),
-            "{expected} not found in {commands:#?}"
+    lists
+}
+
+/// What is wrong with the gcloud command lines of SCRIPT by KNOWN: a command gcloud does
+/// not have, a flag the command does not take. Also returns the commands found.
+fn problems(script: &str, known: &Value) -> (Vec<String>, BTreeSet<String>) {
+    let mut problems = Vec::new();
+    let mut commands = BTreeSet::new();
+    for (words, flags) in invocations(script) {
+        let Some(command) = (1..=words.len())
+            .rev()
+            .map(|n| words[..n].join(" "))
+            .find(|command| known.get(command).is_some())
+        else {
+            problems.push(format!("gcloud {} is not a known command", words.join(" ")));
+            continue;
+        };
+        let accepted = &known[&command]["flags"];
+        for flag in flags {
+            let negated = flag
+                .strip_prefix("no-")
+                .is_some_and(|base| accepted[base] == "bn");
+            if accepted.get(&flag).is_none() && !negated && !GLOBAL.contains(&flag.as_str()) {
+                problems.push(format!("gcloud {command} has no --{flag}"));
+            }
+        }
+        commands.insert(command);
+    }
+    (problems, commands)
+}
+
+#[test]
+fn every_gcloud_flag_in_every_script_exists() {
+    let mut stacks = stack_files("stacks");
+    stacks.extend(stack_files("tests/fixtures/good"));
+    let scripts: Vec<(String, String)> = stacks
+        .iter()
+        .map(|path| {
+            let (_, compiled) = compile_file(path);
+            let bundle = compiled.bundle.unwrap();
+            let script = bundle.get("infra.sh").unwrap().to_owned();
+            (path.display().to_string(), script)
+        })
+        .collect();
+    let lists = flag_lists();
+    assert!(!lists.is_empty());
+    for (source, known) in &lists {
+        let mut commands = BTreeSet::new();
+        for (path, script) in &scripts {
+            let (problems, found) = problems(script, known);
+            assert_eq!(problems, Vec::<String>::new(), "{path} by {source}");
+            commands.extend(found);
+        }
+        // The script's commands are all seen (a parser that finds nothing proves nothing).
+        for expected in [
+            "beta sql instances create",
+            "sql instances patch",
+            "storage buckets update",
+            "projects add-iam-policy-binding",
+            "sql users create",
+            "compute addresses update",
+            "container clusters create-auto",
+            "builds submit",
+        ] {
+            assert!(
+                commands.contains(expected),
+                "{expected} not found in {commands:#?}"
+            );
+        }
+    }
+}
+
+/// The negative control: flags gcloud lacks, in the forms the scripts use, are caught by
+/// the same check against every flag list (GA `sql instances create` takes no labels,
+/// `storage buckets create` none at all).
+#[test]
+fn a_flag_gcloud_lacks_is_caught() {
+    let script = "step() {\n  create gcloud sql instances create \"$I\" --tier=\"$T\" \\\n    --labels=\"$LABELS\"\n  create gcloud storage buckets create \"gs://${B}\" --labels=\"$LABELS\"\n  gcloud sql users frobnicate \"$U\"\n}\n";
+    for (source, known) in flag_lists() {
+        assert_eq!(
+            problems(script, &known).0,
+            [
+                "gcloud sql instances create has no --labels",
+                "gcloud storage buckets create has no --labels",
+                "gcloud sql users frobnicate is not a known command",
+            ],
+            "{source}"
         );
     }
 }

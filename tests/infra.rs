@@ -293,7 +293,10 @@ impl Sandbox {
         } else {
             // A cluster: its API is on.
             vec![
-                (self.cluster_key(), json!({"status": "RUNNING"})),
+                (
+                    self.cluster_key(),
+                    json!({"status": "RUNNING", "workloadPool": format!("{}.svc.id.goog", plan.project)}),
+                ),
                 ("service container.googleapis.com".into(), json!({})),
             ]
         };
@@ -306,7 +309,8 @@ impl Sandbox {
 
     fn cluster_key(&self) -> String {
         let cluster = self.plan.cluster.as_deref().unwrap();
-        format!("cluster {}/{cluster}", self.plan.region)
+        let location = self.plan.cluster_location.as_deref().unwrap();
+        format!("cluster {location}/{cluster}")
     }
 
     fn state(&self) -> Value {
@@ -562,7 +566,8 @@ impl Sandbox {
         let cluster = plan.cluster.as_deref().unwrap();
         format!(
             "kube-context gke_{}_{}_{cluster}",
-            plan.project, plan.region
+            plan.project,
+            plan.cluster_location.as_deref().unwrap()
         )
     }
 
@@ -838,7 +843,17 @@ fn apply_on_an_empty_project_creates_everything_in_order() {
         assert_eq!(record["managed-by"], "mlflow-stack");
         assert_eq!(record["mlflow-stack"], plan.stack_name.as_str());
         assert_eq!(record["sql-database"], "true");
-        assert_eq!(record["sql-user"], "true");
+        if plan.iam_auth {
+            assert_eq!(record["iam-user"], "true");
+        } else {
+            assert_eq!(record["password-user"], plan.db_user.as_str());
+        }
+        assert_eq!(record["bucket"], "true");
+        assert_eq!(record["sql-instance"], "true");
+        assert_eq!(
+            record["cluster"].as_str(),
+            plan.create_cluster.then_some("true")
+        );
         assert_eq!(record["mlflow-version"], plan.mlflow_version_label.as_str());
         if plan.build_image {
             assert_eq!(record["image-tag"], plan.image_tag_label.as_str());
@@ -1123,6 +1138,10 @@ fn apply_step_runs_only_that_step() {
              --uniform-bucket-level-access --public-access-prevention",
             "gcloud storage buckets update gs://acme-ml-prod-mlflow \
              --update-labels=managed-by=mlflow-stack,mlflow-stack=mlflow",
+            // The record that this stack created the bucket, created with its first entry.
+            "gcloud secrets create mlflow-infra-record --replication-policy=automatic \
+             --labels=managed-by=mlflow-stack,mlflow-stack=mlflow",
+            "gcloud secrets update mlflow-infra-record --update-labels=bucket=true",
         ]
     );
 
@@ -1479,7 +1498,8 @@ fn pre_existing_resources_are_adopted_and_survive_destroy() {
     }
     sandbox.seed(
         &cluster,
-        json!({"name": "ml-platform", "status": "RUNNING"}),
+        json!({"name": "ml-platform", "status": "RUNNING",
+               "workloadPool": "acme-ml-prod.svc.id.goog"}),
     );
     sandbox.seed(
         &bucket,
@@ -1708,7 +1728,8 @@ fn a_missing_cluster_fails_before_any_mutation() {
     assert_eq!(
         run.stderr,
         "infra.sh: GKE cluster mlflow not found in europe-west3 (project acme-ml-prod): create \
-         it, correct `cluster.name` in the stack file, or set `create = true` in its [cluster] table\n"
+         it, correct `cluster.name` or `cluster.location` in the stack file, or set `create = true` \
+         in its [cluster] table\n"
     );
     assert!(
         run.calls.iter().all(|call| !call.mutating),
@@ -2059,4 +2080,247 @@ fn a_shared_namespace_is_never_created_labelled_or_deleted() {
     );
     assert_eq!(touches_a_namespace(&run), Vec::<String>::new());
     assert!(!sandbox.resources().contains("k8s Namespace/data-platform"));
+}
+
+/// Whether LOGIN can use the tables of DATABASE in the fake: it owns them, or it is a
+/// member of their owner (what `--database-roles` makes it; the e2e suite's `login-switch`
+/// scenario proves on a real PostgreSQL that a member reads, writes and migrates them).
+fn can_use_tables(sandbox: &Sandbox, login: &str) -> bool {
+    let plan = &sandbox.plan;
+    let database = sandbox.resource(&format!("sql-database {}/{}", plan.instance, plan.database));
+    let owner = database["tables_owned_by"].as_str().unwrap();
+    let user = sandbox.resource(&format!("sql-user {}/{login}", plan.instance));
+    owner == login
+        || user["databaseRoles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|role| role == owner)
+}
+
+/// The database logins and Secret Manager secrets of the project.
+fn logins_and_secrets(sandbox: &Sandbox) -> Vec<String> {
+    sandbox
+        .resources()
+        .into_iter()
+        .filter(|key| key.starts_with("sql-user ") || key.starts_with("secret "))
+        .collect()
+}
+
+fn updates(run: &Run) -> Vec<&str> {
+    run.stdout
+        .lines()
+        .filter(|line| line.starts_with("    update ") || line.starts_with("    member of "))
+        .collect()
+}
+
+/// `database.auth` from password to iam and back: the instance flag, the IAM user (a member
+/// of the password user, who owns MLflow's tables), the instanceUser binding granted and,
+/// back on password, revoked; the password user and its secret stay until `destroy`.
+#[test]
+fn password_to_iam_and_back() {
+    let scratch = TempDir::new("infra-login");
+    let mut sandbox = Sandbox::new(&stack("example"));
+    sandbox.infra(&["apply"]).ok();
+    let iam_user = sandbox.plan.iam_db_user.clone();
+    let server = format!("serviceAccount:{}", sandbox.plan.server_email);
+    let instance_user = [
+        "project acme-ml-prod".to_owned(),
+        "roles/cloudsql.instanceUser".to_owned(),
+        server,
+        sandbox.plan.sql_condition_title.clone(),
+    ];
+
+    let iam = changed_stack(&scratch, "example", &[], "[database]\nauth = \"iam\"");
+    sandbox.rebuild(&iam);
+    let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(
+        updates(&run),
+        [
+            "    update cloudsql.iam_authentication: (none) → on",
+            "    member of mlflow, the login of database.auth = \"password\", which owns the tables",
+        ]
+    );
+    assert!(run.stdout.contains(&format!(
+        "gcloud sql users create {iam_user} --instance=mlflow-db --type=cloud_iam_service_account \
+         --database-roles=cloudsqlsuperuser\\,mlflow\n"
+    )));
+    assert_eq!(run.mutating(), Vec::<String>::new());
+    sandbox.infra(&["apply"]).ok();
+    assert!(can_use_tables(&sandbox, &iam_user));
+    assert!(sandbox.bindings().contains(&instance_user));
+    // The password login and its secret stay.
+    sandbox.resource("sql-user mlflow-db/mlflow");
+    sandbox.resource("secret mlflow-db-password");
+    let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+
+    // Back: the password user exists and owns the tables; the binding goes.
+    sandbox.rebuild(&stack("example"));
+    let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(
+        updates(&run),
+        ["    update roles/cloudsql.instanceUser: granted → none (database.auth = \"password\")"]
+    );
+    assert!(run.results().contains(&("iam".into(), "update".into())));
+    assert!(run.results().contains(&("db-user".into(), "ok".into())));
+    let run = sandbox.infra(&["apply"]).ok();
+    assert_eq!(
+        run.mutating(),
+        [format!(
+            "gcloud projects remove-iam-policy-binding acme-ml-prod --member=serviceAccount:{} \
+             --role=roles/cloudsql.instanceUser --condition={} --quiet",
+            sandbox.plan.server_email, sandbox.plan.sql_condition
+        )]
+    );
+    assert!(!sandbox.bindings().contains(&instance_user));
+    assert!(can_use_tables(&sandbox, "mlflow"));
+    let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+
+    // Only destroy removes both logins, and the password.
+    let run = sandbox.infra(&["destroy", "--yes"]).ok();
+    assert!(
+        sandbox
+            .resources()
+            .contains(&format!("sql-user mlflow-db/{iam_user}"))
+    );
+    assert!(
+        run.results()
+            .contains(&("db-user".into(), "kept (--delete-data removes it)".into()))
+    );
+    sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert_eq!(logins_and_secrets(&sandbox), Vec::<String>::new());
+}
+
+/// A stack that began on iam and moves to password: the new password user is a member of
+/// the IAM user, who owns the tables; `destroy --delete-data` removes both and the password.
+#[test]
+fn iam_to_password() {
+    let scratch = TempDir::new("infra-login-iam");
+    let iam = changed_stack(&scratch, "example", &[], "[database]\nauth = \"iam\"");
+    let mut sandbox = Sandbox::new(&iam);
+    sandbox.infra(&["apply"]).ok();
+    let iam_user = sandbox.plan.iam_db_user.clone();
+    sandbox.rebuild(&stack("example"));
+    let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stdout.contains(&format!(
+            "    member of {iam_user}, the login of database.auth = \"iam\", which owns the tables\n"
+        )),
+        "{}",
+        run.stdout
+    );
+    let run = sandbox.infra(&["apply"]).ok();
+    assert!(
+        run.mutating().iter().any(|call| call.starts_with(&format!(
+            "gcloud sql users create mlflow --instance=mlflow-db --database-roles=cloudsqlsuperuser,{iam_user} --flags-file="
+        ))),
+        "{:#?}",
+        run.mutating()
+    );
+    assert!(can_use_tables(&sandbox, "mlflow"));
+    assert_eq!(sandbox.infra(&["plan", "--detailed-exitcode"]).code, 0);
+
+    // Back on iam, then destroy: no login, no password left.
+    sandbox.rebuild(&iam);
+    assert_eq!(sandbox.infra(&["plan", "--detailed-exitcode"]).code, 2);
+    sandbox.infra(&["apply"]).ok();
+    assert_eq!(sandbox.infra(&["plan", "--detailed-exitcode"]).code, 0);
+    sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert_eq!(logins_and_secrets(&sandbox), Vec::<String>::new());
+}
+
+/// An image tag that exists without this stack's record (pushed by hand, or by another
+/// tool) is adopted, by `plan` and `apply` alike: used as it is, never rebuilt or deleted;
+/// only a tag the record knows is compared with the image/ files (`a_stale_image_tag_is_refused`).
+#[test]
+fn an_image_built_elsewhere_is_adopted() {
+    let sandbox = Sandbox::new(&stack("example"));
+    // The registry's API and repository, with the tag pushed into it by someone else.
+    sandbox.infra(&["apply", "services", "registry"]).ok();
+    let image = format!("image {}", sandbox.plan.image);
+    sandbox.seed(&image, json!({}));
+    let adopted = format!(
+        "    adopted: image {} (built elsewhere: its image/ files are unknown)",
+        sandbox.plan.image
+    );
+    for args in [&["plan"][..], &["apply"]] {
+        let run = sandbox.infra(args).ok();
+        assert!(
+            run.results().contains(&("image".into(), "adopted".into())),
+            "{args:?}\n{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains(&adopted), "{args:?}\n{}", run.stdout);
+        assert!(
+            run.calls
+                .iter()
+                .all(|call| !call.starts_with("gcloud builds submit"))
+        );
+    }
+    sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert!(sandbox.resources().contains(&image));
+}
+
+/// The mark removed by hand from resources `apply` created (the record says so): `plan`
+/// shows it as an update, `apply` puts it back, and they stay the stack's for `destroy`.
+#[test]
+fn a_mark_removed_by_hand_is_put_back() {
+    let sandbox = Sandbox::new(&stack("production"));
+    sandbox.infra(&["apply"]).ok();
+    let plan = &sandbox.plan;
+    let (bucket, instance, cluster) = (
+        format!("bucket {}", plan.bucket),
+        format!("sql-instance {}", plan.instance),
+        sandbox.cluster_key(),
+    );
+    let mut state = sandbox.state();
+    for (key, labels) in [
+        (&bucket, "/labels"),
+        (&instance, "/settings/userLabels"),
+        (&cluster, "/resourceLabels"),
+    ] {
+        let found = state["resources"][key.as_str()]
+            .pointer_mut(labels)
+            .unwrap();
+        *found = json!({"team": "research"});
+    }
+    fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
+
+    let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    let update =
+        "    update labels: team=research → managed-by=mlflow-stack,mlflow-stack=research-mlflow";
+    for step in ["bucket", "sql-instance", "cluster"] {
+        let (_, calls) = run
+            .calls_by_step()
+            .into_iter()
+            .find(|(s, _)| s == step)
+            .unwrap();
+        assert!(!calls.is_empty());
+        assert!(
+            run.results().contains(&(step.into(), "update".into())),
+            "{step}\n{}",
+            run.stdout
+        );
+    }
+    assert_eq!(run.stdout.matches(update).count(), 3, "{}", run.stdout);
+    let run = sandbox.infra(&["apply"]).ok();
+    assert_eq!(
+        run.mutating(),
+        [
+            "gcloud storage buckets update gs://acme-ml-prod-mlflow-research \
+             --update-labels=managed-by=mlflow-stack,mlflow-stack=research-mlflow",
+            "gcloud beta sql instances patch research-mlflow-db \
+             --update-labels=managed-by=mlflow-stack,mlflow-stack=research-mlflow --quiet",
+            "gcloud container clusters update ml-platform --location=europe-west4 \
+             --update-labels=managed-by=mlflow-stack,mlflow-stack=research-mlflow",
+        ]
+    );
+    assert_eq!(sandbox.resource(&bucket)["labels"]["team"], "research");
+    assert_eq!(sandbox.infra(&["plan", "--detailed-exitcode"]).code, 0);
 }

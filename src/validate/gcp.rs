@@ -60,6 +60,11 @@ string_newtype!(
     ClusterName
 );
 string_newtype!(
+    /// Where a GKE cluster is: a region (a regional cluster) or one of its zones (a zonal
+    /// cluster).
+    ClusterLocation
+);
+string_newtype!(
     /// An Artifact Registry repository id.
     RepositoryId
 );
@@ -453,6 +458,49 @@ impl ClusterName {
     }
 }
 
+impl ClusterLocation {
+    pub fn parse(value: &str) -> Checked<Self> {
+        if REGIONS.contains(&value) || region_of_zone(value).is_some() {
+            return Ok(Self(value.to_owned()));
+        }
+        let zonal = value
+            .rsplit_once('-')
+            .filter(|(_, zone)| zone.len() == 1 && zone.bytes().all(|b| b.is_ascii_lowercase()));
+        let help = match zonal {
+            // A zone of a misspelt region: the same zone of the region meant.
+            Some((region, zone)) => suggest::closest(region, REGIONS.iter().copied()).map_or_else(
+                || format!("`{region}` is not a region; {}", region_help(region)),
+                |meant| format!("did you mean `{meant}-{zone}`?"),
+            ),
+            None => format!(
+                "{} (or a zone, such as `europe-west3-a`, for a zonal cluster)",
+                region_help(value)
+            ),
+        };
+        Err(Problem::new(
+            "unknown-location",
+            format!(
+                "`{}` is neither a Google Cloud region nor a zone",
+                crate::diag::shown(value)
+            ),
+        )
+        .label("unknown location")
+        .help(help))
+    }
+
+    /// Whether this is a zone (`europe-west3-a`), not a region.
+    #[must_use]
+    pub fn is_zone(&self) -> bool {
+        region_of_zone(&self.0).is_some()
+    }
+
+    /// The location of a cluster the stack does not place: its region.
+    #[must_use]
+    pub fn of_region(region: &Region) -> Self {
+        Self(region.as_str().to_owned())
+    }
+}
+
 impl RepositoryId {
     pub fn parse(value: &str) -> Checked<Self> {
         if is_lower_name(value) && value.len() <= 63 {
@@ -610,6 +658,22 @@ mod tests {
                 "invalid-project",
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn cluster_locations() {
+        let region = ClusterLocation::parse("europe-west3").unwrap();
+        assert!(!region.is_zone());
+        assert!(ClusterLocation::parse("europe-west3-a").unwrap().is_zone());
+        for (bad, help) in [
+            ("europe-west3a", "did you mean `europe-west3`? (or a zone"),
+            ("europe-wset3-b", "did you mean `europe-west3-b`?"),
+            ("us-east-1", "did you mean `us-east1`? (or a zone"),
+        ] {
+            let problem = ClusterLocation::parse(bad).unwrap_err();
+            assert_eq!(problem.code, "unknown-location", "{bad}");
+            assert!(problem.help.starts_with(help), "{bad}: {}", problem.help);
         }
     }
 

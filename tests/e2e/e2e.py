@@ -24,10 +24,11 @@ container's memory limit.
 Scenarios: the main stack (with a restart on the same database), the same stack with a
 database password full of URL-special characters, serve_artifacts = false (the client
 writes to the bucket itself; its [gc] collector deletes in the bucket too), IAM database
-auth (a user name with '@'), and operations (metrics = true and a [gc] table: /metrics
+auth (a user name with '@'), operations (metrics = true and a [gc] table: /metrics
 counts requests from its emptyDir multiprocess files; the CronJob's `mlflow gc` container,
 run as generated with the Service's DNS name resolved to the server, removes a deleted
-run's rows and artifacts and keeps a live one). Every process started here is killed at the end,
+run's rows and artifacts and keeps a live one), and a switch of database.auth from
+password to iam and back on one database (login-switch). Every process started here is killed at the end,
 whatever happens. Exit status 0 only when every scenario passed.
 """
 
@@ -49,6 +50,7 @@ import urllib.parse
 from pathlib import Path
 
 import psycopg2
+import psycopg2.errors
 import requests
 import yaml
 from psycopg2 import sql
@@ -1392,12 +1394,14 @@ class ServerConfig:
 class Scenario:
     """db_password None: the stack uses IAM database authentication (no password at all)."""
 
-    def __init__(self, name, stack_file, db_password, restart=False, operations=False):
+    def __init__(self, name, stack_file, db_password, restart=False, operations=False, switch_to=None):
         self.name = name
         self.stack_file = Path(stack_file)
         self.db_password = db_password
         self.restart = restart
         self.operations = operations  # metrics (garbage collection: any stack with [gc])
+        # Another stack file on the same database: its login replaces this one's and back.
+        self.switch_to = switch_to
 
 
 class Suite:
@@ -1464,10 +1468,13 @@ class Suite:
             Scenario("client-artifacts", client_artifacts, PLAIN_DB_PASSWORD),
             Scenario("iam-auth", iam_auth, None),  # user name with '@', written %40 in the URI
             Scenario("operations", operations, PLAIN_DB_PASSWORD, operations=True),
+            Scenario("login-switch", main, PLAIN_DB_PASSWORD, switch_to=iam_auth),
         ]
 
     def run(self, scenario):
         """One scenario, from an empty database and bucket. Returns (report line, seconds)."""
+        if scenario.switch_to:
+            return self.run_login_switch(scenario)
         started = time.monotonic()
         work = self.root / "scenarios" / scenario.name
         logs = work / "logs"
@@ -1538,6 +1545,114 @@ class Suite:
         if pod.note:
             summary += f" [{pod.note}]"
         return summary, time.monotonic() - started
+
+    def pod_of(self, stack_file, password, work):
+        """The pod of STACK_FILE's bundle, its `mlflow` container and what that will use."""
+        with open(stack_file, "rb") as f:
+            stack = tomllib.load(f)
+        bundle = self.build_bundle(stack_file)
+        container = bundle.container("mlflow")
+        pod = Pod(
+            bundle, self.processes, work, self.secrets_for(bundle, password), {"STORAGE_EMULATOR_HOST": self.gcs.url}
+        )
+        return pod, container, ServerConfig(pod, container, stack)
+
+    def serve(self, pod, container, config, logs, label, action):
+        """The init containers (the migration), then the server; ACTION(server, client
+        env) while it runs. Returns what ACTION returns."""
+        pod.run_init_containers(logs)
+        proc = pod.start(container, logs / f"mlflow-{label}.log")
+        try:
+            pod.wait_ready(container, proc)
+            client_env = {} if config.serve_artifacts else {"STORAGE_EMULATOR_HOST": self.gcs.url}
+            return action(Server(config.port), client_env)
+        except BaseException as error:
+            error.server_log = proc.log_path
+            raise
+        finally:
+            if proc.poll() is None:
+                pod.stop_container(container, proc)
+            self.processes.stop(proc, grace_seconds=1)
+
+    def run_login_switch(self, scenario):
+        """`database.auth` from password to iam and back on one database, as infra.sh does
+        it: the IAM user is created a member of the password user, which owns MLflow's
+        tables (`gcloud sql users create ... --database-roles=cloudsqlsuperuser,mlflow`;
+        Cloud SQL runs the GRANT, here the superuser does). Without the membership the IAM
+        user may not even read them (the control); with it, the server migrates, reads and
+        writes as the IAM user, may alter the tables (what a version's migration does),
+        and the password user reads what it wrote after the switch back."""
+        started = time.monotonic()
+        work = self.root / "scenarios" / scenario.name
+        logs = work / "logs"
+        logs.mkdir(parents=True)
+        old = self.pod_of(scenario.stack_file, scenario.db_password, work / "password")
+        new = self.pod_of(scenario.switch_to, None, work / "iam")
+        owner, login, database = old[2].user, new[2].user, old[2].database
+        if database != new[2].database:
+            raise Failure(f"the two stacks use databases {database} and {new[2].database}")
+        self.postgres.recreate_database(owner, scenario.db_password, database)
+        self.gcs.empty_bucket(old[2].bucket)
+
+        def train(server, env, label):
+            return run_train(self.processes, server, env, logs / f"train-{label}.log")
+
+        first = self.serve(*old, logs, "password", lambda server, env: train(server, env, "password"))
+
+        admin = self.postgres.connect("postgres")
+        try:
+            with admin.cursor() as cur:
+                cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
+                cur.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(login)))
+                self.postgres._trust_only(login)
+                cur.execute("SELECT pg_reload_conf()")
+            denied = self.as_login(login, database, "SELECT count(*) FROM experiments")
+            if not isinstance(denied, psycopg2.errors.InsufficientPrivilege):
+                raise Failure(f"{login}, no member of {owner}, read its tables: {denied!r}")
+            with admin.cursor() as cur:
+                cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(owner), sql.Identifier(login)))
+        finally:
+            admin.close()
+        altered = self.as_login(login, database, "ALTER TABLE runs ADD COLUMN e2e_probe integer")
+        if altered is not None:
+            raise Failure(f"{login}, a member of {owner}, may not alter its table runs: {altered!r}")
+
+        def after_switch(server, env):
+            check_run(server, first)
+            return train(server, env, "iam")
+
+        second = self.serve(*new, logs, "iam", after_switch)
+
+        def after_switch_back(server, _env):
+            check_run(server, first)
+            check_run(server, second)
+
+        self.serve(*old, logs, "password-again", after_switch_back)
+        summary = (
+            f"{login} without membership in {owner}: permission denied on its tables; as a member it "
+            f"migrated, read run {first[:8]}, wrote run {second[:8]} and altered a table; "
+            f"{owner} read both after the switch back"
+        )
+        return summary, time.monotonic() - started
+
+    def as_login(self, login, database, statement):
+        """Runs STATEMENT as LOGIN (trusted, as an IAM user behind the proxy) and rolls it
+        back. Returns the error, or None."""
+        try:
+            conn = psycopg2.connect(
+                host=POSTGRES_HOST, port=POSTGRES_PORT, user=login, dbname=database, connect_timeout=5
+            )
+        except psycopg2.Error as error:
+            raise Failure(f"{login} cannot connect: {error}") from error
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement)
+            return None
+        except psycopg2.Error as error:
+            return error
+        finally:
+            conn.rollback()
+            conn.close()
 
     @staticmethod
     def secrets_for(bundle, password):

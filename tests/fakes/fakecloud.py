@@ -311,8 +311,10 @@ def check_member(c, member):
         c.need("service-account", who,
                f"ERROR: ({c.name}) INVALID_ARGUMENT: Service account {who} does not exist.")
     elif ".svc.id.goog[" in who:
-        # The Workload Identity pool exists once the project has a GKE cluster.
-        if not c.keys("cluster"):
+        # The Workload Identity pool exists once the project has a GKE cluster with it (an
+        # Autopilot cluster always has it, a Standard one with --workload-pool).
+        if not any(c.state["resources"][key].get("workloadPool", "").endswith(".svc.id.goog")
+                   for key in c.state["resources"] if key.startswith("cluster ")):
             pool = who.split("[", 1)[0]
             raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Identity Pool does not exist ({pool}).")
     else:
@@ -540,14 +542,18 @@ def _(c):
     elif not c.flags.get("password"):
         raise Fail(f"ERROR: ({c.name}) the fake refuses a built-in user without a password")
     roles = c.flags.get("database-roles", "")
+    for role in roles.split(",") if roles else []:
+        if role != "cloudsqlsuperuser" and c.get("sql-user", f"{c.flags['instance']}/{role}") is None:
+            raise Fail(f"ERROR: ({c.name}) HTTPError 400: Invalid request: role \"{role}\" does not exist.")
     user = c.add("sql-user", f"{c.flags['instance']}/{c.arg()}", name=c.arg(), type=kind.upper(),
                  databaseRoles=roles.split(",") if roles else [])
     if kind != "cloud_iam_service_account":
         user["password"] = c.flags["password"]
-    # The fake's simplification: MLflow, running as this user, creates its tables in the
-    # databases the instance has now; PostgreSQL does not drop a role that owns objects.
+    # The fake's simplification: MLflow, running as the first user of a database, creates
+    # its tables there (a later login finds them, owned by that first one); PostgreSQL does
+    # not drop a role that owns objects.
     for key in c.keys("sql-database", f"{c.flags['instance']}/"):
-        c.get("sql-database", key)["tables_owned_by"] = c.arg()
+        c.get("sql-database", key).setdefault("tables_owned_by", c.arg())
 
 
 @gcloud("sql users delete", "instance", mutating=True, api=SQL)
@@ -734,33 +740,59 @@ def _(c):
 
 # --- GKE and Compute Engine
 
+def cluster_location(c):
+    """Where gcloud looks for the cluster: --location, or --region/--zone (one only)."""
+    given = [c.flags[f] for f in ("location", "region", "zone") if f in c.flags]
+    if len(given) != 1:
+        raise Fail(f"ERROR: ({c.name}) exactly one of --location, --region, --zone must be specified", 2)
+    return given[0]
+
+
 def cluster_key(c):
-    return f"{c.flag('region')}/{c.arg()}"
+    # A zonal cluster is found only at its zone, a regional one only at its region.
+    return f"{cluster_location(c)}/{c.arg()}"
 
 
-@gcloud("container clusters describe", "region", api=GKE)
+@gcloud("container clusters describe", "location region zone", api=GKE)
 def _(c):
     c.value(c.need("cluster", cluster_key(c)))
 
 
-@gcloud("container clusters create-auto", "region labels", mutating=True, api=GKE)
+@gcloud("container clusters create-auto", "location region labels", mutating=True, api=GKE)
 def _(c):
-    c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING",
+    if cluster_location(c).count("-") != 1:
+        raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Autopilot clusters must be regional clusters.")
+    c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING", autopilot={"enabled": True},
+          workloadPool=f"{c.project}.svc.id.goog",
           **({"resourceLabels": parse_labels(c.flags["labels"])} if "labels" in c.flags else {}))
 
 
-@gcloud("container clusters delete", "region", mutating=True, api=GKE)
+@gcloud("container clusters create", "location region zone labels workload-pool release-channel gateway-api",
+        mutating=True, api=GKE)
+def _(c):
+    c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING",
+          workloadPool=c.flags.get("workload-pool", ""),
+          **({"resourceLabels": parse_labels(c.flags["labels"])} if "labels" in c.flags else {}))
+
+
+@gcloud("container clusters update", "location region zone update-labels", mutating=True, api=GKE)
+def _(c):
+    found = c.need("cluster", cluster_key(c))
+    found["resourceLabels"] = {**found.get("resourceLabels", {}), **parse_labels(c.flags["update-labels"])}
+
+
+@gcloud("container clusters delete", "location region zone", mutating=True, api=GKE)
 def _(c):
     c.remove("cluster", cluster_key(c))
-    context = f"gke_{c.project}_{c.flags['region']}_{c.arg()}"
+    context = f"gke_{c.project}_{cluster_location(c)}_{c.arg()}"
     if c.get("kube-context", context) is not None:
         c.remove("kube-context", context)
 
 
-@gcloud("container clusters get-credentials", "region", api=GKE)
+@gcloud("container clusters get-credentials", "location region zone", api=GKE)
 def _(c):
     c.need("cluster", cluster_key(c))
-    context = f"gke_{c.project}_{c.flags['region']}_{c.arg()}"
+    context = f"gke_{c.project}_{cluster_location(c)}_{c.arg()}"
     kubeconfig = os.environ.get("KUBECONFIG")
     if kubeconfig:
         # Another kubeconfig than the user's (plan's private one): kept apart.
