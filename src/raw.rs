@@ -186,7 +186,8 @@ pub struct Server {
     pub pool_size: Field<i64>,
     /// Connections each engine may open beyond `pool_size` under load, closed when idle
     /// (`MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW`); at least 1, since MLflow ignores 0 and
-    /// SQLAlchemy then allows 10. Default 2.
+    /// SQLAlchemy then allows 10. Default 2, or 1 with `[auth] kind = "basic"` (its user
+    /// store adds an engine to every worker; the defaults then hold as many connections).
     #[schemars(range(min = 1, max = 50))]
     pub max_overflow: Field<i64>,
 }

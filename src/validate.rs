@@ -299,6 +299,7 @@ impl Validator<'_> {
             raw.expose.as_ref().map(|e| &e.value),
         );
         self.auth_database_fits(raw, auth.as_ref());
+        let server = server.map(|server| Self::default_pool_for_auth(raw, server, auth.as_ref()));
         self.not_yet_supported(raw, expose.as_ref());
         let cluster = self.cluster(raw, environment, name.as_ref(), region.as_ref());
         let credentials = self.credentials(raw, environment);
@@ -378,7 +379,7 @@ impl Validator<'_> {
             self.push(diagnostic);
         }
         if let (Some(server), Some(database)) = (&server, &database) {
-            self.connection_budget(raw, server, database, gc.is_some());
+            self.connection_budget(raw, server, database, gc.is_some(), auth.as_ref());
         }
         if let (Some(server), Some(registry)) = (&server, &registry) {
             self.server_image(raw, server, registry);

@@ -16,7 +16,9 @@ use mlflow_stack::diag::{self, CODES, Style};
 use mlflow_stack::emit::yaml;
 use mlflow_stack::model::Tier;
 use mlflow_stack::source::Source;
-use mlflow_stack::validate::budget::{Budget, max_connections};
+use mlflow_stack::validate::budget::{
+    Budget, default_max_overflow, engines_per_worker, max_connections,
+};
 use mlflow_stack::validate::regions::REGIONS;
 use mlflow_stack::{Compiled, compile, write};
 use proptest::collection::vec;
@@ -277,7 +279,7 @@ fn server() -> impl Strategy<Value = Entries> {
 
 /// A tier large enough for the server's connections: the generated one when it fits, else
 /// one with 1000 connections (enough for every server this file generates).
-fn fit_connection_budget(server: &Entries, database: &mut Entries, gke: bool) {
+fn fit_connection_budget(server: &Entries, database: &mut Entries, gke: bool, basic_auth: bool) {
     let number = |key: &str, default: u32| {
         server
             .iter()
@@ -288,8 +290,9 @@ fn fit_connection_budget(server: &Entries, database: &mut Entries, gke: bool) {
         replicas: number("replicas", if gke { 2 } else { 1 }),
         workers: number("workers", 2),
         pool_size: number("pool_size", 2),
-        max_overflow: number("max_overflow", 2),
+        max_overflow: number("max_overflow", default_max_overflow(basic_auth)),
         gc: 0,
+        engines: engines_per_worker(basic_auth),
     };
     let tier = database
         .iter()
@@ -495,13 +498,16 @@ fn valid_stack() -> impl Strategy<Value = ValidStack> {
                     mut auth,
                     env,
                 )| {
-                    fit_connection_budget(&server, &mut database, gke);
                     let reachable = expose
                         .iter()
                         .any(|(key, value)| *key == "type" && value.contains("load-balancer"));
                     if reachable && auth.is_empty() {
                         auth.push(("kind", quote("basic")));
                     }
+                    let basic_auth = auth
+                        .iter()
+                        .any(|(key, value)| *key == "kind" && value.contains("basic"));
+                    fit_connection_budget(&server, &mut database, gke, basic_auth);
                     let mut top = vec![
                         ("project", quote(&project)),
                         ("region", quote(region)),

@@ -2,28 +2,49 @@
 //! against the `max_connections` Cloud SQL gives the tier by default.
 //!
 //! Each MLflow server worker opens one SQLAlchemy engine per store it serves (tracking,
-//! model registry, jobs), and each engine's pool holds up to `pool_size + max_overflow`
-//! connections. A rollout adds the surge pod; the schema migration and the garbage
-//! collector connect on their own; PostgreSQL and Cloud SQL keep a few connections for
-//! superusers and maintenance.
+//! model registry, jobs, and with basic auth the user store), and each engine's pool holds
+//! up to `pool_size + max_overflow` connections. A rollout adds the surge pod; the schema
+//! migrations and the garbage collector connect on their own; PostgreSQL and Cloud SQL keep
+//! a few connections for superusers and maintenance.
 
 use std::ops::Range;
 
 use super::Validator;
 use super::gcp::Tier;
 use crate::diag::Diagnostic;
-use crate::model::{Database, Server};
+use crate::model::{Auth, Database, Server};
 use crate::raw;
 
 /// SQLAlchemy engines per MLflow server worker: the tracking store, the model registry
 /// store and the job store each keep their own (`mlflow/store/*/sqlalchemy_store.py`).
 pub const ENGINES_PER_WORKER: u32 = 3;
+/// The engine the basic-auth app adds in each worker for its user store
+/// (`mlflow/server/auth/sqlalchemy_store.py`, `init_db`), with the same pool settings (it
+/// reads `MLFLOW_SQLALCHEMYSTORE_POOL_SIZE` and `MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW` too).
+pub const BASIC_AUTH_ENGINES: u32 = 1;
 /// Pods a rollout adds beyond the replica count (the Deployment's `maxSurge`).
 pub const SURGE: u32 = 1;
-/// The migration holds its advisory-lock connection and the one the upgrade runs on.
+/// A migration init container (`migrate`, and `migrate-auth` with basic auth) holds its
+/// advisory-lock connection and the one the upgrade runs on. Init containers run one after
+/// another, and a rollout starts one pod at a time (`maxSurge` 1, `maxUnavailable` 0), so
+/// the migrations of a stack hold at most this many at once.
 pub const MIGRATION: u32 = 2;
 /// `mlflow gc` opens one engine (the tracking store) with a pool of 1 + 1.
 pub const GC: u32 = 2;
+
+/// The default `max_overflow`: 2, or 1 with basic auth, so that the user store's engine
+/// does not raise what the default pool holds: (3 engines × (2 + 2) = 4 engines × (2 + 1)).
+#[must_use]
+pub fn default_max_overflow(basic_auth: bool) -> u32 {
+    if basic_auth { 1 } else { 2 }
+}
+
+/// SQLAlchemy engines per server worker, with or without MLflow's basic-auth app.
+#[must_use]
+pub fn engines_per_worker(basic_auth: bool) -> u32 {
+    ENGINES_PER_WORKER + if basic_auth { BASIC_AUTH_ENGINES } else { 0 }
+}
+
 /// Connections kept free: PostgreSQL's `superuser_reserved_connections` (3), Cloud SQL's
 /// own agents, and an operator's `psql` session.
 pub const RESERVE: u32 = 10;
@@ -69,6 +90,8 @@ pub struct Budget {
     pub max_overflow: u32,
     /// Connections of the garbage collector, 0 without one.
     pub gc: u32,
+    /// SQLAlchemy engines per worker: `engines_per_worker(basic_auth)`.
+    pub engines: u32,
 }
 
 impl Budget {
@@ -81,7 +104,7 @@ impl Budget {
     /// Connections of the server pods at most.
     #[must_use]
     pub fn servers(&self) -> u32 {
-        self.pods() * self.workers * ENGINES_PER_WORKER * (self.pool_size + self.max_overflow)
+        self.pods() * self.workers * self.engines * (self.pool_size + self.max_overflow)
     }
 
     /// Every connection the stack may hold at once, the reserve included.
@@ -107,9 +130,10 @@ impl Budget {
             }
         };
         format!(
-            "({} + {SURGE} surge) × {} × {ENGINES_PER_WORKER} engines × ({} pool + {} overflow) + {MIGRATION} migration{gc} + {RESERVE} reserve = {}",
+            "({} + {SURGE} surge) × {} × {} × ({} pool + {} overflow) + {MIGRATION} migration{gc} + {RESERVE} reserve = {}",
             plural(self.replicas, "replica"),
             plural(self.workers, "worker"),
+            plural(self.engines, "engine"),
             self.pool_size,
             self.max_overflow,
             self.total()
@@ -121,7 +145,7 @@ impl Budget {
     #[must_use]
     pub fn fitting_pool(&self, limit: u32) -> Option<(u32, u32)> {
         let fixed = MIGRATION + self.gc + RESERVE;
-        let per_connection = self.pods() * self.workers * ENGINES_PER_WORKER;
+        let per_connection = self.pods() * self.workers * self.engines;
         let per_engine = limit.checked_sub(fixed)? / per_connection;
         (per_engine >= 2).then(|| (per_engine.div_ceil(2), per_engine / 2))
     }
@@ -130,7 +154,7 @@ impl Budget {
     #[must_use]
     pub fn fitting_replicas(&self, limit: u32) -> Option<u32> {
         let fixed = MIGRATION + self.gc + RESERVE;
-        let per_pod = self.workers * ENGINES_PER_WORKER * (self.pool_size + self.max_overflow);
+        let per_pod = self.workers * self.engines * (self.pool_size + self.max_overflow);
         let pods = limit.checked_sub(fixed)? / per_pod;
         pods.checked_sub(SURGE).filter(|replicas| *replicas >= 1)
     }
@@ -156,6 +180,22 @@ impl Budget {
 }
 
 impl Validator<'_> {
+    /// `server` with the default `max_overflow` for `auth` when the stack does not set it.
+    pub(super) fn default_pool_for_auth(
+        raw: &raw::StackFile,
+        mut server: Server,
+        auth: Option<&Auth>,
+    ) -> Server {
+        let written = raw
+            .server
+            .as_ref()
+            .is_some_and(|s| s.value.max_overflow.is_some());
+        if !written {
+            server.max_overflow = default_max_overflow(matches!(auth, Some(Auth::Basic { .. })));
+        }
+        server
+    }
+
     /// The most connections the stack can open must fit the tier's `max_connections`.
     pub(super) fn connection_budget(
         &mut self,
@@ -163,6 +203,7 @@ impl Validator<'_> {
         server: &Server,
         database: &Database,
         gc: bool,
+        auth: Option<&Auth>,
     ) {
         let budget = Budget {
             replicas: server.max_replicas.unwrap_or(server.replicas),
@@ -170,6 +211,7 @@ impl Validator<'_> {
             pool_size: server.pool_size,
             max_overflow: server.max_overflow,
             gc: if gc { GC } else { 0 },
+            engines: engines_per_worker(matches!(auth, Some(Auth::Basic { .. }))),
         };
         let limit = max_connections(&database.tier);
         let total = budget.total();
@@ -200,6 +242,16 @@ impl Validator<'_> {
                     format!("{} more per engine under load", server.max_overflow),
                 )
             }),
+            // Basic auth adds the user store's engine to every worker.
+            matches!(auth, Some(Auth::Basic { .. }))
+                .then(|| raw.auth.as_ref().and_then(|a| a.value.kind.as_ref()))
+                .flatten()
+                .map(|f| {
+                    (
+                        f.span.clone(),
+                        format!("{BASIC_AUTH_ENGINES} more engine per worker for the user store"),
+                    )
+                }),
         ]
         .into_iter()
         .flatten()
@@ -287,20 +339,49 @@ mod tests {
         assert_eq!(max_connections(&tier("db-custom-96-624640")), 1000);
     }
 
-    #[test]
-    fn the_default_stack_fits_the_default_tier() {
-        let budget = Budget {
+    /// A GKE stack's default server: 2 replicas of 2 workers, pools of 2 + 2.
+    fn gke_defaults(engines: u32) -> Budget {
+        Budget {
             replicas: 2,
             workers: 2,
             pool_size: 2,
             max_overflow: 2,
             gc: 0,
-        };
+            engines,
+        }
+    }
+
+    #[test]
+    fn the_default_stack_fits_the_default_tier() {
+        let budget = gke_defaults(ENGINES_PER_WORKER);
         assert_eq!(budget.total(), 84);
         assert_eq!(
             budget.arithmetic(),
             "(2 replicas + 1 surge) × 2 workers × 3 engines × (2 pool + 2 overflow) + 2 migration + 10 reserve = 84"
         );
+    }
+
+    #[test]
+    fn basic_auth_adds_the_user_store_engine_to_every_worker() {
+        let budget = gke_defaults(engines_per_worker(true));
+        assert_eq!(budget.total(), 108);
+        assert_eq!(
+            budget.arithmetic(),
+            "(2 replicas + 1 surge) × 2 workers × 4 engines × (2 pool + 2 overflow) + 2 migration + 10 reserve = 108"
+        );
+        assert_eq!(budget.fitting_pool(100), Some((2, 1)));
+        assert_eq!(engines_per_worker(false), ENGINES_PER_WORKER);
+        // The default pool with basic auth holds what the default pool holds without it.
+        let defaults = Budget {
+            max_overflow: default_max_overflow(true),
+            ..budget
+        };
+        let without = Budget {
+            max_overflow: default_max_overflow(false),
+            engines: engines_per_worker(false),
+            ..budget
+        };
+        assert_eq!(defaults.total(), without.total());
     }
 
     #[test]
@@ -311,6 +392,7 @@ mod tests {
             pool_size: 2,
             max_overflow: 2,
             gc: 0,
+            engines: ENGINES_PER_WORKER,
         };
         assert_eq!(budget.total(), 180);
         assert_eq!(budget.fitting_pool(100), Some((1, 1)));

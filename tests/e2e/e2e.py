@@ -27,16 +27,21 @@ writes to the bucket itself; its [gc] collector deletes in the bucket too), IAM 
 auth (a user name with '@'), operations (metrics = true and a [gc] table: /metrics
 counts requests from its emptyDir multiprocess files; the CronJob's `mlflow gc` container,
 run as generated with the Service's DNS name resolved to the server, removes a deleted
-run's rows and artifacts and keeps a live one), and a switch of database.auth from
-password to iam and back on one database (login-switch). Every process started here is killed at the end,
-whatever happens. Exit status 0 only when every scenario passed.
+run's rows and artifacts and keeps a live one), a switch of database.auth from password
+to iam and back on one database (login-switch), and MLflow's basic-auth app with
+default_permission = "READ" run as two replicas (see check_basic_auth). Every process
+started here is killed at the end, whatever happens. Exit status 0 only when every
+scenario passed.
 """
 
 import argparse
+import configparser
+import copy
 import functools
 import json
-import re
 import os
+import re
+import secrets
 import shutil
 import signal
 import socket
@@ -72,7 +77,7 @@ FAKE_CLUSTER_IP = "10.96.0.10"  # only ever written into service-link env vars, 
 REFUSED_HOSTS = ["evil.example.com", "evil.example.com:8080"]
 HOST_CHECK_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"  # /health is exempt from host checks
 
-SUITE_DEADLINE_SECONDS = 900  # hard limit for all scenarios together
+SUITE_DEADLINE_SECONDS = 1200  # hard limit for all scenarios together (six of them)
 READINESS_TIMEOUT_SECONDS = 240  # hard limit for one server to become ready, whatever the probe says
 INIT_CONTAINER_TIMEOUT_SECONDS = 240
 TRAIN_TIMEOUT_SECONDS = 180
@@ -358,7 +363,13 @@ class Postgres:
         conn = self.connect("postgres")
         try:
             with conn.cursor() as cur:
-                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+                cur.execute(
+                    "SELECT datname FROM pg_database JOIN pg_roles ON datdba = pg_roles.oid WHERE rolname = %s",
+                    (user,),
+                )
+                owned = [row[0] for row in cur.fetchall()]
+                for name in sorted({database, *owned}):
+                    cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
                 cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(user)))
                 if password is None:
                     cur.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(user)))
@@ -371,6 +382,28 @@ class Postgres:
                 )
                 self._trust_only(user if password is None else None)
                 cur.execute("SELECT pg_reload_conf()")
+        finally:
+            conn.close()
+
+    def create_database(self, owner, database):
+        """Another empty database of the same role (the basic-auth user store, which infra.sh
+        creates on the same instance)."""
+        conn = self.connect("postgres")
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+                cur.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(owner))
+                )
+        finally:
+            conn.close()
+
+    def has_table(self, database, table):
+        conn = self.connect(database)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT to_regclass(%s)", (f"public.{table}",))
+                return cur.fetchone()[0] is not None
         finally:
             conn.close()
 
@@ -959,17 +992,32 @@ def has_flag(argv, flag):
 
 
 class Server:
-    """The running `mlflow` container, reached the way a port-forward reaches it."""
+    """The running `mlflow` container, reached the way a port-forward reaches it; with
+    `credentials` (user, password) every request of the harness and of the clients signs in."""
 
-    def __init__(self, port):
+    def __init__(self, port, credentials=None):
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
         self.host_header = f"localhost:{port}"  # kubectl port-forward to local port == container port
+        self.credentials = credentials
 
     def get(self, endpoint, host=None, **params):
-        return requests.get(
-            self.base + endpoint, params=params or None, headers={"Host": host or self.host_header}, timeout=30
+        return self.request("GET", endpoint, host=host, params=params or None)
+
+    def request(self, method, endpoint, host=None, auth="default", **kwargs):
+        """One request; `auth` is (user, password), None for an anonymous one, or the server's credentials."""
+        return requests.request(
+            method,
+            self.base + endpoint,
+            headers={"Host": host or self.host_header, **kwargs.pop("headers", {})},
+            auth=self.credentials if auth == "default" else auth,
+            timeout=30,
+            **kwargs,
         )
+
+    def get_as(self, credentials, endpoint, **params):
+        """GET as `credentials` (user, password), or anonymously with None."""
+        return self.request("GET", endpoint, auth=credentials, params=params or None)
 
     def get_json(self, endpoint, **params):
         response = self.get(endpoint, **params)
@@ -979,13 +1027,19 @@ class Server:
 
 
 def client_env(server, env_extra):
-    """The environment of a user's client: the tracking URI of a port-forward, plus
+    """The environment of a user's client: the tracking URI of a port-forward, the user and
+    password MLflow's client signs in with when the server has basic auth, plus
     STORAGE_EMULATOR_HOST only when the client writes to the bucket itself."""
     return {
         "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
         "HOME": os.environ.get("HOME", "/root"),
         "LANG": "C.UTF-8",
         "MLFLOW_TRACKING_URI": f"http://localhost:{server.port}",
+        **(
+            {"MLFLOW_TRACKING_USERNAME": server.credentials[0], "MLFLOW_TRACKING_PASSWORD": server.credentials[1]}
+            if server.credentials
+            else {}
+        ),
         **env_extra,
     }
 
@@ -1309,6 +1363,155 @@ def check_memory(container, proc):
     return pss, limit
 
 
+# --------------------------------------------------------------------------- basic auth
+
+ADMIN_PASSWORD_ENV = "MLFLOW_AUTH_ADMIN_PASSWORD"
+FLASK_KEY_ENV = "MLFLOW_FLASK_SERVER_SECRET_KEY"
+AUTH_CONFIG_ENV = "MLFLOW_AUTH_CONFIG_PATH"
+
+
+def generated_secret():
+    """What infra.sh generates for the admin password and the Flask key: `openssl rand -hex 24`
+    with the newline removed."""
+    return secrets.token_hex(24)
+
+
+def auth_secrets_for(container):
+    """The Secrets infra.sh's auth-secret step creates: the values behind the secretKeyRefs of
+    the admin password and the Flask key, generated as infra.sh does. Returns (secrets, admin
+    password)."""
+    found, password = {}, None
+    for item in container.get("env", []):
+        ref = (item.get("valueFrom") or {}).get("secretKeyRef")
+        if item["name"] in (ADMIN_PASSWORD_ENV, FLASK_KEY_ENV):
+            if not ref:
+                raise Failure(f"mlflow container: {item['name']} must come from a Secret, not the bundle")
+            value = generated_secret()
+            found.setdefault(ref["name"], {})[ref["key"]] = value
+            if item["name"] == ADMIN_PASSWORD_ENV:
+                password = value
+    if password is None or len(found) != 2:
+        raise Failure(f"mlflow container: basic auth needs {ADMIN_PASSWORD_ENV} and {FLASK_KEY_ENV} from two Secrets")
+    return found, password
+
+
+class BasicAuthConfig:
+    """MLflow's basic-auth app as the `mlflow` container runs it: `--app-name=basic-auth`, the
+    configuration file MLFLOW_AUTH_CONFIG_PATH names (from the bundle's ConfigMap volume), the
+    admin password from a Secret."""
+
+    def __init__(self, pod, container, stack, server, admin_password):
+        argv, env, _, _ = pod.launch_plan(container)
+        if option_value(argv, {}, "--app-name", None) != "basic-auth":
+            raise Failure(f"the stack has [auth] kind = \"basic\" but the server runs without --app-name=basic-auth: {argv}")
+        path = env.get(AUTH_CONFIG_ENV)
+        if not path or not Path(path).is_file():
+            raise Failure(f"mlflow container: {AUTH_CONFIG_ENV}={path!r} is not a file the pod mounts")
+        config = configparser.ConfigParser()
+        config.read(path)
+        section = config["mlflow"]
+        self.default_permission = section["default_permission"]
+        wanted = stack["auth"].get("default_permission", "READ")
+        if self.default_permission != wanted:
+            raise Failure(f"basic_auth.ini: default_permission = {self.default_permission}, the stack says {wanted}")
+        user, self.database = ServerConfig.parse_backend_uri(section["database_uri"])
+        if user != server.user:
+            raise Failure(f"the user store is reached as {user!r}, the tracking store as {server.user!r}")
+        if self.database == server.database:
+            raise Failure(f"the user store shares the database {self.database!r} with the tracking store")
+        self.credentials = (section["admin_username"], admin_password)
+
+
+def with_port(container, port):
+    """The container as another replica runs it on this machine: the same command, env and
+    volumes, on another port (on Kubernetes each pod has its own address)."""
+    replica = copy.deepcopy(container)
+    args = replica.get("args", [])
+    at = [i for i, arg in enumerate(args) if arg.startswith("--port=")]
+    if len(at) != 1:
+        raise Failure(f"mlflow container: expected one --port=N argument, found {args}")
+    old = int(args[at[0]].split("=", 1)[1])
+    args[at[0]] = f"--port={port}"
+    for p in replica.get("ports", []):
+        if p["containerPort"] == old:
+            p["containerPort"] = port
+    return replica
+
+
+def expect_status(problems, what, response, expected):
+    if response.status_code != expected:
+        problems.append(f"{what} -> {response.status_code} (expected {expected}): {response.text[:200]!r}")
+
+
+def check_basic_auth(first, second, run_id, default_permission):
+    """Against two replicas of the basic-auth server (same databases, same Flask key):
+    anonymous and wrong-password API calls get 401, /health 200 without credentials, the
+    admin 200; a user created on one replica signs in on the other and has exactly
+    `default_permission` on the admin's run; a sign-up form from one replica (its session
+    cookie and CSRF token) is accepted by the other, and refused without the cookie or with
+    its signature altered."""
+    problems = []
+    admin = first.credentials
+    for server in (first, second):
+        where = f"replica on port {server.port}:"
+        expect_status(problems, f"{where} anonymous GET {HOST_CHECK_PATH}", server.get_as(None, HOST_CHECK_PATH), 401)
+        wrong = (admin[0], admin[1][::-1])
+        expect_status(problems, f"{where} wrong password", server.get_as(wrong, HOST_CHECK_PATH), 401)
+        expect_status(problems, f"{where} anonymous GET /health", server.get_as(None, "/health"), 200)
+        expect_status(problems, f"{where} admin GET {HOST_CHECK_PATH}", server.get_as(admin, HOST_CHECK_PATH), 200)
+    if problems:
+        raise Failure("; ".join(problems))
+
+    # One user store: created through the API of one replica, signed in on the other.
+    reader = ("e2e-reader", secrets.token_hex(12))
+    created = first.request("POST", "/api/2.0/mlflow/users/create", json={"username": reader[0], "password": reader[1]})
+    expect_status(problems, "admin creates a user", created, 200)
+    if problems:
+        raise Failure("; ".join(problems))
+    read = second.get_as(reader, "/api/2.0/mlflow/runs/get", run_id=run_id)
+    metric = {"run_id": run_id, "key": "written_by_reader", "value": 1.0, "timestamp": 0, "step": 0}
+    write = second.request("POST", "/api/2.0/mlflow/runs/log-metric", auth=reader, json=metric)
+    if default_permission in ("READ", "EDIT", "MANAGE"):
+        expect_status(problems, f"{reader[0]} ({default_permission}) reads the admin's run", read, 200)
+    if default_permission == "READ":
+        expect_status(problems, f"{reader[0]} (READ) logs a metric to the admin's run", write, 403)
+        # The refusal is about permission, not a malformed request: the admin's same write passes.
+        admin_write = second.request("POST", "/api/2.0/mlflow/runs/log-metric", json={**metric, "key": "written_by_admin"})
+        expect_status(problems, "the admin logs the same metric", admin_write, 200)
+        logged = {m["key"] for m in first.get_json("/api/2.0/mlflow/runs/get", run_id=run_id)["run"]["data"]["metrics"]}
+        if "written_by_reader" in logged or "written_by_admin" not in logged:
+            problems.append(f"after the refused and the allowed write the run has metrics {sorted(logged)}")
+    if problems:
+        raise Failure("; ".join(problems))
+
+    # One Flask key: the sign-up form (session cookie + CSRF token) of one replica posted to the other.
+    signup_user = ("e2e-signup", secrets.token_hex(12))
+    browser = requests.Session()
+    form = browser.get(second.base + "/signup", headers={"Host": second.host_header}, auth=admin, timeout=30)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    if form.status_code != 200 or not token or not browser.cookies:
+        raise Failure(f"GET /signup -> {form.status_code}, cookies {list(browser.cookies.keys())}: {form.text[:200]!r}")
+    data = {"username": signup_user[0], "password": signup_user[1], "csrf_token": token.group(1)}
+    create_ui = "/api/2.0/mlflow/users/create-ui"
+    without_cookie = first.request("POST", create_ui, data=data)
+    expect_status(problems, "the sign-up form posted without its session cookie", without_cookie, 400)
+    # The session cookie is signed with the Flask key: one with a broken signature is refused,
+    # so the other replica accepting the real one means both sign with the same key.
+    name, value = next(iter(browser.cookies.items()))
+    tampered = value[:-1] + ("A" if value[-1] != "A" else "B")
+    forged = first.request("POST", create_ui, data=data, headers={"Cookie": f"{name}={tampered}"})
+    expect_status(problems, "the sign-up form posted with a tampered session cookie", forged, 400)
+    posted = browser.post(first.base + create_ui, data=data, headers={"Host": first.host_header}, auth=admin, timeout=30)
+    expect_status(problems, "the sign-up form of one replica posted to the other", posted, 200)
+    expect_status(problems, f"{signup_user[0]} signs in", second.get_as(signup_user, HOST_CHECK_PATH), 200)
+    if problems:
+        raise Failure("; ".join(problems))
+    return (
+        f"basic auth: anonymous 401, /health 200, admin 200, {reader[0]} reads and may not write, "
+        "user store, session and CSRF shared by 2 replicas"
+    )
+
+
 # --------------------------------------------------------------------------- scenarios
 
 
@@ -1462,6 +1665,7 @@ class Suite:
         operations = self.variant_stack(
             "operations", {"server": {"metrics": True}, "gc": {"schedule": "*/30 * * * *", "older_than": "1s"}}
         )
+        basic_auth = self.variant_stack("basic-auth", {"auth": {"kind": "basic", "default_permission": "READ"}})
         return [
             Scenario("example", main, PLAIN_DB_PASSWORD, restart=True),
             Scenario("special-password", main, SPECIAL_DB_PASSWORD),
@@ -1469,6 +1673,7 @@ class Suite:
             Scenario("iam-auth", iam_auth, None),  # user name with '@', written %40 in the URI
             Scenario("operations", operations, PLAIN_DB_PASSWORD, operations=True),
             Scenario("login-switch", main, PLAIN_DB_PASSWORD, switch_to=iam_auth),
+            Scenario("basic-auth", basic_auth, PLAIN_DB_PASSWORD),  # two replicas of MLflow's basic-auth app
         ]
 
     def run(self, scenario):
@@ -1484,23 +1689,34 @@ class Suite:
         bundle = self.build_bundle(scenario.stack_file)
         install_pins(bundle.requirements, logs)
         container = bundle.container("mlflow")
-        secrets = self.secrets_for(bundle, scenario.db_password)
-        pod = Pod(bundle, self.processes, work, secrets, {"STORAGE_EMULATOR_HOST": self.gcs.url})
+        basic_auth = (stack.get("auth") or {}).get("kind") == "basic"
+        pod_secrets = self.secrets_for(bundle, scenario.db_password)
+        admin_password = None
+        if basic_auth:
+            auth_secrets, admin_password = auth_secrets_for(container)
+            pod_secrets.update(auth_secrets)
+        pod = Pod(bundle, self.processes, work, pod_secrets, {"STORAGE_EMULATOR_HOST": self.gcs.url})
         config = ServerConfig(pod, container, stack)
+        auth = BasicAuthConfig(pod, container, stack, config, admin_password) if basic_auth else None
         check_proxy_auth(bundle, stack)
 
-        # What infra.sh would have created: the database and its user, the bucket.
+        # What infra.sh would have created: the database and its user, the bucket, and
+        # with basic auth the user store's database.
         self.postgres.recreate_database(config.user, scenario.db_password, config.database)
+        if auth:
+            self.postgres.create_database(config.user, auth.database)
         self.gcs.empty_bucket(config.bucket)
         if port_is_open("127.0.0.1", config.port):
             raise Failure(f"port {config.port} is already in use")
 
         replicas = bundle.deployment["spec"].get("replicas", 1)
         init_results = pod.run_init_containers(logs, pods=replicas)
+        if auth and not self.postgres.has_table(auth.database, "users"):
+            raise Failure(f"the init containers did not migrate the user store {auth.database} before the server")
         server_proc = pod.start(container, logs / "mlflow.log")
         try:
-            ready_after = pod.wait_ready(container, server_proc)
-            server = Server(config.port)
+            ready_after = pod.wait_ready(container, server_proc)  # the probes' /health without credentials
+            server = Server(config.port, auth.credentials if auth else None)
             check_hosts(server, expected_hosts(bundle, container, stack))
             # The client needs the emulator only when it writes to the bucket itself.
             client_extra_env = {} if config.serve_artifacts else {"STORAGE_EMULATOR_HOST": self.gcs.url}
@@ -1511,12 +1727,15 @@ class Suite:
                 self.processes, server, self.gcs, model, config.artifact_root, client_extra_env, logs / "load_model.log"
             )
             pss, limit = check_memory(container, server_proc)
+            auth_note = ""
+            if auth:
+                auth_note = "; " + self.check_second_replica(pod, container, server, run_id, auth, logs)
             restart_note = ""
             if scenario.operations:
                 counters = check_metrics(server, container, pod)
                 restart_note += f", /metrics has {counters} request counters"
             if "gc" in stack:
-                gc_note = check_gc(self.processes, bundle, work, secrets, server, config, self.gcs, logs)
+                gc_note = check_gc(self.processes, bundle, work, pod_secrets, server, config, self.gcs, logs)
                 restart_note += f", {gc_note}"
             if scenario.restart:
                 stop_seconds = pod.stop_container(container, server_proc)
@@ -1527,12 +1746,10 @@ class Suite:
                 check_run(server, run_train(self.processes, server, client_extra_env, logs / "train-after-restart.log"))
                 restart_note = f", restart ok (stopped in {stop_seconds:.0f} s)"
         except BaseException as error:
-            error.server_log = server_proc.log_path
+            attach_log(error, server_proc)
             raise
         finally:
-            if server_proc.poll() is None:
-                pod.stop_container(container, server_proc)
-            self.processes.stop(server_proc, grace_seconds=1)
+            self.stop_server(pod, container, server_proc)
 
         migrate = ", ".join(
             f"{name} x{replicas} {secs:.0f} s/{mib(peak)}" for name, (secs, peak) in init_results.items()
@@ -1540,7 +1757,7 @@ class Suite:
         summary = (
             f"ready in {ready_after:.0f} s, {migrate or 'no init containers'}, "
             f"server {mib(pss)} PSS{f' of {limit} limit' if limit else ' (no limit)'}, "
-            f"model at {location}{restart_note}, containers ran as {pod.ran_as}"
+            f"model at {location}{restart_note}, containers ran as {pod.ran_as}{auth_note}"
         )
         if pod.note:
             summary += f" [{pod.note}]"
@@ -1654,6 +1871,27 @@ class Suite:
             conn.rollback()
             conn.close()
 
+    def check_second_replica(self, pod, container, server, run_id, auth, logs):
+        """A second replica of the basic-auth server next to the first (same databases, same
+        Secrets), then check_basic_auth against both. Returns its summary."""
+        replica = with_port(container, free_port())
+        port = replica["ports"][0]["containerPort"]
+        proc = pod.start(replica, logs / "mlflow-replica.log")
+        try:
+            pod.wait_ready(replica, proc)
+            return check_basic_auth(server, Server(port, auth.credentials), run_id, auth.default_permission)
+        except BaseException as error:
+            attach_log(error, proc)
+            raise
+        finally:
+            self.stop_server(pod, replica, proc)
+
+    def stop_server(self, pod, container, proc):
+        """Stops a server container as the kubelet does, if it still runs, then its process group."""
+        if proc.poll() is None:
+            pod.stop_container(container, proc)
+        self.processes.stop(proc, grace_seconds=1)
+
     @staticmethod
     def secrets_for(bundle, password):
         """The Secret values infra.sh would create: the database password, found through the
@@ -1683,6 +1921,13 @@ class Suite:
         if password is None and secrets:
             raise Failure(f"IAM database auth, yet containers read a database password from {sorted(secrets)}")
         return secrets
+
+
+def attach_log(error, proc):
+    """Names the log of the server process `proc` for print_server_log, unless an inner
+    server (a second replica) already named its own."""
+    if not getattr(error, "server_log", None):
+        error.server_log = proc.log_path
 
 
 def print_server_log(error):
