@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod gateway;
+pub mod ingress;
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use serde::Serialize;
 
 use auth::AuthPlan;
 use gateway::GatewayPlan;
+use ingress::{Exposure, IngressPlan};
 
 use crate::model::{
     DatabaseLogin, Environment, ExposeType, HostPattern, ImageRef, Registry, RegistryKind, Stack,
@@ -189,6 +191,8 @@ pub struct Plan {
     pub auth: AuthPlan,
     /// The GKE Gateway (`expose.type = "gateway"`).
     pub gateway: Option<GatewayPlan>,
+    /// Where the server's port is reached from: what the NetworkPolicy admits.
+    pub ingress: IngressPlan,
     /// `infra.sh apply` steps, in order.
     pub steps: Vec<&'static str>,
     pub proxy_image: &'static str,
@@ -276,6 +280,13 @@ impl Plan {
         let load_balancer = stack.expose.kind == ExposeType::LoadBalancer;
         let static_ip =
             (stack.expose.static_ip && load_balancer && gke).then(|| format!("{name}-ip"));
+        let allow: Vec<String> = stack.expose.allow.iter().map(ToString::to_string).collect();
+        let ingress = IngressPlan::new(&match stack.expose.kind {
+            ExposeType::Gateway => Exposure::Gateway,
+            ExposeType::LoadBalancer if gke => Exposure::GkeLoadBalancer { allow: &allow },
+            ExposeType::LoadBalancer => Exposure::LocalLoadBalancer,
+            ExposeType::ClusterIp => Exposure::ClusterIp,
+        });
 
         let namespace = stack.namespace.as_str();
         let gateway = stack
@@ -479,7 +490,7 @@ impl Plan {
             load_balancer,
             port: stack.expose.port,
             static_ip,
-            allow: stack.expose.allow.iter().map(ToString::to_string).collect(),
+            allow,
             gc,
             cluster: stack.cluster.as_ref().map(|c| c.name.to_string()),
             cluster_location: stack.cluster.as_ref().map(|c| c.location.to_string()),
@@ -489,6 +500,7 @@ impl Plan {
             services,
             auth,
             gateway,
+            ingress,
             steps,
             proxy_image: PROXY_IMAGE,
         }

@@ -14,6 +14,8 @@ struct Case {
     readme: String,
     infra: String,
     deployment: String,
+    network_policy: String,
+    service: String,
 }
 
 fn cases() -> Vec<Case> {
@@ -32,6 +34,8 @@ fn cases() -> Vec<Case> {
                 readme: file("README.md"),
                 infra: file("infra.sh"),
                 deployment: file("kubernetes/deployment.yaml"),
+                network_policy: file("kubernetes/networkpolicy.yaml"),
+                service: file("kubernetes/service.yaml"),
             }
         })
         .collect()
@@ -257,4 +261,91 @@ fn the_diagram_draws_the_real_nodes() {
             case.name
         );
     }
+}
+
+/// The NetworkPolicy admits the server's port from exactly the sources the README lists, and
+/// those are where the exposure's clients come from: a gateway's Google Front End ranges
+/// only; a GKE load balancer's `allow` ranges (the Service keeps client addresses) and the
+/// cluster's pods; a cluster-ip Service's pods; a local load balancer's host, from anywhere.
+#[test]
+fn the_network_policy_admits_what_the_readme_says() {
+    use k8s_openapi::api::core::v1::Service;
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+    use mlflow_stack::emit::yaml;
+
+    let mut kinds = BTreeSet::new();
+    for case in cases() {
+        let policy: NetworkPolicy = yaml::parse(&case.network_policy).unwrap();
+        let service: Service = yaml::parse(&case.service).unwrap();
+        let spec = service.spec.unwrap();
+        let from = policy.spec.unwrap().ingress.unwrap()[0].from.clone();
+        let Some(peers) = from else {
+            assert!(
+                case.readme
+                    .contains("admits the server's port from any address"),
+                "{}",
+                case.name
+            );
+            assert_eq!(spec.type_.as_deref(), Some("LoadBalancer"), "{}", case.name);
+            kinds.insert("anyone");
+            continue;
+        };
+        let pods = peers.iter().any(|peer| {
+            peer.namespace_selector
+                .as_ref()
+                .is_some_and(|s| *s == Default::default())
+        });
+        let cidrs: BTreeSet<String> = peers
+            .iter()
+            .filter_map(|peer| peer.ip_block.as_ref().map(|block| block.cidr.clone()))
+            .collect();
+        let listed: BTreeSet<String> = case
+            .readme
+            .lines()
+            .filter_map(|line| line.strip_prefix("- from `"))
+            .filter_map(|rest| rest.split_once("`: "))
+            .map(|(cidr, _)| cidr.to_owned())
+            .collect();
+        assert_eq!(cidrs, listed, "{}", case.name);
+        assert_eq!(
+            pods,
+            case.readme
+                .contains("- from pods of every namespace of the cluster"),
+            "{}",
+            case.name
+        );
+        let gateway = case
+            .readme
+            .contains("Clients inside the cluster go through the gateway");
+        match spec.type_.as_deref() {
+            _ if gateway => {
+                assert!(!pods, "{}", case.name);
+                let front_ends: BTreeSet<String> = ["35.191.0.0/16", "130.211.0.0/22"]
+                    .map(str::to_owned)
+                    .into();
+                assert_eq!(cidrs, front_ends, "{}", case.name);
+                kinds.insert("gateway");
+            }
+            Some("LoadBalancer") => {
+                assert!(pods, "{}", case.name);
+                let allow: BTreeSet<String> = spec
+                    .load_balancer_source_ranges
+                    .unwrap()
+                    .into_iter()
+                    .collect();
+                assert_eq!(cidrs, allow, "{}", case.name);
+                assert_eq!(spec.external_traffic_policy.as_deref(), Some("Local"));
+                kinds.insert("load-balancer");
+            }
+            _ => {
+                assert!(pods && cidrs.is_empty(), "{}", case.name);
+                kinds.insert("cluster-ip");
+            }
+        }
+    }
+    assert_eq!(
+        kinds.len(),
+        4,
+        "every exposure is among the stacks: {kinds:?}"
+    );
 }

@@ -32,6 +32,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::plan::ingress::IngressPlan;
 use crate::plan::{
     DB_HOST, DB_PORT, KEY_DIR, KEY_FILE, PROXY_HEALTH_PORT, Plan, SERVER_PORT, SERVER_UID,
 };
@@ -659,6 +660,9 @@ fn service(plan: &Plan) -> Service {
             }]),
             load_balancer_source_ranges: (plan.load_balancer && !plan.allow.is_empty())
                 .then(|| plan.allow.clone()),
+            // A GKE load balancer delivers only to nodes with a server pod, which then sees
+            // the client's own address: the NetworkPolicy can admit just `allow`.
+            external_traffic_policy: (plan.load_balancer && plan.gke).then(|| "Local".to_owned()),
             ..ServiceSpec::default()
         }),
         ..Service::default()
@@ -677,32 +681,25 @@ fn network_policy(plan: &Plan) -> NetworkPolicy {
                     protocol: Some("TCP".to_owned()),
                     ..NetworkPolicyPort::default()
                 }]),
-                // Behind a gateway, only the load balancer's proxies and health checks:
-                // nothing in the cluster reaches the server around the gateway (and IAP),
-                // but the bundle's own garbage collector and Managed Prometheus's scrapes.
-                from: plan.gateway.as_ref().map(|gateway| {
-                    let mut peers: Vec<NetworkPolicyPeer> = gateway
-                        .source_ranges
-                        .iter()
-                        .map(|cidr| NetworkPolicyPeer {
-                            ip_block: Some(IPBlock {
-                                cidr: (*cidr).to_owned(),
-                                except: None,
-                            }),
-                            ..NetworkPolicyPeer::default()
-                        })
-                        .collect();
-                    if let Some(gc) = plan.gc.as_ref().filter(|gc| gc.server_url.is_some()) {
-                        peers.push(NetworkPolicyPeer {
-                            pod_selector: Some(LabelSelector {
-                                match_labels: Some(gc.selector.clone()),
-                                ..LabelSelector::default()
-                            }),
-                            ..NetworkPolicyPeer::default()
-                        });
-                    }
-                    if plan.metrics && plan.gke {
-                        peers.push(super::monitoring::collector_peer());
+                // Only where the exposure's clients come from (plan::ingress). Behind a
+                // gateway nothing in the cluster reaches the server around it (and IAP) but
+                // the bundle's own garbage collector and Managed Prometheus's scrapes; where
+                // pods of every namespace are admitted, those are among them.
+                from: (!plan.ingress.anyone).then(|| {
+                    let mut peers = ingress_peers(&plan.ingress);
+                    if !plan.ingress.cluster_pods {
+                        if let Some(gc) = plan.gc.as_ref().filter(|gc| gc.server_url.is_some()) {
+                            peers.push(NetworkPolicyPeer {
+                                pod_selector: Some(LabelSelector {
+                                    match_labels: Some(gc.selector.clone()),
+                                    ..LabelSelector::default()
+                                }),
+                                ..NetworkPolicyPeer::default()
+                            });
+                        }
+                        if plan.metrics && plan.gke {
+                            peers.push(super::monitoring::collector_peer());
+                        }
                     }
                     peers
                 }),
@@ -710,6 +707,23 @@ fn network_policy(plan: &Plan) -> NetworkPolicy {
             ..NetworkPolicySpec::default()
         }),
     }
+}
+
+/// The NetworkPolicy peers of `ingress`: pods of every namespace, then each range.
+fn ingress_peers(ingress: &IngressPlan) -> Vec<NetworkPolicyPeer> {
+    let pods = ingress.cluster_pods.then(|| NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector::default()),
+        ..NetworkPolicyPeer::default()
+    });
+    pods.into_iter()
+        .chain(ingress.ranges.iter().map(|range| NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: range.cidr.clone(),
+                except: None,
+            }),
+            ..NetworkPolicyPeer::default()
+        }))
+        .collect()
 }
 
 fn pod_disruption_budget(plan: &Plan) -> PodDisruptionBudget {

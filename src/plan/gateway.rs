@@ -11,8 +11,8 @@ use crate::model::{Auth, DnsLabel, ExposeScope, Gateway};
 pub const BACKEND_TIMEOUT_SEC: u32 = 3600;
 
 /// Where a global external Application Load Balancer's health checks and proxies (Google
-/// Front Ends) reach zonal NEG backends from:
-/// <https://cloud.google.com/load-balancing/docs/firewall-rules>.
+/// Front Ends) reach zonal NEG backends from (the GFE proxy ranges are the health check
+/// ranges for zonal NEGs): <https://cloud.google.com/load-balancing/docs/firewall-rules>.
 pub const GOOGLE_FRONT_END_RANGES: &[&str] = &["35.191.0.0/16", "130.211.0.0/22"];
 
 /// The Gateway and what it takes.
@@ -35,8 +35,6 @@ pub struct GatewayPlan {
     pub certificate_map: String,
     pub certificate_map_entry: String,
     pub backend_timeout_sec: u32,
-    /// Source ranges the NetworkPolicy admits: the load balancer's proxies and health checks.
-    pub source_ranges: Vec<&'static str>,
     /// IAP members, when IAP signs users in.
     pub iap_members: Vec<String>,
 }
@@ -64,7 +62,6 @@ impl GatewayPlan {
             certificate_map: format!("{name}-certmap"),
             certificate_map_entry: format!("{name}-certmap-entry"),
             backend_timeout_sec: BACKEND_TIMEOUT_SEC,
-            source_ranges: GOOGLE_FRONT_END_RANGES.to_vec(),
             iap_members,
         }
     }
