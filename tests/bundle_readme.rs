@@ -271,6 +271,7 @@ fn the_diagram_draws_the_real_nodes() {
 fn the_network_policy_admits_what_the_readme_says() {
     use k8s_openapi::api::core::v1::Service;
     use k8s_openapi::api::networking::v1::NetworkPolicy;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use mlflow_stack::emit::yaml;
 
     let mut kinds = BTreeSet::new();
@@ -293,7 +294,7 @@ fn the_network_policy_admits_what_the_readme_says() {
         let pods = peers.iter().any(|peer| {
             peer.namespace_selector
                 .as_ref()
-                .is_some_and(|s| *s == Default::default())
+                .is_some_and(|s| *s == LabelSelector::default())
         });
         let cidrs: BTreeSet<String> = peers
             .iter()
