@@ -524,7 +524,7 @@ impl Validator<'_> {
                 ok = false;
             } else if let Some((name, version, _)) = IMAGE_PINS
                 .iter()
-                .find(|(name, _, _)| packages::normalized(name) == key)
+                .find(|(name, _, _)| crate::lock::normalize(name) == key)
             {
                 self.push(
                     Diagnostic::error("duplicate-package", field.span.clone(), format!("the image already pins `{name}=={version}`"))

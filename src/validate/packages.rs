@@ -106,22 +106,6 @@ fn is_exact_version(version: &str) -> bool {
     rest.is_empty()
 }
 
-/// The name as pip compares it (PEP 503): lowercase, runs of `-`, `_`, `.` as one `-`.
-#[must_use]
-pub fn normalized(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
-
 impl Package {
     pub fn parse(value: &str) -> Checked<Self> {
         let help = "write `name==version`, e.g. `\"mlflow-oidc-auth==11.0.2\"`: an exact version, so \
@@ -217,7 +201,7 @@ impl Package {
     /// The name as pip compares it.
     #[must_use]
     pub fn key(&self) -> String {
-        normalized(&self.name)
+        crate::lock::normalize(&self.name)
     }
 
     #[must_use]
@@ -273,7 +257,10 @@ mod tests {
 
     #[test]
     fn names_compare_as_pip_does() {
-        assert_eq!(normalized("Google_Cloud.Storage"), "google-cloud-storage");
-        assert_eq!(normalized("a__b"), "a-b");
+        assert_eq!(
+            crate::lock::normalize("Google_Cloud.Storage"),
+            "google-cloud-storage"
+        );
+        assert_eq!(crate::lock::normalize("a__b"), "a-b");
     }
 }
