@@ -73,6 +73,12 @@ fuzz seconds="600":
     mkdir -p fuzz/corpus/compile
     RUSTC_BOOTSTRAP=1 cargo fuzz run compile fuzz/corpus/compile stacks tests/fixtures/bad -- -dict=fuzz/toml.dict -max_len=8192 -max_total_time={{seconds}}
 
+# Fuzz what build and build --check do with a bundle directory holding arbitrary entries.
+fuzz-dir seconds="300":
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    mkdir -p fuzz/corpus/bundle_dir
+    RUSTC_BOOTSTRAP=1 cargo fuzz run bundle_dir fuzz/corpus/bundle_dir -- -max_len=512 -max_total_time={{seconds}}
+
 # ---- install
 
 # Install the binary (~/.cargo/bin), shell completions where bash, zsh and fish find them,
