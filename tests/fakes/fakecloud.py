@@ -862,9 +862,23 @@ def in_use(c, kind, field, name):
             raise Fail(f"ERROR: ({c.name}) FAILED_PRECONDITION: {name} is in use by {kind} {key}")
 
 
-@gcloud("certificate-manager dns-authorizations describe", "location", api=CERTS)
-def _(c):
-    c.value(c.need("dns-authorization", c.arg()))
+def certificate_manager_resource(group, kind, used_by=None):
+    """`certificate-manager GROUP describe` of KIND and, when USED_BY = (kind, field) names
+    what refers to it, `delete`, refused while something does (as the API refuses it)."""
+    gcloud(f"certificate-manager {group} describe", "location", api=CERTS)(
+        lambda c: c.value(c.need(kind, c.arg())))
+    if used_by is None:
+        return
+
+    @gcloud(f"certificate-manager {group} delete", "location", mutating=True, api=CERTS)
+    def _(c):
+        in_use(c, *used_by, c.arg())
+        c.remove(kind, c.arg())
+
+
+certificate_manager_resource("dns-authorizations", "dns-authorization", ("certificate", "dnsAuthorization"))
+certificate_manager_resource("certificates", "certificate", ("certificate-map-entry", "certificate"))
+certificate_manager_resource("maps", "certificate-map")
 
 
 @gcloud("certificate-manager dns-authorizations create", "domain location labels", mutating=True, api=CERTS)
@@ -877,17 +891,6 @@ def _(c):
     })
 
 
-@gcloud("certificate-manager dns-authorizations delete", "location", mutating=True, api=CERTS)
-def _(c):
-    in_use(c, "certificate", "dnsAuthorization", c.arg())
-    c.remove("dns-authorization", c.arg())
-
-
-@gcloud("certificate-manager certificates describe", "location", api=CERTS)
-def _(c):
-    c.value(c.need("certificate", c.arg()))
-
-
 @gcloud("certificate-manager certificates create", "domains dns-authorizations location labels",
         mutating=True, api=CERTS)
 def _(c):
@@ -898,17 +901,6 @@ def _(c):
                    f"{c.flag('domains')}")
     c.add("certificate", c.arg(), domain=c.flag("domains"), dnsAuthorization=authorization,
           labels=parse_labels(c.flags.get("labels")), managed={"state": "PROVISIONING"})
-
-
-@gcloud("certificate-manager certificates delete", "location", mutating=True, api=CERTS)
-def _(c):
-    in_use(c, "certificate-map-entry", "certificate", c.arg())
-    c.remove("certificate", c.arg())
-
-
-@gcloud("certificate-manager maps describe", "location", api=CERTS)
-def _(c):
-    c.value(c.need("certificate-map", c.arg()))
 
 
 @gcloud("certificate-manager maps create", "location labels", mutating=True, api=CERTS)
