@@ -180,10 +180,7 @@ impl Run {
             .filter_map(|line| {
                 let (_, rest) = line.split_once("] ")?;
                 let (step, result) = rest.split_once(": ")?;
-                let result = match result.rfind(" (") {
-                    Some(at) if result.ends_with("s)") => &result[..at],
-                    _ => result,
-                };
+                let result = elapsed_at(result).map_or(result, |at| &result[..at]);
                 Some((step.to_owned(), result.to_owned()))
             })
             .collect()
@@ -219,6 +216,19 @@ impl Run {
         assert_eq!(self.code, 0, "{self:#?}");
         self
     }
+}
+
+/// Where the ` (1m 05s)` a step's result line ends with when changing things begins: not a
+/// reason such as ` (it holds other images)`.
+fn elapsed_at(line: &str) -> Option<usize> {
+    let at = line.rfind(" (")?;
+    let time = line[at + 2..].strip_suffix("s)")?;
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let ok = match time.split_once("m ") {
+        Some((minutes, seconds)) => digits(minutes) && digits(seconds),
+        None => digits(time),
+    };
+    ok.then_some(at)
 }
 
 /// A bundle written into a temporary directory, with the fakes and an empty project.
@@ -507,8 +517,8 @@ impl Sandbox {
             transcript.replace_range(at..end, "<private>");
         }
         for line in transcript.lines() {
-            match line.rfind(" (") {
-                Some(at) if line.starts_with('[') && line.ends_with(')') => {
+            match elapsed_at(line) {
+                Some(at) if line.starts_with('[') => {
                     out.push_str(&line[..at]);
                     out.push_str(" (<elapsed>)");
                 }
@@ -599,11 +609,16 @@ impl Sandbox {
         data
     }
 
-    /// What `destroy` keeps without `--delete-cluster`: a cluster the stack created.
+    /// What `destroy` keeps without `--delete-cluster`: a cluster the stack created, and the
+    /// record that names it.
     fn owned_cluster(&self) -> BTreeSet<String> {
         let plan = &self.plan;
         if plan.gke && plan.create_cluster {
-            BTreeSet::from([self.cluster_key(), self.kube_context()])
+            BTreeSet::from([
+                self.cluster_key(),
+                self.kube_context(),
+                format!("secret {}", plan.record_secret),
+            ])
         } else {
             BTreeSet::new()
         }
@@ -1232,12 +1247,14 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
         assert_eq!(kept_steps(&run), ReadmeFacts::new(plan).destroy_keeps);
 
         let steps: Vec<String> = run.results().into_iter().map(|(step, _)| step).collect();
-        let reversed: Vec<String> = plan.steps.iter().rev().map(|s| (*s).to_owned()).collect();
+        // The record of what apply created last: the steps ask it what is the stack's.
+        let mut reversed: Vec<String> = plan.steps.iter().rev().map(|s| (*s).to_owned()).collect();
+        reversed.push("record".to_owned());
         assert_eq!(steps, reversed);
         for (step, result) in run.results() {
             let expected = match step.as_str() {
                 "bucket" | "sql-instance" | "database" | "db-user" | "db-password"
-                | "auth-database" | "auth-secrets" | "gateway-address" | "static-ip" => {
+                | "auth-database" | "auth-secrets" | "gateway-address" | "static-ip" | "record" => {
                     "kept (--delete-data removes it)"
                 }
                 "services" => "kept (other workloads may use the APIs)",
@@ -2278,18 +2295,7 @@ fn a_mark_removed_by_hand_is_put_back() {
         format!("sql-instance {}", plan.instance),
         sandbox.cluster_key(),
     );
-    let mut state = sandbox.state();
-    for (key, labels) in [
-        (&bucket, "/labels"),
-        (&instance, "/settings/userLabels"),
-        (&cluster, "/resourceLabels"),
-    ] {
-        let found = state["resources"][key.as_str()]
-            .pointer_mut(labels)
-            .unwrap();
-        *found = json!({"team": "research"});
-    }
-    fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
+    unmark(&sandbox, &[&bucket, &instance, &cluster]);
 
     let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
     assert_eq!(run.code, 2, "{run:#?}");
@@ -2323,4 +2329,169 @@ fn a_mark_removed_by_hand_is_put_back() {
     );
     assert_eq!(sandbox.resource(&bucket)["labels"]["team"], "research");
     assert_eq!(sandbox.infra(&["plan", "--detailed-exitcode"]).code, 0);
+}
+
+/// Removes this stack's mark by hand from the bucket, instance or cluster KEYS: their labels
+/// become `team=research`.
+fn unmark(sandbox: &Sandbox, keys: &[&str]) {
+    let mut state = sandbox.state();
+    for key in keys {
+        let labels = match key.split_once(' ').unwrap().0 {
+            "bucket" => "/labels",
+            "sql-instance" => "/settings/userLabels",
+            "cluster" => "/resourceLabels",
+            kind => unreachable!("{kind} takes no labels here"),
+        };
+        let found = state["resources"][*key].pointer_mut(labels).unwrap();
+        *found = json!({"team": "research"});
+    }
+    fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
+}
+
+/// `(step, result, calls)` of each step of a `destroy --plan` listing, with the result
+/// `destroy` would then report (`delete` → `deleted`) and the number of gcloud and kubectl
+/// commands listed (`kube` is kubectl with the cluster's context).
+fn listed_steps(run: &Run) -> Vec<(String, String, usize)> {
+    let mut steps: Vec<(String, String, usize)> = Vec::new();
+    for line in run.stdout.lines() {
+        if line.starts_with("    gcloud ") || line.starts_with("    kube ") {
+            steps.last_mut().unwrap().2 += 1;
+        } else if let Some((_, rest)) = line.strip_prefix('[').and_then(|l| l.split_once("] ")) {
+            let (step, result) = rest.split_once(": ").unwrap();
+            let result = if result == "delete" {
+                "deleted"
+            } else {
+                result
+            };
+            steps.push((step.to_owned(), result.to_owned(), 0));
+        }
+    }
+    steps
+}
+
+/// `(step, result, calls)` of each step of the last pass of a run: the mutating gcloud and
+/// kubectl calls it made.
+fn done_steps(run: &Run) -> Vec<(String, String, usize)> {
+    let results = run.results();
+    let by_step = run.calls_by_step();
+    let last = &by_step[by_step.len() - results.len()..];
+    results
+        .into_iter()
+        .zip(last)
+        .map(|((step, result), (same, calls))| {
+            assert_eq!(&step, same);
+            let mutating = calls.iter().filter(|call| call.mutating).count();
+            (step, result, mutating)
+        })
+        .collect()
+}
+
+/// `destroy --plan` lists exactly what `destroy` then does: the same result for every step
+/// and as many commands as it runs, with each flag, after `apply` and after a partial
+/// destroy. While listing nothing changes, so a step must decide from what the steps before
+/// it would have removed, not from the project as it still is.
+#[test]
+fn destroy_plan_lists_what_destroy_does() {
+    for path in stack_files("stacks") {
+        let sandbox = Sandbox::new(&path);
+        sandbox.infra(&["apply"]).ok();
+        let mut passes = vec![vec![], vec!["--delete-data"]];
+        if sandbox.plan.create_cluster {
+            passes.push(vec!["--delete-data", "--delete-cluster"]);
+        }
+        for flags in passes {
+            let context = format!("{} {flags:?}", path.display());
+            let listed = sandbox
+                .infra(&[&["destroy", "--plan"][..], &flags].concat())
+                .ok();
+            let done = sandbox
+                .infra(&[&["destroy", "--yes"][..], &flags].concat())
+                .ok();
+            assert_eq!(
+                done_steps(&done),
+                listed_steps(&listed),
+                "{context}\n{}\n{}",
+                listed.stdout,
+                done.stdout
+            );
+        }
+    }
+}
+
+/// The record vouches for what takes no mark and for resources whose mark was removed by
+/// hand. `destroy` removes it last, and only once nothing it names remains: a destroy that
+/// keeps the cluster (no `--delete-cluster`) or the instance (it holds other databases)
+/// keeps the record for them, and the next destroy still knows they are the stack's.
+#[test]
+fn the_record_outlives_what_it_vouches_for() {
+    let sandbox = Sandbox::new(&stack("production"));
+    sandbox.infra(&["apply"]).ok();
+    let plan = &sandbox.plan;
+    let record = format!("secret {}", plan.record_secret);
+    let (bucket, instance, cluster) = (
+        format!("bucket {}", plan.bucket),
+        format!("sql-instance {}", plan.instance),
+        sandbox.cluster_key(),
+    );
+    unmark(&sandbox, &[&bucket, &instance, &cluster]);
+    let result = |run: &Run, step: &str| {
+        run.results()
+            .into_iter()
+            .find(|(s, _)| s == step)
+            .unwrap_or_else(|| panic!("no {step} in {}", run.stdout))
+            .1
+    };
+
+    let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert_eq!(result(&run, "bucket"), "deleted", "{}", run.stdout);
+    assert_eq!(result(&run, "sql-instance"), "deleted", "{}", run.stdout);
+    assert_eq!(
+        result(&run, "cluster"),
+        "kept (--delete-cluster removes it)"
+    );
+    assert_eq!(
+        result(&run, "record"),
+        "kept (it names what stays: cluster)"
+    );
+    assert_eq!(run.results().last().unwrap().0, "record");
+    let mut kept = sandbox.always_kept();
+    kept.extend(sandbox.owned_cluster());
+    assert_eq!(sandbox.resources(), kept, "{}", run.stdout);
+    assert!(kept.contains(&record));
+
+    let run = sandbox
+        .infra(&["destroy", "--yes", "--delete-data", "--delete-cluster"])
+        .ok();
+    assert_eq!(result(&run, "cluster"), "deleted", "{}", run.stdout);
+    assert_eq!(result(&run, "record"), "deleted", "{}", run.stdout);
+    assert_eq!(sandbox.resources(), sandbox.always_kept(), "{}", run.stdout);
+
+    // An instance kept for the databases of others, whose mark was removed by hand.
+    let sandbox = Sandbox::new(&repo().join("tests/fixtures/good/custom-database.toml"));
+    sandbox.infra(&["apply"]).ok();
+    let instance = format!("sql-instance {}", sandbox.plan.instance);
+    let record = format!("secret {}", sandbox.plan.record_secret);
+    unmark(&sandbox, &[&instance]);
+    sandbox.seed("sql-database shared-postgres/billing", json!({}));
+    let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert_eq!(
+        result(&run, "sql-instance"),
+        "kept (it holds other databases: billing)"
+    );
+    assert_eq!(
+        result(&run, "record"),
+        "kept (it names what stays: sql-instance)"
+    );
+    assert!(sandbox.resources().contains(&record));
+    let mut state = sandbox.state();
+    state["resources"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sql-database shared-postgres/billing");
+    fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
+    let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert_eq!(result(&run, "sql-instance"), "deleted", "{}", run.stdout);
+    assert_eq!(result(&run, "record"), "deleted", "{}", run.stdout);
+    assert!(!sandbox.resources().contains(&instance));
+    assert!(!sandbox.resources().contains(&record));
 }

@@ -19,7 +19,9 @@ pub struct ReadmeFacts {
     /// The URL of a gke load balancer for clients outside the cluster: only with a name
     /// the server accepts (its bare address gets 403).
     pub client_url: Option<String>,
-    /// `infra.sh` steps whose resource `destroy` keeps, without and with `--delete-data`.
+    /// `infra.sh` steps whose resource `destroy` keeps, without and with `--delete-data`
+    /// (`record`: the Secret Manager record of what `apply` created, which `destroy`
+    /// removes after every step).
     pub destroy_keeps: Vec<&'static str>,
     pub destroy_keeps_with_delete_data: Vec<&'static str>,
 }
@@ -53,11 +55,19 @@ impl ReadmeFacts {
         // The APIs may serve other workloads; a cluster infra.sh did not create is not its
         // own, and one it created goes only with `--delete-cluster`.
         let always = |step: &&str| *step == "services" || *step == "cluster";
+        // The record of what `apply` created goes last, with the data, once nothing it
+        // names stays: a cluster kept without `--delete-cluster` keeps it.
+        let record = |with_data: bool| with_data || (plan.gke && plan.create_cluster);
         let kept = |with_data: bool| {
-            plan.steps
-                .iter()
-                .copied()
-                .filter(|step| always(step) || (with_data && DATA_STEPS.contains(step)))
+            record(with_data)
+                .then_some("record")
+                .into_iter()
+                .chain(
+                    plan.steps
+                        .iter()
+                        .copied()
+                        .filter(|step| always(step) || (with_data && DATA_STEPS.contains(step))),
+                )
                 .collect()
         };
         Self {
