@@ -1758,37 +1758,21 @@ fn a_missing_cluster_fails_before_any_mutation() {
 
 /// No password, key or token is ever a command argument: the database password reaches
 /// gcloud in a flags file, the pull secret's credentials in a file, all in a private
-/// directory that is gone after the run.
+/// directory that is gone after the run. Checked for every value of every stack's first
+/// apply (which destroy then deletes) and of the apply after it, which makes new ones.
 #[test]
 fn no_secret_value_in_any_argv() {
     let scratch = TempDir::new("infra-secrets");
-    for path in [stack("local"), stack("example"), gcr_stack(&scratch)] {
+    let mut stacks = stack_files("stacks");
+    stacks.push(gcr_stack(&scratch));
+    for path in stacks {
         let sandbox = Sandbox::new(&path);
         sandbox.infra(&["plan"]).ok();
         sandbox.infra(&["apply"]).ok();
+        let mut secrets = secret_values(&sandbox);
         sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
-        let mut secrets: Vec<String> = Vec::new();
-        let state = sandbox.state();
-        for (key, value) in state["resources"].as_object().unwrap() {
-            if key.starts_with("secret ") {
-                secrets.extend(value["data"].as_str().map(str::to_owned));
-            }
-            if key.starts_with("sql-user ") {
-                secrets.extend(value["password"].as_str().map(str::to_owned));
-            }
-        }
-        // Keys were deleted with --delete-data: apply again to read them.
         sandbox.infra(&["apply"]).ok();
-        let state = sandbox.state();
-        for (key, value) in state["resources"].as_object().unwrap() {
-            if key.starts_with("secret ") {
-                secrets.extend(value["data"].as_str().map(str::to_owned));
-            }
-        }
-        for file in sandbox.key_files() {
-            let key: Value = serde_json::from_str(&fs::read_to_string(file).unwrap()).unwrap();
-            secrets.push(key["private_key"].as_str().unwrap().to_owned());
-        }
+        secrets.extend(secret_values(&sandbox));
         assert!(!secrets.is_empty() || sandbox.plan.iam_auth && sandbox.plan.gke);
         for call in sandbox.calls() {
             for secret in &secrets {
@@ -1804,6 +1788,26 @@ fn no_secret_value_in_any_argv() {
         assert!(!script.contains("--password="), "{}", path.display());
         assert!(!script.contains("--docker-password"), "{}", path.display());
     }
+}
+
+/// Every secret value in the project and the key files: Secret Manager data, database
+/// passwords, private keys.
+fn secret_values(sandbox: &Sandbox) -> Vec<String> {
+    let mut secrets: Vec<String> = Vec::new();
+    let state = sandbox.state();
+    for (key, value) in state["resources"].as_object().unwrap() {
+        if key.starts_with("secret ") {
+            secrets.extend(value["data"].as_str().map(str::to_owned));
+        }
+        if key.starts_with("sql-user ") {
+            secrets.extend(value["password"].as_str().map(str::to_owned));
+        }
+    }
+    for file in sandbox.key_files() {
+        let key: Value = serde_json::from_str(&fs::read_to_string(file).unwrap()).unwrap();
+        secrets.push(key["private_key"].as_str().unwrap().to_owned());
+    }
+    secrets
 }
 
 /// `destroy --plan` prints what destroy would delete, and deletes nothing.
@@ -1997,34 +2001,28 @@ fn a_stale_image_tag_is_refused() {
 /// `bash -x` prints every command and assignment: none carries a secret.
 #[test]
 fn bash_xtrace_prints_no_secret() {
-    let sandbox = Sandbox::new(&stack("local"));
-    let script = sandbox.path("bundle/infra.sh");
-    let out = sandbox
-        .command(&["-x", script.to_str().unwrap()], &["apply"], &[])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let trace = String::from_utf8_lossy(&out.stderr);
-    let plan = &sandbox.plan;
-    let password = sandbox.resource(&format!(
-        "secret {}",
-        plan.password_secret.as_ref().unwrap()
-    ))["data"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(trace.contains("gcloud sql users create"), "{trace}");
-    assert!(!trace.contains(&password), "the password is in the trace");
-    for file in sandbox.key_files() {
-        let key: Value = serde_json::from_str(&fs::read_to_string(file).unwrap()).unwrap();
-        let private = key["private_key"].as_str().unwrap();
-        assert!(!trace.contains(private), "a private key is in the trace");
+    for name in ["local", "local-basic"] {
+        let sandbox = Sandbox::new(&stack(name));
+        let script = sandbox.path("bundle/infra.sh");
+        let out = sandbox
+            .command(&["-x", script.to_str().unwrap()], &["apply"], &[])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}");
+        let trace = String::from_utf8_lossy(&out.stderr);
+        assert!(trace.contains("gcloud sql users create"), "{trace}");
+        // The database password, the basic-auth admin password and Flask key, the keys.
+        let secrets = secret_values(&sandbox);
+        assert!(secrets.len() >= 2, "{name}: {secrets:?}");
+        for secret in secrets {
+            assert!(!trace.contains(&secret), "{name}: a secret is in the trace");
+        }
     }
 }
 
 /// A shared namespace (`namespace_shared`, and `default`, which every cluster has) belongs
-/// to others: `infra.sh` puts its Secrets there but never creates, labels or deletes it,
-/// and a shared namespace that does not exist stops the `secrets` step with what to do.
+/// to others: `infra.sh` puts its Secrets there but never creates, labels or deletes it
+/// (one that does not exist: `a_missing_shared_namespace_fails_before_any_mutation`).
 #[test]
 fn a_shared_namespace_is_never_created_labelled_or_deleted() {
     let scratch = TempDir::new("infra-shared-namespace");
@@ -2077,26 +2075,112 @@ fn a_shared_namespace_is_never_created_labelled_or_deleted() {
             );
         }
     }
+}
 
-    // A shared namespace that is not there is not made.
-    let sandbox = Sandbox::new(&shared);
+/// A shared namespace that does not exist stops `plan` and `apply` in the preflight, with
+/// its name and what to do, before anything changes: not in the `secrets` step after Cloud
+/// SQL, the bucket and the image. The check belongs to the steps that write into the
+/// namespace (`apply bucket` goes on). On a cluster this run would create, the namespace
+/// cannot exist yet: the message says to create the cluster first.
+#[test]
+fn a_missing_shared_namespace_fails_before_any_mutation() {
+    let scratch = TempDir::new("infra-missing-namespace");
+    let shared = "namespace = \"data-platform\"\nnamespace_shared = true";
+    let local = changed_stack(
+        &scratch,
+        "local",
+        &[(
+            "environment = \"local\"",
+            &format!("environment = \"local\"\n{shared}"),
+        )],
+        "",
+    );
+    let hint = "it is shared, so infra.sh does not create it: ask its owners to create it \
+                (kubectl create namespace data-platform), or drop namespace_shared from the \
+                stack file to let the bundle own it";
+    for path in [
+        repo().join("tests/fixtures/good/shared-namespace.toml"),
+        local,
+    ] {
+        let sandbox = Sandbox::new(&path);
+        let plan = &sandbox.plan;
+        let cluster = if plan.gke {
+            format!("GKE cluster {}", plan.cluster.as_deref().unwrap())
+        } else {
+            "the cluster of kubectl context kind-mlflow".to_owned()
+        };
+        let mut state = sandbox.state();
+        state["resources"]
+            .as_object_mut()
+            .unwrap()
+            .remove("k8s Namespace/data-platform");
+        fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
+        let before = sandbox.resources();
+        for args in [&["plan"][..], &["apply"], &["apply", "secrets"]] {
+            let run = sandbox.infra(args);
+            let context = format!("{} {args:?}", path.display());
+            assert_eq!(run.code, 1, "{context}: {run:#?}");
+            assert_eq!(
+                run.stderr,
+                format!("infra.sh: namespace data-platform does not exist in {cluster}; {hint}\n"),
+                "{context}"
+            );
+            // No step ran.
+            assert!(run.results().is_empty(), "{context}: {}", run.stdout);
+            assert_eq!(run.mutating(), Vec::<String>::new(), "{context}");
+            // Nothing changed, the user's kubeconfig (the fake's kube-context entries)
+            // included.
+            assert_eq!(sandbox.resources(), before, "{context}");
+        }
+        let run = sandbox.infra(&["apply", "services", "bucket"]).ok();
+        assert!(!run.mutating().is_empty());
+    }
+
+    // The cluster this run would create.
+    let path = changed_stack(
+        &scratch,
+        "production",
+        &[("namespace = \"ml-research\"", shared)],
+        "",
+    );
+    let sandbox = Sandbox::new(&path);
+    let before = sandbox.resources();
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        "infra.sh: namespace data-platform is shared, so it must exist before infra.sh puts \
+         Secrets in it, and GKE cluster ml-platform does not exist yet: run 'bash infra.sh apply \
+         services cluster' first, then ask the namespace's owners to create it, or drop \
+         namespace_shared from the stack file to let the bundle own it\n"
+    );
+    assert_eq!(run.mutating(), Vec::<String>::new());
+    assert_eq!(sandbox.resources(), before);
+}
+
+/// Local stacks run kubectl against its current context: without one, preflight stops
+/// before anything changes.
+#[test]
+fn a_local_stack_without_a_kubectl_context_fails_before_any_mutation() {
+    let sandbox = Sandbox::new(&stack("local"));
     let mut state = sandbox.state();
     state["resources"]
         .as_object_mut()
         .unwrap()
-        .remove("k8s Namespace/data-platform");
+        .remove("kube-context current");
     fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
-    let run = sandbox.infra(&["apply"]);
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(
-        run.stderr.contains(
-            "infra.sh: namespace data-platform does not exist; it is shared, so infra.sh does not create it"
-        ),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(touches_a_namespace(&run), Vec::<String>::new());
-    assert!(!sandbox.resources().contains("k8s Namespace/data-platform"));
+    for args in [&["plan"][..], &["apply"]] {
+        let run = sandbox.infra(args);
+        assert_eq!(run.code, 1, "{args:?}: {run:#?}");
+        assert_eq!(
+            run.stderr,
+            "infra.sh: kubectl has no current context: point it at the cluster MLflow runs on \
+             (kubectl config use-context NAME)\n"
+        );
+        assert!(run.results().is_empty(), "{}", run.stdout);
+        assert_eq!(run.mutating(), Vec::<String>::new());
+        assert_eq!(sandbox.resources(), BTreeSet::new());
+    }
 }
 
 /// Whether LOGIN can use the tables of DATABASE in the fake: it owns them, or it is a
@@ -2348,6 +2432,17 @@ fn unmark(sandbox: &Sandbox, keys: &[&str]) {
     fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
 }
 
+/// The keys of the record's labels.
+fn record_entries(sandbox: &Sandbox) -> Vec<String> {
+    let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
+    record["labels"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
 /// `(step, result, calls)` of each step of a `destroy --plan` listing, with the result
 /// `destroy` would then report (`delete` → `deleted`) and the number of gcloud and kubectl
 /// commands listed (`kube` is kubectl with the cluster's context).
@@ -2458,13 +2553,23 @@ fn the_record_outlives_what_it_vouches_for() {
     kept.extend(sandbox.owned_cluster());
     assert_eq!(sandbox.resources(), kept, "{}", run.stdout);
     assert!(kept.contains(&record));
+    // It names only what stays: a bucket made later under the same name by someone else
+    // is not the stack's.
+    assert_eq!(
+        record_entries(&sandbox),
+        ["cluster", "managed-by", "mlflow-stack"]
+    );
+    sandbox.seed(&bucket, json!({"labels": {"team": "research"}}));
 
     let run = sandbox
         .infra(&["destroy", "--yes", "--delete-data", "--delete-cluster"])
         .ok();
     assert_eq!(result(&run, "cluster"), "deleted", "{}", run.stdout);
+    assert_eq!(result(&run, "bucket"), "kept (not created by infra.sh)");
     assert_eq!(result(&run, "record"), "deleted", "{}", run.stdout);
-    assert_eq!(sandbox.resources(), sandbox.always_kept(), "{}", run.stdout);
+    let mut kept = sandbox.always_kept();
+    kept.insert(bucket);
+    assert_eq!(sandbox.resources(), kept, "{}", run.stdout);
 
     // An instance kept for the databases of others, whose mark was removed by hand.
     let sandbox = Sandbox::new(&repo().join("tests/fixtures/good/custom-database.toml"));
@@ -2482,7 +2587,10 @@ fn the_record_outlives_what_it_vouches_for() {
         result(&run, "record"),
         "kept (it names what stays: sql-instance)"
     );
-    assert!(sandbox.resources().contains(&record));
+    assert_eq!(
+        record_entries(&sandbox),
+        ["managed-by", "mlflow-stack", "sql-instance"]
+    );
     let mut state = sandbox.state();
     state["resources"]
         .as_object_mut()
