@@ -71,8 +71,8 @@ user = \"mlflow\"",
 }
 "connection-budget" {
 "Every MLflow worker keeps three SQLAlchemy engines (tracking, model registry, jobs), each
-with up to `pool_size + max_overflow` connections. Across all replicas, the rollout's surge
-pod, the migration and a reserve, that can exceed the Cloud SQL tier's default
+with up to `pool_size + max_overflow` connections. Across all replicas, an evicted pod's
+replacement, the migration and a reserve, that can exceed the Cloud SQL tier's default
 `max_connections` (100 for 3.75 GiB), and the server then fails under load, not at deploy
 time.",
 "[server]

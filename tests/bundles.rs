@@ -65,7 +65,18 @@ fn manifests_parse_back_into_kubernetes_types() {
                 .unwrap_or_else(|| panic!("{file}"))
         };
         let deployment: Deployment = yaml::parse(get("deployment.yaml")).unwrap();
-        let pod = deployment.spec.unwrap().template.spec.unwrap();
+        let spec = deployment.spec.unwrap();
+        // Every old pod stops before a new one migrates: an MLflow server refuses a schema
+        // revision other than its own.
+        let strategy = spec.strategy.unwrap();
+        assert_eq!(
+            strategy.type_.as_deref(),
+            Some("Recreate"),
+            "{}",
+            path.display()
+        );
+        assert!(strategy.rolling_update.is_none(), "{}", path.display());
+        let pod = spec.template.spec.unwrap();
         let init: Vec<&str> = pod
             .init_containers
             .as_ref()

@@ -5,9 +5,7 @@ pub(super) mod auth;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use k8s_openapi::api::apps::v1::{
-    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
-};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
     MetricTarget, ResourceMetricSource,
@@ -70,22 +68,33 @@ pub(super) const MAX_OVERFLOW: &str = "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW";
 /// Key of the database password in its Secret.
 pub const PASSWORD_KEY: &str = "password";
 
-/// Initialises or upgrades the schema, holding a PostgreSQL advisory lock so that pods
-/// starting together (first install, several replicas) migrate one at a time: the same
-/// steps as `mlflow db upgrade`, which takes no lock of its own.
-const MIGRATE: &str = r#"import sys
+/// Initialises or upgrades the schema with MLflow's own `mlflow db upgrade` (which
+/// initialises an empty database too), holding a PostgreSQL advisory lock meanwhile so that
+/// pods starting together (first install, several replicas) migrate one at a time:
+/// `mlflow db upgrade` takes no lock of its own, and two of them on an empty database race
+/// on `CREATE TABLE`. The first connection is retried while the proxy sidecar finishes
+/// connecting.
+const MIGRATE: &str = r#"import subprocess
+import sys
+import time
 
 import sqlalchemy
-from mlflow.store.db import utils
 
+URI = sys.argv[1]
 LOCK = "SELECT pg_advisory_lock(hashtext('mlflow-stack-migrate'))"
-engine = utils.create_sqlalchemy_engine_with_retry(sys.argv[1])
-with engine.connect() as lock:
+engine = sqlalchemy.create_engine(URI, isolation_level="AUTOCOMMIT")
+for attempt in range(30):
+    try:
+        lock = engine.connect()
+        break
+    except sqlalchemy.exc.OperationalError:
+        if attempt == 29:
+            raise
+        time.sleep(2)
+with lock:
     lock.execute(sqlalchemy.text(LOCK))
-    if utils._is_empty_database(engine):
-        utils._initialize_tables(engine)
-    else:
-        utils._upgrade_db(engine)
+    upgrade = [sys.executable, "-m", "mlflow", "db", "upgrade", URI]
+    sys.exit(subprocess.run(upgrade).returncode)
 "#;
 
 /// The manifests of the bundle with their file names.
@@ -587,14 +596,13 @@ fn deployment(plan: &Plan) -> Deployment {
                 .flatten(),
             revision_history_limit: Some(5),
             selector: selector(plan),
-            // One new pod at a time, none taken down before its successor is ready; the
-            // migration's advisory lock serialises schema changes across pods.
+            // Every old pod is stopped before a new one migrates the schema: MLflow serves
+            // only the schema revision it was released with (it checks at start and exits
+            // otherwise), and its upgrade guide stops the server before `mlflow db upgrade`.
+            // MLflow's client retries through the gap.
             strategy: Some(DeploymentStrategy {
-                type_: Some("RollingUpdate".to_owned()),
-                rolling_update: Some(RollingUpdateDeployment {
-                    max_surge: Some(IntOrString::Int(1)),
-                    max_unavailable: Some(IntOrString::Int(0)),
-                }),
+                type_: Some("Recreate".to_owned()),
+                rolling_update: None,
             }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {

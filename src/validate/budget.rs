@@ -3,9 +3,10 @@
 //!
 //! Each MLflow server worker opens one SQLAlchemy engine per store it serves (tracking,
 //! model registry, jobs, and with basic auth the user store), and each engine's pool holds
-//! up to `pool_size + max_overflow` connections. A rollout adds the surge pod; the schema
-//! migrations and the garbage collector connect on their own; PostgreSQL and Cloud SQL keep
-//! a few connections for superusers and maintenance.
+//! up to `pool_size + max_overflow` connections. A rollout recreates the pods (no old pod
+//! beside a new one), but an evicted pod's replacement starts while it shuts down; the
+//! schema migrations and the garbage collector connect on their own; PostgreSQL and Cloud
+//! SQL keep a few connections for superusers and maintenance.
 
 use std::ops::Range;
 
@@ -22,12 +23,15 @@ pub const ENGINES_PER_WORKER: u32 = 3;
 /// (`mlflow/server/auth/sqlalchemy_store.py`, `init_db`), with the same pool settings (it
 /// reads `MLFLOW_SQLALCHEMYSTORE_POOL_SIZE` and `MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW` too).
 pub const BASIC_AUTH_ENGINES: u32 = 1;
-/// Pods a rollout adds beyond the replica count (the Deployment's `maxSurge`).
-pub const SURGE: u32 = 1;
+/// Pods beyond the replica count. A rollout adds none: the Deployment's strategy is
+/// `Recreate`, so every old pod is gone before a new one starts. But a pod evicted within
+/// the PodDisruptionBudget (`maxUnavailable` 1, e.g. by a node drain) keeps its connections
+/// while it shuts down, and its ReplicaSet starts the replacement at once.
+pub const REPLACEMENT: u32 = 1;
 /// A migration init container (`migrate`, and `migrate-auth` with basic auth) holds its
 /// advisory-lock connection and the one the upgrade runs on. Init containers run one after
-/// another, and a rollout starts one pod at a time (`maxSurge` 1, `maxUnavailable` 0), so
-/// the migrations of a stack hold at most this many at once.
+/// another, and pods starting together wait for the lock on one connection each, before
+/// their servers open any.
 pub const MIGRATION: u32 = 2;
 /// `mlflow gc` opens one engine (the tracking store) with a pool of 1 + 1.
 pub const GC: u32 = 2;
@@ -95,10 +99,10 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// Server pods during a rollout at the maximum replica count.
+    /// Server pods at the maximum replica count, an evicted pod's replacement included.
     #[must_use]
     pub fn pods(&self) -> u32 {
-        self.replicas + SURGE
+        self.replicas + REPLACEMENT
     }
 
     /// Connections of the server pods at most.
@@ -113,7 +117,7 @@ impl Budget {
         self.servers() + MIGRATION + self.gc + RESERVE
     }
 
-    /// The sum written out, e.g. `(2 replicas + 1 surge) × 2 workers × 3 engines × (2 pool
+    /// The sum written out, e.g. `(2 replicas + 1 replacement) × 2 workers × 3 engines × (2 pool
     /// + 2 overflow) + 2 migration + 10 reserve = 84`.
     #[must_use]
     pub fn arithmetic(&self) -> String {
@@ -130,7 +134,7 @@ impl Budget {
             }
         };
         format!(
-            "({} + {SURGE} surge) × {} × {} × ({} pool + {} overflow) + {MIGRATION} migration{gc} + {RESERVE} reserve = {}",
+            "({} + {REPLACEMENT} replacement) × {} × {} × ({} pool + {} overflow) + {MIGRATION} migration{gc} + {RESERVE} reserve = {}",
             plural(self.replicas, "replica"),
             plural(self.workers, "worker"),
             plural(self.engines, "engine"),
@@ -156,7 +160,8 @@ impl Budget {
         let fixed = MIGRATION + self.gc + RESERVE;
         let per_pod = self.workers * self.engines * (self.pool_size + self.max_overflow);
         let pods = limit.checked_sub(fixed)? / per_pod;
-        pods.checked_sub(SURGE).filter(|replicas| *replicas >= 1)
+        pods.checked_sub(REPLACEMENT)
+            .filter(|replicas| *replicas >= 1)
     }
 
     /// The smallest tier with the CPUs of `tier` (or more, where Cloud SQL requires more
@@ -351,13 +356,23 @@ mod tests {
         }
     }
 
+    /// The README's "Connection budget" section writes out the same sum.
+    #[test]
+    fn the_readme_states_this_sum() {
+        let readme = include_str!("../../README.md");
+        let sum = format!(
+            "(max_replicas + {REPLACEMENT} replacement) × workers × engines × (pool_size + max_overflow) + {MIGRATION} migration + {GC} gc + {RESERVE} reserve"
+        );
+        assert!(readme.contains(&sum), "README.md does not say {sum}");
+    }
+
     #[test]
     fn the_default_stack_fits_the_default_tier() {
         let budget = gke_defaults(ENGINES_PER_WORKER);
         assert_eq!(budget.total(), 84);
         assert_eq!(
             budget.arithmetic(),
-            "(2 replicas + 1 surge) × 2 workers × 3 engines × (2 pool + 2 overflow) + 2 migration + 10 reserve = 84"
+            "(2 replicas + 1 replacement) × 2 workers × 3 engines × (2 pool + 2 overflow) + 2 migration + 10 reserve = 84"
         );
     }
 
@@ -367,7 +382,7 @@ mod tests {
         assert_eq!(budget.total(), 108);
         assert_eq!(
             budget.arithmetic(),
-            "(2 replicas + 1 surge) × 2 workers × 4 engines × (2 pool + 2 overflow) + 2 migration + 10 reserve = 108"
+            "(2 replicas + 1 replacement) × 2 workers × 4 engines × (2 pool + 2 overflow) + 2 migration + 10 reserve = 108"
         );
         assert_eq!(budget.fitting_pool(100), Some((2, 1)));
         assert_eq!(engines_per_worker(false), ENGINES_PER_WORKER);

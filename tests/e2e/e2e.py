@@ -28,10 +28,11 @@ auth (a user name with '@'), operations (metrics = true and a [gc] table: /metri
 counts requests from its emptyDir multiprocess files; the CronJob's `mlflow gc` container,
 run as generated with the Service's DNS name resolved to the server, removes a deleted
 run's rows and artifacts and keeps a live one), a switch of database.auth from password
-to iam and back on one database (login-switch), and MLflow's basic-auth app with
-default_permission = "READ" run as two replicas (see check_basic_auth). Every process
-started here is killed at the end, whatever happens. Exit status 0 only when every
-scenario passed.
+to iam and back on one database (login-switch), MLflow's basic-auth app with
+default_permission = "READ" run as two replicas (see check_basic_auth), and an upgrade
+from the previous minor MLflow release while a client writes throughout (upgrade). Every
+process started here is killed at the end, whatever happens. Exit status 0 only when
+every scenario passed.
 """
 
 import argparse
@@ -66,6 +67,11 @@ TRAIN_SCRIPT = REPO / "examples" / "train.py"
 LOAD_MODEL_SCRIPT = Path(__file__).resolve().parent / "load_model.py"
 GC_RUNS_SCRIPT = Path(__file__).resolve().parent / "gc_runs.py"
 PINS_MATCH_SCRIPT = Path(__file__).resolve().parent / "pins_match.py"
+WRITER_SCRIPT = Path(__file__).resolve().parent / "writer.py"
+# The upgrade scenario starts from the same stack at the previous minor MLflow release
+# (run.sh installs it into .venv-e2e-previous) and upgrades to the stack's own version.
+PREVIOUS_MLFLOW = "3.16.1"
+UPGRADE_WRITES = 10  # successful writes before the upgrade, and again after it
 
 POSTGRES_HOST = "127.0.0.1"
 POSTGRES_PORT = 5432  # where the Cloud SQL Auth Proxy listens in the pod
@@ -77,7 +83,7 @@ FAKE_CLUSTER_IP = "10.96.0.10"  # only ever written into service-link env vars, 
 REFUSED_HOSTS = ["evil.example.com", "evil.example.com:8080"]
 HOST_CHECK_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"  # /health is exempt from host checks
 
-SUITE_DEADLINE_SECONDS = 1200  # hard limit for all scenarios together (six of them)
+SUITE_DEADLINE_SECONDS = 1800  # hard limit for all scenarios together (eight of them)
 READINESS_TIMEOUT_SECONDS = 240  # hard limit for one server to become ready, whatever the probe says
 INIT_CONTAINER_TIMEOUT_SECONDS = 240
 TRAIN_TIMEOUT_SECONDS = 180
@@ -621,8 +627,9 @@ class Pod:
     image path that does not exist here are taken from the venv's bin directory.
     """
 
-    def __init__(self, bundle, processes, root, secrets, extra_env, spec=None):
+    def __init__(self, bundle, processes, root, secrets, extra_env, spec=None, venv_bin=VENV_BIN):
         self.bundle = bundle
+        self.venv_bin = Path(venv_bin)  # where the image's executables are installed here
         self.spec = spec or bundle.pod_spec  # the Deployment's pod, or another (the gc Job's)
         self.processes = processes
         self.root = root
@@ -786,8 +793,8 @@ class Pod:
         return probe.returncode == 0
 
     def _executable(self, path):
-        if os.path.isabs(path) and not os.path.exists(path) and (VENV_BIN / os.path.basename(path)).exists():
-            return str(VENV_BIN / os.path.basename(path))
+        if os.path.isabs(path) and not os.path.exists(path) and (self.venv_bin / os.path.basename(path)).exists():
+            return str(self.venv_bin / os.path.basename(path))
         return path
 
     def launch_plan(self, container):
@@ -805,7 +812,7 @@ class Pod:
         rootfs.mkdir(exist_ok=True)
         rootfs.chmod(0o555 if read_only_root else 0o777)
         base = {
-            "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
+            "PATH": f"{self.venv_bin}:/usr/local/bin:/usr/bin:/bin",
             "HOME": str(rootfs),
             "LANG": "C.UTF-8",
             "HOSTNAME": "e2e-pod",
@@ -1597,7 +1604,7 @@ class ServerConfig:
 class Scenario:
     """db_password None: the stack uses IAM database authentication (no password at all)."""
 
-    def __init__(self, name, stack_file, db_password, restart=False, operations=False, switch_to=None):
+    def __init__(self, name, stack_file, db_password, restart=False, operations=False, switch_to=None, upgrade=False):
         self.name = name
         self.stack_file = Path(stack_file)
         self.db_password = db_password
@@ -1605,6 +1612,7 @@ class Scenario:
         self.operations = operations  # metrics (garbage collection: any stack with [gc])
         # Another stack file on the same database: its login replaces this one's and back.
         self.switch_to = switch_to
+        self.upgrade = upgrade  # start at PREVIOUS_MLFLOW, upgrade to the stack's version
 
 
 class Suite:
@@ -1674,12 +1682,19 @@ class Suite:
             Scenario("operations", operations, PLAIN_DB_PASSWORD, operations=True),
             Scenario("login-switch", main, PLAIN_DB_PASSWORD, switch_to=iam_auth),
             Scenario("basic-auth", basic_auth, PLAIN_DB_PASSWORD),  # two replicas of MLflow's basic-auth app
+            Scenario("upgrade", main, PLAIN_DB_PASSWORD, upgrade=True),
         ]
+
+    def previous_stack(self):
+        """The main stack at the previous minor MLflow release."""
+        return self.variant_stack("previous", {"server": {"mlflow_version": PREVIOUS_MLFLOW}})
 
     def run(self, scenario):
         """One scenario, from an empty database and bucket. Returns (report line, seconds)."""
         if scenario.switch_to:
             return self.run_login_switch(scenario)
+        if scenario.upgrade:
+            return self.run_upgrade(scenario)
         started = time.monotonic()
         work = self.root / "scenarios" / scenario.name
         logs = work / "logs"
@@ -1892,6 +1907,131 @@ class Suite:
             pod.stop_container(container, proc)
         self.processes.stop(proc, grace_seconds=1)
 
+    def run_upgrade(self, scenario):
+        """From PREVIOUS_MLFLOW to the stack's MLflow on one database, the way the new
+        bundle's Deployment strategy rolls it out, while a client writes throughout.
+        Recreate: the old pod is stopped (preStop, SIGTERM) before the new pod's `migrate`
+        runs. Checks: no write fails (MLflow's client retries through the gap), every
+        write is in the upgraded server, and MLflow's own refusal that makes the old pods
+        stop first: the previous release does not start on the upgraded schema."""
+        started = time.monotonic()
+        work = self.root / "scenarios" / scenario.name
+        logs = work / "logs"
+        for directory in (logs / "old", logs / "new"):
+            directory.mkdir(parents=True)
+        with open(scenario.stack_file, "rb") as f:
+            stack = tomllib.load(f)
+        new_bundle = self.build_bundle(scenario.stack_file)
+        old_bundle = self.build_bundle(self.previous_stack())
+        strategy = new_bundle.deployment["spec"].get("strategy", {}).get("type", "RollingUpdate")
+        container = new_bundle.container("mlflow")
+        previous_bin = Path(self.args.previous_venv) / "bin"
+        secrets = self.secrets_for(new_bundle, scenario.db_password)
+        extra_env = {"STORAGE_EMULATOR_HOST": self.gcs.url}
+        old_pod = Pod(old_bundle, self.processes, work / "old-pod", secrets, extra_env, venv_bin=previous_bin)
+        new_pod = Pod(new_bundle, self.processes, work / "new-pod", secrets, extra_env)
+        config = ServerConfig(new_pod, container, stack)
+        self.postgres.recreate_database(config.user, scenario.db_password, config.database)
+        self.gcs.empty_bucket(config.bucket)
+        server = Server(config.port)
+
+        old_pod.run_init_containers(logs / "old")
+        old_proc = old_pod.start(old_bundle.container("mlflow"), logs / "mlflow-old.log")
+        new_proc = writer = None
+        try:
+            old_pod.wait_ready(old_bundle.container("mlflow"), old_proc)
+            old_version = self.server_version(server)
+            if old_version != PREVIOUS_MLFLOW:
+                raise Failure(f"the old server runs MLflow {old_version}, expected {PREVIOUS_MLFLOW}")
+            stop_file = work / "stop-writing"
+            writer = self.processes.start(
+                [sys.executable, WRITER_SCRIPT, stop_file],
+                log_path=logs / "writer.log",
+                env=client_env(server, {}),
+                cwd=work,
+            )
+            self.wait_for_writes(writer, UPGRADE_WRITES)
+            upgrade_started = time.monotonic()
+            if strategy == "Recreate":
+                old_pod.stop_container(old_bundle.container("mlflow"), old_proc)
+                new_pod.run_init_containers(logs / "new")
+                new_proc = new_pod.start(container, logs / "mlflow-new.log")
+                new_pod.wait_ready(container, new_proc)
+            else:
+                raise Failure(f"the upgrade scenario knows Recreate, not {strategy}")
+            gap = time.monotonic() - upgrade_started
+            new_version = self.server_version(server)
+            if new_version == PREVIOUS_MLFLOW:
+                raise Failure(f"the server still runs MLflow {new_version} after the upgrade")
+            self.wait_for_writes(writer, 2 * UPGRADE_WRITES)
+            stop_file.touch()
+            if writer.wait(timeout=300) != 0:
+                raise Failure(f"the writing client exited with {writer.returncode}:\n{log_tail(writer.log_path)}")
+            ok, failed, slowest = self.writes(writer)
+            if failed:
+                raise Failure(f"{len(failed)} writes failed during the upgrade: {failed[:3]}")
+            run_id = lines_starting(writer.log_path, "run_id:")[0]
+            history = server.get_json("/api/2.0/mlflow/metrics/get-history", run_id=run_id, metric_key="step")
+            stored = sorted(int(m["step"]) for m in history.get("metrics", []))
+            if stored != sorted(ok):
+                raise Failure(f"the upgraded server holds steps {stored[:5]}…, the client wrote {sorted(ok)[:5]}…")
+            refusal = self.previous_refuses_new_schema(old_bundle, old_pod, logs)
+        except BaseException as error:
+            error.server_log = (new_proc or old_proc).log_path
+            raise
+        finally:
+            for pod, proc, name in ((old_pod, old_proc, old_bundle), (new_pod, new_proc, new_bundle)):
+                if proc is not None and proc.poll() is None:
+                    pod.stop_container(name.container("mlflow"), proc)
+                if proc is not None:
+                    self.processes.stop(proc, grace_seconds=1)
+            if writer is not None:
+                self.processes.stop(writer, grace_seconds=1)
+        summary = (
+            f"{strategy} from MLflow {old_version} to {new_version} in {gap:.0f} s; "
+            f"{len(ok)} writes, 0 failed (slowest {slowest:.0f} s, retried through the gap); {refusal}"
+        )
+        return summary, time.monotonic() - started
+
+    @staticmethod
+    def server_version(server):
+        response = server.get("/version")
+        if response.status_code != 200:
+            raise Failure(f"GET /version -> {response.status_code}")
+        return response.text.strip()
+
+    @staticmethod
+    def writes(writer):
+        """(steps written, failure lines, slowest successful write in seconds)."""
+        lines = Path(writer.log_path).read_text(errors="replace").splitlines()
+        ok = [line.split() for line in lines if line.startswith("ok ")]
+        failed = [line for line in lines if line.startswith("failed ")]
+        return [int(f[1]) for f in ok], failed, max((float(f[3]) for f in ok), default=0.0)
+
+    def wait_for_writes(self, writer, count, timeout=300):
+        def enough():
+            if writer.poll() is not None:
+                raise Failure(f"the writing client exited with {writer.returncode}:\n{log_tail(writer.log_path)}")
+            return len(self.writes(writer)[0]) >= count
+
+        wait_until(f"{count} successful writes", timeout, enough)
+
+    def previous_refuses_new_schema(self, old_bundle, old_pod, logs):
+        """MLflow verifies at start that the schema is exactly its own (_verify_schema): the
+        previous release's server exits on the upgraded database instead of serving."""
+        container = old_bundle.container("mlflow")
+        proc = old_pod.start(container, logs / "mlflow-old-on-new-schema.log")
+        try:
+            status = proc.wait(timeout=READINESS_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"MLflow {PREVIOUS_MLFLOW} kept running on the upgraded schema") from None
+        finally:
+            self.processes.stop(proc, grace_seconds=1)
+        text = Path(proc.log_path).read_text(errors="replace")
+        if status == 0 or "out-of-date database schema" not in text:
+            raise Failure(f"MLflow {PREVIOUS_MLFLOW} on the upgraded schema exited with {status}:\n{log_tail(proc.log_path)}")
+        return f"MLflow {PREVIOUS_MLFLOW} refuses the upgraded schema (exit {status}: out-of-date database schema)"
+
     @staticmethod
     def secrets_for(bundle, password):
         """The Secret values infra.sh would create: the database password, found through the
@@ -1936,6 +2076,19 @@ def print_server_log(error):
         print(log_tail(error.server_log, 60), file=sys.stderr)
 
 
+def build_previous_bundle(args):
+    """The bundle of --stack at PREVIOUS_MLFLOW, written to DIR/previous, as the upgrade
+    scenario builds it (run.sh installs its requirements into .venv-e2e-previous)."""
+    out = Path(args.previous_bundle)
+    out.mkdir(parents=True, exist_ok=True)
+    suite = Suite(argparse.Namespace(**{**vars(args), "bundle": None}), out, None)
+    stack = suite.previous_stack()
+    result = subprocess.run([args.compiler, "build", stack, "--out", out], capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        print(result.stderr + result.stdout, file=sys.stderr)
+    return result.returncode
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -1946,7 +2099,17 @@ def main():
     parser.add_argument("--only", action="append", help="run only the named scenario(s)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data) even on success")
     parser.add_argument("--pgid-file", default=os.environ.get("E2E_PGID_FILE"), help="append process group ids here")
+    parser.add_argument(
+        "--previous-venv", default=str(REPO / ".venv-e2e-previous"), help=f"a venv with MLflow {PREVIOUS_MLFLOW}"
+    )
+    parser.add_argument(
+        "--previous-bundle",
+        metavar="DIR",
+        help=f"only build the bundle of --stack at MLflow {PREVIOUS_MLFLOW} into DIR/previous (for run.sh) and exit",
+    )
     args = parser.parse_args()
+    if args.previous_bundle:
+        return build_previous_bundle(args)
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)

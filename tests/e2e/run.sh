@@ -23,6 +23,11 @@ SETUP_DIR="$(mktemp -d "${TMPDIR:-/tmp}/mlflow-e2e-setup.XXXXXX")"
 SETUP_LOG="$SETUP_DIR/setup.log"
 # `build --out DIR` writes each stack's bundle to DIR/<file stem>/.
 BUNDLE="$SETUP_DIR/bundles/$(basename "$STACK" .toml)"
+# The same stack at the previous minor MLflow release (see e2e.py's PREVIOUS_MLFLOW), in
+# its own venv: the upgrade scenario starts from it.
+PREVIOUS_VENV="$REPO/.venv-e2e-previous"
+PREVIOUS_BUNDLE_PARENT="$SETUP_DIR/previous"
+PREVIOUS_BUNDLE="$PREVIOUS_BUNDLE_PARENT/previous"
 # e2e.py appends the process group of everything it starts here, and empties the file
 # once it has stopped them all; whatever is still listed at exit is killed below.
 export E2E_PGID_FILE="$SETUP_DIR/pgids"
@@ -117,34 +122,47 @@ venv_python() {
     fi
 }
 
+# A venv with the pins of a bundle's image/requirements.txt (and the suite's own tools);
+# skipped when they match.
 ensure_venv() {
-    local python home
+    local venv=$1 bundle=$2 python home
     python="$(venv_python)"
     home="$(dirname "$python")"
-    if [[ -x $VENV/bin/python ]] && ! grep -qx "home = $home" "$VENV/pyvenv.cfg"; then
-        rm -rf "$VENV" # made from another interpreter
+    if [[ -x $venv/bin/python ]] && ! grep -qx "home = $home" "$venv/pyvenv.cfg"; then
+        rm -rf "$venv" # made from another interpreter
     fi
-    if [[ ! -x $VENV/bin/python ]]; then
-        "$python" -m venv "$VENV"
+    if [[ ! -x $venv/bin/python ]]; then
+        "$python" -m venv "$venv"
     fi
-    local requirements=("$BUNDLE/image/requirements.txt" "$REPO/tests/e2e/requirements.txt")
-    if "$VENV/bin/python" "$REPO/tests/e2e/pins_match.py" "${requirements[@]}"; then
+    local requirements=("$bundle/image/requirements.txt" "$REPO/tests/e2e/requirements.txt")
+    if "$venv/bin/python" "$REPO/tests/e2e/pins_match.py" "${requirements[@]}"; then
         return 0
     fi
-    timeout 900 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    timeout 900 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         -r "${requirements[0]}" -r "${requirements[1]}"
-    "$VENV/bin/python" "$REPO/tests/e2e/pins_match.py" "${requirements[@]}"
+    "$venv/bin/python" "$REPO/tests/e2e/pins_match.py" "${requirements[@]}"
+}
+
+# The bundle of the same stack at the previous minor MLflow release, which the upgrade
+# scenario starts from (e2e.py builds the same variant).
+build_previous_bundle() {
+    "$VENV/bin/python" "$REPO/tests/e2e/e2e.py" --compiler "$COMPILER" --stack "$STACK" \
+        --previous-bundle "$PREVIOUS_BUNDLE_PARENT"
+    [[ -f $PREVIOUS_BUNDLE/image/requirements.txt ]]
 }
 
 postgres_installed || step "install PostgreSQL" install_postgres
 [[ -n ${E2E_COMPILER:-} ]] || step "build the compiler" build_compiler
 step "build the bundle of $STACK" build_bundle
-step "prepare $VENV" ensure_venv
+step "prepare $VENV" ensure_venv "$VENV" "$BUNDLE"
+step "build the bundle of $STACK at the previous MLflow release" build_previous_bundle
+step "prepare $PREVIOUS_VENV" ensure_venv "$PREVIOUS_VENV" "$PREVIOUS_BUNDLE"
 
 # In the background so that a signal reaches on_signal at once (bash runs traps only
 # between foreground commands).
 "$VENV/bin/python" "$REPO/tests/e2e/e2e.py" \
-    --compiler "$COMPILER" --stack "$STACK" --bundle "$BUNDLE" "$@" </dev/null &
+    --compiler "$COMPILER" --stack "$STACK" --bundle "$BUNDLE" \
+    --previous-venv "$PREVIOUS_VENV" "$@" </dev/null &
 E2E_PID=$!
 status=0
 wait "$E2E_PID" || status=$?
