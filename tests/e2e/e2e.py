@@ -369,14 +369,7 @@ class Postgres:
         conn = self.connect("postgres")
         try:
             with conn.cursor() as cur:
-                cur.execute(
-                    "SELECT datname FROM pg_database JOIN pg_roles ON datdba = pg_roles.oid WHERE rolname = %s",
-                    (user,),
-                )
-                owned = [row[0] for row in cur.fetchall()]
-                for name in sorted({database, *owned}):
-                    cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-                cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(user)))
+                self._drop_role(cur, user, [database])
                 if password is None:
                     cur.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(user)))
                 else:
@@ -412,6 +405,27 @@ class Postgres:
                 return cur.fetchone()[0] is not None
         finally:
             conn.close()
+
+    def recreate_login(self, role, password):
+        """A fresh login role with a password, as `gcloud sql users create` makes it: no
+        member of anything yet. Databases it owns from an earlier scenario go first."""
+        conn = self.connect("postgres")
+        try:
+            with conn.cursor() as cur:
+                self._drop_role(cur, role)
+                cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _drop_role(cur, role, databases=()):
+        """Drops ROLE if it exists, after DATABASES and the databases it owns (PostgreSQL
+        drops no role that owns one)."""
+        cur.execute("SELECT datname FROM pg_database JOIN pg_roles ON datdba = pg_roles.oid WHERE rolname = %s", (role,))
+        owned = [row[0] for row in cur.fetchall()]
+        for name in sorted({*databases, *owned}):
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
     def _trust_only(self, role):
         """pg_hba.conf as initdb wrote it (scram everywhere), plus trust for one role if given."""
@@ -1059,9 +1073,9 @@ def lines_starting(path, prefix):
     ]
 
 
-def run_train(processes, server, env_extra, log_path):
+def run_train(processes, server, env_extra, log_path, python=sys.executable):
     status = processes.run(
-        [sys.executable, TRAIN_SCRIPT],
+        [python, TRAIN_SCRIPT],
         log_path=log_path,
         env=client_env(server, env_extra),
         cwd=log_path.parent,
@@ -1075,6 +1089,11 @@ def run_train(processes, server, env_extra, log_path):
     if len(run_ids) != 1:
         raise Failure(f"examples/train.py printed no 'run_id: ...' line:\n{log_tail(log_path)}")
     return run_ids[0]
+
+
+def quote_ident(name):
+    """NAME as a PostgreSQL identifier in double quotes."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def check_run(server, run_id):
@@ -1644,8 +1663,9 @@ class Suite:
         self.bundles[stack_file] = Bundle(bundle_dir)
         return self.bundles[stack_file]
 
-    def variant_stack(self, name, changes):
-        with open(self.args.stack, "rb") as f:
+    def variant_stack(self, name, changes, stack_file=None):
+        """STACK_FILE (the main stack by default) with CHANGES, written as stacks/NAME.toml."""
+        with open(stack_file or self.args.stack, "rb") as f:
             stack = tomllib.load(f)
         for key, value in changes.items():
             if isinstance(value, dict):
@@ -1680,14 +1700,15 @@ class Suite:
             Scenario("client-artifacts", client_artifacts, PLAIN_DB_PASSWORD),
             Scenario("iam-auth", iam_auth, None),  # user name with '@', written %40 in the URI
             Scenario("operations", operations, PLAIN_DB_PASSWORD, operations=True),
-            Scenario("login-switch", main, PLAIN_DB_PASSWORD, switch_to=iam_auth),
+            # The IAM user (a name with '@' and '.') owns the schema, the password user migrates it.
+            Scenario("login-switch", iam_auth, None, switch_to=main),
             Scenario("basic-auth", basic_auth, PLAIN_DB_PASSWORD),  # two replicas of MLflow's basic-auth app
             Scenario("upgrade", main, PLAIN_DB_PASSWORD, upgrade=True),
         ]
 
-    def previous_stack(self):
-        """The main stack at the previous minor MLflow release."""
-        return self.variant_stack("previous", {"server": {"mlflow_version": PREVIOUS_MLFLOW}})
+    def previous_stack(self, stack_file=None, name="previous"):
+        """STACK_FILE (the main stack by default) at the previous minor MLflow release."""
+        return self.variant_stack(name, {"server": {"mlflow_version": PREVIOUS_MLFLOW}}, stack_file)
 
     def run(self, scenario):
         """One scenario, from an empty database and bucket. Returns (report line, seconds)."""
@@ -1778,14 +1799,19 @@ class Suite:
             summary += f" [{pod.note}]"
         return summary, time.monotonic() - started
 
-    def pod_of(self, stack_file, password, work):
+    def pod_of(self, stack_file, password, work, venv_bin=VENV_BIN):
         """The pod of STACK_FILE's bundle, its `mlflow` container and what that will use."""
         with open(stack_file, "rb") as f:
             stack = tomllib.load(f)
         bundle = self.build_bundle(stack_file)
         container = bundle.container("mlflow")
         pod = Pod(
-            bundle, self.processes, work, self.secrets_for(bundle, password), {"STORAGE_EMULATOR_HOST": self.gcs.url}
+            bundle,
+            self.processes,
+            work,
+            self.secrets_for(bundle, password),
+            {"STORAGE_EMULATOR_HOST": self.gcs.url},
+            venv_bin=venv_bin,
         )
         return pod, container, ServerConfig(pod, container, stack)
 
@@ -1807,72 +1833,122 @@ class Suite:
             self.processes.stop(proc, grace_seconds=1)
 
     def run_login_switch(self, scenario):
-        """`database.auth` from password to iam and back on one database, as infra.sh does
-        it: the IAM user is created a member of the password user, which owns MLflow's
-        tables (`gcloud sql users create ... --database-roles=cloudsqlsuperuser,mlflow`;
-        Cloud SQL runs the GRANT, here the superuser does). Without the membership the IAM
-        user may not even read them (the control); with it, the server migrates, reads and
-        writes as the IAM user, may alter the tables (what a version's migration does),
-        and the password user reads what it wrote after the switch back."""
+        """`database.auth` switched on one database and back, as infra.sh does it, across
+        an MLflow upgrade. The IAM user (a name with '@' and '.') creates the schema at
+        PREVIOUS_MLFLOW; the password user is then created a member of it (`gcloud sql
+        users create mlflow ... --database-roles=cloudsqlsuperuser,IAM_USER`; Cloud SQL
+        runs the GRANT, here the superuser does). Without the membership it may not even
+        read the tables (the control); with it, the new version's `migrate` upgrades the
+        schema as the schema's owner, so every table and sequence in public, the
+        upgrade's new ones included, still belongs to the IAM user. The password user's
+        server reads and writes; after the switch back, the IAM user's server reads both
+        runs and writes."""
         started = time.monotonic()
         work = self.root / "scenarios" / scenario.name
         logs = work / "logs"
-        logs.mkdir(parents=True)
-        old = self.pod_of(scenario.stack_file, scenario.db_password, work / "password")
-        new = self.pod_of(scenario.switch_to, None, work / "iam")
+        for label in ("iam-previous", "password-refused", "password", "iam-again"):
+            (logs / label).mkdir(parents=True)
+        previous_bin = Path(self.args.previous_venv) / "bin"
+        previous_stack = self.previous_stack(scenario.stack_file, "previous-iam")
+        previous = self.pod_of(previous_stack, scenario.db_password, work / "previous", previous_bin)
+        old = self.pod_of(scenario.stack_file, scenario.db_password, work / "iam")
+        new = self.pod_of(scenario.switch_to, PLAIN_DB_PASSWORD, work / "password")
         owner, login, database = old[2].user, new[2].user, old[2].database
-        if database != new[2].database:
-            raise Failure(f"the two stacks use databases {database} and {new[2].database}")
+        if database != new[2].database or previous[2].user != owner:
+            raise Failure(f"the stacks use databases {database} and {new[2].database}")
         self.postgres.recreate_database(owner, scenario.db_password, database)
         self.gcs.empty_bucket(old[2].bucket)
 
-        def train(server, env, label):
-            return run_train(self.processes, server, env, logs / f"train-{label}.log")
+        def train(server, env, label, python=sys.executable):
+            return run_train(self.processes, server, env, logs / label / "train.log", python)
 
-        first = self.serve(*old, logs, "password", lambda server, env: train(server, env, "password"))
+        first = self.serve(
+            *previous,
+            logs / "iam-previous",
+            "iam-previous",
+            lambda server, env: train(server, env, "iam-previous", previous_bin / "python"),
+        )
+        before = self.relations(database)
 
+        self.postgres.recreate_login(login, PLAIN_DB_PASSWORD)
+        denied = self.as_login(login, database, "SELECT count(*) FROM experiments", PLAIN_DB_PASSWORD)
+        if not isinstance(denied, psycopg2.errors.InsufficientPrivilege):
+            raise Failure(f"{login}, no member of {owner}, read its tables: {denied!r}")
+        self.check_migration_refused(new[0], logs / "password-refused", owner, login)
+        if self.relations(database) != before:
+            raise Failure(f"the refused migration of {login} changed the tables")
         admin = self.postgres.connect("postgres")
         try:
-            with admin.cursor() as cur:
-                cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
-                cur.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(login)))
-                self.postgres._trust_only(login)
-                cur.execute("SELECT pg_reload_conf()")
-            denied = self.as_login(login, database, "SELECT count(*) FROM experiments")
-            if not isinstance(denied, psycopg2.errors.InsufficientPrivilege):
-                raise Failure(f"{login}, no member of {owner}, read its tables: {denied!r}")
             with admin.cursor() as cur:
                 cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(owner), sql.Identifier(login)))
         finally:
             admin.close()
-        altered = self.as_login(login, database, "ALTER TABLE runs ADD COLUMN e2e_probe integer")
+        altered = self.as_login(login, database, "ALTER TABLE runs ADD COLUMN e2e_probe integer", PLAIN_DB_PASSWORD)
         if altered is not None:
             raise Failure(f"{login}, a member of {owner}, may not alter its table runs: {altered!r}")
 
         def after_switch(server, env):
             check_run(server, first)
-            return train(server, env, "iam")
+            return train(server, env, "password")
 
-        second = self.serve(*new, logs, "iam", after_switch)
+        second = self.serve(*new, logs / "password", "password", after_switch)
+        after = self.relations(database)
+        created = sorted(set(after) - set(before))
+        if not created:
+            raise Failure(f"the upgrade from MLflow {PREVIOUS_MLFLOW} created no table or sequence to check")
+        foreign = sorted((name, role) for name, role in after.items() if role != owner)
+        if foreign:
+            raise Failure(f"after {login}'s upgrade, {len(foreign)} not owned by {owner}: {foreign[:6]}")
 
-        def after_switch_back(server, _env):
+        def after_switch_back(server, env):
             check_run(server, first)
             check_run(server, second)
+            return train(server, env, "iam-again")
 
-        self.serve(*old, logs, "password-again", after_switch_back)
+        third = self.serve(*old, logs / "iam-again", "iam-again", after_switch_back)
         summary = (
             f"{login} without membership in {owner}: permission denied on its tables; as a member it "
-            f"migrated, read run {first[:8]}, wrote run {second[:8]} and altered a table; "
-            f"{owner} read both after the switch back"
+            f"upgraded MLflow {PREVIOUS_MLFLOW}'s schema as {owner} ({len(created)} new tables and "
+            f"sequences, all {len(after)} in public owned by {owner}), read run {first[:8]}, wrote run "
+            f"{second[:8]} and altered a table; {owner} read both and wrote run {third[:8]} after the "
+            "switch back"
         )
         return summary, time.monotonic() - started
 
-    def as_login(self, login, database, statement):
-        """Runs STATEMENT as LOGIN (trusted, as an IAM user behind the proxy) and rolls it
-        back. Returns the error, or None."""
+    @staticmethod
+    def check_migration_refused(pod, logs, owner, login):
+        """The pod's `migrate`, logged in as LOGIN that is no member of OWNER, stops before
+        migrating and names the GRANT that fixes it."""
+        try:
+            pod.run_init_containers(logs)
+        except Failure:
+            log = Path(logs / "migrate-pod0.log").read_text(errors="replace")
+            grant = f"GRANT {quote_ident(owner)} TO {quote_ident(login)};"
+            if grant not in log:
+                raise Failure(f"migrate refused {login} without naming {grant}:\n{log[-2000:]}") from None
+            return
+        raise Failure(f"migrate ran as {login}, no member of {owner}, the owner of the schema")
+
+    def relations(self, database):
+        """{name: owner} of every table and sequence in schema public."""
+        conn = self.postgres.connect(database)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S')"
+                )
+                return dict(cur.fetchall())
+        finally:
+            conn.close()
+
+    def as_login(self, login, database, statement, password=None):
+        """Runs STATEMENT as LOGIN (with PASSWORD, or trusted as an IAM user behind the
+        proxy) and rolls it back. Returns the error, or None."""
         try:
             conn = psycopg2.connect(
-                host=POSTGRES_HOST, port=POSTGRES_PORT, user=login, dbname=database, connect_timeout=5
+                host=POSTGRES_HOST, port=POSTGRES_PORT, user=login, password=password, dbname=database, connect_timeout=5
             )
         except psycopg2.Error as error:
             raise Failure(f"{login} cannot connect: {error}") from error

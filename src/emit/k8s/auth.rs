@@ -15,23 +15,6 @@ const VOLUME: &str = "auth-config";
 /// The ConfigMap key and environment variable of the user store's URI.
 pub(super) const AUTH_DATABASE_URI: &str = "AUTH_STORE_URI";
 
-/// Creates or upgrades the basic-auth user store, holding an advisory lock in that
-/// database so that pods starting together migrate one at a time; the same call the
-/// server makes on start, done here so that a failed migration stops the pod before it
-/// serves.
-const MIGRATE_AUTH: &str = r#"import sys
-
-import sqlalchemy
-from mlflow.server.auth.db import utils
-from mlflow.store.db import utils as store
-
-LOCK = "SELECT pg_advisory_lock(hashtext('mlflow-stack-auth'))"
-engine = store.create_sqlalchemy_engine_with_retry(sys.argv[1])
-with engine.connect() as lock:
-    lock.execute(sqlalchemy.text(LOCK))
-    utils.migrate_if_needed(engine, "head")
-"#;
-
 fn basic(plan: &Plan) -> Option<&BasicAuthPlan> {
     plan.auth.basic.as_ref()
 }
@@ -148,7 +131,8 @@ pub(super) fn volumes(plan: &Plan) -> Vec<Volume> {
     })
 }
 
-/// The init container that migrates the user store, after the main schema's.
+/// The init container that migrates the user store, after the main schema's, as its
+/// owner and under an advisory lock of its own (see [`super::MIGRATE`]).
 pub(super) fn migrate(plan: &Plan) -> Option<Container> {
     basic(plan)?;
     let mut env = server_env_for_migration(plan);
@@ -160,9 +144,9 @@ pub(super) fn migrate(plan: &Plan) -> Option<Container> {
         command: Some(vec![
             "python".to_owned(),
             "-c".to_owned(),
-            MIGRATE_AUTH.to_owned(),
+            super::MIGRATE.to_owned(),
         ]),
-        args: Some(vec![format!("$({AUTH_DATABASE_URI})")]),
+        args: Some(vec!["auth".to_owned(), format!("$({AUTH_DATABASE_URI})")]),
         env: Some(env),
         resources: Some(resources("100m", "512Mi", "512Mi")),
         security_context: Some(restricted_security_context()),
