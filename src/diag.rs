@@ -55,6 +55,7 @@ pub const CODES: &[&str] = &[
     "missing-host",
     "missing-key",
     "missing-members",
+    "missing-proxy-subnet",
     "no-auth",
     "not-applicable",
     "not-utf8",

@@ -383,6 +383,20 @@ programs included.",
 kind = \"iap\"",
 "List who may sign in: `members = [\"group:ml-team@acme.example\"]`."
 }
+"missing-proxy-subnet" {
+"An internal gateway is a regional internal Application Load Balancer: its Envoy proxies run
+in the proxy-only subnet (purpose REGIONAL_MANAGED_PROXY) of the cluster's region and VPC and
+reach the server from its addresses. The NetworkPolicy admits the server's port only from
+where traffic really comes from, so it needs that range; guessing it would either lock the
+load balancer out or admit more than it.",
+"[expose]
+type = \"gateway\"
+host = \"mlflow.acme.example\"
+scope = \"internal\"",
+"Add the range of the region's proxy-only subnet, e.g. `proxy_subnet = \"10.129.0.0/23\"`:
+`gcloud compute networks subnets list --filter=purpose=REGIONAL_MANAGED_PROXY` shows it; the
+bundle README shows how to create one."
+}
 "no-auth" {
 "`kind = \"none\"` leaves the server without sign-in: anyone who reaches it can read, change
 and delete every experiment and model. Written on purpose it compiles, with this warning.",
@@ -409,15 +423,20 @@ cannot be read as written.",
 \"Save as… / Encoding: UTF-8\" in the editor."
 }
 "not-yet-supported" {
-"A setting this version checks but does not compile yet (an internal gateway): building
-a bundle without what the stack asks for would be worse than refusing it.",
+"A combination this version checks but does not compile: IAP on an internal gateway. GKE
+documents IAP through GCPBackendPolicy for its external Gateway classes; without a documented
+source for the internal class, a bundle could look signed-in and not be. Refusing it is
+better than building what may not hold.",
 "[expose]
 type = \"gateway\"
 host = \"mlflow.acme.example\"
 scope = \"internal\"
+proxy_subnet = \"10.129.0.0/23\"
 [auth]
-kind = \"basic\"",
-"Use `scope = \"external\"` with `[auth]`, or `type = \"cluster-ip\"` and `kubectl port-forward`."
+kind = \"iap\"
+members = [\"group:ml-team@acme.example\"]",
+"Use `kind = \"basic\"` (MLflow's own sign-in) with the internal gateway, or `scope =
+\"external\"` with IAP."
 }
 "open-by-default" {
 "A `load-balancer` or `gateway` makes the server reachable from outside the cluster (Docker

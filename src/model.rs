@@ -126,6 +126,9 @@ impl Expose {
 pub struct Gateway {
     pub host: HostName,
     pub scope: ExposeScope,
+    /// The proxy-only subnet an internal gateway's proxies send from; set exactly when
+    /// `scope` is [`ExposeScope::Internal`].
+    pub proxy_subnet: Option<Cidr>,
 }
 
 /// Who may use the server.

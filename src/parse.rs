@@ -209,6 +209,7 @@ impl Walker<'_> {
                 "allow" => expose.allow = self.strings(entry, p),
                 "host" => expose.host = self.string(entry, p),
                 "scope" => expose.scope = self.choice(entry, p),
+                "proxy_subnet" => expose.proxy_subnet = self.string(entry, p),
                 _ => self.unknown_key(entry, p),
             }
         }

@@ -281,19 +281,32 @@ impl Plan {
         let static_ip =
             (stack.expose.static_ip && load_balancer && gke).then(|| format!("{name}-ip"));
         let allow: Vec<String> = stack.expose.allow.iter().map(ToString::to_string).collect();
+        let proxy_subnet = stack
+            .expose
+            .gateway
+            .as_ref()
+            .and_then(|g| g.proxy_subnet.as_ref())
+            .map(ToString::to_string);
         let ingress = IngressPlan::new(&match stack.expose.kind {
-            ExposeType::Gateway => Exposure::Gateway,
+            ExposeType::Gateway => match &proxy_subnet {
+                Some(subnet) => Exposure::InternalGateway {
+                    proxy_subnet: subnet,
+                },
+                None => Exposure::Gateway,
+            },
             ExposeType::LoadBalancer if gke => Exposure::GkeLoadBalancer { allow: &allow },
             ExposeType::LoadBalancer => Exposure::LocalLoadBalancer,
             ExposeType::ClusterIp => Exposure::ClusterIp,
         });
 
         let namespace = stack.namespace.as_str();
-        let gateway = stack
-            .expose
-            .gateway
-            .as_ref()
-            .map(|g| GatewayPlan::new(g, &stack.auth, name, &workload));
+        let gateway = stack.expose.gateway.as_ref().map(|g| {
+            let cluster_region = stack
+                .cluster
+                .as_ref()
+                .map_or(region, |c| c.location.region());
+            GatewayPlan::new(g, &stack.auth, name, &workload, cluster_region)
+        });
         let mut extra_hosts = stack.server.allowed_hosts.clone();
         if let Some(gateway) = &gateway {
             extra_hosts.push(HostPattern::derived(gateway.host.clone()));

@@ -311,6 +311,11 @@ pub struct Expose {
     /// Application Load Balancer; default) or `internal` (the VPC, through a regional
     /// internal Application Load Balancer). `gateway` only.
     pub scope: Field<ExposeScope>,
+    /// The range of the proxy-only subnet (purpose `REGIONAL_MANAGED_PROXY`) in the
+    /// cluster's region and VPC, e.g. `10.129.0.0/23`: the internal load balancer's proxies
+    /// reach the server from it, so the NetworkPolicy admits it. Required with
+    /// `scope = "internal"`; the subnet must exist.
+    pub proxy_subnet: Field<String>,
 }
 
 /// How the server is reached.

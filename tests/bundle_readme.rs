@@ -106,7 +106,19 @@ fn the_steps_are_infra_sh_steps_and_say_what_they_create() {
             ),
             (
                 "reserves the global address",
-                "gcloud compute addresses create \"$GATEWAY_ADDRESS\"",
+                "gcloud compute addresses create \"$GATEWAY_ADDRESS\" --global",
+            ),
+            (
+                "reserves the internal address",
+                "gcloud compute addresses create \"$GATEWAY_ADDRESS\" --region=\"$GATEWAY_REGION\" --subnet=",
+            ),
+            (
+                "and the certificate map",
+                "gcloud certificate-manager maps create",
+            ),
+            (
+                "(the Gateway names the certificate in its HTTPS listener)",
+                "gcloud certificate-manager certificates create \"$CERTIFICATE\" --location=\"$GATEWAY_REGION\"",
             ),
             (
                 "grants `roles/iap.httpsResourceAccessor`",
@@ -321,11 +333,39 @@ fn the_network_policy_admits_what_the_readme_says() {
         match spec.type_.as_deref() {
             _ if gateway => {
                 assert!(!pods, "{}", case.name);
-                let front_ends: BTreeSet<String> = ["35.191.0.0/16", "130.211.0.0/22"]
+                let mut expected: BTreeSet<String> = ["35.191.0.0/16", "130.211.0.0/22"]
                     .map(str::to_owned)
                     .into();
-                assert_eq!(cidrs, front_ends, "{}", case.name);
-                kinds.insert("gateway");
+                // An internal gateway's proxies send from the proxy-only subnet the stack
+                // names, which the README says must exist and shows how to create.
+                if let Some(subnet) = case.infra.contains("--purpose=SHARED_LOADBALANCER_VIP").then(|| {
+                    let line = case
+                        .readme
+                        .lines()
+                        .find(|l| l.contains(": the internal load balancer's proxies (`expose.proxy_subnet`)"))
+                        .unwrap_or_else(|| panic!("{}: no proxy-only subnet listed", case.name));
+                    backticked(line)[0].to_owned()
+                }) {
+                    assert!(
+                        case.readme.contains(&format!(
+                            "--purpose=REGIONAL_MANAGED_PROXY --role=ACTIVE --network=NETWORK --range={subnet}"
+                        )),
+                        "{}",
+                        case.name
+                    );
+                    // "`infra.sh` neither creates nor checks it."
+                    assert!(
+                        case.readme.contains("`infra.sh` neither creates nor checks it")
+                            && !case.infra.contains("networks subnets"),
+                        "{}",
+                        case.name
+                    );
+                    expected.insert(subnet);
+                    kinds.insert("internal gateway");
+                } else {
+                    kinds.insert("gateway");
+                }
+                assert_eq!(cidrs, expected, "{}", case.name);
             }
             Some("LoadBalancer") => {
                 assert!(pods, "{}", case.name);
@@ -346,7 +386,7 @@ fn the_network_policy_admits_what_the_readme_says() {
     }
     assert_eq!(
         kinds.len(),
-        4,
+        5,
         "every exposure is among the stacks: {kinds:?}"
     );
 }

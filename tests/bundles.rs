@@ -233,16 +233,19 @@ fn a_shared_or_default_namespace_is_never_an_object_of_the_bundle() {
 }
 
 /// A gateway's custom resources read back into their typed structs (unknown fields are
-/// errors), and hang together: the Gateway serves `host` on the reserved address with its
-/// certificate map, the routes attach to its listeners, the policies target the Service,
+/// errors), and hang together: the Gateway of the scope's class serves `host` on the
+/// reserved address with its certificate (an external one through its certificate map, an
+/// internal one named in its HTTPS listener), the routes attach to its listeners, the policies target the Service,
 /// IAP is on exactly when it signs users in, MLflow accepts `host`, and the NetworkPolicy
 /// admits only the load balancer's ranges.
 #[test]
 fn gateway_resources_hang_together() {
     use mlflow_stack::emit::gateway::{
-        CERTMAP_ANNOTATION, Gateway, GcpBackendPolicy, HealthCheckPolicy, HttpRoute,
+        CERT_MANAGER_CERTS_OPTION, CERTMAP_ANNOTATION, Gateway, GcpBackendPolicy,
+        HealthCheckPolicy, HttpRoute,
     };
     let mut gateways = 0;
+    let mut internal_gateways = 0;
     for path in good_stacks() {
         let (_, compiled) = compile_file(&path);
         let bundle = compiled.bundle.unwrap();
@@ -275,18 +278,39 @@ fn gateway_resources_hang_together() {
             "{}",
             path.display()
         );
-        assert_eq!(
-            gateway.spec.gateway_class_name,
-            "gke-l7-global-external-managed"
-        );
-        assert!(
-            gateway
-                .metadata
-                .annotations
-                .as_ref()
-                .unwrap()
-                .contains_key(CERTMAP_ANNOTATION)
-        );
+        let stack: toml::Table = toml::from_str(&text).unwrap();
+        let proxy_subnet = stack["expose"]
+            .get("proxy_subnet")
+            .and_then(toml::Value::as_str);
+        let internal =
+            stack["expose"].get("scope").and_then(toml::Value::as_str) == Some("internal");
+        assert_eq!(internal, proxy_subnet.is_some(), "{}", path.display());
+        let https = &gateway.spec.listeners[1];
+        if internal {
+            internal_gateways += 1;
+            assert_eq!(gateway.spec.gateway_class_name, "gke-l7-rilb");
+            // A regional Gateway takes no certificate map: its certificate is named in the
+            // HTTPS listener, and the plain HTTP one has none.
+            assert!(gateway.metadata.annotations.is_none());
+            let tls = https.tls.as_ref().unwrap();
+            assert_eq!(tls.mode, "Terminate");
+            assert!(tls.options[CERT_MANAGER_CERTS_OPTION].ends_with("-cert"));
+            assert!(gateway.spec.listeners[0].tls.is_none());
+        } else {
+            assert_eq!(
+                gateway.spec.gateway_class_name,
+                "gke-l7-global-external-managed"
+            );
+            assert!(
+                gateway
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .unwrap()
+                    .contains_key(CERTMAP_ANNOTATION)
+            );
+            assert!(https.tls.is_none());
+        }
         let listeners: Vec<(&str, &str, i32)> = gateway
             .spec
             .listeners
@@ -343,10 +367,19 @@ fn gateway_resources_hang_together() {
             .into_iter()
             .filter_map(|peer| peer.ip_block.map(|block| block.cidr))
             .collect();
-        // Besides the load balancer, only the bundle's own pods (see `operations.rs`).
-        assert_eq!(from, ["35.191.0.0/16", "130.211.0.0/22"]);
+        // Besides the load balancer (an internal one's proxies in the proxy-only subnet, and
+        // the health checks), only the bundle's own pods (see `operations.rs`).
+        let expected: Vec<&str> = proxy_subnet
+            .into_iter()
+            .chain(["35.191.0.0/16", "130.211.0.0/22"])
+            .collect();
+        assert_eq!(from, expected);
     }
-    assert!(gateways >= 2, "the good stacks hold {gateways} gateways");
+    assert!(gateways >= 3, "the good stacks hold {gateways} gateways");
+    assert!(
+        internal_gateways >= 1,
+        "no internal gateway among the good stacks"
+    );
 }
 
 #[test]

@@ -305,7 +305,7 @@ impl Sandbox {
             vec![
                 (
                     self.cluster_key(),
-                    json!({"status": "RUNNING", "workloadPool": format!("{}.svc.id.goog", plan.project)}),
+                    json!({"status": "RUNNING", "workloadPool": format!("{}.svc.id.goog", plan.project), "subnetwork": "default"}),
                 ),
                 ("service container.googleapis.com".into(), json!({})),
             ]
@@ -358,6 +358,11 @@ impl Sandbox {
     }
 
     /// `[resource, role, member, condition title]` of every IAM binding.
+    /// The attributes of each resource at KEYS, in order.
+    fn resources_at(&self, keys: &[&String]) -> Vec<Value> {
+        keys.iter().map(|key| self.resource(key)).collect()
+    }
+
     fn bindings(&self) -> BTreeSet<[String; 4]> {
         let state = self.state();
         state["bindings"]
@@ -595,8 +600,9 @@ impl Sandbox {
         ]);
         data.extend(plan.password_secret.iter().map(|s| format!("secret {s}")));
         if let Some(gateway) = &plan.gateway {
-            // Its DNS record points at it.
-            data.insert(format!("address global/{}", gateway.address));
+            // Its DNS record points at it: global, or in the region of an internal gateway.
+            let location = gateway.region.as_deref().unwrap_or("global");
+            data.insert(format!("address {location}/{}", gateway.address));
         }
         if let Some(basic) = &plan.auth.basic {
             data.insert(format!("sql-database {}/{}", plan.instance, basic.database));
@@ -649,13 +655,22 @@ impl Sandbox {
             all.insert(format!("address {}/{ip}", plan.region));
         }
         if let Some(gateway) = &plan.gateway {
-            all.insert(format!("dns-authorization {}", gateway.dns_authorization));
-            all.insert(format!("certificate {}", gateway.certificate));
-            all.insert(format!("certificate-map {}", gateway.certificate_map));
+            // Global resources by name; an internal gateway's in its region.
+            let at = gateway
+                .region
+                .as_ref()
+                .map_or_else(String::new, |region| format!("{region}/"));
             all.insert(format!(
-                "certificate-map-entry {}/{}",
-                gateway.certificate_map, gateway.certificate_map_entry
+                "dns-authorization {at}{}",
+                gateway.dns_authorization
             ));
+            all.insert(format!("certificate {at}{}", gateway.certificate));
+            if let (Some(map), Some(entry)) =
+                (&gateway.certificate_map, &gateway.certificate_map_entry)
+            {
+                all.insert(format!("certificate-map {map}"));
+                all.insert(format!("certificate-map-entry {map}/{entry}"));
+            }
         }
         for secret in &plan.k8s_secrets {
             all.insert(format!("k8s Secret/{}/{secret}", plan.namespace));
@@ -1534,10 +1549,7 @@ fn pre_existing_resources_are_adopted_and_survive_destroy() {
         &account,
         json!({"email": plan.server_email, "displayName": "made by hand"}),
     );
-    let before: Vec<Value> = [&cluster, &bucket, &instance, &account]
-        .iter()
-        .map(|key| sandbox.resource(key))
-        .collect();
+    let before = sandbox.resources_at(&[&cluster, &bucket, &instance, &account]);
 
     let run = sandbox.infra(&["plan"]).ok();
     for (step, what) in [
@@ -1577,10 +1589,7 @@ fn pre_existing_resources_are_adopted_and_survive_destroy() {
         run.results()
             .contains(&("bucket".to_owned(), "adopted".to_owned()))
     );
-    let after: Vec<Value> = [&cluster, &bucket, &instance, &account]
-        .iter()
-        .map(|key| sandbox.resource(key))
-        .collect();
+    let after = sandbox.resources_at(&[&cluster, &bucket, &instance, &account]);
     assert_eq!(after, before, "apply changed an adopted resource");
     assert!(
         run.mutating()
@@ -2602,4 +2611,102 @@ fn the_record_outlives_what_it_vouches_for() {
     assert_eq!(result(&run, "record"), "deleted", "{}", run.stdout);
     assert!(!sandbox.resources().contains(&instance));
     assert!(!sandbox.resources().contains(&record));
+}
+
+/// An internal gateway's Google Cloud side is regional: an internal address in the
+/// cluster's subnet that its HTTP and HTTPS listeners share, and a DNS authorization and a
+/// certificate in the cluster's region, with no certificate map (global only); `apply`
+/// prints the records to add. What existed before is adopted and survives destroy.
+#[test]
+fn an_internal_gateway_is_regional_and_adopts_what_it_did_not_create() {
+    let sandbox = Sandbox::new(&stack("team-internal"));
+    let plan = &sandbox.plan;
+    let gateway = plan.gateway.as_ref().unwrap();
+    let region = gateway.region.as_deref().unwrap();
+    assert_eq!(region, plan.region);
+    let run = sandbox.infra(&["apply"]).ok();
+    let mark = json!({"managed-by": "mlflow-stack", "mlflow-stack": plan.stack_name});
+    let address = sandbox.resource(&format!("address {region}/{}", gateway.address));
+    assert_eq!(address["addressType"], "INTERNAL");
+    assert_eq!(address["subnetwork"], "default", "the cluster's subnet");
+    assert_eq!(address["purpose"], "SHARED_LOADBALANCER_VIP");
+    assert_eq!(address["labels"], mark);
+    let authorization = format!("dns-authorization {region}/{}", gateway.dns_authorization);
+    let certificate = format!("certificate {region}/{}", gateway.certificate);
+    assert_eq!(sandbox.resource(&authorization)["labels"], mark);
+    assert_eq!(sandbox.resource(&certificate)["labels"], mark);
+    assert!(
+        sandbox
+            .resources()
+            .iter()
+            .all(|key| !key.starts_with("certificate-map")),
+        "{:?}",
+        sandbox.resources()
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("{} A 10.132.0.50", gateway.host)),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("_acme-challenge.{}. CNAME", gateway.host)),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "certificate {}: PROVISIONING",
+            gateway.certificate
+        )),
+        "{}",
+        run.stdout
+    );
+    let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    for key in [&authorization, &certificate] {
+        assert!(!sandbox.resources().contains(key), "{key}\n{}", run.stdout);
+    }
+
+    // Made by hand before: adopted, left as it is, kept by destroy.
+    let sandbox = Sandbox::new(&stack("team-internal"));
+    let address = format!("address {region}/{}", gateway.address);
+    sandbox.seed(
+        &address,
+        json!({"name": gateway.address, "address": "10.132.0.7", "addressType": "INTERNAL"}),
+    );
+    sandbox.seed(
+        &authorization,
+        json!({"domain": gateway.host, "labels": {"team": "net"},
+               "dnsResourceRecord": {"name": format!("_acme-challenge.{}.", gateway.host),
+                                     "type": "CNAME", "data": "x.authorize.certificatemanager.goog."}}),
+    );
+    sandbox.seed(
+        &certificate,
+        json!({"domain": gateway.host, "dnsAuthorization": authorization,
+               "labels": {"team": "net"}, "managed": {"state": "ACTIVE"}}),
+    );
+    let before = sandbox.resources_at(&[&address, &authorization, &certificate]);
+    let run = sandbox.infra(&["apply"]).ok();
+    let results = run.results();
+    for step in ["gateway-address", "certificate"] {
+        let adopted = (step.to_owned(), "adopted".to_owned());
+        assert!(results.contains(&adopted), "{step}: {results:?}");
+    }
+    assert!(
+        run.stdout
+            .contains(&format!("{} A 10.132.0.7", gateway.host)),
+        "{}",
+        run.stdout
+    );
+    let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    let after = sandbox.resources_at(&[&address, &authorization, &certificate]);
+    assert_eq!(after, before, "{}", run.stdout);
+    let results = run.results();
+    for step in ["gateway-address", "certificate"] {
+        assert!(
+            results.contains(&(step.to_owned(), "kept (not created by infra.sh)".to_owned())),
+            "{step}: {results:?}"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! The GKE Gateway of a stack with `expose.type = "gateway"`, as typed structs of our own
 //! for the Gateway API and GKE custom resources: a Gateway with the class of its scope on
-//! the reserved address and the certificate map of `host`, an HTTPRoute to the Service,
+//! the reserved address and the certificate of `host`, an HTTPRoute to the Service,
 //! one that redirects HTTP to HTTPS, a HealthCheckPolicy on `/health`, and a
 //! GCPBackendPolicy with a backend timeout for large uploads (and IAP when it signs
 //! users in). The conformance suite validates them against the CRDs' JSON Schemas.
@@ -19,6 +19,10 @@ const GKE_NETWORKING: &str = "networking.gke.io/v1";
 /// The Gateway annotation naming the Certificate Manager certificate map:
 /// <https://cloud.google.com/kubernetes-engine/docs/how-to/secure-gateway>.
 pub const CERTMAP_ANNOTATION: &str = "networking.gke.io/certmap";
+/// The HTTPS listener's TLS option naming the regional Certificate Manager certificates of
+/// a regional Gateway, where certificate maps are not supported:
+/// <https://cloud.google.com/kubernetes-engine/docs/how-to/secure-gateway>.
+pub const CERT_MANAGER_CERTS_OPTION: &str = "networking.gke.io/cert-manager-certs";
 const HTTP_LISTENER: &str = "http";
 const HTTPS_LISTENER: &str = "https";
 
@@ -47,6 +51,16 @@ pub struct Listener {
     pub protocol: String,
     pub port: i32,
     pub hostname: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ListenerTls>,
+}
+
+/// TLS terminated at the listener with certificates named in `options`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListenerTls {
+    pub mode: String,
+    pub options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -207,17 +221,29 @@ fn service_ref(gateway: &GatewayPlan) -> TargetRef {
     }
 }
 
+/// The Gateway: an external one names its certificate map in an annotation; an internal
+/// one names its regional certificate in the HTTPS listener's TLS options.
 fn gateway(plan: &Plan, gateway: &GatewayPlan) -> Gateway {
     let mut metadata = meta(plan, &gateway.name);
-    metadata.annotations = Some(BTreeMap::from([(
-        CERTMAP_ANNOTATION.to_owned(),
-        gateway.certificate_map.clone(),
-    )]));
+    metadata.annotations = gateway
+        .certificate_map
+        .as_ref()
+        .map(|map| BTreeMap::from([(CERTMAP_ANNOTATION.to_owned(), map.clone())]));
+    let tls = |protocol: &str| {
+        (protocol == "HTTPS" && gateway.internal()).then(|| ListenerTls {
+            mode: "Terminate".to_owned(),
+            options: BTreeMap::from([(
+                CERT_MANAGER_CERTS_OPTION.to_owned(),
+                gateway.certificate.clone(),
+            )]),
+        })
+    };
     let listener = |name: &str, protocol: &str, port| Listener {
         name: name.to_owned(),
         protocol: protocol.to_owned(),
         port,
         hostname: gateway.host.clone(),
+        tls: tls(protocol),
     };
     Gateway {
         api_version: GATEWAY_API.to_owned(),

@@ -49,7 +49,15 @@ const DATABASE_KEYS: &[&str] = &[
     "auth",
 ];
 const REGISTRY_KEYS: &[&str] = &["kind", "repository", "image"];
-const EXPOSE_KEYS: &[&str] = &["type", "port", "static_ip", "allow", "host", "scope"];
+const EXPOSE_KEYS: &[&str] = &[
+    "type",
+    "port",
+    "static_ip",
+    "allow",
+    "host",
+    "scope",
+    "proxy_subnet",
+];
 const AUTH_KEYS: &[&str] = &["kind", "default_permission", "members"];
 const CLUSTER_KEYS: &[&str] = &["name", "location", "create"];
 const GC_KEYS: &[&str] = &["schedule", "older_than"];
@@ -104,6 +112,7 @@ pub fn example(path: &str) -> &'static str {
         "expose.allow" => "[\"203.0.113.0/24\"]",
         "expose.host" => "\"mlflow.acme.example\"",
         "expose.scope" => "\"external\"",
+        "expose.proxy_subnet" => "\"10.129.0.0/23\"",
         "auth.kind" => "\"basic\"",
         "auth.default_permission" => "\"READ\"",
         "auth.members" => "[\"group:ml-team@acme.example\"]",

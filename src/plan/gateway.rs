@@ -1,6 +1,13 @@
 //! A GKE Gateway, planned: its class, the reserved address, the Certificate Manager
 //! resources that give it a Google-managed certificate for `host`, IAP's members, and the
 //! `infra.sh` steps that create them.
+//!
+//! An external gateway (`gke-l7-global-external-managed`) has a global address and takes
+//! its certificate through a global certificate map. An internal one (`gke-l7-rilb`, a
+//! regional internal Application Load Balancer) has a regional internal address in the
+//! cluster's subnet and takes a regional certificate by name in its HTTPS listener's TLS
+//! options, as certificate maps are global only
+//! (<https://cloud.google.com/kubernetes-engine/docs/how-to/secure-gateway>).
 
 use serde::Serialize;
 
@@ -15,6 +22,11 @@ pub const BACKEND_TIMEOUT_SEC: u32 = 3600;
 /// ranges for zonal NEGs): <https://cloud.google.com/load-balancing/docs/firewall-rules>.
 pub const GOOGLE_FRONT_END_RANGES: &[&str] = &["35.191.0.0/16", "130.211.0.0/22"];
 
+/// Where Google Cloud health checks probe the backends of a regional internal Application
+/// Load Balancer from, besides its proxy-only subnet (the same ranges as above):
+/// <https://cloud.google.com/load-balancing/docs/firewall-rules>.
+pub const HEALTH_CHECK_RANGES: &[&str] = GOOGLE_FRONT_END_RANGES;
+
 /// The Gateway and what it takes.
 #[derive(Debug, Clone, Serialize)]
 pub struct GatewayPlan {
@@ -28,12 +40,18 @@ pub struct GatewayPlan {
     pub name: String,
     /// The HTTPRoute that redirects HTTP to HTTPS.
     pub redirect_route: String,
-    /// The reserved address (global for external).
+    /// The reserved address (global for external, regional for internal).
     pub address: String,
+    /// The region of an internal gateway (the cluster's): its address, DNS authorization
+    /// and certificate live there. `None` for an external gateway (all global).
+    pub region: Option<String>,
+    /// The proxy-only subnet of an internal gateway, as the stack gives it.
+    pub proxy_subnet: Option<String>,
     pub dns_authorization: String,
     pub certificate: String,
-    pub certificate_map: String,
-    pub certificate_map_entry: String,
+    /// The certificate map and its entry (external only: maps are global).
+    pub certificate_map: Option<String>,
+    pub certificate_map_entry: Option<String>,
     pub backend_timeout_sec: u32,
     /// IAP members, when IAP signs users in.
     pub iap_members: Vec<String>,
@@ -41,11 +59,18 @@ pub struct GatewayPlan {
 
 impl GatewayPlan {
     #[must_use]
-    pub fn new(gateway: &Gateway, auth: &Auth, name: &DnsLabel, workload: &str) -> Self {
+    pub fn new(
+        gateway: &Gateway,
+        auth: &Auth,
+        name: &DnsLabel,
+        workload: &str,
+        cluster_region: &str,
+    ) -> Self {
         let (scope, class) = match gateway.scope {
             ExposeScope::External => ("external", "gke-l7-global-external-managed"),
             ExposeScope::Internal => ("internal", "gke-l7-rilb"),
         };
+        let internal = gateway.scope == ExposeScope::Internal;
         let iap_members = match auth {
             Auth::Iap { members } => members.iter().map(ToString::to_string).collect(),
             Auth::None | Auth::Basic { .. } => Vec::new(),
@@ -57,13 +82,21 @@ impl GatewayPlan {
             name: workload.to_owned(),
             redirect_route: format!("{workload}-https-redirect"),
             address: format!("{name}-gateway-ip"),
+            region: internal.then(|| cluster_region.to_owned()),
+            proxy_subnet: gateway.proxy_subnet.as_ref().map(ToString::to_string),
             dns_authorization: format!("{name}-dns-auth"),
             certificate: format!("{name}-cert"),
-            certificate_map: format!("{name}-certmap"),
-            certificate_map_entry: format!("{name}-certmap-entry"),
+            certificate_map: (!internal).then(|| format!("{name}-certmap")),
+            certificate_map_entry: (!internal).then(|| format!("{name}-certmap-entry")),
             backend_timeout_sec: BACKEND_TIMEOUT_SEC,
             iap_members,
         }
+    }
+
+    /// Whether the gateway is internal (regional).
+    #[must_use]
+    pub fn internal(&self) -> bool {
+        self.region.is_some()
     }
 
     /// Whether IAP signs users in.

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::gateway::GOOGLE_FRONT_END_RANGES;
+use super::gateway::{GOOGLE_FRONT_END_RANGES, HEALTH_CHECK_RANGES};
 
 /// The sources the NetworkPolicy admits to the server's port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,8 +39,11 @@ pub enum Exposure<'a> {
     GkeLoadBalancer { allow: &'a [String] },
     /// A load balancer on a local cluster.
     LocalLoadBalancer,
-    /// A GKE Gateway: only the load balancer's proxies and health checks.
+    /// An external GKE Gateway: only the load balancer's proxies and health checks.
     Gateway,
+    /// An internal GKE Gateway: its Envoy proxies, from the proxy-only subnet, and Google
+    /// Cloud health checks (<https://cloud.google.com/load-balancing/docs/firewall-rules>).
+    InternalGateway { proxy_subnet: &'a str },
 }
 
 impl IngressPlan {
@@ -82,6 +85,19 @@ impl IngressPlan {
                 ranges: front_ends(),
                 anyone: false,
             },
+            Exposure::InternalGateway { proxy_subnet } => Self {
+                cluster_pods: false,
+                ranges: std::iter::once(SourceRange {
+                    cidr: (*proxy_subnet).to_owned(),
+                    source: "the internal load balancer's proxies (`expose.proxy_subnet`)",
+                })
+                .chain(HEALTH_CHECK_RANGES.iter().map(|cidr| SourceRange {
+                    cidr: (*cidr).to_owned(),
+                    source: "Google Cloud health checks",
+                }))
+                .collect(),
+                anyone: false,
+            },
         }
     }
 }
@@ -105,6 +121,13 @@ mod tests {
         assert!(!gateway.cluster_pods && !gateway.anyone);
         let cidrs: Vec<&str> = gateway.ranges.iter().map(|r| r.cidr.as_str()).collect();
         assert_eq!(cidrs, ["35.191.0.0/16", "130.211.0.0/22"]);
+
+        let internal = IngressPlan::new(&Exposure::InternalGateway {
+            proxy_subnet: "10.129.0.0/23",
+        });
+        assert!(!internal.cluster_pods && !internal.anyone);
+        let cidrs: Vec<&str> = internal.ranges.iter().map(|r| r.cidr.as_str()).collect();
+        assert_eq!(cidrs, ["10.129.0.0/23", "35.191.0.0/16", "130.211.0.0/22"]);
 
         let local = IngressPlan::new(&Exposure::LocalLoadBalancer);
         assert!(local.anyone && local.ranges.is_empty() && !local.cluster_pods);

@@ -347,9 +347,10 @@ impl Validator<'_> {
         }
     }
 
-    /// What this version validates but does not compile yet: an internal gateway (its
-    /// certificate and the proxy-only subnet its traffic comes from are not planned), so
-    /// that no stack builds a bundle without what it asked for.
+    /// What this version validates but does not compile: IAP on an internal gateway. GKE
+    /// documents IAP through `GCPBackendPolicy` for its external Gateway classes; this
+    /// version found no documentation of it for `gke-l7-rilb`, so it refuses the
+    /// combination rather than build a bundle whose sign-in may never apply.
     pub(super) fn not_yet_supported(&mut self, raw: &raw::StackFile, expose: Option<&Expose>) {
         if self.diags.has_errors() {
             return;
@@ -357,18 +358,20 @@ impl Validator<'_> {
         let internal = expose
             .and_then(|e| e.gateway.as_ref())
             .is_some_and(|g| g.scope == crate::model::ExposeScope::Internal);
-        let Some(scope) = raw.expose.as_ref().and_then(|e| e.value.scope.as_ref()) else {
-            return;
-        };
-        if internal {
+        let iap = raw
+            .auth
+            .as_ref()
+            .and_then(|a| a.value.kind.as_ref())
+            .filter(|k| k.value == crate::model::AuthKind::Iap);
+        if let (true, Some(kind)) = (internal, iap) {
             self.push(
                 Diagnostic::error(
                     "not-yet-supported",
-                    scope.span.clone(),
-                    "`expose.scope = \"internal\"` is checked but not yet compiled by this version of mlflow-stack",
+                    kind.span.clone(),
+                    "`auth.kind = \"iap\"` on an internal gateway is not compiled by this version of mlflow-stack",
                 )
-                .label("not built yet")
-                .help("use `scope = \"external\"` (the default) with `[auth]`, or `type = \"cluster-ip\"` and `kubectl port-forward`"),
+                .label("IAP with `scope = \"internal\"`")
+                .help("use `kind = \"basic\"` (MLflow's own sign-in) with the internal gateway, or `scope = \"external\"` with IAP"),
             );
         }
     }

@@ -7,7 +7,7 @@ use super::Validator;
 use super::gcp::string_newtype;
 use super::problem::{Checked, Problem};
 use crate::diag::{Diagnostic, shown};
-use crate::model::{Environment, ExposeScope, ExposeType, Gateway};
+use crate::model::{Cidr, Environment, ExposeScope, ExposeType, Gateway};
 use crate::raw::{self, Spanned};
 use crate::validate::k8s::is_dns_label;
 
@@ -147,13 +147,21 @@ impl Validator<'_> {
             for (key, field) in [
                 ("host", raw.host.as_ref().map(|f| f.key.clone())),
                 ("scope", raw.scope.as_ref().map(|f| f.key.clone())),
+                (
+                    "proxy_subnet",
+                    raw.proxy_subnet.as_ref().map(|f| f.key.clone()),
+                ),
             ] {
                 let Some(span) = field else { continue };
-                let help = if key == "host" {
-                    "set `type = \"gateway\"` to serve HTTPS on this name; for a load balancer, \
-                     add the name to `[server] allowed_hosts` instead"
-                } else {
-                    "set `type = \"gateway\"`, or remove `scope`"
+                let help = match key {
+                    "host" => {
+                        "set `type = \"gateway\"` to serve HTTPS on this name; for a load \
+                         balancer, add the name to `[server] allowed_hosts` instead"
+                    }
+                    "scope" => "set `type = \"gateway\"`, or remove `scope`",
+                    _ => {
+                        "set `type = \"gateway\"` with `scope = \"internal\"`, or remove `proxy_subnet`"
+                    }
                 };
                 self.push(
                     Diagnostic::error(
@@ -207,7 +215,62 @@ impl Validator<'_> {
         if failed || (raw.scope.is_none() && self.parsed.has("expose.scope")) {
             return Err(());
         }
-        Ok(host.map(|host| Gateway { host, scope }))
+        let proxy_subnet = self.proxy_subnet(raw, scope)?;
+        Ok(host.map(|host| Gateway {
+            host,
+            scope,
+            proxy_subnet,
+        }))
+    }
+
+    /// `expose.proxy_subnet`: required with an internal gateway (its proxies send from that
+    /// subnet, and the NetworkPolicy must admit it), refused with an external one.
+    fn proxy_subnet(&mut self, raw: &raw::Expose, scope: ExposeScope) -> Result<Option<Cidr>, ()> {
+        match (scope, &raw.proxy_subnet) {
+            (ExposeScope::Internal, Some(field)) => self
+                .check("expose.proxy_subnet", Some(field), Cidr::parse)
+                .map(Some)
+                .ok_or(()),
+            (ExposeScope::Internal, None) => {
+                if self.parsed.has("expose.proxy_subnet") {
+                    return Err(());
+                }
+                let span = raw.scope.as_ref().map_or(0..0, |s| s.span.clone());
+                self.push(
+                    Diagnostic::error(
+                        "missing-proxy-subnet",
+                        span,
+                        "an internal gateway needs `expose.proxy_subnet`, the range of the \
+                         region's proxy-only subnet",
+                    )
+                    .label("no `proxy_subnet` in `[expose]`")
+                    .help(
+                        "the internal load balancer's proxies reach the server from the proxy-only \
+                         subnet (purpose REGIONAL_MANAGED_PROXY) of the cluster's region and VPC: \
+                         add its range, e.g. `proxy_subnet = \"10.129.0.0/23\"` (`gcloud compute \
+                         networks subnets list --filter=purpose=REGIONAL_MANAGED_PROXY` lists it)",
+                    ),
+                );
+                Err(())
+            }
+            (ExposeScope::External, Some(field)) => {
+                self.push(
+                    Diagnostic::error(
+                        "conflicting-options",
+                        field.key.clone(),
+                        "`expose.proxy_subnet` applies to `scope = \"internal\"`",
+                    )
+                    .label("unused by an external gateway")
+                    .help(
+                        "an external gateway's proxies are Google Front Ends, whose ranges the \
+                         NetworkPolicy already admits: remove `proxy_subnet`, or set \
+                         `scope = \"internal\"`",
+                    ),
+                );
+                Err(())
+            }
+            (ExposeScope::External, None) => Ok(None),
+        }
     }
 
     /// Reports `field` (a `[expose]` key written for a load balancer) under another type.

@@ -494,6 +494,12 @@ impl ClusterLocation {
         region_of_zone(&self.0).is_some()
     }
 
+    /// The region the cluster is in: itself, or the region of its zone.
+    #[must_use]
+    pub fn region(&self) -> &str {
+        region_of_zone(&self.0).unwrap_or(&self.0)
+    }
+
     /// The location of a cluster the stack does not place: its region.
     #[must_use]
     pub fn of_region(region: &Region) -> Self {

@@ -763,7 +763,7 @@ def _(c):
     if cluster_location(c).count("-") != 1:
         raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Autopilot clusters must be regional clusters.")
     c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING", autopilot={"enabled": True},
-          workloadPool=f"{c.project}.svc.id.goog",
+          workloadPool=f"{c.project}.svc.id.goog", subnetwork="default",
           **({"resourceLabels": parse_labels(c.flags["labels"])} if "labels" in c.flags else {}))
 
 
@@ -771,7 +771,7 @@ def _(c):
         mutating=True, api=GKE)
 def _(c):
     c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING",
-          workloadPool=c.flags.get("workload-pool", ""),
+          workloadPool=c.flags.get("workload-pool", ""), subnetwork="default",
           **({"resourceLabels": parse_labels(c.flags["labels"])} if "labels" in c.flags else {}))
 
 
@@ -817,9 +817,33 @@ def _(c):
     c.value(c.need("address", address_key(c)))
 
 
-@gcloud("compute addresses create", "region global ip-version", mutating=True, api=COMPUTE)
+def region_of(location):
+    """The region of a region or zone (`europe-west1-b` -> `europe-west1`)."""
+    head, _, tail = location.rpartition("-")
+    return head if len(tail) == 1 else location
+
+
+@gcloud("compute addresses create", "region global ip-version subnet purpose", mutating=True, api=COMPUTE)
 def _(c):
-    c.add("address", address_key(c), name=c.arg(), address="203.0.113.10")
+    key = address_key(c)
+    if "subnet" not in c.flags:
+        # An external address; SHARED_LOADBALANCER_VIP is for internal addresses only.
+        if "purpose" in c.flags:
+            raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: purpose {c.flags['purpose']} needs an "
+                       "internal address (--subnet)")
+        c.add("address", key, name=c.arg(), address="203.0.113.10", addressType="EXTERNAL")
+        return
+    if "global" in c.flags:
+        raise Fail(f"ERROR: ({c.name}) argument --subnet: not allowed with argument --global", 2)
+    # The subnet must exist in the address's region: the fake knows the clusters' subnets.
+    region = c.flag("region")
+    subnets = {(region_of(k.split("/")[0]), c.get("cluster", k).get("subnetwork"))
+               for k in c.keys("cluster")}
+    if (region, c.flags["subnet"]) not in subnets:
+        raise Fail(f"ERROR: ({c.name}) NOT_FOUND: subnetwork [{c.flags['subnet']}] was not found "
+                   f"in region {region}")
+    c.add("address", key, name=c.arg(), address="10.132.0.50", addressType="INTERNAL",
+          subnetwork=c.flags["subnet"], purpose=c.flags.get("purpose", "GCE_ENDPOINT"))
 
 
 @gcloud("compute addresses update", "region global update-labels", mutating=True, api=COMPUTE)
@@ -851,9 +875,16 @@ def _(c):
     c.remove("address", address_key(c))
 
 
-# --- Certificate Manager: global resources; a resource in use cannot be deleted.
+# --- Certificate Manager: a resource lives at a location, `global` unless --location
+# names a region (keyed `REGION/NAME` there); a resource in use cannot be deleted.
 
 CERTS = "certificatemanager.googleapis.com"
+
+
+def certificate_key(c, name=None):
+    location = c.flags.get("location", "global")
+    name = name or c.arg()
+    return name if location == "global" else f"{location}/{name}"
 
 
 def in_use(c, kind, field, name):
@@ -866,14 +897,14 @@ def certificate_manager_resource(group, kind, used_by=None):
     """`certificate-manager GROUP describe` of KIND and, when USED_BY = (kind, field) names
     what refers to it, `delete`, refused while something does (as the API refuses it)."""
     gcloud(f"certificate-manager {group} describe", "location", api=CERTS)(
-        lambda c: c.value(c.need(kind, c.arg())))
+        lambda c: c.value(c.need(kind, certificate_key(c))))
     if used_by is None:
         return
 
     @gcloud(f"certificate-manager {group} delete", "location", mutating=True, api=CERTS)
     def _(c):
-        in_use(c, *used_by, c.arg())
-        c.remove(kind, c.arg())
+        in_use(c, *used_by, certificate_key(c))
+        c.remove(kind, certificate_key(c))
 
 
 certificate_manager_resource("dns-authorizations", "dns-authorization", ("certificate", "dnsAuthorization"))
@@ -884,27 +915,31 @@ certificate_manager_resource("maps", "certificate-map")
 @gcloud("certificate-manager dns-authorizations create", "domain location labels", mutating=True, api=CERTS)
 def _(c):
     domain = c.flag("domain")
-    c.add("dns-authorization", c.arg(), domain=domain, labels=parse_labels(c.flags.get("labels")), dnsResourceRecord={
-        "name": f"_acme-challenge.{domain}.",
-        "type": "CNAME",
-        "data": "0a1b2c3d.1.authorize.certificatemanager.goog.",
-    })
+    c.add("dns-authorization", certificate_key(c), domain=domain,
+          labels=parse_labels(c.flags.get("labels")), dnsResourceRecord={
+              "name": f"_acme-challenge.{domain}.",
+              "type": "CNAME",
+              "data": "0a1b2c3d.1.authorize.certificatemanager.goog.",
+          })
 
 
 @gcloud("certificate-manager certificates create", "domains dns-authorizations location labels",
         mutating=True, api=CERTS)
 def _(c):
-    authorization = c.flag("dns-authorizations")
+    # The authorization is looked up at the certificate's location.
+    authorization = certificate_key(c, c.flag("dns-authorizations"))
     found = c.need("dns-authorization", authorization)
     if found["domain"] != c.flag("domains"):
         raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: the DNS authorization does not cover "
                    f"{c.flag('domains')}")
-    c.add("certificate", c.arg(), domain=c.flag("domains"), dnsAuthorization=authorization,
+    c.add("certificate", certificate_key(c), domain=c.flag("domains"), dnsAuthorization=authorization,
           labels=parse_labels(c.flags.get("labels")), managed={"state": "PROVISIONING"})
 
 
 @gcloud("certificate-manager maps create", "location labels", mutating=True, api=CERTS)
 def _(c):
+    if c.flags.get("location", "global") != "global":
+        raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: certificate maps are global only")
     c.add("certificate-map", c.arg(), labels=parse_labels(c.flags.get("labels")))
 
 
