@@ -519,14 +519,19 @@ got another one.",
 "unlocked-dependencies" {
 "The image is reproducible only where its packages are locked: the compiler embeds a lock
 of everything the default MLflow release needs, each file pinned by its sha256 and
-installed with `pip install --require-hashes`. Another `mlflow_version` keeps the lock for
-every package it shares, but MLflow's own packages, and any dependency version it needs
-that differs from the lock, are resolved by pip when the image is built, without hashes:
-two builds of the same bundle can then differ.",
+installed with `pip install --require-hashes`. Another `mlflow_version`, or an entry of
+`server.packages` the lock does not hold at exactly that version (or one with extras),
+keeps the lock for every package it shares, but MLflow's own packages or the extra
+package, and any dependency they need that the lock lacks or holds at another version,
+are resolved by pip when the image is built, without hashes: two builds of the same
+bundle can then differ.",
 "[server]
-mlflow_version = \"3.16.1\"",
-"Leave `mlflow_version` out (or write the default) for an image locked throughout, or
-accept the build-time resolution the warning describes."
+mlflow_version = \"3.16.1\"
+packages = [\"mlflow-oidc-auth==11.0.2\"]",
+"Leave `mlflow_version` out (or write the default), and leave out the extra packages or
+pin them at the lock's version, for an image locked throughout; or build and lock an
+image yourself and give it as `registry.image`; or accept the build-time resolution the
+warning describes."
 }
 "unpinned-package" {
 "An entry of `server.packages` without one exact version (`requests`, `requests>=2`,

@@ -4,6 +4,7 @@
 //! of it a stack keeps (to warn about the rest); the image emitter writes that part.
 
 use crate::validate::image::DEFAULT_MLFLOW;
+use crate::validate::packages::Package;
 
 /// The lock of the plain image, and with MLflow's basic-auth app (`Flask-WTF`), with its
 /// Prometheus exporter, or both.
@@ -121,25 +122,44 @@ pub fn normalize(name: &str) -> String {
 pub struct Coverage {
     /// The locked packages the image installs with their hashes.
     pub locked: Vec<Entry>,
+    /// The extra requirements the lock does not satisfy: pip resolves them, and whatever
+    /// they need beyond the lock, when the image is built.
+    pub unlocked: Vec<Package>,
     /// The lock covers everything the image installs: nothing resolves at build time.
     pub complete: bool,
 }
 
-/// The part of the lock an image of `mlflow_version` with the extra requirements named
-/// `extra` shares: everything but MLflow's own distributions when the version is not the
-/// locked one, and but any package an extra requirement pins itself.
+/// Whether the lock installs exactly what `package` asks for: its name at the same version,
+/// without extras (an extra may pull in packages the lock lacks).
+fn satisfies(entries: &[Entry], package: &Package) -> bool {
+    package.extras().is_empty()
+        && entries
+            .iter()
+            .any(|entry| entry.name == package.key() && entry.version == package.version())
+}
+
+/// The part of the lock an image of `mlflow_version` with the extra requirements `extra`
+/// shares: everything but MLflow's own distributions when the version is not the locked
+/// one, and but any package an extra requirement the lock does not satisfy pins itself.
 #[must_use]
-pub fn coverage(flavour: Flavour, mlflow_version: &str, extra: &[&str]) -> Coverage {
+pub fn coverage(flavour: Flavour, mlflow_version: &str, extra: &[Package]) -> Coverage {
     let other_mlflow = mlflow_version != DEFAULT_MLFLOW;
-    let extra: Vec<String> = extra.iter().map(|name| normalize(name)).collect();
-    let locked = entries(flavour)
+    let entries = entries(flavour);
+    let unlocked: Vec<Package> = extra
+        .iter()
+        .filter(|package| !satisfies(&entries, package))
+        .cloned()
+        .collect();
+    let replaced: Vec<String> = unlocked.iter().map(Package::key).collect();
+    let locked = entries
         .into_iter()
         .filter(|entry| !(other_mlflow && MLFLOW_DISTRIBUTIONS.contains(&entry.name)))
-        .filter(|entry| !extra.iter().any(|name| name == entry.name))
+        .filter(|entry| !replaced.iter().any(|name| name == entry.name))
         .collect();
     Coverage {
         locked,
-        complete: !other_mlflow && extra.is_empty(),
+        complete: !other_mlflow && unlocked.is_empty(),
+        unlocked,
     }
 }
 
@@ -221,16 +241,63 @@ mod tests {
         assert!(other.locked.iter().all(|e| !e.name.starts_with("mlflow")));
     }
 
+    fn packages(requirements: &[&str]) -> Vec<Package> {
+        requirements
+            .iter()
+            .map(|r| Package::parse(r).unwrap())
+            .collect()
+    }
+
     #[test]
-    fn an_extra_package_replaces_its_locked_entry() {
+    fn an_extra_package_at_another_version_replaces_its_locked_entry() {
         let all = entries(Flavour::PLAIN);
         let extra = coverage(
             Flavour::PLAIN,
             DEFAULT_MLFLOW,
-            &["SQLAlchemy", "mlflow-oidc-auth"],
+            &packages(&["SQLAlchemy==2.0.44", "mlflow-oidc-auth==11.0.2"]),
         );
         assert!(!extra.complete);
         assert_eq!(extra.locked.len(), all.len() - 1);
         assert!(extra.locked.iter().all(|e| e.name != "sqlalchemy"));
+        assert_eq!(
+            extra.unlocked,
+            packages(&["SQLAlchemy==2.0.44", "mlflow-oidc-auth==11.0.2"])
+        );
+    }
+
+    #[test]
+    fn an_extra_package_the_lock_holds_at_its_version_stays_locked() {
+        let all = entries(Flavour::PLAIN);
+        let sqlalchemy = all.iter().find(|e| e.name == "sqlalchemy").unwrap();
+        let same = format!("SQLAlchemy=={}", sqlalchemy.version);
+        let covered = coverage(Flavour::PLAIN, DEFAULT_MLFLOW, &packages(&[&same]));
+        assert!(covered.complete);
+        assert_eq!(covered.locked, all);
+        assert!(covered.unlocked.is_empty());
+
+        // Extras may need packages the lock lacks.
+        let with_extras = format!("SQLAlchemy[asyncio]=={}", sqlalchemy.version);
+        let extras = coverage(Flavour::PLAIN, DEFAULT_MLFLOW, &packages(&[&with_extras]));
+        assert!(!extras.complete);
+        assert_eq!(extras.unlocked, packages(&[&with_extras]));
+
+        // The lock of another flavour does not count.
+        let exporter = entries(Flavour::ALL[2])
+            .into_iter()
+            .find(|e| e.name == "prometheus-client")
+            .unwrap();
+        assert!(all.iter().all(|e| e.name != "prometheus-client"));
+        let plain = coverage(
+            Flavour::PLAIN,
+            DEFAULT_MLFLOW,
+            &packages(&[&format!("prometheus-client=={}", exporter.version)]),
+        );
+        assert!(!plain.complete);
+
+        // Another MLflow leaves the package locked, but the image is not.
+        let other = coverage(Flavour::PLAIN, "3.16.1", &packages(&[&same]));
+        assert!(!other.complete);
+        assert!(other.unlocked.is_empty());
+        assert!(other.locked.iter().any(|e| e.name == "sqlalchemy"));
     }
 }

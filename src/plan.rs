@@ -17,7 +17,8 @@ use gateway::GatewayPlan;
 use ingress::{Exposure, IngressPlan};
 
 use crate::model::{
-    DatabaseLogin, Environment, ExposeType, HostPattern, ImageRef, Registry, RegistryKind, Stack,
+    DatabaseLogin, Environment, ExposeType, HostPattern, ImageRef, Package, Registry, RegistryKind,
+    Stack,
 };
 
 /// The Cloud SQL Auth Proxy image the pod runs as a native sidecar.
@@ -158,7 +159,7 @@ pub struct Plan {
     /// Prometheus metrics at `/metrics`; scraped by a PodMonitoring on gke.
     pub metrics: bool,
     /// Extra requirements of the image (`server.packages`), as written in requirements.txt.
-    pub packages: Vec<String>,
+    pub packages: Vec<Package>,
     /// SQLAlchemy pool of each of the server's engines (MLflow's environment variables).
     pub pool_size: u32,
     pub max_overflow: u32,
@@ -478,12 +479,7 @@ impl Plan {
             autoscale: stack.server.max_replicas.is_some(),
             workers: stack.server.workers,
             metrics: stack.server.metrics,
-            packages: stack
-                .server
-                .packages
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
+            packages: stack.server.packages.clone(),
             pool_size: stack.server.pool_size,
             max_overflow: stack.server.max_overflow,
             cpu: stack.server.cpu.to_string(),

@@ -172,7 +172,9 @@ pub struct Server {
     /// driver), each pinned exactly: `name==version`, e.g. `["mlflow-oidc-auth==11.0.2"]`.
     /// They go into `image/requirements.txt`; what the image pins itself (`mlflow`,
     /// `psycopg2-binary`, `google-cloud-storage`, `Flask-WTF`, `prometheus-flask-exporter`)
-    /// may not be listed again.
+    /// may not be listed again. One the lock holds at that version (without extras) is
+    /// installed from it with its hashes; any other resolves when the image is built, with
+    /// its dependencies (a warning).
     pub packages: Field<Vec<Spanned<String>>>,
     /// Prometheus metrics at `/metrics` (MLflow's `--expose-prometheus`, its multiprocess
     /// files on an `emptyDir`); on `gke` a `PodMonitoring` has Google Cloud Managed Service

@@ -382,7 +382,11 @@ impl Validator<'_> {
             self.connection_budget(raw, server, database, gc.is_some(), auth.as_ref());
         }
         if let (Some(server), Some(registry)) = (&server, &registry) {
-            self.server_image(raw, server, registry);
+            let flavour = crate::lock::Flavour {
+                basic_auth: matches!(auth, Some(Auth::Basic { .. })),
+                metrics: server.metrics,
+            };
+            self.server_image(raw, server, registry, flavour);
         }
 
         Some(Stack {

@@ -7,6 +7,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use mlflow_stack::diag::Severity;
 use mlflow_stack::emit::yaml;
 use mlflow_stack::source::Source;
 
@@ -30,16 +31,29 @@ fn bundle_text(bundle: &mlflow_stack::emit::Bundle) -> String {
     out
 }
 
+/// Good stacks with an extra package the lock does not hold: their one diagnostic is the
+/// warning that it resolves when the image is built.
+const UNLOCKED_PACKAGES: &[&str] = &["gke-gateway-operations", "local-operations"];
+
 #[test]
 fn every_good_stack_compiles_without_warnings() {
     for path in good_stacks() {
         let (source, compiled) = compile_file(&path);
-        assert!(
-            compiled.diagnostics.is_empty(),
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        let codes: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code).collect();
+        let expected: &[&str] = if UNLOCKED_PACKAGES.contains(&stem) {
+            &["unlocked-dependencies"]
+        } else {
+            &[]
+        };
+        assert_eq!(
+            codes,
+            expected,
             "{}:\n{}",
             path.display(),
             crate::support::render_all(&source, &compiled)
         );
+        assert_eq!(compiled.diagnostics.count(Severity::Error), 0);
         assert!(compiled.bundle.is_some());
     }
 }

@@ -33,13 +33,7 @@ pub fn coverage(plan: &Plan) -> Coverage {
         basic_auth: plan.auth.basic.is_some(),
         metrics: plan.metrics,
     };
-    // `name[extras]==version`, validated: the name ends at `[` or `=`.
-    let extra: Vec<&str> = plan
-        .packages
-        .iter()
-        .map(|package| package.split(['[', '=']).next().unwrap_or(package))
-        .collect();
-    lock::coverage(flavour, &plan.mlflow_version, &extra)
+    lock::coverage(flavour, &plan.mlflow_version, &plan.packages)
 }
 
 ///

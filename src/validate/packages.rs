@@ -213,6 +213,19 @@ impl Package {
     pub fn version(&self) -> &str {
         &self.version
     }
+
+    /// The extras asked for (`name[a,b]==version`), as written.
+    #[must_use]
+    pub fn extras(&self) -> &[String] {
+        &self.extras
+    }
+}
+
+/// The requirement as written in `requirements.txt`.
+impl serde::Serialize for Package {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@
 
 use super::Validator;
 use crate::diag::Diagnostic;
+use crate::lock::{self, Flavour};
 use crate::model::{Registry, Server};
 use crate::raw;
 use crate::validate::image::{DEFAULT_MLFLOW, MlflowVersion};
+use crate::validate::packages::Package;
 
 /// The `MAJOR.MINOR.PATCH` an image tag starts with (`v3.17.2`, `3.17.2-py312`), if any.
 fn tag_version(tag: &str) -> Option<&str> {
@@ -24,6 +26,7 @@ impl Validator<'_> {
         raw: &raw::StackFile,
         server: &Server,
         registry: &Registry,
+        flavour: Flavour,
     ) {
         let raw_server = raw.server.as_ref().map(|s| &s.value);
         let version_field = raw_server.and_then(|s| s.mlflow_version.as_ref());
@@ -77,8 +80,93 @@ impl Validator<'_> {
                         .help(format!("the image keeps the lock's hashes for the packages MLflow {version} shares with it; pip picks MLflow's own packages and any dependency version they need at build time, without hashes. Leave `mlflow_version` out (or write `\"{DEFAULT_MLFLOW}\"`) for an image locked throughout")),
                     );
                 }
+                self.unlocked_packages(raw, server, flavour);
             }
         }
+    }
+}
+
+impl Validator<'_> {
+    /// Warns about the entries of `server.packages` the lock does not satisfy (see
+    /// [`lock::coverage`]): pip resolves them when the image is built.
+    fn unlocked_packages(&mut self, raw: &raw::StackFile, server: &Server, flavour: Flavour) {
+        let coverage = lock::coverage(flavour, server.mlflow_version.as_str(), &server.packages);
+        if coverage.unlocked.is_empty() {
+            return;
+        }
+        let locked = lock::entries(flavour);
+        let locked_version = |package: &Package| {
+            locked
+                .iter()
+                .find(|entry| entry.name == package.key())
+                .map(|entry| entry.version)
+        };
+        let fields = raw
+            .server
+            .as_ref()
+            .and_then(|s| s.value.packages.as_ref())
+            .map(|list| list.value.as_slice())
+            .unwrap_or_default();
+        let mut places = Vec::new();
+        let mut pins = Vec::new();
+        for field in fields {
+            let Some(package) = Package::parse(&field.value)
+                .ok()
+                .filter(|p| coverage.unlocked.contains(p))
+            else {
+                continue;
+            };
+            let label = match locked_version(&package) {
+                Some(version) if version != package.version() => {
+                    // Only the plain requirement is satisfied by the lock.
+                    if package.extras().is_empty() {
+                        pins.push(format!("`{}=={version}`", package.name()));
+                    }
+                    format!("the lock has {version}")
+                }
+                Some(_) => format!(
+                    "`[{}]` may need packages the lock lacks",
+                    package.extras().join(",")
+                ),
+                None => "not in the lock".to_owned(),
+            };
+            places.push((field.span.clone(), label));
+        }
+        let Some(((first, label), others)) = places.split_first() else {
+            return;
+        };
+        let names: Vec<String> = coverage.unlocked.iter().map(|p| format!("`{p}`")).collect();
+        let (listed, subject, object, need) = match names.as_slice() {
+            [one] => (one.clone(), "it", "it", "needs"),
+            [init @ .., last] => (
+                format!("{} or {last}", init.join(", ")),
+                "they",
+                "them",
+                "need",
+            ),
+            [] => return,
+        };
+        let pin = match pins.as_slice() {
+            [] => String::new(),
+            [pin] if names.len() == 1 => format!(" or pin the lock's version ({pin})"),
+            _ => format!(
+                " or pin the lock's version of those it holds ({})",
+                pins.join(", ")
+            ),
+        };
+        let mut diagnostic = Diagnostic::warning(
+            "unlocked-dependencies",
+            first.clone(),
+            format!("the lock does not hold {listed}: part of the image resolves when it is built"),
+        )
+        .label(label.clone())
+        .help(format!(
+            "the image keeps the lock's hashes for everything else; pip picks {object}, and any dependency {subject} {need} that the lock lacks or holds at another version, at build time, without hashes. For an image locked throughout, leave {object} out{pin}, or build and lock an image yourself and give it as `registry.image`"
+        ));
+        for (span, label) in others {
+            diagnostic = diagnostic.related(span.clone(), label.clone());
+        }
+        self.push(diagnostic);
     }
 }
 

@@ -5,10 +5,12 @@
 # bundle's image/. Docker is not needed, and pip sees no configuration but the Dockerfile's
 # (PIP_* variables and pip.conf are ignored). Cases: the default stack (everything from the
 # lock, with --require-hashes, then nothing from the index), another MLflow release (the
-# lock's shared part with hashes, the rest resolved), and an extra package
-# (`server.packages`: the lock with hashes, the package and its dependencies resolved).
+# lock's shared part with hashes, the rest resolved), an extra package (`server.packages`:
+# the lock with hashes, the package and its dependencies resolved), and an extra package
+# the lock holds at that version (everything from the lock, then nothing from the index).
 #
-#   bash tests/image/run.sh [CASE...]      cases: default, previous-mlflow, packages
+#   bash tests/image/run.sh [CASE...]      cases: default, previous-mlflow, packages,
+#                                                 locked-package
 #
 # Environment: IMAGE_PYTHON (default python3.12), IMAGE_PIP (default 25.0.1, the pip that
 # CPython 3.12's ensurepip bundles), IMAGE_COMPILER (default: cargo run).
@@ -51,6 +53,13 @@ stack_of() {
     default) ;;
     previous-mlflow) printf '\n[server]\nmlflow_version = "3.16.1"\n' >>"$stack" ;;
     packages) printf '\n[server]\npackages = ["boto3==1.35.49"]\n' >>"$stack" ;;
+    locked-package)
+        # A package of the lock, at the lock's version: the image stays locked throughout.
+        local pin
+        pin=$(grep -m1 '^requests==' "$REPO/lock/server.txt" | cut -d' ' -f1)
+        [[ -n $pin ]] || { echo "lock/server.txt has no requests" >&2 && return 1; }
+        printf '\n[server]\npackages = ["%s"]\n' "$pin" >>"$stack"
+        ;;
     *) echo "unknown case $case" >&2 && return 1 ;;
     esac
     grep -q '^\[server\]' "$REPO/stacks/example.toml" && {
@@ -81,6 +90,15 @@ run_case() {
     cp -r "$image" "$files" || return 1
     command=$(install_command "$image/Dockerfile" "$files")
     [[ -n $command ]] || { echo "no RUN pip install line in $image/Dockerfile" >&2 && return 1; }
+    # A default image, or one whose extra package the lock holds, is locked throughout:
+    # no warning, and nothing comes from the index after the lock.
+    if [[ $case == default || $case == locked-package ]]; then
+        if grep -q unlocked-dependencies "$WORK/$case-build.log" || [[ $command != *--no-index* ]]; then
+            echo "FAIL $case: not locked throughout: $command" >&2
+            cat "$WORK/$case-build.log" >&2
+            return 1
+        fi
+    fi
     venv="$WORK/venv-$case"
     "$PYTHON" -m venv "$venv" || return 1
     env -i PATH="/usr/bin:/bin" HOME="$WORK" PIP_CACHE_DIR="$CACHE" "$venv/bin/python" -m pip install \
@@ -105,7 +123,7 @@ run_case() {
 }
 
 cases=("$@")
-[[ ${#cases[@]} -gt 0 ]] || cases=(default previous-mlflow packages)
+[[ ${#cases[@]} -gt 0 ]] || cases=(default previous-mlflow packages locked-package)
 passed=0 failed=0
 for case in "${cases[@]}"; do
     if run_case "$case"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
