@@ -186,6 +186,15 @@ impl Run {
             .collect()
     }
 
+    /// The result of STEP in the last pass over the steps.
+    fn result(&self, step: &str) -> String {
+        self.results()
+            .into_iter()
+            .find(|(s, _)| s == step)
+            .unwrap_or_else(|| panic!("no {step} in {}", self.stdout))
+            .1
+    }
+
     /// The calls of each step, from the transcript: a step's calls come before its
     /// `[i/n] step: result` line.
     fn calls_by_step(&self) -> Vec<(String, Vec<&Call>)> {
@@ -1417,12 +1426,10 @@ fn delete_data_keeps_an_instance_that_holds_other_databases() {
     sandbox.infra(&["apply"]).ok();
     sandbox.seed("sql-database shared-postgres/billing", json!({}));
     let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
-    let results = run.results();
-    let instance = results
-        .iter()
-        .find(|(step, _)| step == "sql-instance")
-        .unwrap();
-    assert_eq!(instance.1, "kept (it holds other databases: billing)");
+    assert_eq!(
+        run.result("sql-instance"),
+        "kept (it holds other databases: billing)"
+    );
     let resources = sandbox.resources();
     assert!(resources.contains("sql-instance shared-postgres"));
     assert!(!resources.contains("sql-database shared-postgres/tracking_db"));
@@ -1448,17 +1455,8 @@ fn destroy_keeps_a_repository_that_holds_other_images() {
     );
     sandbox.seed(&format!("image {registry}/feature-store:7"), json!({}));
     let run = sandbox.infra(&["destroy", "--yes"]).ok();
-    let results = run.results();
-    let find = |name: &str| {
-        results
-            .iter()
-            .find(|(step, _)| step == name)
-            .unwrap()
-            .1
-            .clone()
-    };
-    assert_eq!(find("image"), "deleted");
-    assert_eq!(find("registry"), "kept (it holds other images)");
+    assert_eq!(run.result("image"), "deleted");
+    assert_eq!(run.result("registry"), "kept (it holds other images)");
     let images: Vec<String> = sandbox
         .resources()
         .into_iter()
@@ -2538,25 +2536,11 @@ fn the_record_outlives_what_it_vouches_for() {
         sandbox.cluster_key(),
     );
     unmark(&sandbox, &[&bucket, &instance, &cluster]);
-    let result = |run: &Run, step: &str| {
-        run.results()
-            .into_iter()
-            .find(|(s, _)| s == step)
-            .unwrap_or_else(|| panic!("no {step} in {}", run.stdout))
-            .1
-    };
-
     let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
-    assert_eq!(result(&run, "bucket"), "deleted", "{}", run.stdout);
-    assert_eq!(result(&run, "sql-instance"), "deleted", "{}", run.stdout);
-    assert_eq!(
-        result(&run, "cluster"),
-        "kept (--delete-cluster removes it)"
-    );
-    assert_eq!(
-        result(&run, "record"),
-        "kept (it names what stays: cluster)"
-    );
+    assert_eq!(run.result("bucket"), "deleted", "{}", run.stdout);
+    assert_eq!(run.result("sql-instance"), "deleted", "{}", run.stdout);
+    assert_eq!(run.result("cluster"), "kept (--delete-cluster removes it)");
+    assert_eq!(run.result("record"), "kept (it names what stays: cluster)");
     assert_eq!(run.results().last().unwrap().0, "record");
     let mut kept = sandbox.always_kept();
     kept.extend(sandbox.owned_cluster());
@@ -2573,9 +2557,9 @@ fn the_record_outlives_what_it_vouches_for() {
     let run = sandbox
         .infra(&["destroy", "--yes", "--delete-data", "--delete-cluster"])
         .ok();
-    assert_eq!(result(&run, "cluster"), "deleted", "{}", run.stdout);
-    assert_eq!(result(&run, "bucket"), "kept (not created by infra.sh)");
-    assert_eq!(result(&run, "record"), "deleted", "{}", run.stdout);
+    assert_eq!(run.result("cluster"), "deleted", "{}", run.stdout);
+    assert_eq!(run.result("bucket"), "kept (not created by infra.sh)");
+    assert_eq!(run.result("record"), "deleted", "{}", run.stdout);
     let mut kept = sandbox.always_kept();
     kept.insert(bucket);
     assert_eq!(sandbox.resources(), kept, "{}", run.stdout);
@@ -2589,11 +2573,11 @@ fn the_record_outlives_what_it_vouches_for() {
     sandbox.seed("sql-database shared-postgres/billing", json!({}));
     let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
     assert_eq!(
-        result(&run, "sql-instance"),
+        run.result("sql-instance"),
         "kept (it holds other databases: billing)"
     );
     assert_eq!(
-        result(&run, "record"),
+        run.result("record"),
         "kept (it names what stays: sql-instance)"
     );
     assert_eq!(
@@ -2607,8 +2591,8 @@ fn the_record_outlives_what_it_vouches_for() {
         .remove("sql-database shared-postgres/billing");
     fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
     let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
-    assert_eq!(result(&run, "sql-instance"), "deleted", "{}", run.stdout);
-    assert_eq!(result(&run, "record"), "deleted", "{}", run.stdout);
+    assert_eq!(run.result("sql-instance"), "deleted", "{}", run.stdout);
+    assert_eq!(run.result("record"), "deleted", "{}", run.stdout);
     assert!(!sandbox.resources().contains(&instance));
     assert!(!sandbox.resources().contains(&record));
 }
