@@ -51,15 +51,26 @@ pub fn parse(source: &Source, diags: &mut Diagnostics) -> Parsed {
     let mut syntax_ok = true;
     let mut first_syntax_error = usize::MAX;
     let mut error_lines = BTreeSet::new();
-    let mut definitions = None;
+    let mut context = syntax::Context::default();
     for error in &errors {
-        let diagnostic = syntax::diagnostic(text, error, &mut definitions);
+        // Later errors on the same line are the parser recovering from the first one: they
+        // are passed over before their diagnostic is made (a file of broken lines has
+        // several errors on each).
+        let duplicate = error.message().trim_start().starts_with("duplicate key");
+        if let Some(span) = error.span()
+            && !duplicate
+            && error_lines.contains(&source.line_of(span.start.min(text.len())))
+        {
+            syntax_ok = false;
+            continue;
+        }
+        let diagnostic = syntax::diagnostic(text, error, &mut context);
         if diagnostic.code == "duplicate-key" {
             diags.push(diagnostic);
             continue;
         }
         syntax_ok = false;
-        // Later errors on the same line are the parser recovering from the first one.
+        // A diagnostic may be placed elsewhere than its error (a dotted key too deep).
         let line = source.line_of(diagnostic.span.start.min(text.len()));
         if error_lines.insert(line) {
             first_syntax_error = first_syntax_error.min(diagnostic.span.start);

@@ -14,13 +14,16 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
         distance <= (candidate.len().max(input.len()) / 3).max(1)
             || (distance <= 2 && candidate.chars().next() == input.chars().next())
     };
+    let letters = Letters::of(&input);
     candidates
         .into_iter()
-        // The distance is at least the difference in length: a candidate too long or too
-        // short to be within reach costs no distance (the cost of a file of unknown keys).
+        // The distance is at least the difference in length, and at least the letters one
+        // has that the other lacks: a candidate out of reach by either costs no distance
+        // (a file of 100,000 unknown keys asks for 100,000 suggestions).
         .filter(|candidate| {
-            within(candidate.chars().count().abs_diff(chars), candidate)
-                || (candidate.starts_with(&input) && input.len() >= 3)
+            let reachable = within(candidate.chars().count().abs_diff(chars), candidate)
+                && within(letters.distance(candidate), candidate);
+            reachable || (candidate.starts_with(&input) && input.len() >= 3)
         })
         // Adjacent transpositions count one edit, as typos do; the optimal string alignment
         // distance needs no table per call, unlike the unrestricted Damerau-Levenshtein one.
@@ -30,6 +33,34 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
         })
         .min_by_key(|&(distance, _)| distance)
         .map(|(_, candidate)| candidate)
+}
+
+/// How many times each letter occurs in a word; every non-ASCII character counts as one
+/// letter, which can only lower [`Letters::distance`].
+struct Letters([u16; 129]);
+
+impl Letters {
+    fn of(word: &str) -> Self {
+        let mut counts = [0u16; 129];
+        for c in word.chars() {
+            let slot = if c.is_ascii() { c as usize } else { 128 };
+            counts[slot] = counts[slot].saturating_add(1);
+        }
+        Self(counts)
+    }
+
+    /// The bag distance to `other`: the letters one of them has beyond the other's, the
+    /// larger of the two counts. No edit changes it by more than one and a transposition
+    /// not at all, so it never exceeds the edit distance.
+    fn distance(&self, other: &str) -> usize {
+        let theirs = Self::of(other);
+        let (mut ours_only, mut theirs_only) = (0, 0);
+        for (a, b) in self.0.iter().zip(theirs.0) {
+            ours_only += usize::from(a.saturating_sub(b));
+            theirs_only += usize::from(b.saturating_sub(*a));
+        }
+        ours_only.max(theirs_only)
+    }
 }
 
 /// `a`, `b` or `c`: a list of choices for a message.
@@ -53,6 +84,39 @@ mod tests {
         assert_eq!(closest("gcp", ["gke", "local"]), Some("gke"));
         assert_eq!(closest("Local", ["gke", "local"]), Some("local"));
         assert_eq!(closest("zzzzzz", ["region", "project"]), None);
+    }
+
+    #[test]
+    fn the_bag_distance_never_exceeds_the_edit_distance() {
+        let words = [
+            "",
+            "region",
+            "regoin",
+            "reigon",
+            "project",
+            "k00000",
+            "zone",
+            "bucket",
+            "bukcet",
+            "Région",
+            "environment",
+            "enviroment",
+            "tag",
+            "gat",
+            "a",
+            "ab",
+            "ba",
+            "aab",
+        ];
+        for a in words {
+            for b in words {
+                let bag = Letters::of(a).distance(b);
+                assert!(bag <= strsim::osa_distance(a, b), "{a:?} {b:?}");
+            }
+        }
+        assert_eq!(Letters::of("region").distance("regoin"), 0);
+        assert_eq!(Letters::of("k00000").distance("region"), 6);
+        assert_eq!(Letters::of("ab").distance("abc"), 1);
     }
 
     #[test]

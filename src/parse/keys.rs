@@ -81,6 +81,16 @@ pub fn all_keys() -> impl Iterator<Item = &'static str> {
         .copied()
 }
 
+/// The most parts a stack key has, written in full (`server.replicas`: 2).
+#[must_use]
+pub fn max_parts() -> usize {
+    TABLES
+        .iter()
+        .map(|(table, _)| table.split('.').count() + 1)
+        .max()
+        .unwrap_or(2)
+}
+
 /// A value of each key as it would be written, for the fixes the diagnostics propose.
 #[must_use]
 pub fn example(path: &str) -> &'static str {

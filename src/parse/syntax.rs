@@ -9,19 +9,41 @@ use crate::diag::{Diagnostic, shown};
 
 use super::example_of_bare_key;
 
+/// How deep the TOML parser reads: arrays and inline tables nested in one another, and the
+/// parts of a dotted key (`toml`'s own limit; a test checks it).
+pub const DEPTH_LIMIT: usize = 80;
+
+/// What the diagnostics of one file's errors build once, on the first error that needs it.
+#[derive(Default)]
+pub struct Context<'a> {
+    definitions: Option<Definitions<'a>>,
+    /// The parts of the dotted keys that cross [`DEPTH_LIMIT`], in the order the parser
+    /// reports them.
+    deep_keys: Option<std::vec::IntoIter<Range<usize>>>,
+}
+
 /// The diagnostic for one error of the TOML parser: `duplicate-key` or `toml-syntax`.
-/// `definitions` is built on the first duplicate and kept for the next ones.
 pub fn diagnostic<'a>(
     text: &'a str,
     error: &toml::de::Error,
-    definitions: &mut Option<Definitions<'a>>,
+    context: &mut Context<'a>,
 ) -> Diagnostic {
+    let message = error.message().trim().replace('\n', ", ");
+    // The parser reports a dotted key of too many parts without a place.
+    if message == "recursion limit" {
+        let part = context
+            .deep_keys
+            .get_or_insert_with(|| deep_keys(text).into_iter())
+            .next();
+        return too_deep_key(part.unwrap_or(0..0));
+    }
     let span = error.span().unwrap_or(0..0);
     let span = span.start.min(text.len())..span.end.min(text.len());
     let line = line_at(text, span.start);
-    let message = error.message().trim().replace('\n', ", ");
     if message.starts_with("duplicate key") {
-        let definitions = definitions.get_or_insert_with(|| Definitions::new(text));
+        let definitions = context
+            .definitions
+            .get_or_insert_with(|| Definitions::new(text));
         return duplicate(text, span, &line, definitions);
     }
     // An empty span is drawn on the character it points at.
@@ -31,10 +53,75 @@ pub fn diagnostic<'a>(
     } else {
         span
     };
+    if message.starts_with("cannot recurse further") {
+        return too_deep_value(span);
+    }
     let (message, label, help) = explain(&message, &text[line.clone()], &text[span.clone()]);
     Diagnostic::error("toml-syntax", span, format!("invalid TOML: {message}"))
         .label(label)
         .help(help)
+}
+
+/// An array or inline table nested past [`DEPTH_LIMIT`], at its opening bracket.
+fn too_deep_value(span: Range<usize>) -> Diagnostic {
+    Diagnostic::error(
+        "toml-syntax",
+        span,
+        format!("arrays and inline tables are nested more than {DEPTH_LIMIT} deep"),
+    )
+    .label(format!("level {}", DEPTH_LIMIT + 1))
+    .help(
+        "no stack key takes a value nested deeper than a list of strings, e.g. `allow = \
+         [\"203.0.113.0/24\"]`: remove the extra brackets or braces",
+    )
+}
+
+/// A dotted key of more than [`DEPTH_LIMIT`] parts, at the first part past it.
+fn too_deep_key(span: Range<usize>) -> Diagnostic {
+    let parts = super::keys::max_parts();
+    Diagnostic::error(
+        "toml-syntax",
+        span,
+        format!("a dotted key has more than {DEPTH_LIMIT} parts"),
+    )
+    .label(format!("part {}", DEPTH_LIMIT + 1))
+    .help(format!(
+        "no stack key has more than {parts} parts, e.g. `server.replicas`: write the key as the \
+         reference names it, under its `[table]` header"
+    ))
+}
+
+/// The part of each dotted key that crosses [`DEPTH_LIMIT`], in document order: the file
+/// parsed again into `toml_parser`'s events, as `toml` parses it (arrays and inline tables
+/// past the limit skipped), and the simple keys joined by `.` counted.
+fn deep_keys(text: &str) -> Vec<Range<usize>> {
+    use toml_parser::parser::{EventKind, RecursionGuard, ValidateWhitespace};
+    let source = toml_parser::Source::new(text);
+    let tokens = source.lex().into_vec();
+    let mut events = Vec::new();
+    let mut whitespace = ValidateWhitespace::new(&mut events, source);
+    let limit = u32::try_from(DEPTH_LIMIT).unwrap_or(u32::MAX);
+    let mut guard = RecursionGuard::new(&mut whitespace, limit);
+    toml_parser::parser::parse_document(&tokens, &mut guard, &mut ());
+    let mut found = Vec::new();
+    // The parts of the key being read, and whether a `.` was read since the last part.
+    let (mut parts, mut dotted) = (0usize, false);
+    for event in &events {
+        match event.kind() {
+            EventKind::SimpleKey => {
+                parts = if dotted { parts + 1 } else { 1 };
+                dotted = false;
+                if parts == DEPTH_LIMIT + 1 {
+                    let span = event.span();
+                    found.push(span.start()..span.end());
+                }
+            }
+            EventKind::KeySep => dotted = true,
+            EventKind::Whitespace => {}
+            _ => (parts, dotted) = (0, false),
+        }
+    }
+    found
 }
 
 /// The byte range of the line holding `offset`, without its line break.
@@ -321,4 +408,67 @@ fn duplicate(
         diagnostic = diagnostic.related(first, "first set here");
     }
     diagnostic
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diagnostics(text: &str) -> Vec<Diagnostic> {
+        let (_, errors) = toml::de::DeTable::parse_recoverable(text);
+        let mut context = Context::default();
+        errors
+            .iter()
+            .map(|error| diagnostic(text, error, &mut context))
+            .collect()
+    }
+
+    fn dotted(parts: usize) -> String {
+        vec!["a"; parts].join(".")
+    }
+
+    #[test]
+    fn the_depth_limit_is_the_parsers() {
+        let nested = |depth: usize| format!("a = {}{}\n", "[".repeat(depth), "]".repeat(depth));
+        assert!(diagnostics(&nested(DEPTH_LIMIT)).is_empty());
+        assert_eq!(diagnostics(&nested(DEPTH_LIMIT + 1)).len(), 1);
+        assert!(diagnostics(&format!("{} = 1\n", dotted(DEPTH_LIMIT))).is_empty());
+        assert_eq!(
+            diagnostics(&format!("{} = 1\n", dotted(DEPTH_LIMIT + 1))).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_value_nested_too_deep_is_placed_at_the_bracket_past_the_limit() {
+        let text = format!("x = 1\na = {}{}\n", "[{b = ".repeat(60), "}]".repeat(60));
+        let found = diagnostics(&text);
+        assert_eq!(found.len(), 1);
+        let at = found[0].span.start;
+        // Each `[{b = ` opens two levels: the 41st opens level 81 with its `[`.
+        assert_eq!(at, "x = 1\na = ".len() + 40 * "[{b = ".len());
+        assert_eq!(&text[at..=at], "[");
+    }
+
+    /// The line and text of each diagnostic's place.
+    fn places(text: &str) -> Vec<(usize, String)> {
+        diagnostics(text)
+            .iter()
+            .map(|d| {
+                assert!(d.message.contains("more than 80 parts"), "{d:?}");
+                let line = text[..d.span.start].matches('\n').count() + 1;
+                (line, text[d.span.clone()].to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dotted_keys_too_deep_are_placed_at_the_part_past_the_limit_in_order() {
+        let deep = format!("{}.b", dotted(DEPTH_LIMIT));
+        // The parser goes on after a table header, and stops reading at a key-value.
+        let text = format!("x = 1\n[{deep}]\n\"q.uoted\" . {deep} = 1\n{deep} = 2\n");
+        assert_eq!(places(&text), [(2, "b".into()), (3, "a".into())]);
+        let text = format!("[t]\ny = {{ z = 1, {deep} = 2 }}\n");
+        assert_eq!(places(&text), [(2, "b".into())]);
+    }
 }
