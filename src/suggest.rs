@@ -37,29 +37,42 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
 
 /// How many times each letter occurs in a word; every non-ASCII character counts as one
 /// letter, which can only lower [`Letters::distance`].
-struct Letters([u16; 129]);
+struct Letters {
+    counts: [u32; 129],
+    len: usize,
+}
 
 impl Letters {
+    fn slot(c: char) -> usize {
+        if c.is_ascii() { c as usize } else { 128 }
+    }
+
     fn of(word: &str) -> Self {
-        let mut counts = [0u16; 129];
+        let mut counts = [0; 129];
+        let mut len = 0;
         for c in word.chars() {
-            let slot = if c.is_ascii() { c as usize } else { 128 };
-            counts[slot] = counts[slot].saturating_add(1);
+            counts[Self::slot(c)] += 1;
+            len += 1;
         }
-        Self(counts)
+        Self { counts, len }
     }
 
     /// The bag distance to `other`: the letters one of them has beyond the other's, the
-    /// larger of the two counts. No edit changes it by more than one and a transposition
-    /// not at all, so it never exceeds the edit distance.
+    /// larger of the two counts, which is the longer length less the letters they share.
+    /// No edit changes it by more than one and a transposition not at all, so it never
+    /// exceeds the edit distance.
     fn distance(&self, other: &str) -> usize {
-        let theirs = Self::of(other);
-        let (mut ours_only, mut theirs_only) = (0, 0);
-        for (a, b) in self.0.iter().zip(theirs.0) {
-            ours_only += usize::from(a.saturating_sub(b));
-            theirs_only += usize::from(b.saturating_sub(*a));
+        let mut left = self.counts;
+        let (mut shared, mut len) = (0, 0);
+        for c in other.chars() {
+            let count = &mut left[Self::slot(c)];
+            if *count > 0 {
+                *count -= 1;
+                shared += 1;
+            }
+            len += 1;
         }
-        ours_only.max(theirs_only)
+        self.len.max(len) - shared
     }
 }
 
