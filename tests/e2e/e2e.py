@@ -1,10 +1,13 @@
 """End-to-end test: the bundle that mlflow-stack generates really runs an MLflow server.
 
-Started by tests/e2e/run.sh (which installs PostgreSQL and the .venv-e2e this runs in).
+Started by tests/e2e/run.sh (which fetches PostgreSQL and makes the .venv-e2e this runs in).
 Without Kubernetes or Google Cloud, the suite plays the parts they would play:
 
 * PostgreSQL, a throwaway cluster in a temp dir, listens on 127.0.0.1:5432, where the
   Cloud SQL Auth Proxy sidecar would listen in the pod (the sidecar itself is not run).
+  Its major version is the bundle's Cloud SQL instance's (17 by default; run.sh pins the
+  binaries), since role membership, which the login-switch scenario relies on, changed
+  in PostgreSQL 16.
 * gcp-storage-emulator stands in for Cloud Storage; only STORAGE_EMULATOR_HOST is added
   to the environment of the server (and of the client when it writes to the bucket).
 * A small "kubelet" (class Pod) reads kubernetes/deployment.yaml and runs the init
@@ -265,13 +268,24 @@ def process_tree_memory(root_pid):
 
 
 def find_postgres_bin():
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
-    if candidates:
-        return candidates[-1].parent
-    initdb = shutil.which("initdb")
-    if initdb:
-        return Path(initdb).resolve().parent
-    raise Failure("PostgreSQL is not installed (no initdb); run tests/e2e/run.sh, which installs it")
+    """(bin directory, pinned version) of the PostgreSQL that run.sh fetched: E2E_POSTGRES_BIN
+    and E2E_POSTGRES_VERSION, never another PostgreSQL found on the machine."""
+    bin_dir, pinned = os.environ.get("E2E_POSTGRES_BIN"), os.environ.get("E2E_POSTGRES_VERSION")
+    if not bin_dir or not pinned:
+        raise Failure(
+            "E2E_POSTGRES_BIN and E2E_POSTGRES_VERSION are not set; run tests/e2e/run.sh, "
+            "which fetches the PostgreSQL the suite runs"
+        )
+    bin_dir = Path(bin_dir)
+    for tool in ("initdb", "postgres"):
+        if not os.access(bin_dir / tool, os.X_OK):
+            raise Failure(f"{bin_dir / tool} is missing; run tests/e2e/run.sh, which fetches PostgreSQL {pinned}")
+    return bin_dir, pinned
+
+
+def major_version(version):
+    """17 of "17.5" or "17.5.0"."""
+    return int(version.split(".")[0])
 
 
 class Postgres:
@@ -281,10 +295,12 @@ class Postgres:
     def __init__(self, processes, root):
         self.processes = processes
         self.root = root / "postgres"
-        self.bin = find_postgres_bin()
+        self.bin = self.fetched = self.pinned = self.version = None
         self.proc = None
 
     def start(self):
+        self.fetched, self.pinned = find_postgres_bin()
+        self.bin = self.fetched
         if port_is_open(POSTGRES_HOST, POSTGRES_PORT):
             raise Failure(f"something already listens on {POSTGRES_HOST}:{POSTGRES_PORT}; stop it first")
         data, sockets = self.root / "data", self.root / "sockets"
@@ -297,6 +313,11 @@ class Postgres:
             user = "postgres"
             for path in (self.root, data, sockets, pwfile):
                 shutil.chown(path, "postgres", "postgres")
+            # run.sh's cache is under root's home, which the postgres user may not traverse:
+            # it runs a copy of the tree (bin, lib, share; relocatable) in the suite's root.
+            install = self.root / "install"
+            shutil.copytree(self.fetched.parent, install, symlinks=True)
+            self.bin = install / "bin"
         initdb = subprocess.run(
             [
                 self.bin / "initdb",
@@ -339,6 +360,20 @@ class Postgres:
             user=user,
         )
         wait_until("PostgreSQL to accept connections", 60, self._accepts_connections)
+        self.version = self._server_version()
+
+    def _server_version(self):
+        """The server's version, which must be of the major version run.sh pinned."""
+        conn = self.connect("postgres")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SHOW server_version")
+                version = cur.fetchone()[0]
+        finally:
+            conn.close()
+        if major_version(version) != major_version(self.pinned):
+            raise Failure(f"PostgreSQL {version} runs, not the pinned {self.pinned} ({self.fetched})")
+        return version
 
     def _accepts_connections(self):
         if self.proc.poll() is not None:
@@ -1663,6 +1698,21 @@ class Suite:
         self.bundles[stack_file] = Bundle(bundle_dir)
         return self.bundles[stack_file]
 
+    def check_postgres_version(self):
+        """The server runs the major version of the main bundle's Cloud SQL instance (infra.sh's
+        --database-version), so the suite proves the bundle on the PostgreSQL users get."""
+        infra = self.build_bundle(self.args.stack).dir / "infra.sh"
+        versions = set(re.findall(r"--database-version=POSTGRES_(\d+)\b", infra.read_text()))
+        if len(versions) != 1:
+            raise Failure(f"{infra}: expected one --database-version=POSTGRES_N, found {sorted(versions)}")
+        (cloud_sql,) = versions
+        if int(cloud_sql) != major_version(self.postgres.version):
+            raise Failure(f"PostgreSQL {self.postgres.version} runs, but the bundle's instance is POSTGRES_{cloud_sql}")
+        print(
+            f"e2e: PostgreSQL {self.postgres.version}, the major version of the bundle's Cloud SQL instance "
+            f"(POSTGRES_{cloud_sql})"
+        )
+
     def variant_stack(self, name, changes, stack_file=None):
         """STACK_FILE (the main stack by default) with CHANGES, written as stacks/NAME.toml."""
         with open(stack_file or self.args.stack, "rb") as f:
@@ -2202,6 +2252,7 @@ def main():
         if unknown:
             raise Failure(f"no scenario named {sorted(unknown)}; there are {[s.name for s in scenarios]}")
         suite.postgres.start()
+        suite.check_postgres_version()
         suite.gcs.start()
         for scenario in scenarios:
             if args.only and scenario.name not in args.only:

