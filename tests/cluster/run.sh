@@ -26,6 +26,14 @@
 #                 (proves that the left-behind check can fail)
 #   live control  a Deployment scaled behind the bundle's back differs from it (proves
 #                 that the live check can fail)
+#   strategy      the server Deployment of an older bundle (RollingUpdate with its
+#                 rollingUpdate block: the current bundle so rewritten), then the current
+#                 bundle (Recreate), in a namespace of its own, both applied as the README
+#                 says: no warning, the live objects equal the current bundle, and the live
+#                 strategy is Recreate with no rollingUpdate left
+#   strategy control
+#                 the server refuses a Recreate Deployment that keeps a rollingUpdate
+#                 block (proves that the strategy check can fail)
 #   delete        the README's remove commands: every object of the bundle is gone,
 #                 another stack in the same cluster is untouched
 #
@@ -536,6 +544,81 @@ prune_control() {
   fi
 }
 
+# set_strategy FILE STRATEGY: the one Deployment of the YAML file FILE gets the strategy
+# STRATEGY (JSON) in place of its own.
+set_strategy() {
+  python3 - "$1" "$2" <<'PY'
+import json
+import sys
+
+import yaml
+
+path, strategy = sys.argv[1], json.loads(sys.argv[2])
+with open(path) as file:
+    documents = list(yaml.safe_load_all(file))
+deployments = [doc for doc in documents if doc and doc.get("kind") == "Deployment"]
+if len(deployments) != 1:
+    sys.exit(f"{path}: {len(deployments)} Deployments, want 1")
+deployments[0]["spec"]["strategy"] = strategy
+with open(path, "w") as file:
+    yaml.safe_dump_all(documents, file, sort_keys=False)
+PY
+}
+
+# The server Deployment's strategy in the bundles of mlflow-stack before Recreate.
+ROLLING_UPDATE='{"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}'
+
+# A live Deployment of an older bundle (RollingUpdate, its rollingUpdate block set) upgraded
+# to the current bundle (Recreate) as the README says, in a namespace of its own: the old
+# bundle is the current one with the old strategy.
+strategy_upgrade() {
+  local name=strategy-upgrade title="RollingUpdate -> Recreate" out strategy
+  local dir="$WORK/upgrades/$name"
+  mkdir -p "$dir"
+  upgrade_stack "$name" "" >"$dir/new.toml"
+  if ! out=$(build_bundle "$dir/new.toml" "$dir/new"); then
+    fail "strategy" "$title" "the base stack does not build"$'\n'"$out"
+    return
+  fi
+  cp -R "$dir/new" "$dir/old"
+  if ! out=$(set_strategy "$dir/old/kubernetes/deployment.yaml" "$ROLLING_UPDATE" 2>&1); then
+    fail "strategy" "$title" "$out"
+    return
+  fi
+  bundle_json "$dir/old" >"$dir/old.json"
+  bundle_json "$dir/new" >"$dir/new.json"
+  prepare_namespace "$dir/old"
+  apply_readme "strategy: apply old" "$title" "$dir/old" || return 0
+  check_live "strategy: live = old" "$title" "$dir/old.json" || return 0
+  apply_readme "strategy: apply new" "$title" "$dir/new" || return 0
+  check_live "strategy: live = new" "$title" "$dir/new.json" || true
+  strategy=$(kubectl get deployment "$name-server" --namespace="$(namespace_of "$dir/new")" \
+    -o jsonpath='{.spec.strategy}')
+  if [[ $strategy == '{"type":"Recreate"}' ]]; then
+    pass "strategy: no rollingUpdate" "$title: live strategy $strategy"
+  else
+    fail "strategy: no rollingUpdate" "$title" "live strategy $strategy"
+  fi
+  strategy_control "$dir/new"
+}
+
+# The server refuses a Deployment of type Recreate that keeps a rollingUpdate block (what
+# an upgrade that leaves the old block behind would make): proves that the strategy upgrade
+# can fail.
+strategy_control() {
+  local bundle=$1 out
+  cp "$bundle/kubernetes/deployment.yaml" "$bundle.control.yaml"
+  set_strategy "$bundle.control.yaml" '{"type": "Recreate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}'
+  if out=$(kubectl apply --server-side --dry-run=server --namespace="$(namespace_of "$bundle")" \
+    -f "$bundle.control.yaml" 2>&1); then
+    fail "strategy control" "Recreate with a rollingUpdate block" "the server accepted it"
+  elif grep -q "spec.strategy.rollingUpdate: Forbidden" <<<"$out"; then
+    pass "strategy control" "Recreate with a rollingUpdate block: $(grep -o 'spec.strategy.rollingUpdate: Forbidden.*' <<<"$out")"
+  else
+    fail "strategy control" "Recreate with a rollingUpdate block" "refused for another reason"$'\n'"$out"
+  fi
+}
+
 run_upgrades() {
   local line number=0 title before after
   while IFS= read -r line; do
@@ -546,6 +629,7 @@ run_upgrades() {
     upgrade "$number" "$title" "$before" "$after"
   done <"$HERE/upgrades.txt"
   prune_control
+  strategy_upgrade
 }
 
 # Two stacks in the cluster; the README's remove commands of the first delete all of
