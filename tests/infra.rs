@@ -1438,36 +1438,106 @@ fn delete_data_keeps_an_instance_that_holds_other_databases() {
 
 /// `registry.repository` may name a shared repository: `destroy` deletes every version of
 /// this stack's image, and the repository only when nothing else is left in it.
+/// The production stack applied at its tag, then at a bumped one: two tags this stack built.
+fn two_tags_built(scratch: &TempDir) -> (Sandbox, String) {
+    let mut sandbox = Sandbox::new(&stack("production"));
+    sandbox.infra(&["apply"]).ok();
+    let bumped = changed_stack(
+        scratch,
+        "production",
+        &[("tag = \"2.3.1\"", "tag = \"2.4.0\"")],
+        "",
+    );
+    sandbox.rebuild(&bumped);
+    let run = sandbox.infra(&["apply"]).ok();
+    assert_eq!(run.result("image"), "created");
+    let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
+    assert_eq!(record["annotations"], json!({"image-tags": "2.3.1 2.4.0"}));
+    let (package, _) = sandbox.plan.image.rsplit_once(':').unwrap();
+    let package = package.to_owned();
+    (sandbox, package)
+}
+
+fn images(sandbox: &Sandbox) -> Vec<String> {
+    sandbox
+        .resources()
+        .into_iter()
+        .filter(|key| key.starts_with("image ") || key.starts_with("repository "))
+        .collect()
+}
+
+/// Every version a tag of this stack names is deleted, the old tags' too, and then the
+/// repository it created and left empty.
+#[test]
+fn destroy_deletes_every_tag_this_stack_built() {
+    let scratch = TempDir::new("infra-every-tag");
+    let (sandbox, package) = two_tags_built(&scratch);
+    assert_eq!(
+        images(&sandbox),
+        [
+            format!("image {package}:2.3.1"),
+            format!("image {package}:2.4.0"),
+            "repository europe-west4/ml-platform".to_owned()
+        ]
+    );
+    let run = sandbox.infra(&["destroy", "--yes"]).ok();
+    assert_eq!(run.result("image"), "deleted");
+    assert_eq!(run.result("registry"), "deleted");
+    assert_eq!(images(&sandbox), Vec::<String>::new());
+}
+
+/// Only what this stack built goes: a version someone else tagged too, the package's other
+/// tags and another team's image stay, and so does the repository that holds them.
 #[test]
 fn destroy_keeps_a_repository_that_holds_other_images() {
-    let sandbox = Sandbox::new(&stack("production"));
-    sandbox.infra(&["apply"]).ok();
-    // The repository's path, from the stack's image: HOST/PROJECT/ml-platform.
-    let (registry, _) = sandbox.plan.image.rsplit_once('/').unwrap();
+    let scratch = TempDir::new("infra-other-images");
+    let (sandbox, package) = two_tags_built(&scratch);
+    let (registry, _) = package.rsplit_once('/').unwrap();
     assert!(
         registry.ends_with("/acme-ml-prod/ml-platform"),
         "{registry}"
     );
-    // An earlier version of this stack's image, and another team's image.
-    sandbox.seed(
-        &format!("image {registry}/research-mlflow-server:2.3.0"),
-        json!({}),
-    );
+    // The first version also tagged `stable` by hand, a tag pushed by hand, another team's
+    // image.
+    let shared = json!({"digest": "sha256:0123"});
+    sandbox.seed(&format!("image {package}:2.3.1"), shared.clone());
+    sandbox.seed(&format!("image {package}:stable"), shared);
+    sandbox.seed(&format!("image {package}:hand-pushed"), json!({}));
     sandbox.seed(&format!("image {registry}/feature-store:7"), json!({}));
+    let listed = sandbox.infra(&["destroy", "--plan"]).ok();
     let run = sandbox.infra(&["destroy", "--yes"]).ok();
+    for run in [&listed, &run] {
+        assert!(
+            run.stdout
+                .contains(&format!("    kept {package}:2.3.1: also tagged stable\n")),
+            "{}",
+            run.stdout
+        );
+    }
+    assert!(listed.stdout.contains(&format!(
+        "    gcloud artifacts docker images delete {package}:2.4.0 --delete-tags --quiet\n"
+    )));
     assert_eq!(run.result("image"), "deleted");
     assert_eq!(run.result("registry"), "kept (it holds other images)");
-    let images: Vec<String> = sandbox
-        .resources()
-        .into_iter()
-        .filter(|key| key.starts_with("image ") || key.starts_with("repository "))
-        .collect();
     assert_eq!(
-        images,
+        images(&sandbox),
         [
             format!("image {registry}/feature-store:7"),
+            format!("image {package}:2.3.1"),
+            format!("image {package}:hand-pushed"),
+            format!("image {package}:stable"),
             "repository europe-west4/ml-platform".to_owned()
         ]
+    );
+    // The record names the tags no more: a tag pushed later under an old name is not ours.
+    let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
+    assert_eq!(record["annotations"], json!({}), "{record}");
+    assert!(
+        !record_entries(&sandbox)
+            .iter()
+            .any(|entry| entry.starts_with("image-")),
+        "{:?}",
+        record_entries(&sandbox)
     );
 }
 
@@ -2456,7 +2526,9 @@ fn record_entries(sandbox: &Sandbox) -> Vec<String> {
 fn listed_steps(run: &Run) -> Vec<(String, String, usize)> {
     let mut steps: Vec<(String, String, usize)> = Vec::new();
     for line in run.stdout.lines() {
-        if line.starts_with("    gcloud ") || line.starts_with("    kube ") {
+        let command = line.starts_with("    gcloud ")
+            || (line.starts_with("    kubectl ") && !line.starts_with("    kubectl context: "));
+        if command {
             steps.last_mut().unwrap().2 += 1;
         } else if let Some((_, rest)) = line.strip_prefix('[').and_then(|l| l.split_once("] ")) {
             let (step, result) = rest.split_once(": ").unwrap();

@@ -144,6 +144,10 @@ def render(value):
 
 
 def lookup(record, key):
+    """KEY's value in RECORD; `KEY.basename()` is the part after its last `/`."""
+    if key.endswith(".basename()"):
+        value = lookup(record, key[: -len(".basename()")])
+        return value.rsplit("/", 1)[-1] if isinstance(value, str) else value
     for part in key.split("."):
         if not isinstance(record, dict):
             return None
@@ -628,13 +632,16 @@ def _(c):
     c.add("secret", c.arg(), **attrs)
 
 
-@gcloud("secrets update", "update-labels remove-labels", mutating=True, api=SECRETS)
+@gcloud("secrets update", "update-labels remove-labels update-annotations remove-annotations",
+        mutating=True, api=SECRETS)
 def _(c):
     found = c.need("secret", c.arg())
-    labels = {**found.get("labels", {}), **parse_labels(c.flags.get("update-labels", ""))}
-    for key in str(c.flags.get("remove-labels", "")).split(","):
-        labels.pop(key, None)
-    found["labels"] = labels
+    for field in ("labels", "annotations"):
+        values = {**found.get(field, {}), **parse_labels(c.flags.get(f"update-{field}", ""))}
+        for key in str(c.flags.get(f"remove-{field}", "")).split(","):
+            values.pop(key, None)
+        if values or field in found:
+            found[field] = values
 
 
 @gcloud("secrets delete", mutating=True, api=SECRETS)
@@ -691,8 +698,25 @@ def _(c):
         print(package)
 
 
+# An image is kept per tag, `image PATH:TAG`, with the digest of the version the tag names
+# (its `digest` attribute; by default one of its own, as if each tag were built apart).
+
+def digest_of(c, image):
+    return c.get("image", image).get("digest") or (
+        "sha256:" + hashlib.sha256(image.encode()).hexdigest())
+
+
 def images_under(c, path):
-    return [i for i in c.keys("image") if i == path or i.rsplit(":", 1)[0] == path]
+    return [i for i in c.keys("image") if i.rsplit(":", 1)[0] == path]
+
+
+def version_path(c, path):
+    """`projects/P/locations/L/repositories/R/packages/PKG` of an Artifact Registry image
+    path (LOCATION-docker.pkg.dev/P/R/PKG)."""
+    host, project, repository, package = path.split("/", 3)
+    location = host.partition("-docker.")[0]
+    return (f"projects/{project}/locations/{location}/repositories/{repository}/packages/"
+            f"{package.replace('/', '%2F')}")
 
 
 @gcloud("artifacts docker images describe", api=REGISTRY)
@@ -701,18 +725,43 @@ def _(c):
     c.value({"image": c.need("image", c.arg())})
 
 
-@gcloud("artifacts docker images list", "include-tags limit", api=REGISTRY)
+@gcloud("artifacts docker tags list", "limit", api=REGISTRY)
 def _(c):
-    for image in images_under(c, c.arg()):
-        print(image)
+    path = c.arg()
+    for image in sorted(images_under(c, path)):
+        package = version_path(c, path)
+        c.value({"tag": f"{package}/tags/{image.rsplit(':', 1)[1]}",
+                 "version": f"{package}/versions/{digest_of(c, image)}"})
+
+
+@gcloud("container images list-tags", "limit", api=REGISTRY)
+def _(c):
+    versions = {}
+    for image in sorted(images_under(c, c.arg())):
+        versions.setdefault(digest_of(c, image), []).append(image.rsplit(":", 1)[1])
+    for digest, tags in sorted(versions.items()):
+        c.value({"digest": digest, "tags": tags})
 
 
 @gcloud("artifacts docker images delete", "delete-tags", mutating=True, api=REGISTRY)
 @gcloud("container images delete", "force-delete-tags", mutating=True, api=REGISTRY)
 def _(c):
-    found = images_under(c, c.arg())
+    """By tag: the version it names, which needs --delete-tags (--force-delete-tags) when
+    other tags name it too; by path alone: every version."""
+    name = c.arg()
+    path, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
+    if not tag:
+        found = images_under(c, path)
+    else:
+        c.need("image", name, f"ERROR: ({c.name}) NOT_FOUND: image {name} was not found")
+        digest = digest_of(c, name)
+        found = [i for i in images_under(c, path) if digest_of(c, i) == digest]
+        others = sorted(i.rsplit(":", 1)[1] for i in found if i != name)
+        if others and not ({"delete-tags", "force-delete-tags"} & set(c.flags)):
+            raise Fail(f"ERROR: ({c.name}) FAILED_PRECONDITION: the image {name} has other "
+                       f"tags: {', '.join(others)}; add --delete-tags to delete them too")
     if not found:
-        raise Fail(f"ERROR: ({c.name}) NOT_FOUND: image {c.arg()} was not found")
+        raise Fail(f"ERROR: ({c.name}) NOT_FOUND: image {name} was not found")
     for image in found:
         c.remove("image", image)
 
