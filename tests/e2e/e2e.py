@@ -1896,7 +1896,7 @@ class Suite:
         started = time.monotonic()
         work = self.root / "scenarios" / scenario.name
         logs = work / "logs"
-        for label in ("iam-previous", "password-refused", "password", "iam-again"):
+        for label in ("iam-previous", "password-refused", "password-no-set", "password", "iam-again"):
             (logs / label).mkdir(parents=True)
         previous_bin = Path(self.args.previous_venv) / "bin"
         previous_stack = self.previous_stack(scenario.stack_file, "previous-iam")
@@ -1927,12 +1927,12 @@ class Suite:
         self.check_migration_refused(new[0], logs / "password-refused", owner, login)
         if self.relations(database) != before:
             raise Failure(f"the refused migration of {login} changed the tables")
-        admin = self.postgres.connect("postgres")
-        try:
-            with admin.cursor() as cur:
-                cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(owner), sql.Identifier(login)))
-        finally:
-            admin.close()
+        # A membership without SET (PostgreSQL 16 and later) is refused too, naming its fix.
+        self.grant(owner, login, "WITH SET FALSE")
+        self.check_migration_refused(new[0], logs / "password-no-set", owner, login, " WITH SET TRUE")
+        if self.relations(database) != before:
+            raise Failure(f"the refused migration of {login} changed the tables")
+        self.grant(owner, login, "WITH SET TRUE")
         altered = self.as_login(login, database, "ALTER TABLE runs ADD COLUMN e2e_probe integer", PLAIN_DB_PASSWORD)
         if altered is not None:
             raise Failure(f"{login}, a member of {owner}, may not alter its table runs: {altered!r}")
@@ -1957,7 +1957,8 @@ class Suite:
 
         third = self.serve(*old, logs / "iam-again", "iam-again", after_switch_back)
         summary = (
-            f"{login} without membership in {owner}: permission denied on its tables; as a member it "
+            f"{login} without membership in {owner}: permission denied on its tables; granted without "
+            "SET: migrate refused, naming GRANT ... WITH SET TRUE; as a member it "
             f"upgraded MLflow {PREVIOUS_MLFLOW}'s schema as {owner} ({len(created)} new tables and "
             f"sequences, all {len(after)} in public owned by {owner}), read run {first[:8]}, wrote run "
             f"{second[:8]} and altered a table; {owner} read both and wrote run {third[:8]} after the "
@@ -1965,15 +1966,25 @@ class Suite:
         )
         return summary, time.monotonic() - started
 
+    def grant(self, owner, login, options):
+        admin = self.postgres.connect("postgres")
+        try:
+            with admin.cursor() as cur:
+                cur.execute(
+                    sql.SQL("GRANT {} TO {} " + options).format(sql.Identifier(owner), sql.Identifier(login))
+                )
+        finally:
+            admin.close()
+
     @staticmethod
-    def check_migration_refused(pod, logs, owner, login):
-        """The pod's `migrate`, logged in as LOGIN that is no member of OWNER, stops before
-        migrating and names the GRANT that fixes it."""
+    def check_migration_refused(pod, logs, owner, login, options=""):
+        """The pod's `migrate`, logged in as LOGIN that may not act as OWNER, stops before
+        migrating and names the GRANT (with OPTIONS) that fixes it."""
         try:
             pod.run_init_containers(logs)
         except Failure:
             log = Path(logs / "migrate-pod0.log").read_text(errors="replace")
-            grant = f"GRANT {quote_ident(owner)} TO {quote_ident(login)};"
+            grant = f"GRANT {quote_ident(owner)} TO {quote_ident(login)}{options};"
             if grant not in log:
                 raise Failure(f"migrate refused {login} without naming {grant}:\n{log[-2000:]}") from None
             return

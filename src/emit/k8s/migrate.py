@@ -26,6 +26,11 @@ SCHEMA_OWNER = sqlalchemy.text(
     "FROM pg_tables "
     "WHERE schemaname = current_schema() AND tablename = :table"
 )
+# Since PostgreSQL 16 a membership may be granted WITH SET FALSE: no
+# SET ROLE to the owner, which `-c role=OWNER` needs.
+MAY_SET_ROLE = sqlalchemy.text(
+    "SELECT pg_has_role(current_user, :owner, 'SET')"
+)
 
 
 def connect(engine):
@@ -52,13 +57,25 @@ def as_schema_owner(connection, url):
     if row is None or row.login == row.owner:
         return url  # a new database, or the login owns the schema
     login, owner = row.login, row.owner
+    grant = f"GRANT {quoted(owner)} TO {quoted(login)}"
     if not row.member:
         sys.exit(
             f"migrate: the schema of database {url.database} "
             f"belongs to role {owner}, and login {login} is not a "
             f"member of it: {owner} could not use what {login} "
             "would create. As an administrator of the instance, "
-            f"run: GRANT {quoted(owner)} TO {quoted(login)};"
+            f"run: {grant};"
+        )
+    version = connection.dialect.server_version_info
+    if version >= (16,) and not connection.execute(
+        MAY_SET_ROLE, {"owner": owner}
+    ).scalar():
+        sys.exit(
+            f"migrate: the schema of database {url.database} "
+            f"belongs to role {owner}; login {login} is a member "
+            "of it, granted without SET, so it cannot migrate as "
+            f"{owner}. As an administrator of the instance, run: "
+            f"{grant} WITH SET TRUE;"
         )
     print(f"migrate: as {owner}, the owner of the schema", flush=True)
     # libpq splits `options` at spaces; a backslash escapes one.
