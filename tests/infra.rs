@@ -359,6 +359,17 @@ impl Sandbox {
             .collect()
     }
 
+    /// The keys of the resources of these KINDS (`image`, `sql-user`, …), in order.
+    fn resources_of(&self, kinds: &[&str]) -> Vec<String> {
+        self.resources()
+            .into_iter()
+            .filter(|key| {
+                key.split_once(' ')
+                    .is_some_and(|(kind, _)| kinds.contains(&kind))
+            })
+            .collect()
+    }
+
     fn resource(&self, key: &str) -> Value {
         let state = self.state();
         let found = &state["resources"][key];
@@ -1458,14 +1469,6 @@ fn two_tags_built(scratch: &TempDir) -> (Sandbox, String) {
     (sandbox, package)
 }
 
-fn images(sandbox: &Sandbox) -> Vec<String> {
-    sandbox
-        .resources()
-        .into_iter()
-        .filter(|key| key.starts_with("image ") || key.starts_with("repository "))
-        .collect()
-}
-
 /// Every version a tag of this stack names is deleted, the old tags' too, and then the
 /// repository it created and left empty.
 #[test]
@@ -1473,7 +1476,7 @@ fn destroy_deletes_every_tag_this_stack_built() {
     let scratch = TempDir::new("infra-every-tag");
     let (sandbox, package) = two_tags_built(&scratch);
     assert_eq!(
-        images(&sandbox),
+        sandbox.resources_of(&["image", "repository"]),
         [
             format!("image {package}:2.3.1"),
             format!("image {package}:2.4.0"),
@@ -1483,7 +1486,10 @@ fn destroy_deletes_every_tag_this_stack_built() {
     let run = sandbox.infra(&["destroy", "--yes"]).ok();
     assert_eq!(run.result("image"), "deleted");
     assert_eq!(run.result("registry"), "deleted");
-    assert_eq!(images(&sandbox), Vec::<String>::new());
+    assert_eq!(
+        sandbox.resources_of(&["image", "repository"]),
+        Vec::<String>::new()
+    );
 }
 
 /// Only what this stack built goes: a version someone else tagged too, the package's other
@@ -1520,7 +1526,7 @@ fn destroy_keeps_a_repository_that_holds_other_images() {
     assert_eq!(run.result("image"), "deleted");
     assert_eq!(run.result("registry"), "kept (it holds other images)");
     assert_eq!(
-        images(&sandbox),
+        sandbox.resources_of(&["image", "repository"]),
         [
             format!("image {registry}/feature-store:7"),
             format!("image {package}:2.3.1"),
@@ -1764,11 +1770,7 @@ fn database_changes_are_planned_then_applied() {
     assert_eq!(settings["availabilityType"], "REGIONAL");
     assert_eq!(settings["dataDiskSizeGb"], "20");
     // The IAM user now exists beside the password user, which only destroy removes.
-    let users: BTreeSet<String> = sandbox
-        .resources()
-        .into_iter()
-        .filter(|key| key.starts_with("sql-user "))
-        .collect();
+    let users: BTreeSet<String> = sandbox.resources_of(&["sql-user"]).into_iter().collect();
     assert_eq!(
         users,
         BTreeSet::from([
@@ -1998,12 +2000,7 @@ fn a_version_bump_takes_a_backup_first() {
     sandbox.infra(&["apply"]).ok();
     let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
     assert_eq!(record["labels"]["mlflow-version"], "3_17_2");
-    assert!(
-        !sandbox
-            .resources()
-            .iter()
-            .any(|key| key.starts_with("sql-backup "))
-    );
+    assert!(sandbox.resources_of(&["sql-backup"]).is_empty());
 
     let bumped = changed_stack(
         &scratch,
@@ -2276,15 +2273,6 @@ fn can_use_tables(sandbox: &Sandbox, login: &str) -> bool {
             .any(|role| role == owner)
 }
 
-/// The database logins and Secret Manager secrets of the project.
-fn logins_and_secrets(sandbox: &Sandbox) -> Vec<String> {
-    sandbox
-        .resources()
-        .into_iter()
-        .filter(|key| key.starts_with("sql-user ") || key.starts_with("secret "))
-        .collect()
-}
-
 fn updates(run: &Run) -> Vec<&str> {
     run.stdout
         .lines()
@@ -2370,7 +2358,10 @@ fn password_to_iam_and_back() {
             .contains(&("db-user".into(), "kept (--delete-data removes it)".into()))
     );
     sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
-    assert_eq!(logins_and_secrets(&sandbox), Vec::<String>::new());
+    assert_eq!(
+        sandbox.resources_of(&["sql-user", "secret"]),
+        Vec::<String>::new()
+    );
 }
 
 /// A stack that began on iam and moves to password: the new password user is a member of
@@ -2409,7 +2400,10 @@ fn iam_to_password() {
     sandbox.infra(&["apply"]).ok();
     assert_eq!(sandbox.infra(&["plan", "--detailed-exitcode"]).code, 0);
     sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
-    assert_eq!(logins_and_secrets(&sandbox), Vec::<String>::new());
+    assert_eq!(
+        sandbox.resources_of(&["sql-user", "secret"]),
+        Vec::<String>::new()
+    );
 }
 
 /// An image tag that exists without this stack's record (pushed by hand, or by another

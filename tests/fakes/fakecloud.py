@@ -710,7 +710,7 @@ def images_under(c, path):
     return [i for i in c.keys("image") if i.rsplit(":", 1)[0] == path]
 
 
-def version_path(c, path):
+def version_path(path):
     """`projects/P/locations/L/repositories/R/packages/PKG` of an Artifact Registry image
     path (LOCATION-docker.pkg.dev/P/R/PKG)."""
     host, project, repository, package = path.split("/", 3)
@@ -728,8 +728,8 @@ def _(c):
 @gcloud("artifacts docker tags list", "limit", api=REGISTRY)
 def _(c):
     path = c.arg()
+    package = version_path(path)
     for image in sorted(images_under(c, path)):
-        package = version_path(c, path)
         c.value({"tag": f"{package}/tags/{image.rsplit(':', 1)[1]}",
                  "version": f"{package}/versions/{digest_of(c, image)}"})
 
