@@ -12,13 +12,17 @@
 //! override. Every call lands in `state/calls.jsonl`; the transcript of a run (the calls
 //! interleaved with the script's output) is what the `infra@STACK` snapshots show.
 //! `destroy`'s confirmation prompt is answered on a pseudo-terminal (`tests/fakes/terminal.py`).
+//! The fakes in `PATH` are one small compiled client (`tests/fakes/client.rs`) that hands
+//! each call to the sandbox's long-running `fakecloud.py serve`: a call costs a millisecond
+//! where starting Python for each took tens.
 #![cfg(unix)]
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 use mlflow_stack::diag::Diagnostics;
@@ -26,6 +30,7 @@ use mlflow_stack::emit::readme::ReadmeFacts;
 use mlflow_stack::plan::Plan;
 use mlflow_stack::{parse, validate};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::support::{TempDir, compile_file, repo, snapshot_settings, stack_files};
 
@@ -71,6 +76,76 @@ fn python() -> &'static Path {
             .expect("python3 runs the fake gcloud, gsutil, kubectl and openssl");
         PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
     })
+}
+
+/// The fakes' client (`tests/fakes/client.rs`), compiled by rustc once per version of its
+/// source into the target directory.
+fn fake_client() -> &'static Path {
+    static CLIENT: OnceLock<PathBuf> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let source = repo().join("tests/fakes/client.rs");
+        let digest = Sha256::digest(fs::read(&source).unwrap());
+        let name = format!(
+            "{:016x}",
+            u64::from_be_bytes(digest[..8].try_into().unwrap())
+        );
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let client = dir.join(format!("fake-client-{name}"));
+        if !client.is_file() {
+            let partial = dir.join(format!("fake-client-{name}.{}", std::process::id()));
+            let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+            let status = Command::new(rustc)
+                .args([
+                    "--edition=2024",
+                    "-O",
+                    "-Cstrip=symbols",
+                    "-Dwarnings",
+                    "-o",
+                ])
+                .arg(&partial)
+                .arg(&source)
+                .status()
+                .expect("rustc compiles the fakes' client");
+            assert!(status.success(), "rustc {}: {status}", source.display());
+            fs::rename(&partial, &client).unwrap();
+        }
+        client
+    })
+}
+
+/// The fakes' server of one sandbox (`fakecloud.py serve`), which every call of a fake
+/// reaches through the client. Killed when dropped; when the test process dies, its stdin
+/// (a pipe from here) closes and it exits by itself.
+struct FakeServer(Child);
+
+impl FakeServer {
+    fn start(state: &Path, tmp: &Path) -> Self {
+        let mut child = Command::new(python())
+            .args(["-I", "-S"])
+            .arg(repo().join("tests/fakes/fakecloud.py"))
+            .arg("serve")
+            .env_clear()
+            .env("FAKE_STATE", state)
+            .env("TMPDIR", tmp)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the fake gcloud, gsutil, kubectl and openssl");
+        let mut ready = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert_eq!(ready, "ready\n", "the fake server starts");
+        Self(child)
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn system_tool(name: &str) -> PathBuf {
@@ -242,6 +317,8 @@ fn elapsed_at(line: &str) -> Option<usize> {
 
 /// A bundle written into a temporary directory, with the fakes and an empty project.
 struct Sandbox {
+    /// Before `dir`: the server stops before its directory goes.
+    _fakes: FakeServer,
     dir: TempDir,
     plan: Plan,
 }
@@ -262,22 +339,28 @@ impl Sandbox {
         let bin = dir.path().join("bin");
         for tool in FAKES.iter().filter(|tool| !missing.contains(tool)) {
             let launcher = bin.join(tool);
-            fs::write(
-                &launcher,
-                format!(
-                    "#!{}\nexec {} -I -S {} \"$@\"\n",
-                    system_tool("bash").display(),
-                    python().display(),
-                    repo().join("tests/fakes").join(tool).display()
-                ),
-            )
-            .unwrap();
-            fs::set_permissions(&launcher, fs::Permissions::from_mode(0o755)).unwrap();
+            if *tool == "gke-gcloud-auth-plugin" {
+                // Only looked for, never run.
+                fs::write(
+                    &launcher,
+                    format!(
+                        "#!{}\nexec {} -I -S {} \"$@\"\n",
+                        system_tool("bash").display(),
+                        python().display(),
+                        repo().join("tests/fakes").join(tool).display()
+                    ),
+                )
+                .unwrap();
+                fs::set_permissions(&launcher, fs::Permissions::from_mode(0o755)).unwrap();
+            } else {
+                symlink(fake_client(), launcher).unwrap();
+            }
         }
         for tool in SYSTEM_TOOLS {
             symlink(system_tool(tool), bin.join(tool)).unwrap();
         }
         let sandbox = Self {
+            _fakes: FakeServer::start(&dir.path().join("state"), &dir.path().join("tmp")),
             dir,
             plan: plan_of(stack),
         };

@@ -1,7 +1,9 @@
 """Fake gcloud, gsutil, kubectl and openssl for the infra.sh tests (tests/infra.rs).
 
-The executables next to this file are launchers of `main(TOOL)`. They pretend to be one
-Google Cloud project and one Kubernetes cluster, kept in $FAKE_STATE/state.json:
+The executables next to this file are launchers of `main(TOOL)`; the tests reach the same
+code through one server per sandbox instead (`serve()`, at the end of this file). They
+pretend to be one Google Cloud project and one Kubernetes cluster, kept in
+$FAKE_STATE/state.json:
 
   resources   {"KIND NAME": {attributes}}: a bucket, an instance, a secret, ...
   bindings    [[RESOURCE, ROLE, MEMBER]]: IAM policies of the project, buckets, ...
@@ -1240,8 +1242,8 @@ def openssl_call(argv, state):
     return call, lambda c: print(value)
 
 
-def main(tool):
-    argv = sys.argv[1:]
+def run(tool, argv):
+    """One call of TOOL with ARGV, as the real tool makes it; returns the exit status."""
     state = load()
     loaded = json.dumps(state, sort_keys=True)
     fail_on = os.environ.get("FAKE_FAIL")
@@ -1267,4 +1269,136 @@ def main(tool):
     finally:
         record(tool, argv, call.project if call else None,
                bool(call and call.mutating), call.note if call else "")
-    sys.exit(code)
+    return code
+
+
+def main(tool):
+    sys.exit(run(tool, sys.argv[1:]))
+
+
+# ------------------------------------------------------------------------------ server
+#
+# Starting Python for each of the hundreds of calls a scenario makes is what made the
+# tests slow. So tests/infra.rs starts one server per sandbox,
+#
+#   python3 -I -S fakecloud.py serve      (FAKE_STATE set; prints "ready" once listening)
+#
+# and links the tools to a small compiled client (client.rs), which sends each call here
+# over the Unix socket $FAKE_STATE/fake.sock: the tool's name, its working directory, argv,
+# environment and, when an argument names stdin (`-`, `--data-file=-`,
+# `--from-file=KEY=/dev/stdin`), all of its stdin. The server runs the call as main()
+# would in a process of its own (that working directory and environment, that stdin on
+# fd 0, state.json loaded, changed and saved, the call recorded) and answers with the exit
+# status, stdout and stderr, which the client relays. Calls run one at a time, so the
+# tools of a pipeline, which run concurrently, change the state one after the other; a
+# client reads its stdin before it connects, so a pipeline's downstream tool never holds
+# the server while it waits for its upstream one.
+#
+# Request: fields of a u32 big-endian length and bytes: tool, cwd, the number of arguments
+# then each, the number of environment entries then each (NAME=VALUE), 0 or 1 then stdin.
+# Answer: the exit status as an i32, then stdout and stderr as fields.
+# The server exits when its stdin, a pipe from the test, closes: when the test drops the
+# sandbox, or dies.
+
+SOCKET = os.path.join(STATE_DIR, "fake.sock")
+
+
+def read_request(stream):
+    def exactly(size):
+        data = stream.read(size)
+        if len(data) != size:
+            raise EOFError("the client hung up mid-request")
+        return data
+
+    def number():
+        return int.from_bytes(exactly(4), "big")
+
+    def field():
+        return exactly(number())
+
+    tool, cwd = os.fsdecode(field()), os.fsdecode(field())
+    argv = [os.fsdecode(field()) for _ in range(number())]
+    env = dict(os.fsdecode(field()).partition("=")[::2] for _ in range(number()))
+    stdin = field() if number() else None
+    return tool, cwd, argv, env, stdin
+
+
+def feed(fd, data):
+    """Writes DATA into the pipe FD and closes it; gives up when the call ends unread."""
+    try:
+        with os.fdopen(fd, "wb") as pipe:
+            pipe.write(data)
+    except BrokenPipeError:
+        pass
+
+
+def serve_call(tool, cwd, argv, env, stdin):
+    """(status, stdout, stderr) of one call, run in CWD with ENV and STDIN on fd 0."""
+    import io
+    import threading
+    import traceback
+
+    saved = (dict(os.environ), os.getcwd(), sys.stdin, sys.stdout, sys.stderr)
+    out, err = io.StringIO(), io.StringIO()
+    if stdin is not None:
+        read, write = os.pipe()
+        threading.Thread(target=feed, args=(write, stdin), daemon=True).start()
+        os.dup2(read, 0)
+        os.close(read)
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        sys.stdin = open(0, encoding="utf-8", errors="surrogateescape", closefd=False)
+        sys.stdout, sys.stderr = out, err
+        code = run(tool, argv)
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else 1
+    except Exception:
+        traceback.print_exc(file=err)
+        code = 1
+    finally:
+        environ, cwd, sys.stdin, sys.stdout, sys.stderr = saved
+        os.environ.clear()
+        os.environ.update(environ)
+        os.chdir(cwd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+    encode = lambda text: text.encode("utf-8", "surrogateescape")  # noqa: E731
+    return code, encode(out.getvalue()), encode(err.getvalue())
+
+
+def serve():
+    import socketserver
+    import threading
+
+    watch = os.dup(0)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    lock = threading.Lock()
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self):
+            request = read_request(self.rfile)
+            with lock:
+                code, out, err = serve_call(*request)
+            answer = code.to_bytes(4, "big", signed=True)
+            for data in (out, err):
+                answer += len(data).to_bytes(4, "big") + data
+            self.wfile.write(answer)
+
+    if os.path.exists(SOCKET):
+        os.remove(SOCKET)
+    server = socketserver.ThreadingUnixStreamServer(SOCKET, Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print("ready", flush=True)
+    while os.read(watch, 1):
+        pass
+    os._exit(0)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["serve"]:
+    serve()
