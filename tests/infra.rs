@@ -2843,3 +2843,32 @@ fn an_internal_gateway_is_regional_and_adopts_what_it_did_not_create() {
         );
     }
 }
+
+/// The tools of a pipeline, and calls sent to the background, run at the same time: the
+/// fakes' server runs them one after the other, so that no change is lost.
+#[test]
+fn concurrent_calls_change_the_state_one_after_the_other() {
+    let sandbox = Sandbox::new(&stack("local"));
+    let script = "for i in {1..24}; do \
+        gcloud services enable --project=p s$i.googleapis.com & done; wait";
+    let output = sandbox.command(&["-c", script], &[], &[]).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let services = sandbox.resources_of(&["service"]);
+    assert_eq!(services.len(), 24, "{services:#?}");
+    assert_eq!(sandbox.calls().len(), 24);
+}
+
+/// A fakes' server never outlives its test: it exits by itself when the test's end of its
+/// stdin closes, as it does when the test process dies.
+#[test]
+fn the_fake_server_exits_when_its_test_is_gone() {
+    let dir = TempDir::new("infra-server");
+    let mut server = FakeServer::start(dir.path(), dir.path());
+    drop(server.0.stdin.take());
+    let mut waited = 0;
+    while server.0.try_wait().unwrap().is_none() {
+        assert!(waited < 600, "the server is still running 60 s later");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+}
