@@ -51,7 +51,10 @@
 # ${XDG_CACHE_HOME:-~/.cache}/mlflow-stack/cluster/ and reused. kubectl is built from the
 # same k8s.io/kubernetes release as the API server it talks to.
 #
-# Usage: bash tests/cluster/run.sh
+# Usage: bash tests/cluster/run.sh [--build-only]
+#   --build-only        only build (or find cached) etcd, kube-apiserver and kubectl, and
+#                       stop there: .ci/run builds them so in the background while its
+#                       other sections run
 # Environment:
 #   MLFLOW_STACK=PATH   use this binary instead of `cargo build --release`
 #   CLUSTER_VERSIONS    Kubernetes versions to run against (default: both below)
@@ -697,15 +700,28 @@ run_version() {
 }
 
 main() {
+  local build_only=""
+  case ${1:-} in
+    --build-only) build_only=1 ;;
+    "") ;;
+    *)
+      echo "usage: $0 [--build-only]" >&2
+      exit 2
+      ;;
+  esac
   cd "$ROOT"
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/cluster.XXXXXX")
   install_prerequisites
-  build_compiler
+  [[ -n $build_only ]] || build_compiler
   build etcd "$ETCD_VERSION"
   local version
   for version in "${K8S_VERSIONS[@]}"; do
     build kubernetes "$version"
   done
+  if [[ -n $build_only ]]; then
+    summary
+    return
+  fi
   for version in "${K8S_VERSIONS[@]}"; do
     PATH="$CACHE/kubernetes-$version:$PATH" run_version "$version"
   done
