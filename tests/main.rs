@@ -3,6 +3,7 @@
 mod apply;
 mod bundle_readme;
 mod bundles;
+mod ci;
 mod cli;
 mod diagnostics;
 mod gcloud_flags;
