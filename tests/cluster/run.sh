@@ -124,13 +124,16 @@ trap 'exit 130' INT TERM HUP
 
 # openssl (the certificates) and python3 (CRDs, comparisons) from Debian when missing. Go
 # must be there: Debian's is too old to build Kubernetes; any Go from 1.21 on fetches the
-# toolchain the Kubernetes module asks for through the module proxy.
+# toolchain the Kubernetes module asks for through the module proxy. With an argument (the
+# --build-only mode), only Go: the build needs nothing else, and installs while other CI
+# sections run would contend for apt's lock.
 install_prerequisites() {
   local missing=()
   if ! command -v go >/dev/null; then
     echo "cluster: Go 1.21 or newer is needed to build kube-apiserver and etcd (https://go.dev/doc/install)" >&2
     exit 1
   fi
+  [[ -z ${1:-} ]] || return 0
   command -v openssl >/dev/null || missing+=(openssl)
   command -v python3 >/dev/null || missing+=(python3)
   if [[ ${#missing[@]} -gt 0 ]]; then
@@ -711,7 +714,7 @@ main() {
   esac
   cd "$ROOT"
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/cluster.XXXXXX")
-  install_prerequisites
+  install_prerequisites "$build_only"
   [[ -n $build_only ]] || build_compiler
   build etcd "$ETCD_VERSION"
   local version
