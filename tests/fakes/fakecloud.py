@@ -1365,8 +1365,8 @@ def serve_call(tool, cwd, argv, env, stdin):
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-    encode = lambda text: text.encode("utf-8", "surrogateescape")  # noqa: E731
-    return code, encode(out.getvalue()), encode(err.getvalue())
+    return (code, out.getvalue().encode("utf-8", "surrogateescape"),
+            err.getvalue().encode("utf-8", "surrogateescape"))
 
 
 def serve():
