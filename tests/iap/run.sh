@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The IAP suite: MLflow's basic-auth app with src/image/mlflow_stack_iap.py as its
+# authorization function, behind a stand-in for Identity-Aware Proxy, and a client using
+# the package of client/ past its tokens' lifetime (tests/iap/test_iap.py).
+#
+#   bash tests/iap/run.sh [pytest options]
+#
+# Makes .venv-iap with exactly the pins of lock/server-auth.txt (the server image's, the
+# hashes left to the image build) plus tests/iap/requirements.txt, skipped when they
+# already match, and installs client/ into it.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="$REPO/.venv-iap"
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/mlflow-iap.XXXXXX")"
+trap 'rm -rf "$TMP"' EXIT
+
+# The image's pins without their hashes: the hashes are those of the image's platform
+# (CPython 3.12, lock/lock.sh), which this machine's interpreter need not be.
+grep -oE '^[A-Za-z0-9_.-]+==[^ ;\\]+( ;[^\\]*)?' "$REPO/lock/server-auth.txt" >"$TMP/server-pins.txt"
+
+PYTHON=python3
+if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    PYTHON=/usr/bin/python3
+fi
+if [[ ! -x $VENV/bin/python ]]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+requirements=("$TMP/server-pins.txt" "$REPO/tests/iap/requirements.txt")
+if ! "$VENV/bin/python" "$REPO/tests/e2e/pins_match.py" "${requirements[@]}"; then
+    timeout 900 "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+        -r "${requirements[0]}" -r "${requirements[1]}"
+fi
+# The client package, built from a copy so that no build output lands in the checkout.
+mkdir "$TMP/client"
+cp -r "$REPO/client/pyproject.toml" "$REPO/client/README.md" "$REPO/client/src" "$TMP/client/"
+timeout 300 "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps \
+    --no-build-isolation --force-reinstall "$TMP/client"
+
+cd "$TMP"
+timeout 900 "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$REPO/tests/iap" "$@"
