@@ -1,0 +1,53 @@
+"""mlflow_stack_iap's settings: what the server refuses to start a request with."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src" / "image"))
+
+import mlflow_stack_iap  # noqa: E402
+
+
+def settings(tmp_path, section):
+    path = tmp_path / "auth.ini"
+    path.write_text("[mlflow]\ndefault_permission = READ\n" + section)
+    return mlflow_stack_iap.Settings.read(str(path))
+
+
+def test_admins_are_iam_principals(tmp_path):
+    read = settings(
+        tmp_path,
+        "[mlflow-stack-iap]\nproject_number = 42\n"
+        "admins = user:Ana@Example.com,\n  serviceAccount:ci@p.iam.gserviceaccount.com\n",
+    )
+    assert read.admins == {"ana@example.com", "ci@p.iam.gserviceaccount.com"}
+
+
+@pytest.mark.parametrize("principal", ["ana@example.com", "group:ml@example.com", "domain:example.com"])
+def test_a_principal_that_names_no_single_identity_is_refused(tmp_path, principal):
+    with pytest.raises(ValueError, match="user:EMAIL or serviceAccount:EMAIL"):
+        settings(tmp_path, f"[mlflow-stack-iap]\nproject_number = 42\nadmins = {principal}\n")
+
+
+@pytest.mark.parametrize("section", ["", "[mlflow-stack-iap]\n", "[mlflow-stack-iap]\nproject_number = acme-ml\n"])
+def test_without_a_project_number_nothing_is_accepted(tmp_path, section):
+    with pytest.raises(ValueError):
+        settings(tmp_path, section)
+
+
+@pytest.mark.parametrize(
+    ("audience", "accepted"),
+    [
+        ("/projects/42/global/backendServices/123", True),
+        ("/projects/42/regions/us-central1/backendServices/123", True),
+        ("/projects/421/global/backendServices/123", False),
+        ("/projects/42/global/backendServices/123/x", False),
+        ("/projects/42/apps/acme-ml", False),
+        ("x/projects/42/global/backendServices/123", False),
+    ],
+)
+def test_the_audience_is_a_backend_service_of_this_project(tmp_path, audience, accepted):
+    read = settings(tmp_path, "[mlflow-stack-iap]\nproject_number = 42\n")
+    assert bool(read.audience.fullmatch(audience)) is accepted
