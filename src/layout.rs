@@ -16,6 +16,15 @@ pub fn stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The name of the stack file a bundle directory stands for: `deploy/team.v1` is the
+/// bundle of `team.v1.toml` (its directory is the stem of that name).
+#[must_use]
+pub fn stack_file_name(dir: &Path) -> String {
+    dir.file_name().map_or_else(String::new, |name| {
+        format!("{}.toml", name.to_string_lossy())
+    })
+}
+
 /// The bundle directory of each stack, `out/<stem>`, in the order of `paths`; an error
 /// when two stacks share a stem (they would write into one directory).
 pub fn out_dirs(paths: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {

@@ -11,7 +11,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::{CheckOptions, Cli, Command, Format, InitEnvironment};
 use crate::diag::{self, Diagnostic, Diagnostics, JsonDiagnostic, Severity, Style};
-use crate::printable::printable_path;
+use crate::printable::{printable, printable_path};
 use crate::read;
 use crate::source::Source;
 use crate::write::{self, Written};
@@ -98,7 +98,11 @@ pub fn run(cli: Cli, style: Style) -> Status {
             print_stdout(&String::from_utf8_lossy(&out));
             Status::Success
         }
-        Command::Explain { code } => explain_code(&code),
+        Command::Explain { list: true, .. } => {
+            print_stdout(&explain::list());
+            Status::Success
+        }
+        Command::Explain { code, .. } => explain_code(code.as_deref().unwrap_or_default()),
         Command::Man { dir: None } => {
             let mut out = Vec::new();
             match clap_mangen::Man::new(Cli::command()).render(&mut out) {
@@ -435,7 +439,28 @@ fn build(
         let mut diff = String::new();
         let quiet = options.quiet;
         if let (false, Some(bundle)) = (failed, &job.compiled.bundle) {
-            let result = if check_only {
+            let never_built = check_only
+                && matches!(std::fs::symlink_metadata(dir), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+            let result = if never_built {
+                // Nothing to diff against: the file list says what `build` would write.
+                let _ = writeln!(
+                    stderr,
+                    "{}: missing (never built); build it with `mlflow-stack build {} --out {}`",
+                    printable_path(dir),
+                    printable_path(job.source.path()),
+                    printable_path(out)
+                );
+                for (relative, contents) in &bundle.files {
+                    let _ = writeln!(
+                        diff,
+                        "new file: {}/{relative} ({})",
+                        printable_path(dir),
+                        diag::plural(contents.lines().count(), "line")
+                    );
+                }
+                status = Status::Invalid;
+                Ok(())
+            } else if check_only {
                 write::diff(bundle, dir).map(|d| {
                     diff = d;
                     if diff.is_empty() {
@@ -488,21 +513,22 @@ fn build(
         failed += usize::from(status != Status::Success);
         first = first.or(first_code);
     }
+    let mut orphaned = 0;
     if check_only {
         match layout::orphans(out, &dirs) {
             Ok(orphans) => {
                 for orphan in &orphans {
                     eprintln!(
-                        "{}: orphaned bundle: no stack `{}.toml` among the arguments; delete it \
+                        "{}: orphaned bundle: no stack `{}` among the arguments; delete it \
                          (`rm -r {}`) or pass its stack",
                         printable_path(orphan),
-                        layout::stem(orphan),
+                        printable(&layout::stack_file_name(orphan)),
                         printable_path(orphan)
                     );
                 }
                 if !orphans.is_empty() {
                     worst = worst.max(Status::Invalid);
-                    failed += orphans.len();
+                    orphaned = orphans.len();
                 }
             }
             Err(error) => {
@@ -513,8 +539,13 @@ fn build(
     }
     if options.format == Format::Human && (worst != Status::Success || !options.quiet) {
         let verb = if check_only { "checked" } else { "built" };
+        let orphans = if orphaned == 0 {
+            String::new()
+        } else {
+            format!("; {}", diag::plural(orphaned, "orphaned bundle"))
+        };
         eprintln!(
-            "{verb} {}: {} failed",
+            "{verb} {}: {} failed{orphans}",
             diag::plural(paths.len(), "stack"),
             failed
         );

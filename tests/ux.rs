@@ -74,9 +74,67 @@ fn build_check_reports_an_orphaned_bundle() {
         "{err}"
     );
     assert!(!err.contains("notes"), "{err}");
-    assert!(err.contains("checked 1 stack: 1 failed"), "{err}");
+    // The stack passed is fine: bundles are counted apart from stacks.
+    assert!(
+        err.contains("checked 1 stack: 0 failed; 1 orphaned bundle"),
+        "{err}"
+    );
     // `--check` writes and deletes nothing.
     assert!(dir.path().join("deploy/dev/infra.sh").exists());
+}
+
+#[test]
+fn an_orphan_names_the_stack_file_its_directory_stands_for() {
+    let dir = TempDir::new("orphan-dots");
+    let team = write(&dir, "team.toml", GOOD);
+    let versioned = write(&dir, "team.v1.toml", GOOD);
+    let old = write(&dir, "old.toml", GOOD);
+    let out = dir.path().join("deploy");
+    let out = out.to_str().unwrap();
+    assert_eq!(
+        code(&run(&["build", &team, &versioned, &old, "--out", out])),
+        0
+    );
+    fs::remove_file(&versioned).unwrap();
+    fs::remove_file(&old).unwrap();
+
+    let output = run(&["build", &team, "--out", out, "--check"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains(
+            "deploy/team.v1: orphaned bundle: no stack `team.v1.toml` among the arguments"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("checked 1 stack: 0 failed; 2 orphaned bundles"),
+        "{err}"
+    );
+}
+
+#[test]
+fn build_check_of_a_stack_never_built_lists_its_files_instead_of_a_diff() {
+    let dir = TempDir::new("never-built");
+    let prod = write(&dir, "prod.toml", GOOD);
+    let out = dir.path().join("deploy");
+    let out = out.to_str().unwrap();
+    let output = run(&["build", &prod, "--out", out, "--check"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("deploy/prod: missing (never built)"), "{err}");
+    assert!(!err.contains("stale"), "{err}");
+    let listed = stdout(&output);
+    assert!(!listed.contains("@@"), "a diff: {listed}");
+    assert!(listed.contains("deploy/prod/README.md"), "{listed}");
+    assert!(
+        listed.contains("deploy/prod/image/requirements.lock"),
+        "{listed}"
+    );
+    // One line per file `build` would write.
+    assert_eq!(listed.lines().count(), 13, "{listed}");
+    // Nothing was written.
+    assert!(!dir.path().join("deploy").exists());
 }
 
 #[test]
@@ -193,6 +251,32 @@ fn explain_prints_what_the_rule_protects_an_example_and_the_fix() {
             assert!(text.contains(section), "{code_name}: {text}");
         }
     }
+}
+
+#[test]
+fn explain_list_prints_every_code_with_a_line_about_it() {
+    let output = run(&["explain", "--list"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    let listed: Vec<&str> = text
+        .lines()
+        .map(|line| line.split_whitespace().next().unwrap_or_default())
+        .collect();
+    assert_eq!(listed, CODES, "{text}");
+    for line in text.lines() {
+        assert!(line.split_whitespace().count() > 3, "no summary: {line}");
+    }
+    // A code or --list, not both, not neither.
+    assert_eq!(code(&run(&["explain"])), 2);
+    assert_eq!(code(&run(&["explain", "--list", "zone-not-region"])), 2);
+}
+
+#[test]
+fn manifests_help_points_at_the_applyset_command_of_the_bundle_readme() {
+    let help = stdout(&run(&["manifests", "--help"]));
+    assert!(!help.contains("kubectl apply -f -"), "{help}");
+    assert!(help.contains("--applyset"), "{help}");
+    assert!(help.contains("--prune"), "{help}");
 }
 
 #[test]
