@@ -94,8 +94,12 @@ pub fn run(cli: Cli, style: Style) -> Status {
         }
         Command::Completions { shell } => {
             let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "mlflow-stack", &mut out);
-            print_stdout(&String::from_utf8_lossy(&out));
+            clap_complete::generate(shell, &mut Cli::command(), BIN, &mut out);
+            let mut script = String::from_utf8_lossy(&out).into_owned();
+            if shell == clap_complete::Shell::Bash {
+                script = bash_states_agree(&script);
+            }
+            print_stdout(&script);
             Status::Success
         }
         Command::Explain { list: true, .. } => {
@@ -115,6 +119,20 @@ pub fn run(cli: Cli, style: Style) -> Status {
         }
         Command::Man { dir: Some(dir) } => man_pages(&dir),
     }
+}
+
+/// The name of the binary, as shells complete it.
+const BIN: &str = "mlflow-stack";
+
+/// clap_complete's bash script spells a subcommand's state two ways when the binary name
+/// has a hyphen: its loop sets `mlflow__stack__subcmd__build`, while its `case` arms read
+/// `mlflow__subcmd__stack__subcmd__build`, so nothing after a subcommand ever completes
+/// (clap-rs/clap#6421). The arms are respelled the way the loop spells the state.
+fn bash_states_agree(script: &str) -> String {
+    const SEPARATOR: &str = "__subcmd__";
+    let wrong = format!("{}{SEPARATOR}", BIN.replace('-', SEPARATOR));
+    let right = format!("{}{SEPARATOR}", BIN.replace('-', "__"));
+    script.replace(&wrong, &right)
 }
 
 /// `explain CODE`: the explanation on stdout; an unknown code is bad usage (status 2).

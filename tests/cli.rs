@@ -320,6 +320,45 @@ fn completions_and_man_page() {
     assert!(stdout(&output).contains(".TH mlflow-stack"));
 }
 
+/// What the bash completion of `mlflow-stack completions bash` offers for `words`, the
+/// last being the word under the cursor, asked of a real bash as readline would.
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let dir = TempDir::new("bash-completion");
+    let script = dir.path().join("mlflow-stack.bash");
+    fs::write(&script, stdout(&run(&["completions", "bash"]))).unwrap();
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+        .collect();
+    let cword = words.len() - 1;
+    let program = format!(
+        "source \"$1\"\nCOMP_WORDS=({})\nCOMP_CWORD={cword}\nCOMP_LINE=\"${{COMP_WORDS[*]}}\"\nCOMP_POINT=${{#COMP_LINE}}\n_mlflow__stack mlflow-stack \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        quoted.join(" ")
+    );
+    let output = std::process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program, "bash"])
+        .arg(&script)
+        .output()
+        .expect("bash runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn bash_completes_the_flags_and_values_of_a_subcommand() {
+    // The control: the subcommands themselves.
+    let top = bash_completes(&["mlflow-stack", "bu"]);
+    assert_eq!(top, ["build"]);
+    let values = bash_completes(&["mlflow-stack", "init", "--environment", ""]);
+    assert_eq!(values, ["gke", "local"]);
+    let flags = bash_completes(&["mlflow-stack", "build", "--"]);
+    for flag in ["--out", "--check", "--format", "--quiet", "--deny-warnings"] {
+        assert!(flags.iter().any(|f| f == flag), "{flag}: {flags:?}");
+    }
+    let formats = bash_completes(&["mlflow-stack", "check", "--format", "j"]);
+    assert_eq!(formats, ["json"]);
+}
+
 #[test]
 fn the_readme_reference_matches_the_schema() {
     let readme_path = repo().join("README.md");
