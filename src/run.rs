@@ -626,6 +626,14 @@ fn init_stack(path: &Path, options: &init::Options, style: Style) -> Status {
         );
         return Status::Invalid;
     }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && let Err(error) = std::fs::create_dir_all(parent)
+    {
+        return fail(&format!(
+            "cannot create {}: {error}",
+            printable_path(parent)
+        ));
+    }
     let mut file = match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

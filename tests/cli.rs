@@ -308,6 +308,108 @@ fn init_writes_a_stack_that_checks_and_never_overwrites() {
     assert!(!dir.path().join("bad.toml").exists());
 }
 
+/// `text` with the commented-out lines of `keys` (and the headers of their tables)
+/// uncommented, as a user following the starter's examples would.
+fn uncomment(text: &str, tables: &[&str], keys: &[&str]) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let code = line.split("  # ").next().unwrap_or(line).trim_end();
+        let wanted = code.strip_prefix("# ").is_some_and(|code| {
+            tables.iter().any(|t| code == format!("[{t}]"))
+                || keys.iter().any(|k| code.starts_with(&format!("{k} = ")))
+        });
+        out.push_str(if wanted { &code[2..] } else { line });
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn init_shows_a_team_server_and_day_two_settings_that_check() {
+    let dir = TempDir::new("init-examples");
+    // A directory that does not exist yet is created.
+    let output = run_in(
+        dir.path(),
+        &[
+            "init",
+            "stacks/new/team.toml",
+            "--project",
+            "acme-research",
+            "--cluster",
+            "ml",
+        ],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = fs::read_to_string(dir.path().join("stacks/new/team.toml")).unwrap();
+    for key in [
+        "type = \"gateway\"",
+        "host = ",
+        "kind = \"iap\"",
+        "members = ",
+        "[gc]",
+        "max_replicas = ",
+        "metrics = true",
+    ] {
+        assert!(text.contains(&format!("# {key}")), "{key}: {text}");
+    }
+    // The team server and the day-two settings, uncommented, make a stack that checks.
+    let team = uncomment(
+        &text,
+        &["server", "database", "expose", "auth", "gc"],
+        &[
+            "type",
+            "host",
+            "kind",
+            "members",
+            "max_replicas",
+            "metrics",
+            "tier",
+            "schedule",
+            "older_than",
+        ],
+    );
+    assert!(team.contains("\n[gc]\nschedule = "), "{team}");
+    fs::write(dir.path().join("team.toml"), &team).unwrap();
+    let output = run_in(dir.path(), &["check", "team.toml"]);
+    assert_eq!(code(&output), 0, "{}\n{team}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "team.toml: ok\nchecked 1 stack: 0 failed\n"
+    );
+    let output = run_in(dir.path(), &["manifests", "team.toml"]);
+    let manifests = stdout(&output);
+    for kind in [
+        "kind: Gateway",
+        "kind: HorizontalPodAutoscaler",
+        "kind: CronJob",
+        "kind: PodMonitoring",
+    ] {
+        assert!(manifests.contains(kind), "{kind}");
+    }
+    // On a local cluster: the day-two settings too.
+    let output = run_in(
+        dir.path(),
+        &[
+            "init",
+            "local.toml",
+            "--environment",
+            "local",
+            "--project",
+            "acme-research",
+        ],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = fs::read_to_string(dir.path().join("local.toml")).unwrap();
+    let local = uncomment(
+        &text,
+        &["server", "database", "gc"],
+        &["max_replicas", "metrics", "tier", "schedule", "older_than"],
+    );
+    fs::write(dir.path().join("local.toml"), &local).unwrap();
+    let output = run_in(dir.path(), &["check", "local.toml"]);
+    assert_eq!(code(&output), 0, "{}\n{local}", stderr(&output));
+}
+
 #[test]
 fn completions_and_man_page() {
     for shell in ["bash", "zsh", "fish"] {
