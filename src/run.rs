@@ -442,7 +442,13 @@ fn build(
     // compiles the next, and no more than one bundle per worker is ever in memory.
     let pairs: Vec<(&Loaded, &PathBuf)> = loaded.iter().zip(&dirs).collect();
     let outcomes = parallel(&pairs, |(loaded, dir)| {
-        let job = compile_loaded(loaded);
+        let mut job = compile_loaded(loaded);
+        let stack = job.source.path();
+        if let Some(bundle) = job.compiled.bundle.as_mut()
+            && let Some(record) = write::source_record(stack, dir)
+        {
+            bundle.files.insert(write::SOURCE.to_owned(), record);
+        }
         let Report {
             stdout,
             mut stderr,
@@ -457,9 +463,16 @@ fn build(
         let mut diff = String::new();
         let quiet = options.quiet;
         if let (false, Some(bundle)) = (failed, &job.compiled.bundle) {
+            let other = write::built_from_another(dir, job.source.path());
             let never_built = check_only
                 && matches!(std::fs::symlink_metadata(dir), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
-            let result = if never_built {
+            let result = if let Some(other) = other {
+                Err(write::WriteError::OtherStack {
+                    dir: (*dir).clone(),
+                    other,
+                    stack: job.source.path().to_owned(),
+                })
+            } else if never_built {
                 // Nothing to diff against: the file list says what `build` would write.
                 let _ = writeln!(
                     stderr,

@@ -50,6 +50,68 @@ fn a_bundle_is_out_stem_whatever_the_number_of_stacks() {
     assert!(dir.path().join("deploy/dev/infra.sh").exists());
 }
 
+/// Two stack files of one name in two folders, built in separate runs into one `--out`:
+/// the second never silently replaces the first's bundle.
+#[test]
+fn a_stack_of_the_same_name_in_another_folder_does_not_replace_a_bundle() {
+    let dir = TempDir::new("same-stem");
+    fs::create_dir_all(dir.path().join("team-a")).unwrap();
+    fs::create_dir_all(dir.path().join("team-b")).unwrap();
+    fs::write(dir.path().join("team-a/prod.toml"), GOOD).unwrap();
+    fs::write(
+        dir.path().join("team-b/prod.toml"),
+        GOOD.replace("acme-ml-prod", "acme-ml-other"),
+    )
+    .unwrap();
+    let output = run_in(
+        dir.path(),
+        &["build", "team-a/prod.toml", "--out", "deploy"],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let record = fs::read_to_string(dir.path().join("deploy/prod/.mlflow-stack-source")).unwrap();
+    assert!(record.ends_with("\n../../team-a/prod.toml\n"), "{record}");
+    let before = fs::read(dir.path().join("deploy/prod/kubernetes/deployment.yaml")).unwrap();
+
+    for extra in [&[][..], &["--check"][..]] {
+        let mut args = vec!["build", "team-b/prod.toml", "--out", "deploy"];
+        args.extend(extra);
+        let output = run_in(dir.path(), &args);
+        assert_eq!(code(&output), 2, "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(
+                "deploy/prod is the bundle of team-a/prod.toml, another stack file of the same name; refusing to replace it with the bundle of team-b/prod.toml"
+            ),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(
+        fs::read(dir.path().join("deploy/prod/kubernetes/deployment.yaml")).unwrap(),
+        before
+    );
+    // The same stack, named another way, is the same stack: absolute paths give the same
+    // bytes.
+    let absolute = dir.path().join("team-a/prod.toml");
+    let out = dir.path().join("deploy");
+    let output = run(&[
+        "build",
+        absolute.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--check",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    // A stack file moved away leaves its bundle to the stack that now has its name.
+    fs::rename(dir.path().join("team-a"), dir.path().join("team-c")).unwrap();
+    let output = run_in(
+        dir.path(),
+        &["build", "team-b/prod.toml", "--out", "deploy"],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let record = fs::read_to_string(dir.path().join("deploy/prod/.mlflow-stack-source")).unwrap();
+    assert!(record.ends_with("\n../../team-b/prod.toml\n"), "{record}");
+}
+
 #[test]
 fn build_check_reports_an_orphaned_bundle() {
     let dir = TempDir::new("orphan");
@@ -132,7 +194,11 @@ fn build_check_of_a_stack_never_built_lists_its_files_instead_of_a_diff() {
         "{listed}"
     );
     // One line per file `build` would write.
-    assert_eq!(listed.lines().count(), 13, "{listed}");
+    assert_eq!(listed.lines().count(), 14, "{listed}");
+    assert!(
+        listed.contains("deploy/prod/.mlflow-stack-source"),
+        "{listed}"
+    );
     // Nothing was written.
     assert!(!dir.path().join("deploy").exists());
 }
