@@ -478,10 +478,12 @@ fn the_readme_starts_with_the_two_commands_that_do_everything() {
 fn the_readme_walks_from_install_to_tear_down_in_order() {
     let readme = readme();
     let headings = [
+        "## What it needs",
         "## Install",
         "## First bundle",
         "## Apply",
         "## Reach the server",
+        "## Change it",
         "## Tear down",
     ];
     let positions: Vec<usize> = headings
@@ -499,11 +501,11 @@ fn the_readme_walks_from_install_to_tear_down_in_order() {
         let body = &readme[*start..end];
         let body = &body[..body[1..].find("\n## ").map_or(body.len(), |i| i + 1)];
         assert!(
-            !shell_commands(body).is_empty(),
+            *heading == "## What it needs" || !shell_commands(body).is_empty(),
             "{heading} has no command to paste"
         );
     }
-    let install = shell_commands(&readme[positions[0]..positions[1]]);
+    let install = shell_commands(&readme[positions[1]..positions[2]]);
     assert!(
         install.iter().any(|c| c == "cargo install --path ."),
         "{install:?}"
@@ -520,24 +522,41 @@ fn the_readme_walks_from_install_to_tear_down_in_order() {
 #[test]
 fn the_readme_walkthrough_paths_are_what_build_writes() {
     let readme = readme();
+    // No clone: an empty directory, and the README's own `mlflow-stack` commands.
     let dir = TempDir::new("walkthrough");
-    fs::create_dir_all(dir.path().join("stacks")).unwrap();
-    fs::copy(
-        repo().join("stacks/example.toml"),
-        dir.path().join("stacks/example.toml"),
-    )
-    .unwrap();
     let commands = shell_commands(&readme);
-    let build: Vec<&str> = commands
-        .iter()
-        .find_map(|c| c.strip_prefix("mlflow-stack build "))
-        .expect("the README builds with the installed binary")
-        .split_whitespace()
-        .collect();
-    let mut args = vec!["build"];
-    args.extend(&build);
-    let output = run_in(dir.path(), &args);
+    let first_bundle = &readme[readme.find("\n## First bundle\n").unwrap()..];
+    let first_bundle = &first_bundle[..first_bundle[1..].find("\n## ").unwrap()];
+    let steps: Vec<String> = shell_commands(first_bundle);
+    assert!(steps[0].starts_with("mlflow-stack init "), "{steps:?}");
+    assert!(
+        steps.iter().any(|c| c.starts_with("mlflow-stack build ")),
+        "{steps:?}"
+    );
+    for step in &steps {
+        let args: Vec<&str> = step
+            .strip_prefix("mlflow-stack ")
+            .expect("the README runs the installed binary")
+            .split_whitespace()
+            .collect();
+        let output = run_in(dir.path(), &args);
+        assert_eq!(code(&output), 0, "`{step}`: {}", stderr(&output));
+    }
+    // The stack `init` wrote is the example stack: the same bundle.
+    let output = run(&[
+        "build",
+        "stacks/example.toml",
+        "--out",
+        dir.path().join("clone").to_str().unwrap(),
+    ]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
+    for file in ["kubernetes/deployment.yaml", "infra.sh", "README.md"] {
+        assert_eq!(
+            fs::read(dir.path().join("deploy/example").join(file)).unwrap(),
+            fs::read(dir.path().join("clone/example").join(file)).unwrap(),
+            "{file}"
+        );
+    }
     // Every bundle path the later commands use exists.
     let mut checked = 0;
     for command in &commands {
@@ -575,6 +594,87 @@ fn the_readme_walkthrough_paths_are_what_build_writes() {
             assert!(bundle_readme.contains(command.as_str()), "{command}");
         }
     }
+}
+
+/// The part of the README for users, up to the reference material.
+fn user_part(readme: &str) -> &str {
+    &readme[..readme.find("\n## Usage\n").expect("a Usage section")]
+}
+
+#[test]
+fn the_readme_serves_a_user_first_and_links_the_rest() {
+    let readme = readme();
+    let user = user_part(&readme);
+    let lines = user.lines().count();
+    assert!(
+        (120..=175).contains(&lines),
+        "the user part has {lines} lines"
+    );
+    // Proofs, performance and development live in docs/, linked from the user part.
+    for (doc, heading) in [
+        ("docs/proofs.md", "## Proof: the server really runs"),
+        ("docs/performance.md", "`just bench`"),
+        ("docs/development.md", "just test"),
+    ] {
+        assert!(user.contains(&format!("]({doc})")), "no link to {doc}");
+        let text = fs::read_to_string(repo().join(doc)).unwrap();
+        assert!(text.contains(heading), "{doc}: {heading}");
+    }
+    for moved in [
+        "## Proof:",
+        "## Performance",
+        "## Development",
+        "working sessions",
+    ] {
+        assert!(!readme.contains(moved), "README still holds {moved}");
+    }
+    // The Rust version is Cargo.toml's.
+    let manifest = fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let version = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"');
+    assert!(
+        user.contains(&format!(
+            "Rust {version} or newer (`rust-version` in `Cargo.toml`)"
+        )),
+        "Rust {version}"
+    );
+}
+
+/// The README's "before you start": every role a bundle of `stacks/` or of the good
+/// fixtures lists, and nothing else; the database's public address; keys on a local
+/// cluster; OpenSSL and the GKE auth plugin among what Apply needs.
+#[test]
+fn the_readme_says_what_the_cloud_needs_before_you_start() {
+    let readme = readme();
+    let user = user_part(&readme);
+    let table_roles = |text: &str| -> std::collections::BTreeSet<String> {
+        text.lines()
+            .filter_map(|line| line.strip_prefix("| `roles/"))
+            .map(|rest| format!("roles/{}", rest.split('`').next().unwrap()))
+            .collect()
+    };
+    let mut needed = std::collections::BTreeSet::new();
+    let mut stacks = crate::support::stack_files("stacks");
+    stacks.extend(crate::support::stack_files("tests/fixtures/good"));
+    for stack in stacks {
+        let (_, compiled) = crate::support::compile_file(&stack);
+        let bundle = compiled.bundle.unwrap();
+        needed.extend(table_roles(bundle.get("README.md").unwrap()));
+    }
+    assert_eq!(table_roles(user), needed);
+    assert!(
+        user.contains(
+            "the Cloud SQL instance gets a public IP address with no\nauthorized network"
+        )
+    );
+    assert!(user.contains("a local stack (`environment = \"local\"`) needs service-account keys"));
+    let apply =
+        &user[user.find("\n## Apply\n").unwrap()..user.find("\n## Reach the server\n").unwrap()];
+    assert!(apply.contains("OpenSSL"), "{apply}");
+    assert!(apply.contains("gke-gcloud-auth-plugin"), "{apply}");
 }
 
 #[test]
