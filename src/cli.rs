@@ -53,7 +53,12 @@ pub enum Command {
         #[command(flatten)]
         options: CheckOptions,
     },
-    /// Print the Kubernetes manifests of a stack (for `kubectl apply -f -`).
+    /// Print the Kubernetes manifests of a stack, for review or another tool.
+    ///
+    /// To apply them, use the bundle's `kubernetes/` directory as its README says:
+    /// `KUBECTL_APPLYSET=true kubectl apply --server-side --prune --applyset=NAME-applyset
+    /// --namespace=NAMESPACE -k kubernetes/`. Only that ApplySet command records what it
+    /// applied, so a later version of the bundle deletes what it no longer has.
     Manifests {
         #[arg(value_name = "STACK")]
         stack: PathBuf,
@@ -98,8 +103,11 @@ pub enum Command {
     /// Explain a diagnostic code: what it protects against, an example, and the fix.
     Explain {
         /// A code as diagnostics print it, e.g. `zone-not-region`.
-        #[arg(value_name = "CODE")]
-        code: String,
+        #[arg(value_name = "CODE", required_unless_present = "list")]
+        code: Option<String>,
+        /// List every code, with what it is about.
+        #[arg(long, conflicts_with = "code")]
+        list: bool,
     },
     /// Print a shell completion script.
     Completions {

@@ -1,6 +1,8 @@
 //! `mlflow-stack explain CODE`: the long explanation of every diagnostic code, like
 //! `rustc --explain`. A test keeps this table in step with [`crate::diag::CODES`].
 
+use std::fmt::Write as _;
+
 use crate::diag::CODES;
 
 /// The long explanation of one diagnostic code.
@@ -25,6 +27,29 @@ pub fn explanation(code: &str) -> Option<&'static Explanation> {
 #[must_use]
 pub fn closest(code: &str) -> Option<&'static str> {
     crate::suggest::closest(code, CODES.iter().copied())
+}
+
+/// `explain --list`: every code, aligned, with the first sentence of what it protects
+/// against.
+#[must_use]
+pub fn list() -> String {
+    let width = EXPLANATIONS.iter().map(|e| e.code.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for explanation in EXPLANATIONS {
+        let text = explanation
+            .protects
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        // The first sentence: a period before a capital (`e.g. ` does not end one).
+        let end = text
+            .match_indices(". ")
+            .map(|(at, _)| at)
+            .find(|&at| text[at + 2..].starts_with(char::is_uppercase));
+        let first = end.map_or(text.as_str(), |end| &text[..=end]);
+        let _ = writeln!(out, "{:width$}  {first}", explanation.code);
+    }
+    out
 }
 
 /// The explanation as `explain` prints it: the code, then three indented sections.

@@ -137,26 +137,52 @@ pub fn starter(options: &Options) -> String {
             "# allowed_hosts = []",
             "extra Host names, e.g. [\"mlflow.example.com\"]",
         ),
+        line(
+            "# max_replicas = 4",
+            "day two: autoscale on CPU up to 4 pods (with the tier below)",
+        ),
+        line(
+            "# metrics = true",
+            if gke {
+                "day two: Prometheus /metrics, scraped by Managed Prometheus"
+            } else {
+                "day two: Prometheus /metrics (not with [auth] kind = \"basic\")"
+            },
+        ),
     ]));
     text.push('\n');
     text.push_str(&aligned(&[
         line("# [database]", ""),
         line("# version = \"POSTGRES_17\"", ""),
-        line("# tier = \"db-custom-1-3840\"", ""),
+        line(
+            "# tier = \"db-custom-2-7680\"",
+            "400 connections; default \"db-custom-1-3840\": 100",
+        ),
         line("# high_availability = false", ""),
         line("# storage_gb = 10", ""),
         line("# auth = \"password\"", "or \"iam\""),
     ]));
     text.push('\n');
     if gke {
+        text.push_str(
+            "# A server for a team: HTTPS on a DNS name through a GKE Gateway with a Google-managed\n\
+             # certificate, and Google sign-in (Identity-Aware Proxy) for the members listed.\n",
+        );
         text.push_str(&aligned(&[
             line("# [expose]", ""),
             line(
-                "# type = \"cluster-ip\"",
-                "or \"load-balancer\" (then `allow` and [auth] are required)",
+                "# type = \"gateway\"",
+                "default \"cluster-ip\" (kubectl port-forward); or \"load-balancer\"",
+            ),
+            line(
+                "# host = \"mlflow.acme.example\"",
+                "a DNS name you can add records to (infra.sh prints them)",
             ),
             line("# port = 8080", ""),
-            line("# allow = [\"203.0.113.0/24\"]", ""),
+            line(
+                "# allow = [\"203.0.113.0/24\"]",
+                "\"load-balancer\" only: who may reach it",
+            ),
         ]));
         text.push('\n');
         text.push_str(&aligned(&[
@@ -165,8 +191,12 @@ pub fn starter(options: &Options) -> String {
                 "required when the server is reachable from outside",
             ),
             line(
-                "# kind = \"basic\"",
-                "MLflow users and passwords; or \"none\"",
+                "# kind = \"iap\"",
+                "Google sign-in; \"basic\": MLflow users and passwords; or \"none\"",
+            ),
+            line(
+                "# members = [\"group:ml-team@acme.example\"]",
+                "\"iap\" only: who may sign in",
             ),
         ]));
     } else {
@@ -198,6 +228,21 @@ pub fn starter(options: &Options) -> String {
             ),
         ]));
     }
+    text.push('\n');
+    text.push_str(&aligned(&[
+        line(
+            "# [gc]",
+            "day two: delete what has been deleted in MLflow for a while",
+        ),
+        line(
+            "# schedule = \"0 3 * * *\"",
+            "when `mlflow gc` runs, in UTC",
+        ),
+        line(
+            "# older_than = \"30d\"",
+            "how long a deleted run can still be restored",
+        ),
+    ]));
     text
 }
 

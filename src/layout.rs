@@ -16,6 +16,15 @@ pub fn stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The name of the stack file a bundle directory stands for: `deploy/team.v1` is the
+/// bundle of `team.v1.toml` (its directory is the stem of that name).
+#[must_use]
+pub fn stack_file_name(dir: &Path) -> String {
+    dir.file_name().map_or_else(String::new, |name| {
+        format!("{}.toml", name.to_string_lossy())
+    })
+}
+
 /// The bundle directory of each stack, `out/<stem>`, in the order of `paths`; an error
 /// when two stacks share a stem (they would write into one directory).
 pub fn out_dirs(paths: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
@@ -23,6 +32,23 @@ pub fn out_dirs(paths: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, String> {
     let mut dirs = Vec::with_capacity(paths.len());
     for path in paths {
         let stem = stem(path);
+        let raw = path.file_stem().unwrap_or_default();
+        if raw
+            .to_str()
+            .is_none_or(|s| s.chars().any(crate::printable::is_unsafe))
+        {
+            let what = if raw.to_str().is_none() {
+                "is not valid UTF-8"
+            } else {
+                "holds a control or invisible character"
+            };
+            return Err(format!(
+                "{}: its bundle directory would be named after it, and the name {what} \
+                 (`{}`); rename the file, e.g. with letters, digits, `-`, `_` and `.`",
+                crate::printable::printable_path(path),
+                crate::printable::printable(&stem)
+            ));
+        }
         if let Some(other) = seen.insert(stem.clone(), path) {
             return Err(format!(
                 "{} and {} would both build into {}; rename one of them",

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod gateway;
 pub mod ingress;
+pub mod roles;
 
 use std::collections::BTreeMap;
 

@@ -11,7 +11,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::{CheckOptions, Cli, Command, Format, InitEnvironment};
 use crate::diag::{self, Diagnostic, Diagnostics, JsonDiagnostic, Severity, Style};
-use crate::printable::printable_path;
+use crate::printable::{printable, printable_path};
 use crate::read;
 use crate::source::Source;
 use crate::write::{self, Written};
@@ -94,11 +94,19 @@ pub fn run(cli: Cli, style: Style) -> Status {
         }
         Command::Completions { shell } => {
             let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "mlflow-stack", &mut out);
-            print_stdout(&String::from_utf8_lossy(&out));
+            clap_complete::generate(shell, &mut Cli::command(), BIN, &mut out);
+            let mut script = String::from_utf8_lossy(&out).into_owned();
+            if shell == clap_complete::Shell::Bash {
+                script = bash_states_agree(&script);
+            }
+            print_stdout(&script);
             Status::Success
         }
-        Command::Explain { code } => explain_code(&code),
+        Command::Explain { list: true, .. } => {
+            print_stdout(&explain::list());
+            Status::Success
+        }
+        Command::Explain { code, .. } => explain_code(code.as_deref().unwrap_or_default()),
         Command::Man { dir: None } => {
             let mut out = Vec::new();
             match clap_mangen::Man::new(Cli::command()).render(&mut out) {
@@ -111,6 +119,20 @@ pub fn run(cli: Cli, style: Style) -> Status {
         }
         Command::Man { dir: Some(dir) } => man_pages(&dir),
     }
+}
+
+/// The name of the binary, as shells complete it.
+const BIN: &str = "mlflow-stack";
+
+/// clap_complete's bash script spells a subcommand's state two ways when the binary name
+/// has a hyphen: its loop sets `mlflow__stack__subcmd__build`, while its `case` arms read
+/// `mlflow__subcmd__stack__subcmd__build`, so nothing after a subcommand ever completes
+/// (clap-rs/clap#6421). The arms are respelled the way the loop spells the state.
+fn bash_states_agree(script: &str) -> String {
+    const SEPARATOR: &str = "__subcmd__";
+    let wrong = format!("{}{SEPARATOR}", BIN.replace('-', SEPARATOR));
+    let right = format!("{}{SEPARATOR}", BIN.replace('-', "__"));
+    script.replace(&wrong, &right)
 }
 
 /// `explain CODE`: the explanation on stdout; an unknown code is bad usage (status 2).
@@ -420,7 +442,13 @@ fn build(
     // compiles the next, and no more than one bundle per worker is ever in memory.
     let pairs: Vec<(&Loaded, &PathBuf)> = loaded.iter().zip(&dirs).collect();
     let outcomes = parallel(&pairs, |(loaded, dir)| {
-        let job = compile_loaded(loaded);
+        let mut job = compile_loaded(loaded);
+        let stack = job.source.path();
+        if let Some(bundle) = job.compiled.bundle.as_mut()
+            && let Some(record) = write::source_record(stack, dir)
+        {
+            bundle.files.insert(write::SOURCE.to_owned(), record);
+        }
         let Report {
             stdout,
             mut stderr,
@@ -435,7 +463,35 @@ fn build(
         let mut diff = String::new();
         let quiet = options.quiet;
         if let (false, Some(bundle)) = (failed, &job.compiled.bundle) {
-            let result = if check_only {
+            let other = write::built_from_another(dir, job.source.path());
+            let never_built = check_only
+                && matches!(std::fs::symlink_metadata(dir), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+            let result = if let Some(other) = other {
+                Err(write::WriteError::OtherStack {
+                    dir: (*dir).clone(),
+                    other,
+                    stack: job.source.path().to_owned(),
+                })
+            } else if never_built {
+                // Nothing to diff against: the file list says what `build` would write.
+                let _ = writeln!(
+                    stderr,
+                    "{}: missing (never built); build it with `mlflow-stack build {} --out {}`",
+                    printable_path(dir),
+                    printable_path(job.source.path()),
+                    printable_path(out)
+                );
+                for (relative, contents) in &bundle.files {
+                    let _ = writeln!(
+                        diff,
+                        "new file: {}/{relative} ({})",
+                        printable_path(dir),
+                        diag::plural(contents.lines().count(), "line")
+                    );
+                }
+                status = Status::Invalid;
+                Ok(())
+            } else if check_only {
                 write::diff(bundle, dir).map(|d| {
                     diff = d;
                     if diff.is_empty() {
@@ -488,21 +544,22 @@ fn build(
         failed += usize::from(status != Status::Success);
         first = first.or(first_code);
     }
+    let mut orphaned = 0;
     if check_only {
         match layout::orphans(out, &dirs) {
             Ok(orphans) => {
                 for orphan in &orphans {
                     eprintln!(
-                        "{}: orphaned bundle: no stack `{}.toml` among the arguments; delete it \
+                        "{}: orphaned bundle: no stack `{}` among the arguments; delete it \
                          (`rm -r {}`) or pass its stack",
                         printable_path(orphan),
-                        layout::stem(orphan),
+                        printable(&layout::stack_file_name(orphan)),
                         printable_path(orphan)
                     );
                 }
                 if !orphans.is_empty() {
                     worst = worst.max(Status::Invalid);
-                    failed += orphans.len();
+                    orphaned = orphans.len();
                 }
             }
             Err(error) => {
@@ -513,8 +570,13 @@ fn build(
     }
     if options.format == Format::Human && (worst != Status::Success || !options.quiet) {
         let verb = if check_only { "checked" } else { "built" };
+        let orphans = if orphaned == 0 {
+            String::new()
+        } else {
+            format!("; {}", diag::plural(orphaned, "orphaned bundle"))
+        };
         eprintln!(
-            "{verb} {}: {} failed",
+            "{verb} {}: {} failed{orphans}",
             diag::plural(paths.len(), "stack"),
             failed
         );
@@ -576,6 +638,14 @@ fn init_stack(path: &Path, options: &init::Options, style: Style) -> Status {
             printable_path(path)
         );
         return Status::Invalid;
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && let Err(error) = std::fs::create_dir_all(parent)
+    {
+        return fail(&format!(
+            "cannot create {}: {error}",
+            printable_path(parent)
+        ));
     }
     let mut file = match std::fs::OpenOptions::new()
         .write(true)

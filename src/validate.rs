@@ -293,9 +293,16 @@ impl Validator<'_> {
         );
         let registry = self.registry(raw.registry.as_ref().map(|r| &r.value));
         let expose = self.expose(raw.expose.as_ref(), environment);
+        // The kind asked for, even when another `[expose]` rule failed: a missing `host`
+        // must not hide that the gateway has no `[auth]`.
+        let expose_kind = match raw.expose.as_ref().and_then(|e| e.value.kind.as_ref()) {
+            Some(kind) => Some(kind.value),
+            None if self.parsed.has("expose.type") => None,
+            None => Some(ExposeType::ClusterIp),
+        };
         let auth = self.auth(
             raw.auth.as_ref(),
-            expose.as_ref(),
+            expose_kind,
             raw.expose.as_ref().map(|e| &e.value),
         );
         self.auth_database_fits(raw, auth.as_ref());

@@ -72,6 +72,7 @@ fn requirements_are_the_tools_infra_sh_checks_for() {
         for (tool, named) in [
             ("gcloud", "Google Cloud CLI"),
             ("kubectl", "kubectl"),
+            ("gke-gcloud-auth-plugin", "gke-gcloud-auth-plugin"),
             ("openssl", "OpenSSL"),
         ] {
             assert_eq!(
@@ -389,4 +390,131 @@ fn the_network_policy_admits_what_the_readme_says() {
         5,
         "every exposure is among the stacks: {kinds:?}"
     );
+}
+
+/// The predefined roles that allow a gcloud command of `infra.sh`, any one of which does:
+/// Google Cloud's role references (`https://cloud.google.com/iam/docs/roles-permissions/…`).
+/// `None` for what needs no role of its own (the CLI's own configuration, the preflight's
+/// read of the project).
+fn roles_allowing(command: &[String]) -> Option<&'static [&'static str]> {
+    let words: Vec<&str> = command.iter().map(String::as_str).collect();
+    let roles: &'static [&'static str] = match words.as_slice() {
+        ["auth" | "config" | "components", ..] | ["projects", "describe"] => return None,
+        ["services", ..] => &["roles/serviceusage.serviceUsageAdmin"],
+        ["storage", ..] => &["roles/storage.admin"],
+        ["sql" | "beta", ..] => &["roles/cloudsql.admin"],
+        ["iam", "service-accounts", "keys", ..] => &["roles/iam.serviceAccountKeyAdmin"],
+        ["iam", "service-accounts", ..] => &["roles/iam.serviceAccountAdmin"],
+        ["projects", ..] => &["roles/resourcemanager.projectIamAdmin"],
+        ["secrets", ..] => &["roles/secretmanager.admin"],
+        ["artifacts", ..] | ["container", "images", ..] => &["roles/artifactregistry.admin"],
+        ["builds", ..] => &["roles/cloudbuild.builds.editor"],
+        [
+            "container",
+            "clusters",
+            "create" | "create-auto" | "update" | "delete",
+        ] => &["roles/container.admin"],
+        ["container", "clusters", "describe" | "get-credentials"] => &[
+            "roles/container.clusterViewer",
+            "roles/container.developer",
+            "roles/container.admin",
+        ],
+        ["compute", "addresses", ..] => &["roles/compute.networkAdmin"],
+        ["certificate-manager", ..] => &["roles/certificatemanager.editor"],
+        ["iap", ..] => &["roles/iap.admin"],
+        _ => panic!("no role known for `gcloud {}`", words.join(" ")),
+    };
+    Some(roles)
+}
+
+/// The roles of the README's "Before you start" table.
+fn readme_roles(readme: &str) -> Vec<&str> {
+    readme
+        .lines()
+        .filter(|line| line.starts_with("| `roles/"))
+        .filter_map(|line| backticked(line).first().copied())
+        .collect()
+}
+
+/// The README's roles are what `infra.sh`'s own commands need: each command is allowed by a
+/// listed role, and each listed role allows a command (kubectl into a GKE cluster needs
+/// `roles/container.developer`).
+#[test]
+fn the_roles_before_you_start_are_what_infra_sh_runs() {
+    for case in cases() {
+        let listed = readme_roles(&case.readme);
+        assert!(!listed.is_empty(), "{}: no roles", case.name);
+        let mut used: BTreeSet<&str> = BTreeSet::new();
+        let creates_cluster = case.infra.contains("gcloud container clusters create");
+        for (command, _) in crate::gcloud_flags::invocations(&case.infra) {
+            // Without `create = true`, `cluster` relabels or deletes only a cluster this
+            // stack created while it had `create = true`, as an account that could.
+            if !creates_cluster
+                && command.len() == 3
+                && command[..2] == ["container", "clusters"]
+                && matches!(command[2].as_str(), "update" | "delete")
+            {
+                continue;
+            }
+            let Some(allowing) = roles_allowing(&command) else {
+                continue;
+            };
+            let granted: Vec<&str> = allowing
+                .iter()
+                .copied()
+                .filter(|role| listed.contains(role))
+                .collect();
+            assert!(
+                !granted.is_empty(),
+                "{}: `gcloud {}` needs one of {allowing:?}; the README lists {listed:?}",
+                case.name,
+                command.join(" ")
+            );
+            used.extend(granted);
+        }
+        let gke = case.infra.contains("need gke-gcloud-auth-plugin ");
+        if gke && case.infra.contains("kubectl create secret") {
+            assert!(
+                listed.contains(&"roles/container.developer"),
+                "{}: kubectl writes Secrets into the GKE cluster",
+                case.name
+            );
+            used.insert("roles/container.developer");
+        }
+        let unused: Vec<&&str> = listed
+            .iter()
+            .filter(|role| !used.contains(**role))
+            .collect();
+        assert!(
+            unused.is_empty(),
+            "{}: listed, yet no command needs {unused:?}",
+            case.name
+        );
+    }
+}
+
+/// The database's public address and, on a local cluster, the key files: said exactly when
+/// `infra.sh` does so.
+#[test]
+fn before_you_start_says_the_database_is_public_and_local_stacks_need_keys() {
+    for case in cases() {
+        let public = case.infra.contains("sql instances create")
+            && !case.infra.contains("--no-assign-ip")
+            && !case.infra.contains("--authorized-networks");
+        assert_eq!(
+            case.readme
+                .contains("gets a public IP address with no authorized network"),
+            public,
+            "{}",
+            case.name
+        );
+        assert_eq!(
+            case.readme
+                .contains("the server signs in with service-account keys"),
+            case.infra
+                .contains("gcloud iam service-accounts keys create"),
+            "{}",
+            case.name
+        );
+    }
 }

@@ -308,6 +308,108 @@ fn init_writes_a_stack_that_checks_and_never_overwrites() {
     assert!(!dir.path().join("bad.toml").exists());
 }
 
+/// `text` with the commented-out lines of `keys` (and the headers of their tables)
+/// uncommented, as a user following the starter's examples would.
+fn uncomment(text: &str, tables: &[&str], keys: &[&str]) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let code = line.split("  # ").next().unwrap_or(line).trim_end();
+        let wanted = code.strip_prefix("# ").is_some_and(|code| {
+            tables.iter().any(|t| code == format!("[{t}]"))
+                || keys.iter().any(|k| code.starts_with(&format!("{k} = ")))
+        });
+        out.push_str(if wanted { &code[2..] } else { line });
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn init_shows_a_team_server_and_day_two_settings_that_check() {
+    let dir = TempDir::new("init-examples");
+    // A directory that does not exist yet is created.
+    let output = run_in(
+        dir.path(),
+        &[
+            "init",
+            "stacks/new/team.toml",
+            "--project",
+            "acme-research",
+            "--cluster",
+            "ml",
+        ],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = fs::read_to_string(dir.path().join("stacks/new/team.toml")).unwrap();
+    for key in [
+        "type = \"gateway\"",
+        "host = ",
+        "kind = \"iap\"",
+        "members = ",
+        "[gc]",
+        "max_replicas = ",
+        "metrics = true",
+    ] {
+        assert!(text.contains(&format!("# {key}")), "{key}: {text}");
+    }
+    // The team server and the day-two settings, uncommented, make a stack that checks.
+    let team = uncomment(
+        &text,
+        &["server", "database", "expose", "auth", "gc"],
+        &[
+            "type",
+            "host",
+            "kind",
+            "members",
+            "max_replicas",
+            "metrics",
+            "tier",
+            "schedule",
+            "older_than",
+        ],
+    );
+    assert!(team.contains("\n[gc]\nschedule = "), "{team}");
+    fs::write(dir.path().join("team.toml"), &team).unwrap();
+    let output = run_in(dir.path(), &["check", "team.toml"]);
+    assert_eq!(code(&output), 0, "{}\n{team}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "team.toml: ok\nchecked 1 stack: 0 failed\n"
+    );
+    let output = run_in(dir.path(), &["manifests", "team.toml"]);
+    let manifests = stdout(&output);
+    for kind in [
+        "kind: Gateway",
+        "kind: HorizontalPodAutoscaler",
+        "kind: CronJob",
+        "kind: PodMonitoring",
+    ] {
+        assert!(manifests.contains(kind), "{kind}");
+    }
+    // On a local cluster: the day-two settings too.
+    let output = run_in(
+        dir.path(),
+        &[
+            "init",
+            "local.toml",
+            "--environment",
+            "local",
+            "--project",
+            "acme-research",
+        ],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = fs::read_to_string(dir.path().join("local.toml")).unwrap();
+    let local = uncomment(
+        &text,
+        &["server", "database", "gc"],
+        &["max_replicas", "metrics", "tier", "schedule", "older_than"],
+    );
+    fs::write(dir.path().join("local.toml"), &local).unwrap();
+    let output = run_in(dir.path(), &["check", "local.toml"]);
+    assert_eq!(code(&output), 0, "{}\n{local}", stderr(&output));
+}
+
 #[test]
 fn completions_and_man_page() {
     for shell in ["bash", "zsh", "fish"] {
@@ -318,6 +420,45 @@ fn completions_and_man_page() {
     let output = run(&["man"]);
     assert_eq!(code(&output), 0);
     assert!(stdout(&output).contains(".TH mlflow-stack"));
+}
+
+/// What the bash completion of `mlflow-stack completions bash` offers for `words`, the
+/// last being the word under the cursor, asked of a real bash as readline would.
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let dir = TempDir::new("bash-completion");
+    let script = dir.path().join("mlflow-stack.bash");
+    fs::write(&script, stdout(&run(&["completions", "bash"]))).unwrap();
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+        .collect();
+    let cword = words.len() - 1;
+    let program = format!(
+        "source \"$1\"\nCOMP_WORDS=({})\nCOMP_CWORD={cword}\nCOMP_LINE=\"${{COMP_WORDS[*]}}\"\nCOMP_POINT=${{#COMP_LINE}}\n_mlflow__stack mlflow-stack \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        quoted.join(" ")
+    );
+    let output = std::process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program, "bash"])
+        .arg(&script)
+        .output()
+        .expect("bash runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn bash_completes_the_flags_and_values_of_a_subcommand() {
+    // The control: the subcommands themselves.
+    let top = bash_completes(&["mlflow-stack", "bu"]);
+    assert_eq!(top, ["build"]);
+    let values = bash_completes(&["mlflow-stack", "init", "--environment", ""]);
+    assert_eq!(values, ["gke", "local"]);
+    let flags = bash_completes(&["mlflow-stack", "build", "--"]);
+    for flag in ["--out", "--check", "--format", "--quiet", "--deny-warnings"] {
+        assert!(flags.iter().any(|f| f == flag), "{flag}: {flags:?}");
+    }
+    let formats = bash_completes(&["mlflow-stack", "check", "--format", "j"]);
+    assert_eq!(formats, ["json"]);
 }
 
 #[test]

@@ -261,6 +261,41 @@ fn a_duplicate_table_hides_no_other_problem() {
     assert_eq!(source.line_col(duplicate.related[0].0.start), (7, 2));
 }
 
+/// A missing key hides no rule that does not depend on it: a gateway without `host` is
+/// still reported open, and an IAP sign-in without members still named.
+#[test]
+fn a_missing_host_hides_neither_the_missing_auth_nor_the_missing_members() {
+    let base = "project = \"acme-ml-prod\"\nregion = \"europe-west3\"\nbucket = \"acme-ml-prod-mlflow\"\ntag = \"1.0.0\"\nenvironment = \"gke\"\n\n[expose]\ntype = \"gateway\"\n";
+    for (text, expected) in [
+        (base.to_owned(), &["missing-host", "open-by-default"][..]),
+        (
+            format!("{base}\n[auth]\nkind = \"iap\"\n"),
+            &["missing-host", "missing-members"][..],
+        ),
+        (
+            format!("{base}host = \"mlflow.acme.example\"\n"),
+            &["open-by-default"][..],
+        ),
+    ] {
+        let source = Source::new("gateway.toml", text.as_str());
+        let compiled = mlflow_stack::compile(&source);
+        let codes: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, expected, "{text}");
+    }
+}
+
+#[test]
+fn the_connection_budget_names_the_table_of_the_tier_it_proposes() {
+    let (_, compiled) = compile_file(&repo().join("tests/fixtures/bad/connection-budget.toml"));
+    let help = compiled
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "connection-budget")
+        .and_then(|d| d.help.clone())
+        .unwrap();
+    assert!(help.contains("` in `[database]` ("), "{help}");
+}
+
 #[test]
 fn an_empty_file_names_every_required_key() {
     let source = Source::new("empty.toml", "");

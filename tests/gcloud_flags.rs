@@ -33,7 +33,7 @@ const GLOBAL: [&str; 15] = [
 /// `(command, flags)` of each gcloud command line in SCRIPT: `gcloud` as a word followed by
 /// command words (not in a quoted hint such as `'gcloud auth login'`), and every `--flag`
 /// up to the end of the command.
-fn invocations(script: &str) -> Vec<(Vec<String>, Vec<String>)> {
+pub(crate) fn invocations(script: &str) -> Vec<(Vec<String>, Vec<String>)> {
     let joined = script.replace("\\\n", " ");
     let mut found = Vec::new();
     for line in joined.lines() {

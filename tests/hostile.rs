@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{TempDir, bin, code, run, stderr, stdout};
+use crate::support::{TempDir, bin, code, run, run_in, stderr, stdout};
 
 const GOOD: &str = "project = \"acme-ml-prod\"\nregion = \"europe-west3\"\nbucket = \"acme-ml-prod-mlflow\"\ntag = \"1.0.0\"\nenvironment = \"gke\"\n";
 const SECRET: &str = "-----BEGIN PRIVATE KEY-----\nTOP-SECRET-VALUE\n";
@@ -100,6 +100,75 @@ fn a_fifo_a_device_and_a_directory_are_not_stack_files() {
             stderr(&output)
         );
     }
+}
+
+/// `/proc/self/environ` is a "regular file" of size 0 that reads as the environment, and
+/// diagnostics would show it: a pseudo-file is refused unread, whatever the command.
+#[test]
+fn a_pseudo_file_is_not_a_stack_file_and_its_content_is_never_printed() {
+    let dir = TempDir::new("pseudo");
+    let out = dir.path().join("deploy");
+    for path in [
+        "/proc/self/environ",
+        "/proc/self/cmdline",
+        "/proc/self/status",
+    ] {
+        for args in [
+            vec!["check", path],
+            vec!["manifests", path],
+            vec!["build", path, "--out", s(&out)],
+            vec!["build", path, "--out", s(&out), "--check"],
+        ] {
+            let output = bin()
+                .env("MLFLOW_STACK_TEST_SECRET", "TOP-SECRET-VALUE")
+                .args(&args)
+                .output()
+                .unwrap();
+            assert_eq!(code(&output), 2, "{args:?}: {}", stderr(&output));
+            assert!(
+                stderr(&output).contains(&format!(
+                    "cannot read {path}: it is a pseudo-file of procfs; mlflow-stack reads only regular files"
+                )),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+            assert_secret_not_printed(&output);
+            assert!(!stderr(&output).contains("MLFLOW_STACK_TEST_SECRET"));
+        }
+    }
+    assert!(!out.exists());
+}
+
+/// A bundle directory is named after its stack file's stem: a name with a control
+/// character or a bidirectional override would make a directory of that name.
+#[test]
+fn a_stack_file_name_with_control_characters_builds_no_directory() {
+    let dir = TempDir::new("control-name");
+    let out = dir.path().join("deploy");
+    for name in ["evil\u{1b}[2J.toml", "tab\there.toml", "\u{202e}lmot.toml"] {
+        let stack = dir.path().join(name);
+        fs::write(&stack, GOOD).unwrap();
+        for extra in [&[][..], &["--check"][..]] {
+            let mut args = vec!["build", s(&stack), "--out", s(&out)];
+            args.extend(extra);
+            let output = run(&args);
+            assert_eq!(code(&output), 2, "{name:?}: {}", stderr(&output));
+            let err = stderr(&output);
+            assert!(
+                err.contains("its bundle directory would be named after it")
+                    && err.contains("rename the file"),
+                "{err}"
+            );
+            assert!(
+                !err.contains('\u{1b}') && !err.contains('\u{202e}') && !err.contains('\t'),
+                "{err}"
+            );
+        }
+        // `check` writes nothing and still works on it.
+        assert_eq!(code(&run(&["check", s(&stack)])), 0);
+        fs::remove_file(&stack).unwrap();
+    }
+    assert!(!out.exists());
 }
 
 #[test]
@@ -283,10 +352,71 @@ fn out_that_is_a_symbolic_link_is_refused_and_both_stay_as_they_were() {
     );
 }
 
+/// Starts 96 builds at once with bash, half of each stack, into `out` under `dir`: the
+/// stderr of those that printed an error, and how many failed.
+fn build_at_once(dir: &Path, stacks: [&str; 2]) -> (Vec<String>, usize) {
+    let script = r#"
+        mkdir -p out
+        for i in $(seq 1 96); do
+          stack=$FIRST; (( i % 2 )) || stack=$SECOND
+          "$BIN" build "$stack" --out out >/dev/null 2>"err.$i" &
+          pids+=("$!")
+        done
+        failed=0
+        for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+        echo "$failed"
+    "#;
+    let output = Command::new("bash")
+        .args(["-c", script])
+        .current_dir(dir)
+        .env("BIN", env!("CARGO_BIN_EXE_mlflow-stack"))
+        .env("FIRST", stacks[0])
+        .env("SECOND", stacks[1])
+        .output()
+        .unwrap();
+    let errors = (1..=96)
+        .filter_map(|i| fs::read_to_string(dir.join(format!("err.{i}"))).ok())
+        .filter(|e| e.contains("error"))
+        .collect();
+    (errors, stdout(&output).trim().parse().unwrap())
+}
+
+fn only_the_bundle_is_left(dir: &Path) {
+    let entries: Vec<String> = fs::read_dir(dir.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries, ["stack"]);
+}
+
 #[test]
 fn concurrent_builds_into_one_directory_all_succeed_and_leave_nothing_behind() {
     let dir = TempDir::new("concurrent");
-    // Two stacks with one file name: both build into out/stack.
+    // A bundle of the stack's previous version, then 96 builds of the new one at once:
+    // each stages a bundle and swaps it in.
+    fs::write(dir.path().join("stack.toml"), GOOD).unwrap();
+    let output = run_in(dir.path(), &["build", "stack.toml", "--out", "out"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    fs::write(
+        dir.path().join("stack.toml"),
+        GOOD.replace("1.0.0", "2.0.0"),
+    )
+    .unwrap();
+    let (errors, failed) = build_at_once(dir.path(), ["stack.toml", "./stack.toml"]);
+    assert_eq!(failed, 0, "{errors:?}");
+    only_the_bundle_is_left(dir.path());
+    let output = run_in(
+        dir.path(),
+        &["build", "stack.toml", "--out", "out", "--check"],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+}
+
+#[test]
+fn concurrent_builds_of_two_stacks_of_one_name_leave_one_whole_bundle() {
+    let dir = TempDir::new("concurrent-two");
+    // Two stacks with one file name: both would build into out/stack. A build that finds
+    // the other's bundle refuses it; one that raced it wins; nothing else is left.
     for tag in ["1.0.0", "2.0.0"] {
         fs::create_dir(dir.path().join(tag)).unwrap();
         fs::write(
@@ -295,33 +425,15 @@ fn concurrent_builds_into_one_directory_all_succeed_and_leave_nothing_behind() {
         )
         .unwrap();
     }
-    // 96 processes started at once by bash, half of them building each stack.
-    let script = r#"
-        mkdir out
-        for i in $(seq 1 96); do
-          stack=1.0.0/stack.toml; (( i % 2 )) || stack=2.0.0/stack.toml
-          "$BIN" build "$stack" --out out >/dev/null 2>"err.$i" &
-        done
-        failed=0
-        for job in $(jobs -p); do wait "$job" || failed=$((failed + 1)); done
-        echo "$failed"
-    "#;
-    let output = Command::new("bash")
-        .args(["-c", script])
-        .current_dir(dir.path())
-        .env("BIN", env!("CARGO_BIN_EXE_mlflow-stack"))
-        .output()
-        .unwrap();
-    let errors: String = (1..=96)
-        .filter_map(|i| fs::read_to_string(dir.path().join(format!("err.{i}"))).ok())
-        .filter(|e| e.contains("error"))
-        .collect();
-    assert_eq!(stdout(&output).trim(), "0", "{errors}");
-    let entries: Vec<String> = fs::read_dir(dir.path().join("out"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(entries, ["stack"]);
+    let (errors, failed) = build_at_once(dir.path(), ["1.0.0/stack.toml", "2.0.0/stack.toml"]);
+    assert_eq!(errors.len(), failed);
+    for error in &errors {
+        assert!(
+            error.contains("another stack file of the same name"),
+            "{error}"
+        );
+    }
+    only_the_bundle_is_left(dir.path());
     // One complete bundle of one of the two stacks.
     let out = dir.path().join("out");
     let fresh = ["1.0.0/stack.toml", "2.0.0/stack.toml"]

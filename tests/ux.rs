@@ -50,6 +50,68 @@ fn a_bundle_is_out_stem_whatever_the_number_of_stacks() {
     assert!(dir.path().join("deploy/dev/infra.sh").exists());
 }
 
+/// Two stack files of one name in two folders, built in separate runs into one `--out`:
+/// the second never silently replaces the first's bundle.
+#[test]
+fn a_stack_of_the_same_name_in_another_folder_does_not_replace_a_bundle() {
+    let dir = TempDir::new("same-stem");
+    fs::create_dir_all(dir.path().join("team-a")).unwrap();
+    fs::create_dir_all(dir.path().join("team-b")).unwrap();
+    fs::write(dir.path().join("team-a/prod.toml"), GOOD).unwrap();
+    fs::write(
+        dir.path().join("team-b/prod.toml"),
+        GOOD.replace("acme-ml-prod", "acme-ml-other"),
+    )
+    .unwrap();
+    let output = run_in(
+        dir.path(),
+        &["build", "team-a/prod.toml", "--out", "deploy"],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let record = fs::read_to_string(dir.path().join("deploy/prod/.mlflow-stack-source")).unwrap();
+    assert!(record.ends_with("\n../../team-a/prod.toml\n"), "{record}");
+    let before = fs::read(dir.path().join("deploy/prod/kubernetes/deployment.yaml")).unwrap();
+
+    for extra in [&[][..], &["--check"][..]] {
+        let mut args = vec!["build", "team-b/prod.toml", "--out", "deploy"];
+        args.extend(extra);
+        let output = run_in(dir.path(), &args);
+        assert_eq!(code(&output), 2, "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(
+                "deploy/prod is the bundle of team-a/prod.toml, another stack file of the same name; refusing to replace it with the bundle of team-b/prod.toml"
+            ),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(
+        fs::read(dir.path().join("deploy/prod/kubernetes/deployment.yaml")).unwrap(),
+        before
+    );
+    // The same stack, named another way, is the same stack: absolute paths give the same
+    // bytes.
+    let absolute = dir.path().join("team-a/prod.toml");
+    let out = dir.path().join("deploy");
+    let output = run(&[
+        "build",
+        absolute.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--check",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    // A stack file moved away leaves its bundle to the stack that now has its name.
+    fs::rename(dir.path().join("team-a"), dir.path().join("team-c")).unwrap();
+    let output = run_in(
+        dir.path(),
+        &["build", "team-b/prod.toml", "--out", "deploy"],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let record = fs::read_to_string(dir.path().join("deploy/prod/.mlflow-stack-source")).unwrap();
+    assert!(record.ends_with("\n../../team-b/prod.toml\n"), "{record}");
+}
+
 #[test]
 fn build_check_reports_an_orphaned_bundle() {
     let dir = TempDir::new("orphan");
@@ -74,9 +136,71 @@ fn build_check_reports_an_orphaned_bundle() {
         "{err}"
     );
     assert!(!err.contains("notes"), "{err}");
-    assert!(err.contains("checked 1 stack: 1 failed"), "{err}");
+    // The stack passed is fine: bundles are counted apart from stacks.
+    assert!(
+        err.contains("checked 1 stack: 0 failed; 1 orphaned bundle"),
+        "{err}"
+    );
     // `--check` writes and deletes nothing.
     assert!(dir.path().join("deploy/dev/infra.sh").exists());
+}
+
+#[test]
+fn an_orphan_names_the_stack_file_its_directory_stands_for() {
+    let dir = TempDir::new("orphan-dots");
+    let team = write(&dir, "team.toml", GOOD);
+    let versioned = write(&dir, "team.v1.toml", GOOD);
+    let old = write(&dir, "old.toml", GOOD);
+    let out = dir.path().join("deploy");
+    let out = out.to_str().unwrap();
+    assert_eq!(
+        code(&run(&["build", &team, &versioned, &old, "--out", out])),
+        0
+    );
+    fs::remove_file(&versioned).unwrap();
+    fs::remove_file(&old).unwrap();
+
+    let output = run(&["build", &team, "--out", out, "--check"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains(
+            "deploy/team.v1: orphaned bundle: no stack `team.v1.toml` among the arguments"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("checked 1 stack: 0 failed; 2 orphaned bundles"),
+        "{err}"
+    );
+}
+
+#[test]
+fn build_check_of_a_stack_never_built_lists_its_files_instead_of_a_diff() {
+    let dir = TempDir::new("never-built");
+    let prod = write(&dir, "prod.toml", GOOD);
+    let out = dir.path().join("deploy");
+    let out = out.to_str().unwrap();
+    let output = run(&["build", &prod, "--out", out, "--check"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("deploy/prod: missing (never built)"), "{err}");
+    assert!(!err.contains("stale"), "{err}");
+    let listed = stdout(&output);
+    assert!(!listed.contains("@@"), "a diff: {listed}");
+    assert!(listed.contains("deploy/prod/README.md"), "{listed}");
+    assert!(
+        listed.contains("deploy/prod/image/requirements.lock"),
+        "{listed}"
+    );
+    // One line per file `build` would write.
+    assert_eq!(listed.lines().count(), 14, "{listed}");
+    assert!(
+        listed.contains("deploy/prod/.mlflow-stack-source"),
+        "{listed}"
+    );
+    // Nothing was written.
+    assert!(!dir.path().join("deploy").exists());
 }
 
 #[test]
@@ -193,6 +317,32 @@ fn explain_prints_what_the_rule_protects_an_example_and_the_fix() {
             assert!(text.contains(section), "{code_name}: {text}");
         }
     }
+}
+
+#[test]
+fn explain_list_prints_every_code_with_a_line_about_it() {
+    let output = run(&["explain", "--list"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stdout(&output);
+    let listed: Vec<&str> = text
+        .lines()
+        .map(|line| line.split_whitespace().next().unwrap_or_default())
+        .collect();
+    assert_eq!(listed, CODES, "{text}");
+    for line in text.lines() {
+        assert!(line.split_whitespace().count() > 3, "no summary: {line}");
+    }
+    // A code or --list, not both, not neither.
+    assert_eq!(code(&run(&["explain"])), 2);
+    assert_eq!(code(&run(&["explain", "--list", "zone-not-region"])), 2);
+}
+
+#[test]
+fn manifests_help_points_at_the_applyset_command_of_the_bundle_readme() {
+    let help = stdout(&run(&["manifests", "--help"]));
+    assert!(!help.contains("kubectl apply -f -"), "{help}");
+    assert!(help.contains("--applyset"), "{help}");
+    assert!(help.contains("--prune"), "{help}");
 }
 
 #[test]
@@ -328,10 +478,12 @@ fn the_readme_starts_with_the_two_commands_that_do_everything() {
 fn the_readme_walks_from_install_to_tear_down_in_order() {
     let readme = readme();
     let headings = [
+        "## What it needs",
         "## Install",
         "## First bundle",
         "## Apply",
         "## Reach the server",
+        "## Change it",
         "## Tear down",
     ];
     let positions: Vec<usize> = headings
@@ -349,11 +501,11 @@ fn the_readme_walks_from_install_to_tear_down_in_order() {
         let body = &readme[*start..end];
         let body = &body[..body[1..].find("\n## ").map_or(body.len(), |i| i + 1)];
         assert!(
-            !shell_commands(body).is_empty(),
+            *heading == "## What it needs" || !shell_commands(body).is_empty(),
             "{heading} has no command to paste"
         );
     }
-    let install = shell_commands(&readme[positions[0]..positions[1]]);
+    let install = shell_commands(&readme[positions[1]..positions[2]]);
     assert!(
         install.iter().any(|c| c == "cargo install --path ."),
         "{install:?}"
@@ -370,24 +522,41 @@ fn the_readme_walks_from_install_to_tear_down_in_order() {
 #[test]
 fn the_readme_walkthrough_paths_are_what_build_writes() {
     let readme = readme();
+    // No clone: an empty directory, and the README's own `mlflow-stack` commands.
     let dir = TempDir::new("walkthrough");
-    fs::create_dir_all(dir.path().join("stacks")).unwrap();
-    fs::copy(
-        repo().join("stacks/example.toml"),
-        dir.path().join("stacks/example.toml"),
-    )
-    .unwrap();
     let commands = shell_commands(&readme);
-    let build: Vec<&str> = commands
-        .iter()
-        .find_map(|c| c.strip_prefix("mlflow-stack build "))
-        .expect("the README builds with the installed binary")
-        .split_whitespace()
-        .collect();
-    let mut args = vec!["build"];
-    args.extend(&build);
-    let output = run_in(dir.path(), &args);
+    let first_bundle = &readme[readme.find("\n## First bundle\n").unwrap()..];
+    let first_bundle = &first_bundle[..first_bundle[1..].find("\n## ").unwrap()];
+    let steps: Vec<String> = shell_commands(first_bundle);
+    assert!(steps[0].starts_with("mlflow-stack init "), "{steps:?}");
+    assert!(
+        steps.iter().any(|c| c.starts_with("mlflow-stack build ")),
+        "{steps:?}"
+    );
+    for step in &steps {
+        let args: Vec<&str> = step
+            .strip_prefix("mlflow-stack ")
+            .expect("the README runs the installed binary")
+            .split_whitespace()
+            .collect();
+        let output = run_in(dir.path(), &args);
+        assert_eq!(code(&output), 0, "`{step}`: {}", stderr(&output));
+    }
+    // The stack `init` wrote is the example stack: the same bundle.
+    let output = run(&[
+        "build",
+        "stacks/example.toml",
+        "--out",
+        dir.path().join("clone").to_str().unwrap(),
+    ]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
+    for file in ["kubernetes/deployment.yaml", "infra.sh", "README.md"] {
+        assert_eq!(
+            fs::read(dir.path().join("deploy/example").join(file)).unwrap(),
+            fs::read(dir.path().join("clone/example").join(file)).unwrap(),
+            "{file}"
+        );
+    }
     // Every bundle path the later commands use exists.
     let mut checked = 0;
     for command in &commands {
@@ -425,6 +594,87 @@ fn the_readme_walkthrough_paths_are_what_build_writes() {
             assert!(bundle_readme.contains(command.as_str()), "{command}");
         }
     }
+}
+
+/// The part of the README for users, up to the reference material.
+fn user_part(readme: &str) -> &str {
+    &readme[..readme.find("\n## Usage\n").expect("a Usage section")]
+}
+
+#[test]
+fn the_readme_serves_a_user_first_and_links_the_rest() {
+    let readme = readme();
+    let user = user_part(&readme);
+    let lines = user.lines().count();
+    assert!(
+        (120..=175).contains(&lines),
+        "the user part has {lines} lines"
+    );
+    // Proofs, performance and development live in docs/, linked from the user part.
+    for (doc, heading) in [
+        ("docs/proofs.md", "## Proof: the server really runs"),
+        ("docs/performance.md", "`just bench`"),
+        ("docs/development.md", "just test"),
+    ] {
+        assert!(user.contains(&format!("]({doc})")), "no link to {doc}");
+        let text = fs::read_to_string(repo().join(doc)).unwrap();
+        assert!(text.contains(heading), "{doc}: {heading}");
+    }
+    for moved in [
+        "## Proof:",
+        "## Performance",
+        "## Development",
+        "working sessions",
+    ] {
+        assert!(!readme.contains(moved), "README still holds {moved}");
+    }
+    // The Rust version is Cargo.toml's.
+    let manifest = fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let version = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"');
+    assert!(
+        user.contains(&format!(
+            "Rust {version} or newer (`rust-version` in `Cargo.toml`)"
+        )),
+        "Rust {version}"
+    );
+}
+
+/// The README's "before you start": every role a bundle of `stacks/` or of the good
+/// fixtures lists, and nothing else; the database's public address; keys on a local
+/// cluster; OpenSSL and the GKE auth plugin among what Apply needs.
+#[test]
+fn the_readme_says_what_the_cloud_needs_before_you_start() {
+    let readme = readme();
+    let user = user_part(&readme);
+    let table_roles = |text: &str| -> std::collections::BTreeSet<String> {
+        text.lines()
+            .filter_map(|line| line.strip_prefix("| `roles/"))
+            .map(|rest| format!("roles/{}", rest.split('`').next().unwrap()))
+            .collect()
+    };
+    let mut needed = std::collections::BTreeSet::new();
+    let mut stacks = crate::support::stack_files("stacks");
+    stacks.extend(crate::support::stack_files("tests/fixtures/good"));
+    for stack in stacks {
+        let (_, compiled) = crate::support::compile_file(&stack);
+        let bundle = compiled.bundle.unwrap();
+        needed.extend(table_roles(bundle.get("README.md").unwrap()));
+    }
+    assert_eq!(table_roles(user), needed);
+    assert!(
+        user.contains(
+            "the Cloud SQL instance gets a public IP address with no\nauthorized network"
+        )
+    );
+    assert!(user.contains("a local stack (`environment = \"local\"`) needs service-account keys"));
+    let apply =
+        &user[user.find("\n## Apply\n").unwrap()..user.find("\n## Reach the server\n").unwrap()];
+    assert!(apply.contains("OpenSSL"), "{apply}");
+    assert!(apply.contains("gke-gcloud-auth-plugin"), "{apply}");
 }
 
 #[test]

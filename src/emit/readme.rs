@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::script;
 use crate::plan::Plan;
+use crate::plan::roles::{self, OperatorRole};
 use crate::validate::reach;
 
 /// What the README says beyond the plan's own fields.
@@ -24,6 +25,8 @@ pub struct ReadmeFacts {
     /// removes after every step).
     pub destroy_keeps: Vec<&'static str>,
     pub destroy_keeps_with_delete_data: Vec<&'static str>,
+    /// The IAM roles the person running `infra.sh` needs, from the same steps.
+    pub roles: Vec<OperatorRole>,
 }
 
 /// Steps that hold data (and the address clients may know): `destroy` keeps them unless
@@ -82,6 +85,7 @@ impl ReadmeFacts {
                 .flatten(),
             destroy_keeps: kept(true),
             destroy_keeps_with_delete_data: kept(false),
+            roles: roles::operator_roles(&plan.steps, plan.create_cluster, plan.gke),
         }
     }
 }

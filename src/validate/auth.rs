@@ -152,23 +152,25 @@ impl Member {
 }
 
 impl Validator<'_> {
-    /// Who may use the server. `None` when a rule failed (reported).
+    /// Who may use the server. `None` when a rule failed (reported). `expose_kind` is the
+    /// exposure the stack asks for, `None` when its `type` was rejected: the rules here
+    /// depend on the kind only, so a gateway without `host` still gets them.
     pub(super) fn auth(
         &mut self,
         raw: Option<&Spanned<raw::Auth>>,
-        expose: Option<&Expose>,
+        expose_kind: Option<ExposeType>,
         raw_expose: Option<&raw::Expose>,
     ) -> Option<Auth> {
         let type_span = raw_expose
             .and_then(|e| e.kind.as_ref())
             .map(|k| k.span.clone());
         let Some(table) = raw else {
-            let expose = expose?;
-            if !expose.reachable() {
+            let expose_kind = expose_kind?;
+            if expose_kind == ExposeType::ClusterIp {
                 return Some(Auth::None);
             }
-            let kind = crate::raw::Choice::as_str(expose.kind);
-            let iap = if expose.kind == ExposeType::Gateway {
+            let kind = crate::raw::Choice::as_str(expose_kind);
+            let iap = if expose_kind == ExposeType::Gateway {
                 "`kind = \"iap\"` (Google sign-in, with `members`), "
             } else {
                 ""
@@ -253,7 +255,7 @@ impl Validator<'_> {
                     .as_ref()
                     .map_or(Permission::Read, |p| p.value),
             }),
-            AuthKind::Iap => self.iap(kind, auth, expose),
+            AuthKind::Iap => self.iap(kind, auth, expose_kind),
         }
     }
 
@@ -261,11 +263,11 @@ impl Validator<'_> {
         &mut self,
         kind: &Spanned<AuthKind>,
         auth: &raw::Auth,
-        expose: Option<&Expose>,
+        expose_kind: Option<ExposeType>,
     ) -> Option<Auth> {
         let mut failed = false;
-        if let Some(expose) = expose
-            && expose.kind != ExposeType::Gateway
+        if let Some(expose_kind) = expose_kind
+            && expose_kind != ExposeType::Gateway
         {
             self.push(
                 Diagnostic::error(
@@ -273,7 +275,7 @@ impl Validator<'_> {
                     kind.span.clone(),
                     format!(
                         "`kind = \"iap\"` needs `expose.type = \"gateway\"`, not `{}`",
-                        crate::raw::Choice::as_str(expose.kind)
+                        crate::raw::Choice::as_str(expose_kind)
                     ),
                 )
                 .label("IAP runs on Google's load balancer")

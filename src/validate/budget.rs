@@ -274,7 +274,9 @@ impl Validator<'_> {
         };
         let mut fixes = Vec::new();
         if let Some((tier, tier_limit)) = budget.fitting_tier(&database.tier) {
-            fixes.push(format!("`tier = \"{tier}\"` ({tier_limit} connections)"));
+            fixes.push(format!(
+                "`tier = \"{tier}\"` in `[database]` ({tier_limit} connections)"
+            ));
         }
         if let Some((pool, overflow)) = budget.fitting_pool(limit) {
             let fitted = Budget {

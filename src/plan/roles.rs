@@ -1,0 +1,129 @@
+//! The IAM roles the person running `infra.sh` needs on the project, derived from the
+//! steps the stack has: each step's gcloud commands need the predefined roles listed for
+//! it here (from Google Cloud's role references, e.g.
+//! <https://cloud.google.com/iam/docs/roles-permissions/container>), and the record of what
+//! `apply` created lives in Secret Manager whatever the steps. `roles/owner` holds them all.
+
+use serde::Serialize;
+
+/// One role, and the steps (or `record`) that need it, in the order `apply` first needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperatorRole {
+    pub role: &'static str,
+    pub needed_by: Vec<&'static str>,
+}
+
+/// The predefined roles a step's commands need. `create_cluster`: the `cluster` step
+/// creates the cluster (else it only reads it); `gke`: `secrets` writes Kubernetes Secrets
+/// into a GKE cluster (on a local cluster kubectl needs no Google role).
+#[must_use]
+pub fn of_step(step: &str, create_cluster: bool, gke: bool) -> &'static [&'static str] {
+    match step {
+        "services" => &["roles/serviceusage.serviceUsageAdmin"],
+        "bucket" => &["roles/storage.admin"],
+        "sql-instance" | "database" | "db-user" | "backup" | "auth-database" => {
+            &["roles/cloudsql.admin"]
+        }
+        // Creating the account, and (workload-identity) the binding on it.
+        "service-account" | "workload-identity" => &["roles/iam.serviceAccountAdmin"],
+        // Conditional bindings on the project, and the binding on the bucket.
+        "iam" => &[
+            "roles/resourcemanager.projectIamAdmin",
+            "roles/storage.admin",
+        ],
+        "registry" => &["roles/artifactregistry.admin"],
+        // Cloud Build from a source staged in the bucket; destroy deletes the tags it built.
+        "image" => &[
+            "roles/cloudbuild.builds.editor",
+            "roles/storage.admin",
+            "roles/artifactregistry.admin",
+        ],
+        "cluster" if create_cluster => &["roles/container.admin"],
+        "cluster" => &["roles/container.clusterViewer"],
+        "static-ip" | "gateway-address" => &["roles/compute.networkAdmin"],
+        "certificate" => &["roles/certificatemanager.editor"],
+        "iap" => &["roles/iap.admin"],
+        "keys" => &["roles/iam.serviceAccountKeyAdmin"],
+        "secrets" | "auth-secret" if gke => {
+            &["roles/secretmanager.admin", "roles/container.developer"]
+        }
+        // Secrets generated into Secret Manager; on a local cluster, copied by kubectl.
+        "db-password" | "auth-secrets" | "secrets" | "auth-secret" => {
+            &["roles/secretmanager.admin"]
+        }
+        _ => &[],
+    }
+}
+
+/// Every role the steps need, each once, with the steps that need it; the Secret Manager
+/// record of what `apply` created needs `roles/secretmanager.admin` in every stack.
+#[must_use]
+pub fn operator_roles(
+    steps: &[&'static str],
+    create_cluster: bool,
+    gke: bool,
+) -> Vec<OperatorRole> {
+    let mut roles: Vec<OperatorRole> = Vec::new();
+    let mut need =
+        |role: &'static str, by: &'static str| match roles.iter_mut().find(|r| r.role == role) {
+            Some(found) => found.needed_by.push(by),
+            None => roles.push(OperatorRole {
+                role,
+                needed_by: vec![by],
+            }),
+        };
+    for step in steps {
+        for role in of_step(step, create_cluster, gke) {
+            need(role, step);
+        }
+    }
+    need("roles/secretmanager.admin", "record");
+    roles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_needs_a_role_and_the_record_needs_secret_manager() {
+        let steps = [
+            "services",
+            "bucket",
+            "sql-instance",
+            "database",
+            "service-account",
+            "iam",
+            "db-password",
+            "db-user",
+            "backup",
+            "registry",
+            "image",
+            "cluster",
+            "gateway-address",
+            "certificate",
+            "iap",
+            "static-ip",
+            "workload-identity",
+            "keys",
+            "secrets",
+            "auth-database",
+            "auth-secrets",
+            "auth-secret",
+        ];
+        for step in steps {
+            assert!(!of_step(step, false, true).is_empty(), "{step}");
+        }
+        let roles = operator_roles(&["services", "iam"], false, true);
+        assert_eq!(
+            roles.iter().map(|r| r.role).collect::<Vec<_>>(),
+            [
+                "roles/serviceusage.serviceUsageAdmin",
+                "roles/resourcemanager.projectIamAdmin",
+                "roles/storage.admin",
+                "roles/secretmanager.admin",
+            ]
+        );
+        assert_eq!(roles[3].needed_by, ["record"]);
+    }
+}
