@@ -240,6 +240,24 @@ fn elapsed_at(line: &str) -> Option<usize> {
     ok.then_some(at)
 }
 
+/// An Autopilot cluster as `gcloud container clusters describe` shows it: Workload
+/// Identity with the project's pool, GKE Dataplane V2, HttpLoadBalancing, the Gateway API
+/// and Managed Service for Prometheus, all on.
+fn autopilot_cluster(project: &str) -> Value {
+    json!({
+        "status": "RUNNING",
+        "subnetwork": "default",
+        "autopilot": {"enabled": true},
+        "workloadIdentityConfig": {"workloadPool": format!("{project}.svc.id.goog")},
+        "addonsConfig": {"httpLoadBalancing": {}},
+        "networkConfig": {
+            "datapathProvider": "ADVANCED_DATAPATH",
+            "gatewayApiConfig": {"channel": "CHANNEL_STANDARD"},
+        },
+        "monitoringConfig": {"managedPrometheusConfig": {"enabled": true}},
+    })
+}
+
 /// A bundle written into a temporary directory, with the fakes and an empty project.
 struct Sandbox {
     dir: TempDir,
@@ -312,10 +330,7 @@ impl Sandbox {
         } else {
             // A cluster: its API is on.
             vec![
-                (
-                    self.cluster_key(),
-                    json!({"status": "RUNNING", "workloadPool": format!("{}.svc.id.goog", plan.project), "subnetwork": "default"}),
-                ),
+                (self.cluster_key(), autopilot_cluster(&plan.project)),
                 ("service container.googleapis.com".into(), json!({})),
             ]
         };
@@ -1602,11 +1617,9 @@ fn pre_existing_resources_are_adopted_and_survive_destroy() {
     for service in &plan.services {
         sandbox.seed(&format!("service {service}"), json!({}));
     }
-    sandbox.seed(
-        &cluster,
-        json!({"name": "ml-platform", "status": "RUNNING",
-               "workloadPool": "acme-ml-prod.svc.id.goog"}),
-    );
+    let mut existing = autopilot_cluster(&plan.project);
+    existing["name"] = json!("ml-platform");
+    sandbox.seed(&cluster, existing);
     sandbox.seed(
         &bucket,
         json!({"name": plan.bucket, "location": "EU", "uniform_bucket_level_access": false,
@@ -1833,6 +1846,116 @@ fn a_missing_cluster_fails_before_any_mutation() {
         run.mutating()
     );
     assert_eq!(run.stdout, "");
+}
+
+/// An existing cluster without what the bundle needs (Workload Identity's pool, and for
+/// a gateway with metrics: HttpLoadBalancing, the Gateway API, Managed Service for
+/// Prometheus) stops `apply` in the preflight, naming each with the command that turns
+/// it on, before anything changes.
+#[test]
+fn a_cluster_without_the_needed_features_fails_before_any_mutation() {
+    let scratch = TempDir::new("cluster-features");
+    let team = changed_stack(
+        &scratch,
+        "team",
+        &[("[expose]", "[server]\nmetrics = true\n\n[expose]")],
+        "",
+    );
+    let sandbox = Sandbox::new(&team);
+    sandbox.seed(
+        &sandbox.cluster_key(),
+        json!({"status": "RUNNING", "subnetwork": "default",
+               "addonsConfig": {"httpLoadBalancing": {"disabled": true}},
+               "networkConfig": {"datapathProvider": "LEGACY_DATAPATH"},
+               "monitoringConfig": {"managedPrometheusConfig": {"enabled": false}}}),
+    );
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 1, "{}", run.transcript);
+    assert_eq!(
+        run.stderr,
+        "infra.sh: GKE cluster team-mlflow (europe-west3) lacks what this bundle needs; nothing was changed:\n  \
+         - Workload Identity with the pool acme-ml-prod.svc.id.goog (the server's Kubernetes \
+         ServiceAccount acts as its Google service account): gcloud container clusters update \
+         team-mlflow --location=europe-west3 --workload-pool=acme-ml-prod.svc.id.goog (and \
+         GKE_METADATA as the workload metadata of each node pool)\n  \
+         - the HttpLoadBalancing add-on (the Gateway controller runs on it): gcloud container \
+         clusters update team-mlflow --location=europe-west3 --update-addons=HttpLoadBalancing=ENABLED\n  \
+         - the Gateway API (the bundle's Gateway and HTTPRoute): gcloud container clusters \
+         update team-mlflow --location=europe-west3 --gateway-api=standard\n  \
+         - Managed Service for Prometheus (the bundle's PodMonitoring): gcloud container \
+         clusters update team-mlflow --location=europe-west3 --enable-managed-prometheus\n"
+    );
+    assert!(
+        run.calls.iter().all(|call| !call.mutating),
+        "{:#?}",
+        run.mutating()
+    );
+    assert_eq!(run.stdout, "");
+}
+
+/// A cluster that does not enforce NetworkPolicy (neither GKE Dataplane V2 nor network
+/// policy enforcement) is a warning, in `plan` and `apply`: the bundle still works, with
+/// its policy ignored. Each enforcer silences it.
+#[test]
+fn a_cluster_without_network_policy_enforcement_warns() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let mut cluster = autopilot_cluster("acme-ml-prod");
+    cluster["autopilot"] = json!({"enabled": false});
+    cluster["networkConfig"]["datapathProvider"] = json!("LEGACY_DATAPATH");
+    sandbox.seed(&sandbox.cluster_key(), cluster.clone());
+    let warning = "    warning: mlflow does not enforce NetworkPolicy (no GKE Dataplane V2, no network \
+        policy enforcement): the server's port is open to every pod; enable it with gcloud \
+        container clusters update mlflow --location=europe-west3 \
+        --update-addons=NetworkPolicy=ENABLED, then --enable-network-policy\n";
+    let plan = sandbox.infra(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.transcript);
+    assert!(
+        plan.stdout.contains(&format!(
+            "[12/14] cluster: adopted\n    adopted: GKE cluster mlflow (not created by infra.sh: \
+             left as it is)\n{warning}"
+        )),
+        "{}",
+        plan.stdout
+    );
+    let apply = sandbox.infra(&["apply", "cluster"]);
+    assert_eq!(apply.code, 0, "{}", apply.transcript);
+    assert!(apply.stdout.contains(warning), "{}", apply.stdout);
+    cluster["networkPolicy"] = json!({"enabled": true, "provider": "CALICO"});
+    sandbox.seed(&sandbox.cluster_key(), cluster);
+    let calico = sandbox.infra(&["apply", "cluster"]);
+    assert!(!calico.stdout.contains("warning"), "{}", calico.stdout);
+}
+
+/// A zonal cluster `infra.sh` creates is a Standard cluster with GKE Dataplane V2, so the
+/// bundle's NetworkPolicy is enforced, and with the project's Workload Identity pool.
+#[test]
+fn a_zonal_cluster_is_created_with_dataplane_v2() {
+    let sandbox = Sandbox::new(&repo().join("tests/fixtures/good/zonal-cluster.toml"));
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 0, "{}", run.transcript);
+    let create = run
+        .calls
+        .iter()
+        .find(|call| {
+            call.argv
+                .starts_with(&["container".into(), "clusters".into(), "create".into()])
+        })
+        .unwrap();
+    assert!(
+        create.argv.contains(&"--enable-dataplane-v2".to_owned()),
+        "{:?}",
+        create.argv
+    );
+    let cluster = &sandbox.state()["resources"][sandbox.cluster_key()];
+    assert_eq!(
+        cluster["networkConfig"]["datapathProvider"],
+        "ADVANCED_DATAPATH"
+    );
+    assert_eq!(
+        cluster["workloadIdentityConfig"]["workloadPool"],
+        "acme-ml-dev.svc.id.goog"
+    );
+    assert!(!run.stdout.contains("warning"), "{}", run.stdout);
 }
 
 /// No password, key or token is ever a command argument: the database password reaches

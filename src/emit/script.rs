@@ -54,6 +54,7 @@ pub const INFRA_TEMPLATES: &[(&str, &str)] = &infra_templates![
     "auth-secrets",
     "auth-secret",
     "gateway-address",
+    "ssl-policy",
     "certificate",
     "iap",
 ];

@@ -317,7 +317,8 @@ def check_member(c, member):
     elif ".svc.id.goog[" in who:
         # The Workload Identity pool exists once the project has a GKE cluster with it (an
         # Autopilot cluster always has it, a Standard one with --workload-pool).
-        if not any(c.state["resources"][key].get("workloadPool", "").endswith(".svc.id.goog")
+        if not any(lookup(c.state["resources"][key], "workloadIdentityConfig.workloadPool")
+                   == who.split("[", 1)[0]
                    for key in c.state["resources"] if key.startswith("cluster ")):
             pool = who.split("[", 1)[0]
             raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Identity Pool does not exist ({pool}).")
@@ -807,20 +808,42 @@ def _(c):
     c.value(c.need("cluster", cluster_key(c)))
 
 
+# Clusters in the shape of the GKE API's Cluster: an Autopilot cluster always has Workload
+# Identity, GKE Dataplane V2 (ADVANCED_DATAPATH), HttpLoadBalancing, the Gateway API and
+# Managed Service for Prometheus; a Standard one has Workload Identity only with
+# --workload-pool, Dataplane V2 only with --enable-dataplane-v2 (else LEGACY_DATAPATH and
+# no network policy enforcement), the Gateway API only with --gateway-api.
+
 @gcloud("container clusters create-auto", "location region labels", mutating=True, api=GKE)
 def _(c):
     if cluster_location(c).count("-") != 1:
         raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Autopilot clusters must be regional clusters.")
     c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING", autopilot={"enabled": True},
-          workloadPool=f"{c.project}.svc.id.goog", subnetwork="default",
+          workloadIdentityConfig={"workloadPool": f"{c.project}.svc.id.goog"}, subnetwork="default",
+          addonsConfig={"httpLoadBalancing": {}},
+          networkConfig={"datapathProvider": "ADVANCED_DATAPATH",
+                         "gatewayApiConfig": {"channel": "CHANNEL_STANDARD"}},
+          monitoringConfig={"managedPrometheusConfig": {"enabled": True}},
           **({"resourceLabels": parse_labels(c.flags["labels"])} if "labels" in c.flags else {}))
 
 
-@gcloud("container clusters create", "location region zone labels workload-pool release-channel gateway-api",
-        mutating=True, api=GKE)
+@gcloud("container clusters create", "location region zone labels workload-pool release-channel gateway-api "
+        "enable-dataplane-v2 enable-managed-prometheus", mutating=True, api=GKE)
 def _(c):
-    c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING",
-          workloadPool=c.flags.get("workload-pool", ""), subnetwork="default",
+    channels = {"standard": "CHANNEL_STANDARD", "disabled": "CHANNEL_DISABLED"}
+    network = {"datapathProvider": "ADVANCED_DATAPATH" if "enable-dataplane-v2" in c.flags
+               else "LEGACY_DATAPATH"}
+    if "gateway-api" in c.flags:
+        if c.flags["gateway-api"] not in channels:
+            raise Fail(f"ERROR: ({c.name}) argument --gateway-api: Invalid choice: "
+                       f"'{c.flags['gateway-api']}'.", 2)
+        network["gatewayApiConfig"] = {"channel": channels[c.flags["gateway-api"]]}
+    pool = c.flags.get("workload-pool")
+    c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING", subnetwork="default",
+          addonsConfig={"httpLoadBalancing": {}}, networkConfig=network,
+          monitoringConfig={"managedPrometheusConfig": {
+              "enabled": "enable-managed-prometheus" in c.flags}},
+          **({"workloadIdentityConfig": {"workloadPool": pool}} if pool else {}),
           **({"resourceLabels": parse_labels(c.flags["labels"])} if "labels" in c.flags else {}))
 
 
@@ -922,6 +945,51 @@ def _(c):
 @gcloud("compute addresses delete", "region global", mutating=True, api=COMPUTE)
 def _(c):
     c.remove("address", address_key(c))
+
+
+# --- SSL policies, global or regional (keyed like addresses), in the shape of the Compute
+# Engine API's SslPolicy: `profile` COMPATIBLE | MODERN | RESTRICTED | CUSTOM and
+# `minTlsVersion` TLS_1_0 … TLS_1_3 (COMPATIBLE and TLS_1_0 by default).
+
+SSL_PROFILES = ("COMPATIBLE", "MODERN", "RESTRICTED", "CUSTOM")
+TLS_VERSIONS = {"1.0": "TLS_1_0", "1.1": "TLS_1_1", "1.2": "TLS_1_2", "1.3": "TLS_1_3"}
+
+
+def ssl_policy_settings(c, found):
+    if "profile" in c.flags:
+        if c.flags["profile"] not in SSL_PROFILES:
+            raise Fail(f"ERROR: ({c.name}) argument --profile: Invalid choice: '{c.flags['profile']}'.", 2)
+        found["profile"] = c.flags["profile"]
+    if "min-tls-version" in c.flags:
+        if c.flags["min-tls-version"] not in TLS_VERSIONS:
+            raise Fail(f"ERROR: ({c.name}) argument --min-tls-version: Invalid choice: "
+                       f"'{c.flags['min-tls-version']}'.", 2)
+        found["minTlsVersion"] = TLS_VERSIONS[c.flags["min-tls-version"]]
+
+
+@gcloud("compute ssl-policies describe", "region global", api=COMPUTE)
+def _(c):
+    c.value(c.need("ssl-policy", address_key(c)))
+
+
+@gcloud("compute ssl-policies create", "region global profile min-tls-version description",
+        mutating=True, api=COMPUTE)
+def _(c):
+    found = {"name": c.arg(), "profile": "COMPATIBLE", "minTlsVersion": "TLS_1_0",
+             **({"description": c.flags["description"]} if "description" in c.flags else {})}
+    ssl_policy_settings(c, found)
+    c.add("ssl-policy", address_key(c), **found)
+
+
+@gcloud("compute ssl-policies update", "region global profile min-tls-version", mutating=True,
+        api=COMPUTE)
+def _(c):
+    ssl_policy_settings(c, c.need("ssl-policy", address_key(c)))
+
+
+@gcloud("compute ssl-policies delete", "region global", mutating=True, api=COMPUTE)
+def _(c):
+    c.remove("ssl-policy", address_key(c))
 
 
 # --- Certificate Manager: a resource lives at a location, `global` unless --location
