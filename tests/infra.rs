@@ -258,6 +258,15 @@ fn autopilot_cluster(project: &str) -> Value {
     })
 }
 
+/// A Standard cluster with what a bundle needs (zonal clusters are Standard): its nodes
+/// pull images as the Compute Engine default service account.
+fn standard_cluster(project: &str) -> Value {
+    let mut cluster = autopilot_cluster(project);
+    cluster["autopilot"] = json!({"enabled": false});
+    cluster["nodeConfig"] = json!({"serviceAccount": "default"});
+    cluster
+}
+
 /// A bundle written into a temporary directory, with the fakes and an empty project.
 struct Sandbox {
     dir: TempDir,
@@ -330,7 +339,14 @@ impl Sandbox {
         } else {
             // A cluster: its API is on.
             vec![
-                (self.cluster_key(), autopilot_cluster(&plan.project)),
+                (
+                    self.cluster_key(),
+                    if plan.zonal_cluster {
+                        standard_cluster(&plan.project)
+                    } else {
+                        autopilot_cluster(&plan.project)
+                    },
+                ),
                 ("service container.googleapis.com".into(), json!({})),
             ]
         };
@@ -674,6 +690,7 @@ impl Sandbox {
         all.extend(
             plan.puller_email
                 .iter()
+                .chain(&plan.builder_email)
                 .map(|e| format!("service-account {e}")),
         );
         if plan.build_image {
@@ -700,6 +717,8 @@ impl Sandbox {
                 gateway.dns_authorization
             ));
             all.insert(format!("certificate {at}{}", gateway.certificate));
+            let location = gateway.region.as_deref().unwrap_or("global");
+            all.insert(format!("ssl-policy {location}/{}", gateway.ssl_policy));
             if let (Some(map), Some(entry)) =
                 (&gateway.certificate_map, &gateway.certificate_map_entry)
             {
@@ -758,6 +777,45 @@ impl Sandbox {
                 on,
                 "roles/artifactregistry.reader".into(),
                 format!("serviceAccount:{puller}"),
+                String::new(),
+            ]);
+        }
+        // The builder: the staged source and its logs in the bucket, the image's repository
+        // (or the project's gcr.io repository, created on push).
+        if let Some(builder) = &plan.builder_email {
+            let member = format!("serviceAccount:{builder}");
+            for role in ["roles/storage.objectViewer", "roles/storage.objectCreator"] {
+                grants.insert([
+                    format!("bucket {}", plan.bucket),
+                    role.into(),
+                    member.clone(),
+                    String::new(),
+                ]);
+            }
+            grants.insert(match &plan.repository {
+                Some(repository) => [
+                    format!("repository {}/{repository}", plan.region),
+                    "roles/artifactregistry.writer".into(),
+                    member,
+                    String::new(),
+                ],
+                None => [
+                    format!("project {}", plan.project),
+                    "roles/artifactregistry.createOnPushWriter".into(),
+                    member,
+                    String::new(),
+                ],
+            });
+        }
+        // The nodes of a Standard (zonal) cluster pull the image as the Compute Engine
+        // default service account: it may read the stack's repository.
+        if let (true, true, Some(repository)) =
+            (plan.zonal_cluster, plan.build_image, &plan.repository)
+        {
+            grants.insert([
+                format!("repository {}/{repository}", plan.region),
+                "roles/artifactregistry.reader".into(),
+                "serviceAccount:123456789012-compute@developer.gserviceaccount.com".into(),
                 String::new(),
             ]);
         }
@@ -1956,6 +2014,126 @@ fn a_zonal_cluster_is_created_with_dataplane_v2() {
         "acme-ml-dev.svc.id.goog"
     );
     assert!(!run.stdout.contains("warning"), "{}", run.stdout);
+}
+
+/// In a hardened project the default build account has no roles (the fake refuses a
+/// build without its own account): Cloud Build runs as the stack's builder, which holds
+/// exactly what the build needs, on this stack's resources only: the staged source and the
+/// logs in the bucket, and the image's repository. `destroy` revokes it all.
+#[test]
+fn the_image_is_built_by_a_builder_holding_only_what_the_build_needs() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let plan = &sandbox.plan;
+    let builder = plan.builder_email.clone().unwrap();
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 0, "{}", run.transcript);
+    let build = run
+        .calls
+        .iter()
+        .find(|call| call.argv.starts_with(&["builds".into(), "submit".into()]))
+        .unwrap();
+    for flag in [
+        format!("--service-account=projects/acme-ml-prod/serviceAccounts/{builder}"),
+        "--gcs-log-dir=gs://acme-ml-prod-mlflow/cloudbuild-logs".to_owned(),
+    ] {
+        assert!(build.argv.contains(&flag), "{flag}: {:?}", build.argv);
+    }
+    let member = format!("serviceAccount:{builder}");
+    let held: BTreeSet<(String, String)> = sandbox.state()["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b[2] == member.as_str())
+        .map(|b| {
+            (
+                b[0].as_str().unwrap().to_owned(),
+                b[1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        held,
+        BTreeSet::from([
+            (
+                "bucket acme-ml-prod-mlflow".into(),
+                "roles/storage.objectViewer".into()
+            ),
+            (
+                "bucket acme-ml-prod-mlflow".into(),
+                "roles/storage.objectCreator".into()
+            ),
+            (
+                "repository europe-west3/mlflow".into(),
+                "roles/artifactregistry.writer".into()
+            ),
+        ])
+    );
+    let destroy = sandbox.infra(&["destroy", "--yes"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.transcript);
+    let left = sandbox.state()["bindings"].to_string();
+    assert!(!left.contains(&builder), "{left}");
+    assert!(
+        sandbox.state()["resources"]
+            .get(format!("service-account {builder}"))
+            .is_none()
+    );
+}
+
+/// The nodes of a Standard cluster pull the image as their own service account (the
+/// Compute Engine default one): it may read the stack's repository, and nothing else;
+/// `destroy` revokes what `apply` granted. A grant that was there before is adopted and
+/// stays. An Autopilot cluster's nodes are left alone.
+#[test]
+fn the_nodes_of_a_standard_cluster_may_read_the_repository_only() {
+    let nodes = "serviceAccount:123456789012-compute@developer.gserviceaccount.com";
+    let node_grants = |sandbox: &Sandbox| -> Vec<String> {
+        sandbox.state()["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b[2] == nodes)
+            .map(|b| format!("{} {}", b[0].as_str().unwrap(), b[1].as_str().unwrap()))
+            .collect()
+    };
+    let zonal = repo().join("tests/fixtures/good/zonal-cluster.toml");
+    let sandbox = Sandbox::new(&zonal);
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 0, "{}", run.transcript);
+    assert_eq!(
+        node_grants(&sandbox),
+        ["repository europe-west1/mlflow roles/artifactregistry.reader"]
+    );
+    let destroy = sandbox.infra(&["destroy", "--yes"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.transcript);
+    assert!(node_grants(&sandbox).is_empty());
+
+    // Granted by hand before: adopted, kept by destroy.
+    let sandbox = Sandbox::new(&zonal);
+    let first = sandbox.infra(&["apply", "services", "service-account", "registry"]);
+    assert_eq!(first.code, 0, "{}", first.transcript);
+    let mut state = sandbox.state();
+    state["bindings"].as_array_mut().unwrap().push(json!([
+        "repository europe-west1/mlflow",
+        "roles/artifactregistry.reader",
+        nodes,
+        ""
+    ]));
+    fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 0, "{}", run.transcript);
+    assert!(
+        run.result("node-pull").starts_with("adopted"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(sandbox.infra(&["destroy", "--yes"]).code, 0);
+    assert_eq!(node_grants(&sandbox).len(), 1);
+
+    // Autopilot: nothing granted.
+    let sandbox = Sandbox::new(&stack("example"));
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 0, "{}", run.transcript);
+    assert!(node_grants(&sandbox).is_empty());
 }
 
 /// No password, key or token is ever a command argument: the database password reaches

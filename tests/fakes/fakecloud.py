@@ -314,6 +314,12 @@ def check_member(c, member):
     if who.endswith(".iam.gserviceaccount.com"):
         c.need("service-account", who,
                f"ERROR: ({c.name}) INVALID_ARGUMENT: Service account {who} does not exist.")
+    elif who.endswith("-compute@developer.gserviceaccount.com"):
+        # The Compute Engine default service account: it exists once the Compute Engine
+        # API is (GKE enables it), under the project's number.
+        if (who != f"{PROJECT_NUMBER}-compute@developer.gserviceaccount.com"
+                or not ({f"service {COMPUTE}", f"service {GKE}"} & set(c.state["resources"]))):
+            raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Service account {who} does not exist.")
     elif ".svc.id.goog[" in who:
         # The Workload Identity pool exists once the project has a GKE cluster with it (an
         # Autopilot cluster always has it, a Standard one with --workload-pool).
@@ -767,7 +773,54 @@ def _(c):
         c.remove("image", image)
 
 
-@gcloud("builds submit", "tag region gcs-source-staging-dir", mutating=True, api=BUILD)
+def has_role(c, resource, role, member):
+    return any(b[:3] == [resource, role, member] and not b[3] for b in c.state["bindings"])
+
+
+def build_identity(c, image, staging_bucket):
+    """The service account the build runs as, with what it needs. The project is a hardened
+    one: the default build account (the Compute Engine default service account since 2024)
+    has no roles, so only a build with its own account, allowed to read the staged source,
+    write its logs and push the image, succeeds
+    (https://cloud.google.com/build/docs/cloud-build-service-account-updates). Such a build
+    must name where its logs go
+    (https://cloud.google.com/build/docs/securing-builds/configure-user-specified-service-accounts)."""
+    account = c.flags.get("service-account")
+    if account is None:
+        raise Fail(f"ERROR: ({c.name}) PERMISSION_DENIED: The caller does not have permission: "
+                   f"the default build service account of {c.project} has no roles "
+                   "(organization policy iam.automaticIamGrantsForDefaultServiceAccounts)")
+    prefix = f"projects/{c.project}/serviceAccounts/"
+    if not account.startswith(prefix):
+        raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: invalid service account "
+                   f"{account}: expected {prefix}EMAIL", 2)
+    email = account[len(prefix):]
+    c.need("service-account", email,
+           f"ERROR: ({c.name}) INVALID_ARGUMENT: service account {email} does not exist")
+    log_dir = c.flags.get("gcs-log-dir")
+    if log_dir is None:
+        raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: if 'build.service_account' is specified, "
+                   "the build must either (a) specify 'build.logs_bucket', (b) use the "
+                   "REGIONAL_USER_OWNED_BUCKET build.options.default_logs_bucket_behavior option, "
+                   "or (c) use either CLOUD_LOGGING_ONLY / NONE logging options")
+    if not log_dir.startswith("gs://"):
+        raise Fail(f"ERROR: ({c.name}) --gcs-log-dir must be a gs:// URL", 2)
+    member = f"serviceAccount:{email}"
+    log_bucket = log_dir[len("gs://"):].split("/", 1)[0]
+    repository = image_repository(image)
+    needs = [(f"bucket {staging_bucket}", "roles/storage.objectViewer", "read the source"),
+             (f"bucket {log_bucket}", "roles/storage.objectCreator", "write the logs"),
+             (f"repository {repository}", "roles/artifactregistry.writer", "push the image")
+             if repository else
+             (f"project {c.project}", "roles/artifactregistry.createOnPushWriter", "push the image")]
+    for resource, role, what in needs:
+        if not has_role(c, resource, role, member):
+            raise Fail(f"ERROR: ({c.name}) PERMISSION_DENIED: {email} cannot {what}: "
+                       f"no {role} on {resource}")
+
+
+@gcloud("builds submit", "tag region gcs-source-staging-dir service-account gcs-log-dir",
+        mutating=True, api=BUILD)
 def _(c):
     source, image = c.arg(), c.flag("tag")
     if "gcs-source-staging-dir" not in c.flags:
@@ -784,6 +837,7 @@ def _(c):
     if repository:
         c.need("repository", repository,
                f"ERROR: ({c.name}) name unknown: Repository {repository} not found")
+    build_identity(c, image, staging_bucket)
     c.add("image", image)
     c.state["resources"][f"object {staging[len('gs://'):].rstrip('/')}/source.tgz"] = {}
 
@@ -840,6 +894,7 @@ def _(c):
         network["gatewayApiConfig"] = {"channel": channels[c.flags["gateway-api"]]}
     pool = c.flags.get("workload-pool")
     c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING", subnetwork="default",
+          nodeConfig={"serviceAccount": c.flags.get("service-account", "default")},
           addonsConfig={"httpLoadBalancing": {}}, networkConfig=network,
           monitoringConfig={"managedPrometheusConfig": {
               "enabled": "enable-managed-prometheus" in c.flags}},
@@ -934,12 +989,15 @@ def _(c):
         c.value({"account": "platform@acme.example", "status": "ACTIVE"})
 
 
+PROJECT_NUMBER = "123456789012"
+
+
 @gcloud("projects describe")
 def _(c):
     if c.arg() != c.project or c.get("project", "missing") is not None:
         raise Fail(f"ERROR: ({c.name}) You do not have permission to access projects instance "
                    f"[{c.arg()}] (or it may not exist)")
-    c.value({"projectId": c.arg(), "lifecycleState": "ACTIVE"})
+    c.value({"projectId": c.arg(), "projectNumber": PROJECT_NUMBER, "lifecycleState": "ACTIVE"})
 
 
 @gcloud("compute addresses delete", "region global", mutating=True, api=COMPUTE)
