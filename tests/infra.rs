@@ -591,7 +591,8 @@ impl Sandbox {
         self.every_step("created")
     }
 
-    /// Every step with RESULT, but for a cluster the stack does not create (adopted).
+    /// Every step with RESULT, but for a cluster the stack does not create (adopted) and
+    /// the nodes of an Autopilot cluster, which are left alone (nothing to create).
     fn every_step(&self, result: &str) -> Vec<(String, String)> {
         self.plan
             .steps
@@ -599,6 +600,12 @@ impl Sandbox {
             .map(|step| {
                 let result = if *step == "cluster" && !self.plan.create_cluster {
                     "adopted"
+                } else if *step == "node-pull" && !self.plan.zonal_cluster {
+                    match result {
+                        "created" => "exists",
+                        "create" => "ok",
+                        other => other,
+                    }
                 } else {
                     result
                 };
@@ -1369,6 +1376,8 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
                 "cluster" if !plan.create_cluster => "kept (not created by infra.sh)",
                 "cluster" => "kept (--delete-cluster removes it)",
                 "secrets" if plan.k8s_secrets.is_empty() => "absent",
+                // An Autopilot cluster's nodes got nothing.
+                "node-pull" if !plan.zonal_cluster => "absent",
                 "backup" => "absent",
                 _ => "deleted",
             };
@@ -1491,6 +1500,7 @@ fn subject(call: &Call) -> Option<String> {
         }
         ["container", "clusters", "create-auto" | "delete", name] => format!("cluster {name}"),
         ["compute", "addresses", "create" | "delete", name] => format!("address {name}"),
+        ["compute", "ssl-policies", "create" | "delete", name] => format!("ssl-policy {name}"),
         ["apply"] => format!(
             "k8s {}",
             call.note.strip_prefix("stdin: ")?.split(' ').next()?
@@ -1969,7 +1979,7 @@ fn a_cluster_without_network_policy_enforcement_warns() {
     assert_eq!(plan.code, 0, "{}", plan.transcript);
     assert!(
         plan.stdout.contains(&format!(
-            "[12/14] cluster: adopted\n    adopted: GKE cluster mlflow (not created by infra.sh: \
+            "] cluster: adopted\n    adopted: GKE cluster mlflow (not created by infra.sh: \
              left as it is)\n{warning}"
         )),
         "{}",
@@ -2314,7 +2324,7 @@ fn a_version_bump_takes_a_backup_first() {
     assert_eq!(run.code, 2);
     assert!(
         run.stdout.contains(
-            "[9/14] backup: update\n    update mlflow-version: 3_17_2 → 3_17_3 (an on-demand backup of mlflow-db first)\n"
+            "[9/15] backup: update\n    update mlflow-version: 3_17_2 → 3_17_3 (an on-demand backup of mlflow-db first)\n"
         ),
         "{}",
         run.stdout
@@ -2714,7 +2724,9 @@ fn iam_to_password() {
 fn an_image_built_elsewhere_is_adopted() {
     let sandbox = Sandbox::new(&stack("example"));
     // The registry's API and repository, with the tag pushed into it by someone else.
-    sandbox.infra(&["apply", "services", "registry"]).ok();
+    sandbox
+        .infra(&["apply", "services", "service-account", "registry"])
+        .ok();
     let image = format!("image {}", sandbox.plan.image);
     sandbox.seed(&image, json!({}));
     let adopted = format!(
