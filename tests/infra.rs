@@ -890,9 +890,12 @@ fn plan_is_a_read_only_diff() {
             .collect();
         assert_eq!(run.results(), expected, "{context}\n{}", run.stdout);
         let adopted = usize::from(sandbox.plan.gke && !sandbox.plan.create_cluster);
+        // The nodes of an Autopilot cluster are left alone: nothing to create.
+        let unchanged =
+            usize::from(sandbox.plan.steps.contains(&"node-pull") && !sandbox.plan.zonal_cluster);
         let summary = format!(
-            "Plan: {} to create, 0 to update, {adopted} adopted, 0 unchanged.\n",
-            sandbox.plan.steps.len() - adopted
+            "Plan: {} to create, 0 to update, {adopted} adopted, {unchanged} unchanged.\n",
+            sandbox.plan.steps.len() - adopted - unchanged
         );
         assert!(run.stdout.ends_with(&summary), "{context}\n{}", run.stdout);
 
@@ -1713,9 +1716,15 @@ fn pre_existing_resources_are_adopted_and_survive_destroy() {
         ("service-account", "service account research-mlflow-server@"),
         ("cluster", "GKE cluster ml-platform"),
     ] {
+        // The service-account step creates the builder's account beside the adopted one.
+        let result = if step == "service-account" {
+            "create"
+        } else {
+            "adopted"
+        };
         assert!(
             run.results()
-                .contains(&(step.to_owned(), "adopted".to_owned())),
+                .contains(&(step.to_owned(), result.to_owned())),
             "{step}\n{}",
             run.stdout
         );
@@ -1773,13 +1782,15 @@ fn pre_existing_resources_are_adopted_and_survive_destroy() {
             "{step}: {results:?}"
         );
     }
+    // The server's account stays (checked above); the builder's, created by the stack, goes.
     assert!(
-        results.contains(&(
-            "service-account".to_owned(),
-            format!("kept ({} was not created by infra.sh)", plan.server_email)
-        )),
+        results.contains(&("service-account".to_owned(), "deleted".to_owned())),
         "{results:?}"
     );
+    assert!(!sandbox.resources().contains(&format!(
+        "service-account {}",
+        plan.builder_email.as_ref().unwrap()
+    )));
     // What this stack created in them goes: its database, user and bindings.
     assert!(
         !sandbox
@@ -2136,8 +2147,17 @@ fn the_nodes_of_a_standard_cluster_may_read_the_repository_only() {
         "{}",
         run.stdout
     );
-    assert_eq!(sandbox.infra(&["destroy", "--yes"]).code, 0);
-    assert_eq!(node_grants(&sandbox).len(), 1);
+    // Not revoked (the repository, this stack's, goes with its policy all the same).
+    let destroy = sandbox.infra(&["destroy", "--yes"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.transcript);
+    assert!(
+        !destroy.calls.iter().any(|call| call
+            .argv
+            .contains(&"remove-iam-policy-binding".to_owned())
+            && call.argv.contains(&format!("--member={nodes}"))),
+        "{}",
+        destroy.transcript
+    );
 
     // Autopilot: nothing granted.
     let sandbox = Sandbox::new(&stack("example"));
