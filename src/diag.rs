@@ -16,6 +16,7 @@ use crate::source::Source;
 /// Every rule code a diagnostic can carry. A test checks that each one is covered by a
 /// fixture and that no other code is emitted.
 pub const CODES: &[&str] = &[
+    "basic-auth-in-clear-text",
     "conflicting-options",
     "connection-budget",
     "default-namespace",

@@ -85,6 +85,23 @@ macro_rules! explanations {
 }
 
 explanations! {
+"basic-auth-in-clear-text" {
+"MLflow's basic auth sends the user's name and password with every request, readable by
+anyone on the path unless the connection is encrypted. On gke a `load-balancer` is a
+passthrough Network Load Balancer: plain HTTP from the client to the pod, across the
+internet, whatever `allow` says about who may connect. A gateway terminates HTTPS with a
+Google-managed certificate and refuses TLS below 1.2.",
+"[expose]
+type = \"load-balancer\"
+allow = [\"203.0.113.0/24\"]
+
+[auth]
+kind = \"basic\"",
+"Use `[expose] type = \"gateway\"` with `host = \"mlflow.acme.example\"` (HTTPS), keeping
+`kind = \"basic\"` or moving to `kind = \"iap\"`; or remove `type` and reach the server with
+`kubectl port-forward`. On `environment = \"local\"` a load balancer stays on the LAN and
+is allowed."
+}
 "conflicting-options" {
 "Two settings that cannot hold together, where one would be silently ignored: a database
 user with IAM auth (the user is then the server's service account), a repository with a

@@ -129,6 +129,8 @@ pub struct Gateway {
     /// The proxy-only subnet an internal gateway's proxies send from; set exactly when
     /// `scope` is [`ExposeScope::Internal`].
     pub proxy_subnet: Option<Cidr>,
+    /// Clients in other regions reach an internal gateway (never for an external one).
+    pub global_access: bool,
 }
 
 /// Who may use the server.

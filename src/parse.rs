@@ -221,6 +221,7 @@ impl Walker<'_> {
                 "host" => expose.host = self.string(entry, p),
                 "scope" => expose.scope = self.choice(entry, p),
                 "proxy_subnet" => expose.proxy_subnet = self.string(entry, p),
+                "global_access" => expose.global_access = self.boolean(entry, p),
                 _ => self.unknown_key(entry, p),
             }
         }

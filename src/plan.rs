@@ -66,6 +66,12 @@ pub mod names {
     pub fn puller_account(name: &DnsLabel) -> String {
         format!("{name}-puller")
     }
+
+    /// The Google service account Cloud Build runs the image build as.
+    #[must_use]
+    pub fn builder_account(name: &DnsLabel) -> String {
+        format!("{name}-builder")
+    }
 }
 
 /// Everything the emitters need, derived once.
@@ -105,6 +111,10 @@ pub struct Plan {
     pub server_email: String,
     pub puller_account: Option<String>,
     pub puller_email: Option<String>,
+    /// The service account Cloud Build runs as when `infra.sh` builds the image: it reads
+    /// the staged source and writes the build's logs in the bucket, and pushes the image.
+    pub builder_account: Option<String>,
+    pub builder_email: Option<String>,
     /// `PROJECT.svc.id.goog[NAMESPACE/KSA]`, the Workload Identity member (gke).
     pub workload_identity_member: Option<String>,
 
@@ -381,6 +391,10 @@ impl Plan {
         }
         if gke {
             steps.push("cluster");
+            // The nodes' own account may read the image's repository (the stack's own).
+            if build_image && registry_kind == "artifact-registry" {
+                steps.push("node-pull");
+            }
         }
         if static_ip.is_some() {
             steps.push("static-ip");
@@ -432,6 +446,13 @@ impl Plan {
                 format!(
                     "{}@{project}.iam.gserviceaccount.com",
                     names::puller_account(name)
+                )
+            }),
+            builder_account: build_image.then(|| names::builder_account(name)),
+            builder_email: build_image.then(|| {
+                format!(
+                    "{}@{project}.iam.gserviceaccount.com",
+                    names::builder_account(name)
                 )
             }),
             workload_identity_member: gke

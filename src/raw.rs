@@ -318,6 +318,10 @@ pub struct Expose {
     /// reach the server from it, so the NetworkPolicy admits it. Required with
     /// `scope = "internal"`; the subnet must exist.
     pub proxy_subnet: Field<String>,
+    /// Let clients in other regions of the VPC reach an internal gateway (its load
+    /// balancer's global access; `allowGlobalAccess` of its `GCPGatewayPolicy`). Default
+    /// `false`: only clients in the cluster's region. `scope = "internal"` only.
+    pub global_access: Field<bool>,
 }
 
 /// How the server is reached.

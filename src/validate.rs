@@ -304,6 +304,7 @@ impl Validator<'_> {
             raw.auth.as_ref(),
             expose_kind,
             raw.expose.as_ref().map(|e| &e.value),
+            environment,
         );
         self.auth_database_fits(raw, auth.as_ref());
         let server = server.map(|server| Self::default_pool_for_auth(raw, server, auth.as_ref()));
@@ -348,6 +349,24 @@ impl Validator<'_> {
                 );
         }
 
+        if let (Some(expose), Some(Environment::Gke), Some(Auth::Basic { .. })) =
+            (&expose, environment, &auth)
+            && expose.kind == ExposeType::LoadBalancer
+            && let Some(kind) = raw.auth.as_ref().and_then(|a| a.value.kind.as_ref())
+        {
+            let mut diagnostic = Diagnostic::error(
+                "basic-auth-in-clear-text",
+                kind.span.clone(),
+                "a `load-balancer` on gke sends MLflow's passwords across the internet in clear text",
+            )
+            .label("basic auth over plain HTTP")
+            .help("GKE's load balancer passes TCP through without TLS, so every request carries a password anyone on the path can read: use `[expose] type = \"gateway\"` with `host` (HTTPS with a Google-managed certificate), or `type = \"cluster-ip\"` and `kubectl port-forward`");
+            if let Some(field) = raw.expose.as_ref().and_then(|e| e.value.kind.as_ref()) {
+                diagnostic =
+                    diagnostic.related(field.span.clone(), "plain HTTP to a public address");
+            }
+            self.push(diagnostic);
+        }
         if let (Some(server), Some(Auth::Basic { .. })) = (&server, &auth)
             && server.metrics
             && let Some(field) = raw.server.as_ref().and_then(|s| s.value.metrics.as_ref())

@@ -68,6 +68,12 @@ const EXTRA: &[(&str, &str)] = &[
     ("conflicting-options-gcr-repository", "legacy-registry"),
     // The parser reads `allow` up to its depth limit: its value is not a list of strings.
     ("toml-syntax-deep-array", "wrong-type"),
+    // A load balancer on gke cannot carry basic auth (plain HTTP across the internet), so
+    // it has no sign-in, which is a warning.
+    ("load-balancer-host", "no-auth"),
+    ("load-balancer-host-internal-names", "no-auth"),
+    ("load-balancer-without-allow", "no-auth"),
+    ("load-balancer-without-allow-empty", "no-auth"),
 ];
 
 #[test]

@@ -315,6 +315,33 @@ fn elapsed_at(line: &str) -> Option<usize> {
     ok.then_some(at)
 }
 
+/// An Autopilot cluster as `gcloud container clusters describe` shows it: Workload
+/// Identity with the project's pool, GKE Dataplane V2, HttpLoadBalancing, the Gateway API
+/// and Managed Service for Prometheus, all on.
+fn autopilot_cluster(project: &str) -> Value {
+    json!({
+        "status": "RUNNING",
+        "subnetwork": "default",
+        "autopilot": {"enabled": true},
+        "workloadIdentityConfig": {"workloadPool": format!("{project}.svc.id.goog")},
+        "addonsConfig": {"httpLoadBalancing": {}},
+        "networkConfig": {
+            "datapathProvider": "ADVANCED_DATAPATH",
+            "gatewayApiConfig": {"channel": "CHANNEL_STANDARD"},
+        },
+        "monitoringConfig": {"managedPrometheusConfig": {"enabled": true}},
+    })
+}
+
+/// A Standard cluster with what a bundle needs (zonal clusters are Standard): its nodes
+/// pull images as the Compute Engine default service account.
+fn standard_cluster(project: &str) -> Value {
+    let mut cluster = autopilot_cluster(project);
+    cluster["autopilot"] = json!({"enabled": false});
+    cluster["nodeConfig"] = json!({"serviceAccount": "default"});
+    cluster
+}
+
 /// A bundle written into a temporary directory, with the fakes and an empty project.
 struct Sandbox {
     /// Before `dir`: the server stops before its directory goes.
@@ -397,7 +424,11 @@ impl Sandbox {
             vec![
                 (
                     self.cluster_key(),
-                    json!({"status": "RUNNING", "workloadPool": format!("{}.svc.id.goog", plan.project), "subnetwork": "default"}),
+                    if plan.zonal_cluster {
+                        standard_cluster(&plan.project)
+                    } else {
+                        autopilot_cluster(&plan.project)
+                    },
                 ),
                 ("service container.googleapis.com".into(), json!({})),
             ]
@@ -643,7 +674,8 @@ impl Sandbox {
         self.every_step("created")
     }
 
-    /// Every step with RESULT, but for a cluster the stack does not create (adopted).
+    /// Every step with RESULT, but for a cluster the stack does not create (adopted) and
+    /// the nodes of an Autopilot cluster, which are left alone (nothing to create).
     fn every_step(&self, result: &str) -> Vec<(String, String)> {
         self.plan
             .steps
@@ -651,6 +683,12 @@ impl Sandbox {
             .map(|step| {
                 let result = if *step == "cluster" && !self.plan.create_cluster {
                     "adopted"
+                } else if *step == "node-pull" && !self.plan.zonal_cluster {
+                    match result {
+                        "created" => "exists",
+                        "create" => "ok",
+                        other => other,
+                    }
                 } else {
                     result
                 };
@@ -742,6 +780,7 @@ impl Sandbox {
         all.extend(
             plan.puller_email
                 .iter()
+                .chain(&plan.builder_email)
                 .map(|e| format!("service-account {e}")),
         );
         if plan.build_image {
@@ -768,6 +807,8 @@ impl Sandbox {
                 gateway.dns_authorization
             ));
             all.insert(format!("certificate {at}{}", gateway.certificate));
+            let location = gateway.region.as_deref().unwrap_or("global");
+            all.insert(format!("ssl-policy {location}/{}", gateway.ssl_policy));
             if let (Some(map), Some(entry)) =
                 (&gateway.certificate_map, &gateway.certificate_map_entry)
             {
@@ -826,6 +867,45 @@ impl Sandbox {
                 on,
                 "roles/artifactregistry.reader".into(),
                 format!("serviceAccount:{puller}"),
+                String::new(),
+            ]);
+        }
+        // The builder: the staged source and its logs in the bucket, the image's repository
+        // (or the project's gcr.io repository, created on push).
+        if let Some(builder) = &plan.builder_email {
+            let member = format!("serviceAccount:{builder}");
+            for role in ["roles/storage.objectViewer", "roles/storage.objectCreator"] {
+                grants.insert([
+                    format!("bucket {}", plan.bucket),
+                    role.into(),
+                    member.clone(),
+                    String::new(),
+                ]);
+            }
+            grants.insert(match &plan.repository {
+                Some(repository) => [
+                    format!("repository {}/{repository}", plan.region),
+                    "roles/artifactregistry.writer".into(),
+                    member,
+                    String::new(),
+                ],
+                None => [
+                    format!("project {}", plan.project),
+                    "roles/artifactregistry.createOnPushWriter".into(),
+                    member,
+                    String::new(),
+                ],
+            });
+        }
+        // The nodes of a Standard (zonal) cluster pull the image as the Compute Engine
+        // default service account: it may read the stack's repository.
+        if let (true, true, Some(repository)) =
+            (plan.zonal_cluster, plan.build_image, &plan.repository)
+        {
+            grants.insert([
+                format!("repository {}/{repository}", plan.region),
+                "roles/artifactregistry.reader".into(),
+                "serviceAccount:123456789012-compute@developer.gserviceaccount.com".into(),
                 String::new(),
             ]);
         }
@@ -893,9 +973,12 @@ fn plan_is_a_read_only_diff() {
             .collect();
         assert_eq!(run.results(), expected, "{context}\n{}", run.stdout);
         let adopted = usize::from(sandbox.plan.gke && !sandbox.plan.create_cluster);
+        // The nodes of an Autopilot cluster are left alone: nothing to create.
+        let unchanged =
+            usize::from(sandbox.plan.steps.contains(&"node-pull") && !sandbox.plan.zonal_cluster);
         let summary = format!(
-            "Plan: {} to create, 0 to update, {adopted} adopted, 0 unchanged.\n",
-            sandbox.plan.steps.len() - adopted
+            "Plan: {} to create, 0 to update, {adopted} adopted, {unchanged} unchanged.\n",
+            sandbox.plan.steps.len() - adopted - unchanged
         );
         assert!(run.stdout.ends_with(&summary), "{context}\n{}", run.stdout);
 
@@ -1379,6 +1462,8 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
                 "cluster" if !plan.create_cluster => "kept (not created by infra.sh)",
                 "cluster" => "kept (--delete-cluster removes it)",
                 "secrets" if plan.k8s_secrets.is_empty() => "absent",
+                // An Autopilot cluster's nodes got nothing.
+                "node-pull" if !plan.zonal_cluster => "absent",
                 "backup" => "absent",
                 _ => "deleted",
             };
@@ -1501,6 +1586,7 @@ fn subject(call: &Call) -> Option<String> {
         }
         ["container", "clusters", "create-auto" | "delete", name] => format!("cluster {name}"),
         ["compute", "addresses", "create" | "delete", name] => format!("address {name}"),
+        ["compute", "ssl-policies", "create" | "delete", name] => format!("ssl-policy {name}"),
         ["apply"] => format!(
             "k8s {}",
             call.note.strip_prefix("stdin: ")?.split(' ').next()?
@@ -1685,11 +1771,9 @@ fn pre_existing_resources_are_adopted_and_survive_destroy() {
     for service in &plan.services {
         sandbox.seed(&format!("service {service}"), json!({}));
     }
-    sandbox.seed(
-        &cluster,
-        json!({"name": "ml-platform", "status": "RUNNING",
-               "workloadPool": "acme-ml-prod.svc.id.goog"}),
-    );
+    let mut existing = autopilot_cluster(&plan.project);
+    existing["name"] = json!("ml-platform");
+    sandbox.seed(&cluster, existing);
     sandbox.seed(
         &bucket,
         json!({"name": plan.bucket, "location": "EU", "uniform_bucket_level_access": false,
@@ -1715,9 +1799,15 @@ fn pre_existing_resources_are_adopted_and_survive_destroy() {
         ("service-account", "service account research-mlflow-server@"),
         ("cluster", "GKE cluster ml-platform"),
     ] {
+        // The service-account step creates the builder's account beside the adopted one.
+        let result = if step == "service-account" {
+            "create"
+        } else {
+            "adopted"
+        };
         assert!(
             run.results()
-                .contains(&(step.to_owned(), "adopted".to_owned())),
+                .contains(&(step.to_owned(), result.to_owned())),
             "{step}\n{}",
             run.stdout
         );
@@ -1775,13 +1865,15 @@ fn pre_existing_resources_are_adopted_and_survive_destroy() {
             "{step}: {results:?}"
         );
     }
+    // The server's account stays (checked above); the builder's, created by the stack, goes.
     assert!(
-        results.contains(&(
-            "service-account".to_owned(),
-            format!("kept ({} was not created by infra.sh)", plan.server_email)
-        )),
+        results.contains(&("service-account".to_owned(), "deleted".to_owned())),
         "{results:?}"
     );
+    assert!(!sandbox.resources().contains(&format!(
+        "service-account {}",
+        plan.builder_email.as_ref().unwrap()
+    )));
     // What this stack created in them goes: its database, user and bindings.
     assert!(
         !sandbox
@@ -1916,6 +2008,245 @@ fn a_missing_cluster_fails_before_any_mutation() {
         run.mutating()
     );
     assert_eq!(run.stdout, "");
+}
+
+/// An existing cluster without what the bundle needs (Workload Identity's pool, and for
+/// a gateway with metrics: HttpLoadBalancing, the Gateway API, Managed Service for
+/// Prometheus) stops `apply` in the preflight, naming each with the command that turns
+/// it on, before anything changes.
+#[test]
+fn a_cluster_without_the_needed_features_fails_before_any_mutation() {
+    let scratch = TempDir::new("cluster-features");
+    let team = changed_stack(
+        &scratch,
+        "team",
+        &[("[expose]", "[server]\nmetrics = true\n\n[expose]")],
+        "",
+    );
+    let sandbox = Sandbox::new(&team);
+    sandbox.seed(
+        &sandbox.cluster_key(),
+        json!({"status": "RUNNING", "subnetwork": "default",
+               "addonsConfig": {"httpLoadBalancing": {"disabled": true}},
+               "networkConfig": {"datapathProvider": "LEGACY_DATAPATH"},
+               "monitoringConfig": {"managedPrometheusConfig": {"enabled": false}}}),
+    );
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 1, "{}", run.transcript);
+    assert_eq!(
+        run.stderr,
+        "infra.sh: GKE cluster team-mlflow (europe-west3) lacks what this bundle needs; nothing was changed:\n  \
+         - Workload Identity with the pool acme-ml-prod.svc.id.goog (the server's Kubernetes \
+         ServiceAccount acts as its Google service account): gcloud container clusters update \
+         team-mlflow --location=europe-west3 --workload-pool=acme-ml-prod.svc.id.goog (and \
+         GKE_METADATA as the workload metadata of each node pool)\n  \
+         - the HttpLoadBalancing add-on (the Gateway controller runs on it): gcloud container \
+         clusters update team-mlflow --location=europe-west3 --update-addons=HttpLoadBalancing=ENABLED\n  \
+         - the Gateway API (the bundle's Gateway and HTTPRoute): gcloud container clusters \
+         update team-mlflow --location=europe-west3 --gateway-api=standard\n  \
+         - Managed Service for Prometheus (the bundle's PodMonitoring): gcloud container \
+         clusters update team-mlflow --location=europe-west3 --enable-managed-prometheus\n"
+    );
+    assert!(
+        run.calls.iter().all(|call| !call.mutating),
+        "{:#?}",
+        run.mutating()
+    );
+    assert_eq!(run.stdout, "");
+}
+
+/// A cluster that does not enforce NetworkPolicy (neither GKE Dataplane V2 nor network
+/// policy enforcement) is a warning, in `plan` and `apply`: the bundle still works, with
+/// its policy ignored. Each enforcer silences it.
+#[test]
+fn a_cluster_without_network_policy_enforcement_warns() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let mut cluster = autopilot_cluster("acme-ml-prod");
+    cluster["autopilot"] = json!({"enabled": false});
+    cluster["networkConfig"]["datapathProvider"] = json!("LEGACY_DATAPATH");
+    sandbox.seed(&sandbox.cluster_key(), cluster.clone());
+    let warning = "    warning: mlflow does not enforce NetworkPolicy (no GKE Dataplane V2, no network \
+        policy enforcement): the server's port is open to every pod; enable it with gcloud \
+        container clusters update mlflow --location=europe-west3 \
+        --update-addons=NetworkPolicy=ENABLED, then --enable-network-policy\n";
+    let plan = sandbox.infra(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.transcript);
+    assert!(
+        plan.stdout.contains(&format!(
+            "] cluster: adopted\n    adopted: GKE cluster mlflow (not created by infra.sh: \
+             left as it is)\n{warning}"
+        )),
+        "{}",
+        plan.stdout
+    );
+    let apply = sandbox.infra(&["apply", "cluster"]);
+    assert_eq!(apply.code, 0, "{}", apply.transcript);
+    assert!(apply.stdout.contains(warning), "{}", apply.stdout);
+    cluster["networkPolicy"] = json!({"enabled": true, "provider": "CALICO"});
+    sandbox.seed(&sandbox.cluster_key(), cluster);
+    let calico = sandbox.infra(&["apply", "cluster"]);
+    assert!(!calico.stdout.contains("warning"), "{}", calico.stdout);
+}
+
+/// A zonal cluster `infra.sh` creates is a Standard cluster with GKE Dataplane V2, so the
+/// bundle's NetworkPolicy is enforced, and with the project's Workload Identity pool.
+#[test]
+fn a_zonal_cluster_is_created_with_dataplane_v2() {
+    let sandbox = Sandbox::new(&repo().join("tests/fixtures/good/zonal-cluster.toml"));
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 0, "{}", run.transcript);
+    let create = run
+        .calls
+        .iter()
+        .find(|call| {
+            call.argv
+                .starts_with(&["container".into(), "clusters".into(), "create".into()])
+        })
+        .unwrap();
+    assert!(
+        create.argv.contains(&"--enable-dataplane-v2".to_owned()),
+        "{:?}",
+        create.argv
+    );
+    let cluster = &sandbox.state()["resources"][sandbox.cluster_key()];
+    assert_eq!(
+        cluster["networkConfig"]["datapathProvider"],
+        "ADVANCED_DATAPATH"
+    );
+    assert_eq!(
+        cluster["workloadIdentityConfig"]["workloadPool"],
+        "acme-ml-dev.svc.id.goog"
+    );
+    assert!(!run.stdout.contains("warning"), "{}", run.stdout);
+}
+
+/// In a hardened project the default build account has no roles (the fake refuses a
+/// build without its own account): Cloud Build runs as the stack's builder, which holds
+/// exactly what the build needs, on this stack's resources only: the staged source and the
+/// logs in the bucket, and the image's repository. `destroy` revokes it all.
+#[test]
+fn the_image_is_built_by_a_builder_holding_only_what_the_build_needs() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let plan = &sandbox.plan;
+    let builder = plan.builder_email.clone().unwrap();
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 0, "{}", run.transcript);
+    let build = run
+        .calls
+        .iter()
+        .find(|call| call.argv.starts_with(&["builds".into(), "submit".into()]))
+        .unwrap();
+    for flag in [
+        format!("--service-account=projects/acme-ml-prod/serviceAccounts/{builder}"),
+        "--gcs-log-dir=gs://acme-ml-prod-mlflow/cloudbuild-logs".to_owned(),
+    ] {
+        assert!(build.argv.contains(&flag), "{flag}: {:?}", build.argv);
+    }
+    let member = format!("serviceAccount:{builder}");
+    let held: BTreeSet<(String, String)> = sandbox.state()["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b[2] == member.as_str())
+        .map(|b| {
+            (
+                b[0].as_str().unwrap().to_owned(),
+                b[1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        held,
+        BTreeSet::from([
+            (
+                "bucket acme-ml-prod-mlflow".into(),
+                "roles/storage.objectViewer".into()
+            ),
+            (
+                "bucket acme-ml-prod-mlflow".into(),
+                "roles/storage.objectCreator".into()
+            ),
+            (
+                "repository europe-west3/mlflow".into(),
+                "roles/artifactregistry.writer".into()
+            ),
+        ])
+    );
+    let destroy = sandbox.infra(&["destroy", "--yes"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.transcript);
+    let left = sandbox.state()["bindings"].to_string();
+    assert!(!left.contains(&builder), "{left}");
+    assert!(
+        sandbox.state()["resources"]
+            .get(format!("service-account {builder}"))
+            .is_none()
+    );
+}
+
+/// The nodes of a Standard cluster pull the image as their own service account (the
+/// Compute Engine default one): it may read the stack's repository, and nothing else;
+/// `destroy` revokes what `apply` granted. A grant that was there before is adopted and
+/// stays. An Autopilot cluster's nodes are left alone.
+#[test]
+fn the_nodes_of_a_standard_cluster_may_read_the_repository_only() {
+    let nodes = "serviceAccount:123456789012-compute@developer.gserviceaccount.com";
+    let node_grants = |sandbox: &Sandbox| -> Vec<String> {
+        sandbox.state()["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b[2] == nodes)
+            .map(|b| format!("{} {}", b[0].as_str().unwrap(), b[1].as_str().unwrap()))
+            .collect()
+    };
+    let zonal = repo().join("tests/fixtures/good/zonal-cluster.toml");
+    let sandbox = Sandbox::new(&zonal);
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 0, "{}", run.transcript);
+    assert_eq!(
+        node_grants(&sandbox),
+        ["repository europe-west1/mlflow roles/artifactregistry.reader"]
+    );
+    let destroy = sandbox.infra(&["destroy", "--yes"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.transcript);
+    assert!(node_grants(&sandbox).is_empty());
+
+    // Granted by hand before: adopted, kept by destroy.
+    let sandbox = Sandbox::new(&zonal);
+    let first = sandbox.infra(&["apply", "services", "service-account", "registry"]);
+    assert_eq!(first.code, 0, "{}", first.transcript);
+    let mut state = sandbox.state();
+    state["bindings"].as_array_mut().unwrap().push(json!([
+        "repository europe-west1/mlflow",
+        "roles/artifactregistry.reader",
+        nodes,
+        ""
+    ]));
+    fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 0, "{}", run.transcript);
+    assert!(
+        run.result("node-pull").starts_with("adopted"),
+        "{}",
+        run.stdout
+    );
+    // Not revoked (the repository, this stack's, goes with its policy all the same).
+    let destroy = sandbox.infra(&["destroy", "--yes"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.transcript);
+    assert!(
+        !destroy.calls.iter().any(|call| call
+            .argv
+            .contains(&"remove-iam-policy-binding".to_owned())
+            && call.argv.contains(&format!("--member={nodes}"))),
+        "{}",
+        destroy.transcript
+    );
+
+    // Autopilot: nothing granted.
+    let sandbox = Sandbox::new(&stack("example"));
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 0, "{}", run.transcript);
+    assert!(node_grants(&sandbox).is_empty());
 }
 
 /// No password, key or token is ever a command argument: the database password reaches
@@ -2096,7 +2427,7 @@ fn a_version_bump_takes_a_backup_first() {
     assert_eq!(run.code, 2);
     assert!(
         run.stdout.contains(
-            "[9/14] backup: update\n    update mlflow-version: 3_17_2 → 3_17_3 (an on-demand backup of mlflow-db first)\n"
+            "[9/15] backup: update\n    update mlflow-version: 3_17_2 → 3_17_3 (an on-demand backup of mlflow-db first)\n"
         ),
         "{}",
         run.stdout
@@ -2496,7 +2827,9 @@ fn iam_to_password() {
 fn an_image_built_elsewhere_is_adopted() {
     let sandbox = Sandbox::new(&stack("example"));
     // The registry's API and repository, with the tag pushed into it by someone else.
-    sandbox.infra(&["apply", "services", "registry"]).ok();
+    sandbox
+        .infra(&["apply", "services", "service-account", "registry"])
+        .ok();
     let image = format!("image {}", sandbox.plan.image);
     sandbox.seed(&image, json!({}));
     let adopted = format!(

@@ -210,7 +210,7 @@ fn the_schedule_means_utc_on_every_cluster() {
 
 #[test]
 fn behind_basic_auth_the_collector_signs_in_as_the_admin_from_the_secret() {
-    let auth = "[expose]\ntype = \"load-balancer\"\nallow = [\"203.0.113.0/24\"]\n\
+    let auth = "[expose]\ntype = \"gateway\"\nhost = \"mlflow.acme.example\"\n\
                 [auth]\nkind = \"basic\"\n[gc]\n";
     let env = gc_container(&with(auth)).env.unwrap();
     let user = env
@@ -234,8 +234,8 @@ fn behind_basic_auth_the_collector_signs_in_as_the_admin_from_the_secret() {
     // Without basic auth, or when the collector deletes in the bucket itself, no credentials.
     for stack in [
         "[gc]\n",
-        "[server]\nserve_artifacts = false\n[expose]\ntype = \"load-balancer\"\n\
-         allow = [\"203.0.113.0/24\"]\n[auth]\nkind = \"basic\"\n[gc]\n",
+        "[server]\nserve_artifacts = false\n[expose]\ntype = \"gateway\"\n\
+         host = \"mlflow.acme.example\"\n[auth]\nkind = \"basic\"\n[gc]\n",
     ] {
         let env = gc_container(&with(stack)).env.unwrap();
         assert!(

@@ -811,14 +811,71 @@ fn memory_too_low_scales_with_the_workers() {
     }
 }
 
+// ---- basic auth in clear text
+
+/// Basic auth behind a load balancer on gke is plain HTTP across the internet: an error
+/// that offers a gateway, with or without `allow`; the same on a gateway, or on a local
+/// load balancer (the LAN), compiles.
+#[test]
+fn basic_auth_through_a_load_balancer_on_gke_is_an_error() {
+    let stack = |environment: &str, expose: &str| {
+        format!(
+            "{}\n[server]\nallowed_hosts = [\"mlflow.example.com\"]\n\n[expose]\n{expose}\n[auth]\nkind = \"basic\"\n",
+            GOOD.replace(
+                "environment = \"gke\"",
+                &format!("environment = \"{environment}\"")
+            )
+        )
+    };
+    let load_balancer = "type = \"load-balancer\"\nallow = [\"203.0.113.0/24\"]\n";
+    assert_eq!(
+        codes_of(&stack("gke", load_balancer)),
+        ["basic-auth-in-clear-text"]
+    );
+    assert_eq!(
+        codes_of(&stack(
+            "gke",
+            "type = \"load-balancer\"\nallow = [\"10.0.0.0/8\"]\nstatic_ip = true\n"
+        )),
+        ["basic-auth-in-clear-text"]
+    );
+    let source = mlflow_stack::source::Source::new("stack.toml", stack("gke", load_balancer));
+    let compiled = mlflow_stack::compile(&source);
+    assert!(compiled.bundle.is_none());
+    let help = compiled
+        .diagnostics
+        .iter()
+        .next()
+        .unwrap()
+        .help
+        .clone()
+        .unwrap();
+    assert!(help.contains("type = \"gateway\""), "{help}");
+    let none: [&str; 0] = [];
+    assert_eq!(
+        codes_of(&stack(
+            "gke",
+            "type = \"gateway\"\nhost = \"mlflow.example.com\"\n"
+        )),
+        none
+    );
+    assert_eq!(
+        codes_of(&stack("local", "type = \"load-balancer\"\n")),
+        none
+    );
+}
+
 // ---- load balancer host
 
 #[test]
 fn the_load_balancer_host_hint_fires_unless_a_client_name_is_allowed() {
+    // No sign-in (a warning of its own): basic auth through a load balancer on gke is an error.
     let lb = |hosts: &str, extra: &str| {
-        codes_of(&format!(
-            "{GOOD}\n[server]\nallowed_hosts = [{hosts}]\n\n[expose]\ntype = \"load-balancer\"\nallow = [\"203.0.113.0/24\"]\n{extra}\n[auth]\nkind = \"basic\"\n"
-        ))
+        let mut codes = codes_of(&format!(
+            "{GOOD}\n[server]\nallowed_hosts = [{hosts}]\n\n[expose]\ntype = \"load-balancer\"\nallow = [\"203.0.113.0/24\"]\n{extra}\n[auth]\nkind = \"none\"\n"
+        ));
+        assert_eq!(codes.pop(), Some("no-auth"));
+        codes
     };
     let hint = ["load-balancer-host"];
     let none: [&str; 0] = [];

@@ -1,9 +1,11 @@
 //! The GKE Gateway of a stack with `expose.type = "gateway"`, as typed structs of our own
 //! for the Gateway API and GKE custom resources: a Gateway with the class of its scope on
 //! the reserved address and the certificate of `host`, an HTTPRoute to the Service,
-//! one that redirects HTTP to HTTPS, a HealthCheckPolicy on `/health`, and a
+//! one that redirects HTTP to HTTPS, a HealthCheckPolicy on `/health`, a
 //! GCPBackendPolicy with a backend timeout for large uploads (and IAP when it signs
-//! users in). The conformance suite validates them against the CRDs' JSON Schemas.
+//! users in), and a GCPGatewayPolicy naming the SSL policy that refuses TLS below 1.2
+//! (and, for an internal gateway, whether other regions reach it). The conformance suite
+//! validates them against the CRDs' JSON Schemas.
 
 use std::collections::BTreeMap;
 
@@ -213,6 +215,35 @@ pub struct Iap {
     pub enabled: bool,
 }
 
+/// `networking.gke.io/v1` GCPGatewayPolicy: settings of the load balancer's frontend,
+/// attached to the Gateway
+/// (<https://cloud.google.com/kubernetes-engine/docs/how-to/configure-gateway-resources>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GcpGatewayPolicy {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    pub spec: GcpGatewayPolicySpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GcpGatewayPolicySpec {
+    pub default: GcpGatewayPolicyDefault,
+    pub target_ref: TargetRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GcpGatewayPolicyDefault {
+    /// The Compute Engine SSL policy of the target HTTPS proxy, by name.
+    pub ssl_policy: String,
+    /// Clients of every region reach a regional internal gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_global_access: Option<bool>,
+}
+
 fn service_ref(gateway: &GatewayPlan) -> TargetRef {
     TargetRef {
         group: String::new(),
@@ -365,6 +396,25 @@ fn backend_policy(plan: &Plan, gateway: &GatewayPlan) -> GcpBackendPolicy {
     }
 }
 
+fn gateway_policy(plan: &Plan, gateway: &GatewayPlan) -> GcpGatewayPolicy {
+    GcpGatewayPolicy {
+        api_version: GKE_NETWORKING.to_owned(),
+        kind: "GCPGatewayPolicy".to_owned(),
+        metadata: meta(plan, &gateway.name),
+        spec: GcpGatewayPolicySpec {
+            default: GcpGatewayPolicyDefault {
+                ssl_policy: gateway.ssl_policy.clone(),
+                allow_global_access: gateway.global_access,
+            },
+            target_ref: TargetRef {
+                group: "gateway.networking.k8s.io".to_owned(),
+                kind: "Gateway".to_owned(),
+                name: gateway.name.clone(),
+            },
+        },
+    }
+}
+
 /// One manifest of the gateway.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
@@ -373,6 +423,7 @@ pub enum GatewayObject {
     HttpRoute(Box<HttpRoute>),
     HealthCheckPolicy(Box<HealthCheckPolicy>),
     GcpBackendPolicy(Box<GcpBackendPolicy>),
+    GcpGatewayPolicy(Box<GcpGatewayPolicy>),
 }
 
 /// The gateway's manifests with their file names; none without a gateway.
@@ -401,6 +452,10 @@ pub fn objects(plan: &Plan) -> Vec<(&'static str, GatewayObject)> {
         (
             "gcpbackendpolicy.yaml",
             GatewayObject::GcpBackendPolicy(Box::new(backend_policy(plan, g))),
+        ),
+        (
+            "gcpgatewaypolicy.yaml",
+            GatewayObject::GcpGatewayPolicy(Box::new(gateway_policy(plan, g))),
         ),
     ]
 }

@@ -27,6 +27,7 @@ const ORDER: &[&str] = &[
     "httproute-redirect.yaml",
     "healthcheckpolicy.yaml",
     "gcpbackendpolicy.yaml",
+    "gcpgatewaypolicy.yaml",
     "horizontalpodautoscaler.yaml",
     "cronjob.yaml",
     "podmonitoring.yaml",

@@ -46,6 +46,7 @@ pub const INFRA_TEMPLATES: &[(&str, &str)] = &infra_templates![
     "registry",
     "image",
     "cluster",
+    "node-pull",
     "static-ip",
     "workload-identity",
     "keys",
@@ -54,6 +55,7 @@ pub const INFRA_TEMPLATES: &[(&str, &str)] = &infra_templates![
     "auth-secrets",
     "auth-secret",
     "gateway-address",
+    "ssl-policy",
     "certificate",
     "iap",
 ];

@@ -57,6 +57,7 @@ const EXPOSE_KEYS: &[&str] = &[
     "host",
     "scope",
     "proxy_subnet",
+    "global_access",
 ];
 const AUTH_KEYS: &[&str] = &["kind", "default_permission", "members"];
 const CLUSTER_KEYS: &[&str] = &["name", "location", "create"];
@@ -135,6 +136,7 @@ pub fn example(path: &str) -> &'static str {
         | "server.metrics"
         | "database.high_availability"
         | "expose.static_ip"
+        | "expose.global_access"
         | "cluster.create" => "true",
         _ => "\"…\"",
     }

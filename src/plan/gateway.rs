@@ -53,6 +53,12 @@ pub struct GatewayPlan {
     pub certificate_map: Option<String>,
     pub certificate_map_entry: Option<String>,
     pub backend_timeout_sec: u32,
+    /// The Compute Engine SSL policy of the load balancer's HTTPS proxy: TLS 1.2 and newer
+    /// only (global for an external gateway, in `region` for an internal one).
+    pub ssl_policy: String,
+    /// Whether clients of other regions reach an internal gateway (`allowGlobalAccess`);
+    /// `None` for an external gateway, which every region reaches.
+    pub global_access: Option<bool>,
     /// IAP members, when IAP signs users in.
     pub iap_members: Vec<String>,
 }
@@ -89,6 +95,8 @@ impl GatewayPlan {
             certificate_map: (!internal).then(|| format!("{name}-certmap")),
             certificate_map_entry: (!internal).then(|| format!("{name}-certmap-entry")),
             backend_timeout_sec: BACKEND_TIMEOUT_SEC,
+            ssl_policy: format!("{name}-ssl-policy"),
+            global_access: internal.then_some(gateway.global_access),
             iap_members,
         }
     }
@@ -106,13 +114,14 @@ impl GatewayPlan {
     }
 
     /// The steps that create the gateway's Google Cloud side, after the cluster: the
-    /// address, the certificate (its DNS authorization first) and its map; IAP's access.
+    /// address, the SSL policy, the certificate (its DNS authorization first) and its map;
+    /// IAP's access.
     pub fn add_steps(&self, steps: &mut Vec<&'static str>) {
         let at = steps
             .iter()
             .position(|s| *s == "cluster")
             .map_or(steps.len(), |i| i + 1);
-        let mut new = vec!["gateway-address", "certificate"];
+        let mut new = vec!["gateway-address", "ssl-policy", "certificate"];
         if self.iap() {
             new.push("iap");
         }

@@ -160,6 +160,7 @@ impl Validator<'_> {
         raw: Option<&Spanned<raw::Auth>>,
         expose_kind: Option<ExposeType>,
         raw_expose: Option<&raw::Expose>,
+        environment: Option<crate::model::Environment>,
     ) -> Option<Auth> {
         let type_span = raw_expose
             .and_then(|e| e.kind.as_ref())
@@ -175,6 +176,21 @@ impl Validator<'_> {
             } else {
                 ""
             };
+            let clear_text = expose.kind == ExposeType::LoadBalancer
+                && environment == Some(crate::model::Environment::Gke);
+            let help = if clear_text {
+                "a load balancer on gke is plain HTTP, so sign-in needs HTTPS: use `type = \"gateway\"` \
+                 with `host` and an `[auth]` table (`kind = \"basic\"` or `kind = \"iap\"`), add \
+                 `[auth] kind = \"none\"` to leave it open on purpose, or remove `type` to reach it \
+                 with `kubectl port-forward`"
+                    .to_owned()
+            } else {
+                format!(
+                    "add an `[auth]` table: `kind = \"basic\"` (MLflow users and passwords), {iap}or \
+                     `kind = \"none\"` to leave it open on purpose; or remove `type` to reach it with \
+                     `kubectl port-forward`"
+                )
+            };
             self.push(
                 Diagnostic::error(
                     "open-by-default",
@@ -182,11 +198,7 @@ impl Validator<'_> {
                     format!("a `{kind}` makes the server reachable from outside the cluster, and no `[auth]` says who may use it"),
                 )
                 .label("reachable from outside the cluster")
-                .help(format!(
-                    "add an `[auth]` table: `kind = \"basic\"` (MLflow users and passwords), {iap}or \
-                     `kind = \"none\"` to leave it open on purpose; or remove `type` to reach it with \
-                     `kubectl port-forward`"
-                )),
+                .help(help),
             );
             return None;
         };

@@ -151,6 +151,10 @@ impl Validator<'_> {
                     "proxy_subnet",
                     raw.proxy_subnet.as_ref().map(|f| f.key.clone()),
                 ),
+                (
+                    "global_access",
+                    raw.global_access.as_ref().map(|f| f.key.clone()),
+                ),
             ] {
                 let Some(span) = field else { continue };
                 let help = match key {
@@ -159,6 +163,9 @@ impl Validator<'_> {
                          balancer, add the name to `[server] allowed_hosts` instead"
                     }
                     "scope" => "set `type = \"gateway\"`, or remove `scope`",
+                    "global_access" => {
+                        "set `type = \"gateway\"` with `scope = \"internal\"`, or remove `global_access`"
+                    }
                     _ => {
                         "set `type = \"gateway\"` with `scope = \"internal\"`, or remove `proxy_subnet`"
                     }
@@ -216,10 +223,12 @@ impl Validator<'_> {
             return Err(());
         }
         let proxy_subnet = self.proxy_subnet(raw, scope)?;
+        let global_access = self.global_access(raw, scope)?;
         Ok(host.map(|host| Gateway {
             host,
             scope,
             proxy_subnet,
+            global_access,
         }))
     }
 
@@ -270,6 +279,31 @@ impl Validator<'_> {
                 Err(())
             }
             (ExposeScope::External, None) => Ok(None),
+        }
+    }
+
+    /// `expose.global_access`: clients of other regions reach an internal gateway; an
+    /// external gateway is reached from everywhere already.
+    fn global_access(&mut self, raw: &raw::Expose, scope: ExposeScope) -> Result<bool, ()> {
+        match (scope, &raw.global_access) {
+            (ExposeScope::External, Some(field)) => {
+                self.push(
+                    Diagnostic::error(
+                        "conflicting-options",
+                        field.key.clone(),
+                        "`expose.global_access` applies to `scope = \"internal\"`",
+                    )
+                    .label("unused by an external gateway")
+                    .help(
+                        "an external gateway is reached from every region already: remove \
+                         `global_access`, or set `scope = \"internal\"`",
+                    ),
+                );
+                Err(())
+            }
+            (_, Some(field)) => Ok(field.value),
+            (_, None) if self.parsed.has("expose.global_access") => Err(()),
+            (_, None) => Ok(false),
         }
     }
 

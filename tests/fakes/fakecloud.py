@@ -316,10 +316,17 @@ def check_member(c, member):
     if who.endswith(".iam.gserviceaccount.com"):
         c.need("service-account", who,
                f"ERROR: ({c.name}) INVALID_ARGUMENT: Service account {who} does not exist.")
+    elif who.endswith("-compute@developer.gserviceaccount.com"):
+        # The Compute Engine default service account: it exists once the Compute Engine
+        # API is (GKE enables it), under the project's number.
+        if (who != f"{PROJECT_NUMBER}-compute@developer.gserviceaccount.com"
+                or not ({f"service {COMPUTE}", f"service {GKE}"} & set(c.state["resources"]))):
+            raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Service account {who} does not exist.")
     elif ".svc.id.goog[" in who:
         # The Workload Identity pool exists once the project has a GKE cluster with it (an
         # Autopilot cluster always has it, a Standard one with --workload-pool).
-        if not any(c.state["resources"][key].get("workloadPool", "").endswith(".svc.id.goog")
+        if not any(lookup(c.state["resources"][key], "workloadIdentityConfig.workloadPool")
+                   == who.split("[", 1)[0]
                    for key in c.state["resources"] if key.startswith("cluster ")):
             pool = who.split("[", 1)[0]
             raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Identity Pool does not exist ({pool}).")
@@ -768,7 +775,54 @@ def _(c):
         c.remove("image", image)
 
 
-@gcloud("builds submit", "tag region gcs-source-staging-dir", mutating=True, api=BUILD)
+def has_role(c, resource, role, member):
+    return any(b[:3] == [resource, role, member] and not b[3] for b in c.state["bindings"])
+
+
+def build_identity(c, image, staging_bucket):
+    """The service account the build runs as, with what it needs. The project is a hardened
+    one: the default build account (the Compute Engine default service account since 2024)
+    has no roles, so only a build with its own account, allowed to read the staged source,
+    write its logs and push the image, succeeds
+    (https://cloud.google.com/build/docs/cloud-build-service-account-updates). Such a build
+    must name where its logs go
+    (https://cloud.google.com/build/docs/securing-builds/configure-user-specified-service-accounts)."""
+    account = c.flags.get("service-account")
+    if account is None:
+        raise Fail(f"ERROR: ({c.name}) PERMISSION_DENIED: The caller does not have permission: "
+                   f"the default build service account of {c.project} has no roles "
+                   "(organization policy iam.automaticIamGrantsForDefaultServiceAccounts)")
+    prefix = f"projects/{c.project}/serviceAccounts/"
+    if not account.startswith(prefix):
+        raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: invalid service account "
+                   f"{account}: expected {prefix}EMAIL", 2)
+    email = account[len(prefix):]
+    c.need("service-account", email,
+           f"ERROR: ({c.name}) INVALID_ARGUMENT: service account {email} does not exist")
+    log_dir = c.flags.get("gcs-log-dir")
+    if log_dir is None:
+        raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: if 'build.service_account' is specified, "
+                   "the build must either (a) specify 'build.logs_bucket', (b) use the "
+                   "REGIONAL_USER_OWNED_BUCKET build.options.default_logs_bucket_behavior option, "
+                   "or (c) use either CLOUD_LOGGING_ONLY / NONE logging options")
+    if not log_dir.startswith("gs://"):
+        raise Fail(f"ERROR: ({c.name}) --gcs-log-dir must be a gs:// URL", 2)
+    member = f"serviceAccount:{email}"
+    log_bucket = log_dir[len("gs://"):].split("/", 1)[0]
+    repository = image_repository(image)
+    needs = [(f"bucket {staging_bucket}", "roles/storage.objectViewer", "read the source"),
+             (f"bucket {log_bucket}", "roles/storage.objectCreator", "write the logs"),
+             (f"repository {repository}", "roles/artifactregistry.writer", "push the image")
+             if repository else
+             (f"project {c.project}", "roles/artifactregistry.createOnPushWriter", "push the image")]
+    for resource, role, what in needs:
+        if not has_role(c, resource, role, member):
+            raise Fail(f"ERROR: ({c.name}) PERMISSION_DENIED: {email} cannot {what}: "
+                       f"no {role} on {resource}")
+
+
+@gcloud("builds submit", "tag region gcs-source-staging-dir service-account gcs-log-dir",
+        mutating=True, api=BUILD)
 def _(c):
     source, image = c.arg(), c.flag("tag")
     if "gcs-source-staging-dir" not in c.flags:
@@ -785,6 +839,7 @@ def _(c):
     if repository:
         c.need("repository", repository,
                f"ERROR: ({c.name}) name unknown: Repository {repository} not found")
+    build_identity(c, image, staging_bucket)
     c.add("image", image)
     c.state["resources"][f"object {staging[len('gs://'):].rstrip('/')}/source.tgz"] = {}
 
@@ -809,20 +864,43 @@ def _(c):
     c.value(c.need("cluster", cluster_key(c)))
 
 
+# Clusters in the shape of the GKE API's Cluster: an Autopilot cluster always has Workload
+# Identity, GKE Dataplane V2 (ADVANCED_DATAPATH), HttpLoadBalancing, the Gateway API and
+# Managed Service for Prometheus; a Standard one has Workload Identity only with
+# --workload-pool, Dataplane V2 only with --enable-dataplane-v2 (else LEGACY_DATAPATH and
+# no network policy enforcement), the Gateway API only with --gateway-api.
+
 @gcloud("container clusters create-auto", "location region labels", mutating=True, api=GKE)
 def _(c):
     if cluster_location(c).count("-") != 1:
         raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Autopilot clusters must be regional clusters.")
     c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING", autopilot={"enabled": True},
-          workloadPool=f"{c.project}.svc.id.goog", subnetwork="default",
+          workloadIdentityConfig={"workloadPool": f"{c.project}.svc.id.goog"}, subnetwork="default",
+          addonsConfig={"httpLoadBalancing": {}},
+          networkConfig={"datapathProvider": "ADVANCED_DATAPATH",
+                         "gatewayApiConfig": {"channel": "CHANNEL_STANDARD"}},
+          monitoringConfig={"managedPrometheusConfig": {"enabled": True}},
           **({"resourceLabels": parse_labels(c.flags["labels"])} if "labels" in c.flags else {}))
 
 
-@gcloud("container clusters create", "location region zone labels workload-pool release-channel gateway-api",
-        mutating=True, api=GKE)
+@gcloud("container clusters create", "location region zone labels workload-pool release-channel gateway-api "
+        "enable-dataplane-v2 enable-managed-prometheus", mutating=True, api=GKE)
 def _(c):
-    c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING",
-          workloadPool=c.flags.get("workload-pool", ""), subnetwork="default",
+    channels = {"standard": "CHANNEL_STANDARD", "disabled": "CHANNEL_DISABLED"}
+    network = {"datapathProvider": "ADVANCED_DATAPATH" if "enable-dataplane-v2" in c.flags
+               else "LEGACY_DATAPATH"}
+    if "gateway-api" in c.flags:
+        if c.flags["gateway-api"] not in channels:
+            raise Fail(f"ERROR: ({c.name}) argument --gateway-api: Invalid choice: "
+                       f"'{c.flags['gateway-api']}'.", 2)
+        network["gatewayApiConfig"] = {"channel": channels[c.flags["gateway-api"]]}
+    pool = c.flags.get("workload-pool")
+    c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING", subnetwork="default",
+          nodeConfig={"serviceAccount": c.flags.get("service-account", "default")},
+          addonsConfig={"httpLoadBalancing": {}}, networkConfig=network,
+          monitoringConfig={"managedPrometheusConfig": {
+              "enabled": "enable-managed-prometheus" in c.flags}},
+          **({"workloadIdentityConfig": {"workloadPool": pool}} if pool else {}),
           **({"resourceLabels": parse_labels(c.flags["labels"])} if "labels" in c.flags else {}))
 
 
@@ -913,17 +991,65 @@ def _(c):
         c.value({"account": "platform@acme.example", "status": "ACTIVE"})
 
 
+PROJECT_NUMBER = "123456789012"
+
+
 @gcloud("projects describe")
 def _(c):
     if c.arg() != c.project or c.get("project", "missing") is not None:
         raise Fail(f"ERROR: ({c.name}) You do not have permission to access projects instance "
                    f"[{c.arg()}] (or it may not exist)")
-    c.value({"projectId": c.arg(), "lifecycleState": "ACTIVE"})
+    c.value({"projectId": c.arg(), "projectNumber": PROJECT_NUMBER, "lifecycleState": "ACTIVE"})
 
 
 @gcloud("compute addresses delete", "region global", mutating=True, api=COMPUTE)
 def _(c):
     c.remove("address", address_key(c))
+
+
+# --- SSL policies, global or regional (keyed like addresses), in the shape of the Compute
+# Engine API's SslPolicy: `profile` COMPATIBLE | MODERN | RESTRICTED | CUSTOM and
+# `minTlsVersion` TLS_1_0 … TLS_1_3 (COMPATIBLE and TLS_1_0 by default).
+
+SSL_PROFILES = ("COMPATIBLE", "MODERN", "RESTRICTED", "CUSTOM")
+TLS_VERSIONS = {"1.0": "TLS_1_0", "1.1": "TLS_1_1", "1.2": "TLS_1_2", "1.3": "TLS_1_3"}
+
+
+def ssl_policy_settings(c, found):
+    if "profile" in c.flags:
+        if c.flags["profile"] not in SSL_PROFILES:
+            raise Fail(f"ERROR: ({c.name}) argument --profile: Invalid choice: '{c.flags['profile']}'.", 2)
+        found["profile"] = c.flags["profile"]
+    if "min-tls-version" in c.flags:
+        if c.flags["min-tls-version"] not in TLS_VERSIONS:
+            raise Fail(f"ERROR: ({c.name}) argument --min-tls-version: Invalid choice: "
+                       f"'{c.flags['min-tls-version']}'.", 2)
+        found["minTlsVersion"] = TLS_VERSIONS[c.flags["min-tls-version"]]
+
+
+@gcloud("compute ssl-policies describe", "region global", api=COMPUTE)
+def _(c):
+    c.value(c.need("ssl-policy", address_key(c)))
+
+
+@gcloud("compute ssl-policies create", "region global profile min-tls-version description",
+        mutating=True, api=COMPUTE)
+def _(c):
+    found = {"name": c.arg(), "profile": "COMPATIBLE", "minTlsVersion": "TLS_1_0",
+             **({"description": c.flags["description"]} if "description" in c.flags else {})}
+    ssl_policy_settings(c, found)
+    c.add("ssl-policy", address_key(c), **found)
+
+
+@gcloud("compute ssl-policies update", "region global profile min-tls-version", mutating=True,
+        api=COMPUTE)
+def _(c):
+    ssl_policy_settings(c, c.need("ssl-policy", address_key(c)))
+
+
+@gcloud("compute ssl-policies delete", "region global", mutating=True, api=COMPUTE)
+def _(c):
+    c.remove("ssl-policy", address_key(c))
 
 
 # --- Certificate Manager: a resource lives at a location, `global` unless --location
