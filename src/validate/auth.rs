@@ -176,7 +176,7 @@ impl Validator<'_> {
             } else {
                 ""
             };
-            let clear_text = expose.kind == ExposeType::LoadBalancer
+            let clear_text = expose_kind == ExposeType::LoadBalancer
                 && environment == Some(crate::model::Environment::Gke);
             let help = if clear_text {
                 "a load balancer on gke is plain HTTP, so sign-in needs HTTPS: use `type = \"gateway\"` \
