@@ -420,6 +420,7 @@ fn roles_allowing(command: &[String]) -> Option<&'static [&'static str]> {
             "roles/container.admin",
         ],
         ["compute", "addresses", ..] => &["roles/compute.networkAdmin"],
+        ["compute", "ssl-policies", ..] => &["roles/compute.loadBalancerAdmin"],
         ["certificate-manager", ..] => &["roles/certificatemanager.editor"],
         ["iap", ..] => &["roles/iap.admin"],
         _ => panic!("no role known for `gcloud {}`", words.join(" ")),
@@ -471,6 +472,19 @@ fn the_roles_before_you_start_are_what_infra_sh_runs() {
                 command.join(" ")
             );
             used.extend(granted);
+            // A build that runs as a user-specified account needs `iam.serviceAccounts.actAs`
+            // on it (https://cloud.google.com/build/docs/securing-builds/configure-user-specified-service-accounts).
+            if command.len() >= 2
+                && command[..2] == ["builds", "submit"]
+                && case.infra.contains("--service-account=")
+            {
+                assert!(
+                    listed.contains(&"roles/iam.serviceAccountUser"),
+                    "{}: the build runs as the builder account",
+                    case.name
+                );
+                used.insert("roles/iam.serviceAccountUser");
+            }
         }
         let gke = case.infra.contains("need gke-gcloud-auth-plugin ");
         if gke && case.infra.contains("kubectl create secret") {

@@ -12,10 +12,12 @@ use std::process::{Command, Output};
 
 use crate::support::{TempDir, code, repo, stdout};
 
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 9] = [
     "cargo fmt --check",
     "cargo clippy",
     "cargo test",
+    "client",
+    "iap",
     "conformance",
     "image",
     "e2e",
@@ -45,11 +47,14 @@ fn ci(dir: &TempDir, env: &[(&str, &str)]) -> Output {
         &root.join("bin/cargo"),
         &format!("NAME=\"cargo $1\"\n{call}"),
     );
-    for suite in ["conformance", "image", "e2e"] {
-        script(
-            &root.join(format!("tests/{suite}/run.sh")),
-            &format!("NAME={suite}\n{call}"),
-        );
+    for (suite, path) in [
+        ("client", "client/run-tests.sh"),
+        ("iap", "tests/iap/run.sh"),
+        ("conformance", "tests/conformance/run.sh"),
+        ("image", "tests/image/run.sh"),
+        ("e2e", "tests/e2e/run.sh"),
+    ] {
+        script(&root.join(path), &format!("NAME={suite}\n{call}"));
     }
     script(
         &root.join("tests/cluster/run.sh"),
@@ -135,6 +140,8 @@ fn every_section_prints_its_wall_time_and_the_run_its_total() {
             "cargo fmt",
             "cargo clippy",
             "cargo test",
+            "client",
+            "iap",
             "conformance",
             "image",
             "e2e",
@@ -155,6 +162,8 @@ fn a_failed_section_ends_the_run_with_its_status_its_time_and_the_total() {
             "cargo fmt --check",
             "cargo clippy",
             "cargo test",
+            "client",
+            "iap",
             "conformance",
             "image (failed, exit 3)",
             "total"
@@ -166,6 +175,8 @@ fn a_failed_section_ends_the_run_with_its_status_its_time_and_the_total() {
             "cargo fmt",
             "cargo clippy",
             "cargo test",
+            "client",
+            "iap",
             "conformance",
             "image"
         ]

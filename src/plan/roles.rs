@@ -32,15 +32,25 @@ pub fn of_step(step: &str, create_cluster: bool, gke: bool) -> &'static [&'stati
             "roles/storage.admin",
         ],
         "registry" => &["roles/artifactregistry.admin"],
-        // Cloud Build from a source staged in the bucket; destroy deletes the tags it built.
+        // Cloud Build from a source staged in the bucket, run as the stack's builder account
+        // (`iam.serviceAccounts.actAs` on it); destroy deletes the tags it built.
         "image" => &[
             "roles/cloudbuild.builds.editor",
             "roles/storage.admin",
+            "roles/artifactregistry.admin",
+            "roles/iam.serviceAccountUser",
+        ],
+        // Reads the node pool's account (as `cluster` does), then grants it read access on the
+        // repository.
+        "node-pull" if create_cluster => &["roles/artifactregistry.admin"],
+        "node-pull" => &[
+            "roles/container.clusterViewer",
             "roles/artifactregistry.admin",
         ],
         "cluster" if create_cluster => &["roles/container.admin"],
         "cluster" => &["roles/container.clusterViewer"],
         "static-ip" | "gateway-address" => &["roles/compute.networkAdmin"],
+        "ssl-policy" => &["roles/compute.loadBalancerAdmin"],
         "certificate" => &["roles/certificatemanager.editor"],
         "iap" => &["roles/iap.admin"],
         "keys" => &["roles/iam.serviceAccountKeyAdmin"],
@@ -101,6 +111,8 @@ mod tests {
             "image",
             "cluster",
             "gateway-address",
+            "ssl-policy",
+            "node-pull",
             "certificate",
             "iap",
             "static-ip",
