@@ -66,6 +66,7 @@ pub const CODES: &[&str] = &[
     "placeholder-value",
     "reserved-identifier",
     "reserved-namespace",
+    "tmp-too-small",
     "toml-syntax",
     "unknown-key",
     "unknown-location",
