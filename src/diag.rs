@@ -67,6 +67,7 @@ pub const CODES: &[&str] = &[
     "placeholder-value",
     "reserved-identifier",
     "reserved-namespace",
+    "tmp-too-small",
     "toml-syntax",
     "unknown-key",
     "unknown-location",

@@ -528,6 +528,15 @@ there would mix with cluster components.",
 "namespace = \"kube-mlflow\"",
 "Choose another namespace, or leave it out."
 }
+"tmp-too-small" {
+"Proxied artifact uploads and downloads (`serve_artifacts = true`) pass through the server's
+`/tmp`, an `emptyDir` whose `sizeLimit` is `server.tmp_size`: a model file larger than it gets
+the pod evicted in the middle of the transfer. Below 1Gi not even a small model fits.",
+"[server]
+tmp_size = \"200Mi\"",
+"Give at least `1Gi`, as large as the largest artifact clients move, or leave `tmp_size` out
+for the default `8Gi`."
+}
 "toml-syntax" {
 "The file is not valid TOML, so nothing else can be checked where the syntax broke.",
 "region = europe-west3",

@@ -59,6 +59,8 @@ pub struct Server {
     pub workers: u32,
     pub cpu: Quantity,
     pub memory: Quantity,
+    /// Size of `/tmp` (its `emptyDir`'s `sizeLimit`, and the ephemeral storage requested).
+    pub tmp_size: Quantity,
     pub serve_artifacts: bool,
     pub allowed_hosts: Vec<HostPattern>,
     /// Prometheus metrics at `/metrics`.

@@ -161,6 +161,7 @@ impl Walker<'_> {
                 "workers" => server.workers = self.integer(entry, p),
                 "cpu" => server.cpu = self.quantity(entry, p),
                 "memory" => server.memory = self.quantity(entry, p),
+                "tmp_size" => server.tmp_size = self.quantity(entry, p),
                 "serve_artifacts" => server.serve_artifacts = self.boolean(entry, p),
                 "allowed_hosts" => server.allowed_hosts = self.strings(entry, p),
                 "metrics" => server.metrics = self.boolean(entry, p),

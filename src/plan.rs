@@ -37,6 +37,13 @@ pub const SERVER_UID: i64 = 10001;
 pub const KEY_DIR: &str = "/var/run/secrets/google";
 pub const KEY_FILE: &str = "key.json";
 
+/// uvicorn's keep-alive behind a Google load balancer. Google's Application Load Balancers
+/// keep idle connections to a backend open for up to 600 s and require the backend's
+/// keep-alive to be longer (https://cloud.google.com/load-balancing/docs/https#timeouts_and_retries);
+/// uvicorn's default, 5 s, has the backend close connections the load balancer is about to
+/// reuse, which clients see as intermittent 502s. 650 s outlasts 600 s with a margin.
+pub const KEEP_ALIVE_SECONDS: u32 = 650;
+
 /// Pure naming functions: every derived name in one place.
 pub mod names {
     use crate::model::{DnsLabel, InstanceId};
@@ -177,6 +184,17 @@ pub struct Plan {
     pub cpu: String,
     pub memory: String,
     pub allowed_hosts: Vec<String>,
+    /// The origins MLflow's CORS guard admits for state-changing API calls
+    /// (`--cors-allowed-origins`): the names clients use through the stack's exposure, with
+    /// scheme and port. Browsers send `Origin` on every POST, same-origin ones included,
+    /// and MLflow refuses any but localhost's and these.
+    pub cors_origins: Vec<String>,
+    /// uvicorn's keep-alive, in seconds, when a Google load balancer holds connections to
+    /// the server: it must outlast the load balancer's (see [`KEEP_ALIVE_SECONDS`]).
+    pub keep_alive_seconds: Option<u32>,
+    /// Size of the server's `/tmp`: its `emptyDir`'s `sizeLimit`, and the ephemeral storage
+    /// the server container requests.
+    pub tmp_size: String,
     /// The `Host` names the stack adds (`server.allowed_hosts`).
     pub extra_allowed_hosts: Vec<String>,
 
@@ -507,6 +525,15 @@ impl Plan {
             cpu: stack.server.cpu.to_string(),
             memory: stack.server.memory.to_string(),
             allowed_hosts: allowed,
+            cors_origins: cors_origins(
+                stack.expose.kind,
+                gateway.as_ref(),
+                &stack.server.allowed_hosts,
+                stack.expose.port,
+            ),
+            keep_alive_seconds: (gateway.is_some() || (load_balancer && gke))
+                .then_some(KEEP_ALIVE_SECONDS),
+            tmp_size: stack.server.tmp_size.to_string(),
             extra_allowed_hosts: stack
                 .server
                 .allowed_hosts
@@ -553,6 +580,43 @@ pub struct GcPlan {
     /// Service, when it proxies artifacts (the server then deletes them in the bucket).
     /// `None` when artifact URIs name the bucket itself.
     pub server_url: Option<String>,
+}
+
+/// The origins a browser sends when it reaches the server the way the stack exposes it:
+/// `https://HOST` through a gateway (port 443, which `Origin` omits); through a load
+/// balancer, `http://NAME:PORT` (`http://NAME` on port 80) for each `server.allowed_hosts`
+/// entry clients outside the cluster use (a `*.` entry stays a pattern, which MLflow matches
+/// with fnmatch). None for a ClusterIP Service: its clients port-forward to localhost, which
+/// MLflow admits by itself. Never `*`.
+fn cors_origins(
+    kind: ExposeType,
+    gateway: Option<&GatewayPlan>,
+    hosts: &[HostPattern],
+    port: u16,
+) -> Vec<String> {
+    let mut origins: Vec<String> = Vec::new();
+    match (kind, gateway) {
+        (ExposeType::Gateway, Some(gateway)) => origins.push(format!("https://{}", gateway.host)),
+        (ExposeType::LoadBalancer, _) => {
+            for host in hosts {
+                let host = host.as_str();
+                if !crate::validate::reach::reaches_from_outside(host, port) {
+                    continue;
+                }
+                let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+                let origin = if port == 80 {
+                    format!("http://{name}")
+                } else {
+                    format!("http://{name}:{port}")
+                };
+                if !origins.contains(&origin) {
+                    origins.push(origin);
+                }
+            }
+        }
+        _ => {}
+    }
+    origins
 }
 
 /// `Host` patterns (fnmatch) of the private IPv4 ranges.

@@ -161,6 +161,12 @@ pub struct Server {
     /// Default 512Mi plus 256Mi per worker (1Gi for 2 workers): MLflow idles at about
     /// 640 MiB with 2 workers and its job runner off.
     pub memory: Field<String>,
+    /// Size of the server's `/tmp`, a Kubernetes quantity: an `emptyDir` with this
+    /// `sizeLimit`, and as much ephemeral storage requested for the server container.
+    /// Proxied artifact uploads and downloads pass through `/tmp`, so it must hold the
+    /// largest model file clients move. At least `1Gi`. Default `8Gi` (GKE Autopilot's
+    /// default request, 1 GiB, would evict the pod on the first large model).
+    pub tmp_size: Field<String>,
     /// Proxy artifact uploads and downloads through the server (`--serve-artifacts` with
     /// `--artifacts-destination`), so clients need no bucket access. Default true.
     pub serve_artifacts: Field<bool>,

@@ -52,6 +52,12 @@ pub fn min_memory_mib(workers: u32) -> u32 {
     default_memory_mib(workers) * 3 / 4
 }
 
+/// The default size of the server's `/tmp`: proxied uploads and downloads of model files,
+/// which run to gigabytes, pass through it.
+pub const DEFAULT_TMP_MIB: u32 = 8 * 1024;
+/// The smallest `/tmp` that holds a model file of a common size.
+pub const MIN_TMP_MIB: u32 = 1024;
+
 pub fn validate(source: &Source, parsed: &Parsed, diags: &mut Diagnostics) -> Option<Stack> {
     if !parsed.syntax_ok {
         return None;
@@ -487,6 +493,7 @@ impl Validator<'_> {
                         .help(format!("MLflow 3 idles at about 640 MiB with 2 workers and grows with each; leave `memory` out for the default ({}Mi for {workers}: 512Mi + 256Mi per worker), or use at least `{}Mi`", default_memory_mib(workers), min_memory_mib(workers))),
                 );
         }
+        let tmp_size = self.tmp_size(raw);
         let mut allowed_hosts = Vec::new();
         for host in raw.allowed_hosts.iter().flat_map(|hosts| &hosts.value) {
             if let Some(pattern) =
@@ -521,6 +528,7 @@ impl Validator<'_> {
             workers: workers?,
             cpu: cpu?,
             memory: memory?,
+            tmp_size: tmp_size?,
             serve_artifacts: raw.serve_artifacts.as_ref().is_none_or(|f| f.value),
             allowed_hosts,
             metrics: raw.metrics.as_ref().is_some_and(|f| f.value),
@@ -528,6 +536,32 @@ impl Validator<'_> {
             pool_size: pool_size?,
             max_overflow: max_overflow?,
         })
+    }
+
+    /// `server.tmp_size`: the server's `/tmp`, through which proxied artifacts pass; at
+    /// least [`MIN_TMP_MIB`]. `None` when invalid (reported).
+    fn tmp_size(&mut self, raw: &raw::Server) -> Option<Quantity> {
+        let Some(field) = &raw.tmp_size else {
+            return Some(Quantity::mebibytes(DEFAULT_TMP_MIB));
+        };
+        let size = self.check("server.tmp_size", Some(field), Quantity::parse_memory)?;
+        if size.value() < f64::from(MIN_TMP_MIB) * 1024.0 * 1024.0 {
+            self.push(
+                Diagnostic::error(
+                    "tmp-too-small",
+                    field.span.clone(),
+                    format!("`server.tmp_size = \"{size}\"` cannot hold a model file"),
+                )
+                .label("proxied uploads and downloads pass through /tmp")
+                .help(format!(
+                    "use at least `{}Gi`, as large as the largest artifact clients move; leave it out for the default `{}Gi`",
+                    MIN_TMP_MIB / 1024,
+                    DEFAULT_TMP_MIB / 1024
+                )),
+            );
+            return None;
+        }
+        Some(size)
     }
 
     /// `server.packages`: each pinned, none the image already pins, none twice. `None` when

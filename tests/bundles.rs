@@ -535,3 +535,141 @@ fn another_mlflow_keeps_the_rest_of_the_lock_and_resolves_mlflow_at_build_time()
     assert!(dockerfile.contains(" && pip install --no-compile -r /tmp/requirements.txt \\\n"));
     assert!(dockerfile.contains("--require-hashes -r /tmp/requirements.lock"));
 }
+
+/// The `mlflow` container of a stack written into `scratch` as `name.toml`.
+fn server_container(
+    scratch: &crate::support::TempDir,
+    name: &str,
+    text: &str,
+) -> (k8s_openapi::api::core::v1::Container, Deployment) {
+    let path = scratch.path().join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    let (source, compiled) = compile_file(&path);
+    let rendered = crate::support::render_all(&source, &compiled);
+    let bundle = compiled
+        .bundle
+        .unwrap_or_else(|| panic!("{name}: {rendered}"));
+    let deployment: Deployment =
+        yaml::parse(bundle.get("kubernetes/deployment.yaml").unwrap()).unwrap();
+    let spec = deployment.spec.clone().unwrap().template.spec.unwrap();
+    let container = spec
+        .containers
+        .into_iter()
+        .find(|c| c.name == "mlflow")
+        .unwrap();
+    (container, deployment)
+}
+
+fn flag<'a>(container: &'a k8s_openapi::api::core::v1::Container, name: &str) -> Option<&'a str> {
+    container
+        .args
+        .iter()
+        .flatten()
+        .find_map(|arg| arg.strip_prefix(&format!("{name}=")))
+}
+
+const GKE_STACK: &str = "project = \"acme-ml-prod\"\nregion = \"europe-west3\"\n\
+    bucket = \"acme-ml-prod-mlflow\"\ntag = \"1.0.0\"\nenvironment = \"gke\"\n";
+
+/// MLflow refuses a state-changing API call whose `Origin` is neither localhost nor listed
+/// in `--cors-allowed-origins`, and browsers send `Origin` on every POST: the server lists
+/// exactly the origins of the names clients use, never `*`. Behind a Google load balancer,
+/// uvicorn keeps idle connections longer than the load balancer's 600 s.
+#[test]
+fn the_front_door_admits_the_origins_clients_use() {
+    let scratch = crate::support::TempDir::new("front-door");
+    let cases: &[(&str, String, Option<&str>, bool)] = &[
+        ("cluster-ip", GKE_STACK.to_owned(), None, false),
+        (
+            "gateway",
+            format!(
+                "{GKE_STACK}\n[expose]\ntype = \"gateway\"\nhost = \"mlflow.acme.example\"\n\n[auth]\nkind = \"iap\"\nmembers = [\"group:ml@acme.example\"]\n"
+            ),
+            Some("https://mlflow.acme.example"),
+            true,
+        ),
+        (
+            "load-balancer",
+            format!(
+                "{GKE_STACK}\n[server]\nallowed_hosts = [\"mlflow.acme.example\", \"*.ml.acme.example:8080\", \"mlflow-server.mlflow.svc\", \"203.0.113.7:9000\"]\n\n[expose]\ntype = \"load-balancer\"\nallow = [\"203.0.113.0/24\"]\n\n[auth]\nkind = \"none\"\n"
+            ),
+            Some("http://mlflow.acme.example:8080,http://*.ml.acme.example:8080"),
+            true,
+        ),
+        (
+            "load-balancer-80",
+            format!(
+                "{GKE_STACK}\n[server]\nallowed_hosts = [\"mlflow.acme.example\"]\n\n[expose]\ntype = \"load-balancer\"\nport = 80\nallow = [\"203.0.113.0/24\"]\n\n[auth]\nkind = \"none\"\n"
+            ),
+            Some("http://mlflow.acme.example"),
+            true,
+        ),
+    ];
+    for (name, text, origins, keep_alive) in cases {
+        let (container, _) = server_container(&scratch, name, text);
+        assert_eq!(
+            flag(&container, "--cors-allowed-origins"),
+            *origins,
+            "{name}"
+        );
+        assert_eq!(
+            flag(&container, "--uvicorn-opts"),
+            keep_alive.then_some("--timeout-keep-alive=650"),
+            "{name}"
+        );
+    }
+    for path in good_stacks() {
+        let (_, compiled) = compile_file(&path);
+        let bundle = compiled.bundle.unwrap();
+        let text = bundle.get("kubernetes/deployment.yaml").unwrap();
+        assert!(!text.contains("origins=*"), "{}", path.display());
+        if bundle.get("kubernetes/gateway.yaml").is_some() {
+            assert!(
+                text.contains("--cors-allowed-origins=https://"),
+                "{}",
+                path.display()
+            );
+            assert!(
+                text.contains("--timeout-keep-alive=650"),
+                "{}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Proxied artifacts pass through `/tmp`: its `emptyDir` has a `sizeLimit` (8Gi unless
+/// `server.tmp_size` says otherwise) and the server container requests as much ephemeral
+/// storage.
+#[test]
+fn tmp_is_sized_for_model_files_and_requested() {
+    let scratch = crate::support::TempDir::new("tmp-size");
+    for (name, text, size) in [
+        ("default", GKE_STACK.to_owned(), "8Gi"),
+        (
+            "sized",
+            format!("{GKE_STACK}\n[server]\ntmp_size = \"20Gi\"\n"),
+            "20Gi",
+        ),
+    ] {
+        let (container, deployment) = server_container(&scratch, name, &text);
+        let spec = deployment.spec.unwrap().template.spec.unwrap();
+        let tmp = spec
+            .volumes
+            .unwrap()
+            .into_iter()
+            .find(|v| v.name == "tmp")
+            .unwrap();
+        let limit = tmp.empty_dir.unwrap().size_limit.unwrap();
+        assert_eq!(limit.0, size, "{name}");
+        let requests = container.resources.unwrap().requests.unwrap();
+        assert_eq!(requests["ephemeral-storage"].0, size, "{name}");
+        assert!(
+            container
+                .volume_mounts
+                .unwrap()
+                .iter()
+                .any(|m| m.name == "tmp" && m.mount_path == "/tmp")
+        );
+    }
+}

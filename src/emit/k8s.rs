@@ -418,6 +418,16 @@ fn mlflow(plan: &Plan) -> Container {
         args.push(format!("--expose-prometheus={METRICS_DIR}"));
     }
     args.push(format!("--allowed-hosts={}", hosts.join(",")));
+    if !plan.cors_origins.is_empty() {
+        args.push(format!(
+            "--cors-allowed-origins={}",
+            plan.cors_origins.join(",")
+        ));
+    }
+    if let Some(seconds) = plan.keep_alive_seconds {
+        // MLflow passes these to the uvicorn it starts (shell-split).
+        args.push(format!("--uvicorn-opts=--timeout-keep-alive={seconds}"));
+    }
     args.extend(auth::args(plan));
     let artifacts_key = if plan.serve_artifacts {
         ARTIFACTS_DESTINATION
@@ -448,6 +458,15 @@ fn mlflow(plan: &Plan) -> Container {
         mounts.push(mount(METRICS_VOLUME, METRICS_DIR, false));
     }
     mounts.extend(auth::mounts(plan));
+    let mut resources = resources(&plan.cpu, &plan.memory, &plan.memory);
+    // What `/tmp` may hold, so that the node (or Autopilot's 1Gi default) does not evict the
+    // pod in the middle of a large proxied upload or download.
+    if let Some(requests) = resources.requests.as_mut() {
+        requests.insert(
+            "ephemeral-storage".to_owned(),
+            Quantity(plan.tmp_size.clone()),
+        );
+    }
     Container {
         name: "mlflow".to_owned(),
         image: Some(plan.image.clone()),
@@ -473,7 +492,7 @@ fn mlflow(plan: &Plan) -> Container {
             }),
             ..Lifecycle::default()
         }),
-        resources: Some(resources(&plan.cpu, &plan.memory, &plan.memory)),
+        resources: Some(resources),
         security_context: Some(restricted_security_context()),
         volume_mounts: Some(mounts),
         ..Container::default()
@@ -511,7 +530,12 @@ fn server_volumes(plan: &Plan) -> Vec<Volume> {
 pub(super) fn volumes(plan: &Plan) -> Vec<Volume> {
     let mut volumes = vec![Volume {
         name: "tmp".to_owned(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
+        // Proxied artifacts pass through `/tmp`: bounded, so that a full one fails the
+        // transfer in this pod rather than filling the node's disk.
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(Quantity(plan.tmp_size.clone())),
+            ..EmptyDirVolumeSource::default()
+        }),
         ..Volume::default()
     }];
     volumes.extend(auth::volumes(plan));

@@ -118,6 +118,7 @@ fn grammar(key: &str) -> &'static str {
         "server.mlflow_version" => "a release number such as `3.17.2`",
         "server.cpu" => "a CPU quantity such as `500m` or `2`",
         "server.memory" => "a memory quantity such as `1Gi` or `1536Mi`",
+        "server.tmp_size" => "a storage quantity such as `8Gi` or `20Gi`",
         "server.allowed_hosts" => "host names such as `mlflow.example.com`",
         "database.tier" => "a tier such as `db-custom-1-3840`",
         "database.database" | "database.user" => "lowercase letters, digits and `_`",

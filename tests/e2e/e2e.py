@@ -32,16 +32,25 @@ counts requests from its emptyDir multiprocess files; the CronJob's `mlflow gc` 
 run as generated with the Service's DNS name resolved to the server, removes a deleted
 run's rows and artifacts and keeps a live one), a switch of database.auth from password
 to iam and back on one database (login-switch), MLflow's basic-auth app with
-default_permission = "READ" run as two replicas (see check_basic_auth), and an upgrade
-from the previous minor MLflow release while a client writes throughout (upgrade). Every
+default_permission = "READ" run as two replicas (see check_basic_auth), an upgrade
+from the previous minor MLflow release while a client writes throughout (upgrade), and
+the front door (front-door): the server behind a gateway with basic auth, opened in
+headless Chromium (Debian's, driven by Playwright) through https://FRONT_DOOR_HOST,
+where the UI creates and renames an experiment, an idle connection is reused as Google's
+load balancers reuse theirs, and a 200 MB artifact goes up and comes back through the
+artifact proxy; a control without the bundle's --cors-allowed-origins and --uvicorn-opts
+fails both. Every
 process started here is killed at the end, whatever happens. Exit status 0 only when
 every scenario passed.
 """
 
 import argparse
+import asyncio
 import configparser
 import copy
 import functools
+import hashlib
+import http.client
 import json
 import os
 import re
@@ -49,9 +58,11 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 import traceback
@@ -86,11 +97,20 @@ FAKE_CLUSTER_IP = "10.96.0.10"  # only ever written into service-link env vars, 
 REFUSED_HOSTS = ["evil.example.com", "evil.example.com:8080"]
 HOST_CHECK_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"  # /health is exempt from host checks
 
-SUITE_DEADLINE_SECONDS = 1800  # hard limit for all scenarios together (eight of them)
+SUITE_DEADLINE_SECONDS = 2400  # hard limit for all scenarios together (nine of them)
 READINESS_TIMEOUT_SECONDS = 240  # hard limit for one server to become ready, whatever the probe says
 INIT_CONTAINER_TIMEOUT_SECONDS = 240
 TRAIN_TIMEOUT_SECONDS = 180
 DEFAULT_TERMINATION_GRACE_SECONDS = 30
+
+
+# The front-door scenario: the server behind a gateway (HTTPS for FRONT_DOOR_HOST), with
+# basic auth, opened in a real browser.
+FRONT_DOOR_HOST = "mlflow.e2e.example"
+CHROMIUM = "/usr/bin/chromium"  # Debian's package, which run.sh installs
+IDLE_SECONDS = 8  # longer than uvicorn's default keep-alive (5 s)
+BIG_ARTIFACT_BYTES = 200 * 2**20
+BROWSER_TIMEOUT_MS = 60_000
 
 
 class Failure(Exception):
@@ -1573,6 +1593,226 @@ def check_basic_auth(first, second, run_id, default_permission):
     )
 
 
+# --------------------------------------------------------------------------- the front door
+
+
+class TlsFront:
+    """The gateway's part: HTTPS for FRONT_DOOR_HOST with a self-signed certificate (made
+    with openssl), terminated here; the bytes inside pass to the server's port unchanged,
+    Host and Origin included. `target` is the port it passes to."""
+
+    def __init__(self, work, target):
+        self.target = target
+        key, cert = work / "tls.key", work / "tls.crt"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert]
+            + ["-days", "1", "-subj", f"/CN={FRONT_DOOR_HOST}", "-addext", f"subjectAltName=DNS:{FRONT_DOOR_HOST}"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.loop = asyncio.new_event_loop()
+        self.server = None
+        self.port = None
+        started = threading.Event()
+        threading.Thread(target=self._run, args=(started,), daemon=True).start()
+        if not started.wait(30):
+            raise Failure("the TLS front did not start")
+
+    def _run(self, started):
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(
+            asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.context)
+        )
+        self.port = self.server.sockets[0].getsockname()[1]
+        started.set()
+        self.loop.run_forever()
+
+    async def _handle(self, reader, writer):
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        except OSError:
+            writer.close()
+            return
+
+        async def pump(source, sink):
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pump(reader, upstream_writer), pump(upstream_reader, writer), return_exceptions=True)
+
+    def stop(self):
+        def close():
+            self.server.close()
+            self.loop.stop()
+
+        self.loop.call_soon_threadsafe(close)
+
+
+def without_front_door_settings(container):
+    """The container without --cors-allowed-origins and --uvicorn-opts: the server as a
+    bundle without them would run it (the control)."""
+    control = copy.deepcopy(container)
+    control["args"] = [
+        arg
+        for arg in control.get("args", [])
+        if not arg.startswith(("--cors-allowed-origins=", "--uvicorn-opts="))
+    ]
+    return control
+
+
+def idle_connection_reused(port):
+    """Two requests on one connection, IDLE_SECONDS apart, as a load balancer reuses its
+    connections to a backend: (True, note) when the second is answered on the same
+    connection, else (False, what happened)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Host": FRONT_DOOR_HOST}
+    try:
+        conn.request("GET", "/health", headers=headers)
+        first = conn.getresponse()
+        first.read()
+        if first.status != 200:
+            raise Failure(f"GET /health -> {first.status}")
+        local = conn.sock.getsockname()
+        time.sleep(IDLE_SECONDS)
+        try:
+            conn.request("GET", "/health", headers=headers)
+            second = conn.getresponse()
+            second.read()
+        except (http.client.HTTPException, OSError) as error:
+            return False, f"the server closed the connection idle for {IDLE_SECONDS} s: {error!r}"
+        if conn.sock is None or conn.sock.getsockname() != local:
+            return False, "the second request needed a new connection"
+        if second.status != 200:
+            return False, f"the second request on the idle connection -> {second.status}"
+        return True, f"a connection idle for {IDLE_SECONDS} s was reused"
+    finally:
+        conn.close()
+
+
+def check_big_artifact(server, gcs, config, work):
+    """BIG_ARTIFACT_BYTES of random bytes up through the server's artifact proxy (PUT
+    /api/2.0/mlflow-artifacts/artifacts/...), in the bucket at that size, and back down
+    byte for byte (by SHA-256)."""
+    source = work / "big-artifact.bin"
+    digest = hashlib.sha256()
+    with open(source, "wb") as f:
+        for _ in range(BIG_ARTIFACT_BYTES // 2**20):
+            chunk = os.urandom(2**20)
+            digest.update(chunk)
+            f.write(chunk)
+    path = "e2e-front-door/big-artifact.bin"
+    endpoint = f"/api/2.0/mlflow-artifacts/artifacts/{path}"
+    started = time.monotonic()
+    with open(source, "rb") as f:
+        put = server.request("PUT", endpoint, host=FRONT_DOOR_HOST, data=f)
+    if put.status_code != 200:
+        raise Failure(f"PUT {endpoint} ({mib(BIG_ARTIFACT_BYTES)}) -> {put.status_code}: {put.text[:300]}")
+    bucket, prefix = split_gs(config.artifact_root)
+    blob = gcs.client().bucket(bucket).get_blob(f"{prefix}/{path}".lstrip("/"))
+    if blob is None or blob.size != BIG_ARTIFACT_BYTES:
+        raise Failure(f"gs://{bucket}/{prefix}/{path} holds {None if blob is None else blob.size} bytes")
+    back = hashlib.sha256()
+    received = 0
+    with server.request("GET", endpoint, host=FRONT_DOOR_HOST, stream=True) as get:
+        if get.status_code != 200:
+            raise Failure(f"GET {endpoint} -> {get.status_code}")
+        for chunk in get.iter_content(2**20):
+            back.update(chunk)
+            received += len(chunk)
+    source.unlink()
+    if back.hexdigest() != digest.hexdigest():
+        raise Failure(f"{mib(BIG_ARTIFACT_BYTES)} up, {mib(received)} back with another SHA-256")
+    return f"{mib(BIG_ARTIFACT_BYTES)} artifact up and back intact through the proxy in {time.monotonic() - started:.0f} s"
+
+
+def experiments_named(server, prefix):
+    found = server.request(
+        "POST", "/api/2.0/mlflow/experiments/search", json={"max_results": 100, "filter": f"name LIKE '{prefix}%'"}
+    )
+    if found.status_code != 200:
+        raise Failure(f"experiments/search -> {found.status_code}: {found.text[:200]}")
+    return {e["name"]: e["experiment_id"] for e in found.json().get("experiments", [])}
+
+
+def browser_session(front_port, credentials, screenshot, create_name, new_name):
+    """Headless Chromium opens the UI at https://FRONT_DOOR_HOST (resolved to the TLS
+    front), signs in, creates the experiment CREATE_NAME and renames it NEW_NAME through
+    the UI. Returns the state-changing API responses it saw, as (method, path, status)."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    writes = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[f"--host-resolver-rules=MAP {FRONT_DOOR_HOST} 127.0.0.1:{front_port}"],
+        )
+        try:
+            context = browser.new_context(
+                ignore_https_errors=True,
+                http_credentials={"username": credentials[0], "password": credentials[1]},
+                viewport={"width": 1400, "height": 900},
+            )
+            context.set_default_timeout(BROWSER_TIMEOUT_MS)
+            page = context.new_page()
+
+            def seen(response):
+                request = response.request
+                if request.method in ("POST", "PUT", "PATCH", "DELETE") and "api/" in response.url:
+                    writes.append((request.method, urllib.parse.urlparse(response.url).path, response.status))
+
+            page.on("response", seen)
+            try:
+                ui_create_and_rename(page, create_name, new_name)
+            except PlaywrightError as error:
+                writes.append(("UI", str(error).splitlines()[0], None))
+            finally:
+                screenshot.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    return writes
+
+
+def ui_create_and_rename(page, create_name, new_name):
+    """The clicks a user makes in MLflow 3.17's UI: on the experiments page, Create, a name,
+    Create; the UI opens the new experiment, whose menu has Edit experiment: the new name,
+    Save. Stops after Create when the server refused it (the control)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.goto(f"https://{FRONT_DOOR_HOST}/#/experiments", wait_until="load")
+    page.get_by_test_id("create-experiment-button").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("textbox").first.fill(create_name)
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/experiments/create")) as created:
+        dialog.get_by_role("button", name="Create", exact=True).click()
+    if created.value.status != 200:
+        page.wait_for_timeout(1000)  # the dialog shows the refusal
+        return
+    page.wait_for_url(re.compile(r"#/experiments/[0-9]+"))
+    # A first visit shows a hint whose overlay covers the page until dismissed.
+    try:
+        page.get_by_role("button", name="Got it").click(timeout=10_000)
+    except PlaywrightTimeout:
+        pass
+    page.get_by_test_id("overflow-menu-trigger").click()
+    page.get_by_test_id("mlflow.experiment_page.managementMenu.edit-experiment").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("textbox").first.fill(new_name)
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/experiments/update")):
+        dialog.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_role("link", name=new_name, exact=True).first.wait_for()  # the breadcrumb
+
+
 # --------------------------------------------------------------------------- scenarios
 
 
@@ -1658,7 +1898,17 @@ class ServerConfig:
 class Scenario:
     """db_password None: the stack uses IAM database authentication (no password at all)."""
 
-    def __init__(self, name, stack_file, db_password, restart=False, operations=False, switch_to=None, upgrade=False):
+    def __init__(
+        self,
+        name,
+        stack_file,
+        db_password,
+        restart=False,
+        operations=False,
+        switch_to=None,
+        upgrade=False,
+        front_door=False,
+    ):
         self.name = name
         self.stack_file = Path(stack_file)
         self.db_password = db_password
@@ -1667,6 +1917,7 @@ class Scenario:
         # Another stack file on the same database: its login replaces this one's and back.
         self.switch_to = switch_to
         self.upgrade = upgrade  # start at PREVIOUS_MLFLOW, upgrade to the stack's version
+        self.front_door = front_door  # behind a gateway, in a browser (run_front_door)
 
 
 class Suite:
@@ -1744,6 +1995,13 @@ class Suite:
             "operations", {"server": {"metrics": True}, "gc": {"schedule": "*/30 * * * *", "older_than": "1s"}}
         )
         basic_auth = self.variant_stack("basic-auth", {"auth": {"kind": "basic", "default_permission": "READ"}})
+        front_door = self.variant_stack(
+            "front-door",
+            {
+                "expose": {"type": "gateway", "host": FRONT_DOOR_HOST},
+                "auth": {"kind": "basic", "default_permission": "READ"},
+            },
+        )
         return [
             Scenario("example", main, PLAIN_DB_PASSWORD, restart=True),
             Scenario("special-password", main, SPECIAL_DB_PASSWORD),
@@ -1754,6 +2012,8 @@ class Suite:
             Scenario("login-switch", iam_auth, None, switch_to=main),
             Scenario("basic-auth", basic_auth, PLAIN_DB_PASSWORD),  # two replicas of MLflow's basic-auth app
             Scenario("upgrade", main, PLAIN_DB_PASSWORD, upgrade=True),
+            # Behind a gateway with basic auth: a browser, an idle connection, a big artifact.
+            Scenario("front-door", front_door, PLAIN_DB_PASSWORD, front_door=True),
         ]
 
     def previous_stack(self, stack_file=None, name="previous"):
@@ -1766,6 +2026,8 @@ class Suite:
             return self.run_login_switch(scenario)
         if scenario.upgrade:
             return self.run_upgrade(scenario)
+        if scenario.front_door:
+            return self.run_front_door(scenario)
         started = time.monotonic()
         work = self.root / "scenarios" / scenario.name
         logs = work / "logs"
@@ -1848,6 +2110,94 @@ class Suite:
         if pod.note:
             summary += f" [{pod.note}]"
         return summary, time.monotonic() - started
+
+    def run_front_door(self, scenario):
+        """The server as a GKE gateway serves it, with basic auth: HTTPS for FRONT_DOOR_HOST
+        (a TLS front stands in for the gateway), reached by headless Chromium through that
+        name. First the control: the same container without the bundle's
+        --cors-allowed-origins and --uvicorn-opts, where the UI's writes get 403 and an idle
+        connection is closed. Then the container as generated: the browser signs in,
+        creates an experiment and renames it through the UI (both checked in the REST API),
+        a connection idle longer than uvicorn's default is reused, and a 200 MB artifact
+        goes up and comes back intact through the artifact proxy. A screenshot of each
+        browser session's last page is kept in the artifacts directory."""
+        started = time.monotonic()
+        work = self.root / "scenarios" / scenario.name
+        logs = work / "logs"
+        logs.mkdir(parents=True)
+        with open(scenario.stack_file, "rb") as f:
+            stack = tomllib.load(f)
+        bundle = self.build_bundle(scenario.stack_file)
+        install_pins(bundle.requirements, logs)
+        container = bundle.container("mlflow")
+        pod_secrets = self.secrets_for(bundle, scenario.db_password)
+        auth_secrets, admin_password = auth_secrets_for(container)
+        pod_secrets.update(auth_secrets)
+        pod = Pod(bundle, self.processes, work, pod_secrets, {"STORAGE_EMULATOR_HOST": self.gcs.url})
+        config = ServerConfig(pod, container, stack)
+        auth = BasicAuthConfig(pod, container, stack, config, admin_password)
+        self.postgres.recreate_database(config.user, scenario.db_password, config.database)
+        self.postgres.create_database(config.user, auth.database)
+        self.gcs.empty_bucket(config.bucket)
+        if port_is_open("127.0.0.1", config.port):
+            raise Failure(f"port {config.port} is already in use")
+        pod.run_init_containers(logs)
+        server = Server(config.port, auth.credentials)
+        front = TlsFront(work, config.port)
+        artifacts = Path(self.args.artifacts)
+        notes = []
+        try:
+            control = without_front_door_settings(container)
+            proc = pod.start(control, logs / "mlflow-control.log")
+            try:
+                pod.wait_ready(control, proc)
+                reused, how = idle_connection_reused(config.port)
+                if reused:
+                    raise Failure(f"control without --uvicorn-opts: {how}; the idle check cannot fail")
+                writes = browser_session(
+                    front.port, auth.credentials, artifacts / "front-door-control.png", "e2e-control", "e2e-control-renamed"
+                )
+                created = [w for w in writes if w[1].endswith("/experiments/create")]
+                if not created or any(status != 403 for _, _, status in created):
+                    raise Failure(f"control without --cors-allowed-origins: the UI's writes got {writes}, expected 403")
+                if experiments_named(server, "e2e-control"):
+                    raise Failure("control without --cors-allowed-origins: the UI created an experiment")
+            except BaseException as error:
+                attach_log(error, proc)
+                raise
+            finally:
+                self.stop_server(pod, control, proc)
+            notes.append(f"control without the settings: the UI's create got 403, {how}")
+
+            proc = pod.start(container, logs / "mlflow.log")
+            try:
+                pod.wait_ready(container, proc)
+                reused, how = idle_connection_reused(config.port)
+                if not reused:
+                    raise Failure(how)
+                notes.append(how)
+                screenshot = artifacts / "front-door.png"
+                writes = browser_session(front.port, auth.credentials, screenshot, "e2e-browser", "e2e-browser-renamed")
+                named = experiments_named(server, "e2e-browser")
+                statuses = {path.rsplit("/", 2)[-1]: status for _, path, status in writes if status is not None}
+                refused = [w for w in writes if w[2] in (None, 403)]
+                done = statuses.get("create") == 200 and statuses.get("update") == 200
+                if list(named) != ["e2e-browser-renamed"] or refused or not done:
+                    raise Failure(f"the browser's writes {writes} left experiments {named}")
+                notes.append(
+                    f"Chromium signed in at https://{FRONT_DOOR_HOST}, created and renamed experiment "
+                    f"{named['e2e-browser-renamed']} through the UI (screenshot {screenshot})"
+                )
+                notes.append(check_big_artifact(server, self.gcs, config, work))
+            except BaseException as error:
+                attach_log(error, proc)
+                raise
+            finally:
+                self.stop_server(pod, container, proc)
+        finally:
+            front.stop()
+        print(f"e2e: front-door screenshots in {artifacts}")
+        return "; ".join(notes), time.monotonic() - started
 
     def pod_of(self, stack_file, password, work, venv_bin=VENV_BIN):
         """The pod of STACK_FILE's bundle, its `mlflow` container and what that will use."""
@@ -2235,6 +2585,11 @@ def main():
     parser.add_argument("--bundle", help="an already built bundle of --stack (run.sh passes the one it built)")
     parser.add_argument("--only", action="append", help="run only the named scenario(s)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data) even on success")
+    parser.add_argument(
+        "--artifacts",
+        default=os.environ.get("E2E_ARTIFACTS", str(REPO / "target" / "e2e-artifacts")),
+        help="where the suite keeps what CI should keep (the browser's screenshots)",
+    )
     parser.add_argument("--pgid-file", default=os.environ.get("E2E_PGID_FILE"), help="append process group ids here")
     parser.add_argument(
         "--previous-venv", default=str(REPO / ".venv-e2e-previous"), help=f"a venv with MLflow {PREVIOUS_MLFLOW}"

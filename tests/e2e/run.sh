@@ -5,13 +5,15 @@
 #   bash tests/e2e/run.sh [e2e.py options]     e.g. --only example --keep
 #
 # Works on a fresh Debian machine as root: fetches PostgreSQL 17 (POSTGRES_VERSION below)
-# into ~/.cache/mlflow-stack/postgres/ when missing, builds the compiler, builds the bundle
+# into ~/.cache/mlflow-stack/postgres/ when missing, installs Debian's chromium when
+# missing (the front-door scenario's browser), builds the compiler, builds the bundle
 # of stacks/example.toml, creates .venv-e2e with exactly the pins of the bundle's
 # image/requirements.txt plus tests/e2e/requirements.txt (skipped when they already
 # match), then runs tests/e2e/e2e.py, which does the real work.
 # Quiet on success: the last line is "e2e: N passed, M failed".
 # Environment: E2E_STACK (default stacks/example.toml); E2E_COMPILER, an mlflow-stack
-# binary to use instead of building target/release/mlflow-stack.
+# binary to use instead of building target/release/mlflow-stack; E2E_ARTIFACTS, where the
+# suite keeps what CI should keep, the browser's screenshots (default target/e2e-artifacts).
 # shellcheck disable=SC2317  # functions below are called through trap and step, which shellcheck cannot see
 set -euo pipefail
 
@@ -125,6 +127,17 @@ PYTHON
     return "$status"
 }
 
+# Debian's chromium, which the front-door scenario drives with Playwright (a browser build
+# of Playwright's own cannot be fetched here).
+chromium_package() {
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "/usr/bin/chromium is missing: the front-door scenario drives it; install the chromium package" >&2
+        return 1
+    fi
+    apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+}
+
 # e2e.py runs PostgreSQL as this user when run as root (PostgreSQL refuses root).
 postgres_user() {
     getent passwd postgres >/dev/null ||
@@ -182,6 +195,7 @@ build_previous_bundle() {
 
 [[ -x $POSTGRES_HOME/bin/postgres ]] || step "fetch PostgreSQL $POSTGRES_VERSION" postgres_tree
 [[ $(id -u) -ne 0 ]] || step "create the postgres user" postgres_user
+[[ -x /usr/bin/chromium ]] || step "install chromium" chromium_package
 [[ -n ${E2E_COMPILER:-} ]] || step "build the compiler" build_compiler
 step "build the bundle of $STACK" build_bundle
 step "prepare $VENV" ensure_venv "$VENV" "$BUNDLE"
