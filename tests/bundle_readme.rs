@@ -122,7 +122,7 @@ fn the_steps_are_infra_sh_steps_and_say_what_they_create() {
             ),
             (
                 "grants `roles/iap.httpsResourceAccessor`",
-                "gcloud iap web add-iam-policy-binding",
+                "|roles/iap.httpsResourceAccessor|",
             ),
             ("with Cloud Build", "gcloud builds submit"),
             (
