@@ -4,6 +4,7 @@
 //! The pipeline, one stage per module:
 //! `source` → [`parse`] → [`raw`] → [`validate`] → [`model`] → [`plan`] → [`emit`] → [`write`].
 
+pub mod claims;
 pub mod cli;
 pub mod diag;
 pub mod emit;
@@ -35,6 +36,19 @@ pub struct Compiled {
     pub diagnostics: Diagnostics,
     /// The bundle, when there was no error.
     pub bundle: Option<emit::Bundle>,
+}
+
+/// What one stack file takes in the cloud and its cluster ([`claims::claims`]), or `None`
+/// when it has errors: parse, validate and plan, without emitting.
+#[must_use]
+pub fn claims(source: &Source) -> Option<Vec<claims::Claim>> {
+    let mut diagnostics = Diagnostics::default();
+    let parsed = parse::parse(source, &mut diagnostics);
+    let stack = validate::validate(source, &parsed, &mut diagnostics)?;
+    if diagnostics.has_errors() {
+        return None;
+    }
+    Some(claims::claims(&plan::Plan::new(&stack)))
 }
 
 /// Parse, validate, plan and emit one stack file. Never panics on any input.

@@ -10,8 +10,10 @@ pub mod ingress;
 pub mod roles;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use auth::AuthPlan;
 use gateway::GatewayPlan;
@@ -85,6 +87,11 @@ pub mod names {
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub stack_name: String,
+    /// The stack's identity: `NAME-` and a digest of the project, the name and the bucket,
+    /// none of which changes without making another stack. Every mark and the record carry
+    /// it, so that two stack files in one project that share a `name` never take each
+    /// other's resources for their own.
+    pub stack_id: String,
     pub project: String,
     pub region: String,
     pub bucket: String,
@@ -225,7 +232,54 @@ pub struct Plan {
     pub ingress: IngressPlan,
     /// `infra.sh apply` steps, in order.
     pub steps: Vec<&'static str>,
+    /// Every IAM binding `infra.sh apply` grants.
+    pub bindings: Vec<Binding>,
     pub proxy_image: &'static str,
+}
+
+/// An IAM binding `infra.sh` grants: the record keeps the key of each one it granted (with
+/// the value), so that `apply` revokes the ones the stack no longer lists and `destroy`
+/// every one, and never one that existed before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Binding {
+    /// `binding-` and a digest of the value: the record's annotation key.
+    pub key: String,
+    /// The step that grants it.
+    pub step: &'static str,
+    /// `TARGET|ROLE|MEMBER|TITLE|CONDITION`: the policy (`project:ID`, `bucket:NAME`,
+    /// `service-account:EMAIL`, `repository:LOCATION/NAME`, `iap-web:PROJECT`), the role,
+    /// the member, the condition's title and gcloud's `--condition` value (empty: no flag).
+    pub value: String,
+}
+
+impl Binding {
+    fn new(step: &'static str, fields: [&str; 5]) -> Self {
+        debug_assert!(fields.iter().all(|field| !field.contains('|')));
+        let value = fields.join("|");
+        Self {
+            key: format!("binding-{}", hex_digest(&value, 8)),
+            step,
+            value,
+        }
+    }
+}
+
+/// The identity of the stack PROJECT/NAME whose artifacts live in BUCKET: a label value
+/// (lowercase letters, digits and `-`, at most 63 characters).
+#[must_use]
+pub fn stack_id(project: &str, name: &str, bucket: &str) -> String {
+    let digest = hex_digest(&format!("{project}\n{name}\n{bucket}"), 5);
+    format!("{name}-{digest}")
+}
+
+/// The first BYTES bytes of TEXT's SHA-256, in lowercase hex.
+fn hex_digest(text: &str, bytes: usize) -> String {
+    Sha256::digest(text.as_bytes())[..bytes]
+        .iter()
+        .fold(String::new(), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
 }
 
 impl Plan {
@@ -439,8 +493,33 @@ impl Plan {
             .flatten()
             .cloned()
             .collect();
+        let bindings = bindings(&BindingFacts {
+            project,
+            bucket: stack.bucket.as_str(),
+            server_email: &server_email,
+            sql_condition: &sql_condition,
+            sql_condition_title: &sql_condition_title,
+            iam_auth,
+            puller_email: registry_host.as_ref().map(|_| {
+                format!(
+                    "{}@{project}.iam.gserviceaccount.com",
+                    names::puller_account(name)
+                )
+            }),
+            repository: repository.as_deref().map(|r| format!("{region}/{r}")),
+            workload_identity_member: gke
+                .then(|| format!("serviceAccount:{project}.svc.id.goog[{namespace}/{workload}]")),
+            gateway: gateway.as_ref(),
+            builder_email: build_image.then(|| {
+                format!(
+                    "{}@{project}.iam.gserviceaccount.com",
+                    names::builder_account(name)
+                )
+            }),
+        });
         Self {
             stack_name: name.to_string(),
+            stack_id: stack_id(project, name.as_str(), stack.bucket.as_str()),
             project: project.to_owned(),
             region: region.to_owned(),
             bucket: stack.bucket.to_string(),
@@ -560,9 +639,155 @@ impl Plan {
             gateway,
             ingress,
             steps,
+            bindings,
             proxy_image: PROXY_IMAGE,
         }
     }
+}
+
+/// What decides the IAM bindings of a stack.
+struct BindingFacts<'a> {
+    project: &'a str,
+    bucket: &'a str,
+    server_email: &'a str,
+    sql_condition: &'a str,
+    sql_condition_title: &'a str,
+    iam_auth: bool,
+    puller_email: Option<String>,
+    /// `LOCATION/NAME` of the Artifact Registry repository the stack builds into.
+    repository: Option<String>,
+    workload_identity_member: Option<String>,
+    gateway: Option<&'a GatewayPlan>,
+    /// The account Cloud Build runs as, when the stack builds its image.
+    builder_email: Option<String>,
+}
+
+/// Every IAM binding a stack grants, by the step that grants it: the server's account on
+/// the bucket's objects and on Cloud SQL (only this instance), the image puller's, the
+/// builder's (the staged source and the build's logs in the bucket, a push to the image's
+/// repository), Workload Identity's, and IAP's members for the gateway's host.
+fn bindings(facts: &BindingFacts) -> Vec<Binding> {
+    let project = format!("project:{}", facts.project);
+    let server = format!("serviceAccount:{}", facts.server_email);
+    let mut bindings = vec![
+        Binding::new(
+            "iam",
+            [
+                &format!("bucket:{}", facts.bucket),
+                "roles/storage.objectUser",
+                &server,
+                "",
+                "",
+            ],
+        ),
+        Binding::new(
+            "iam",
+            [
+                &project,
+                "roles/cloudsql.client",
+                &server,
+                facts.sql_condition_title,
+                facts.sql_condition,
+            ],
+        ),
+    ];
+    if facts.iam_auth {
+        bindings.push(Binding::new(
+            "iam",
+            [
+                &project,
+                "roles/cloudsql.instanceUser",
+                &server,
+                facts.sql_condition_title,
+                facts.sql_condition,
+            ],
+        ));
+    }
+    if let Some(puller) = &facts.puller_email {
+        let member = format!("serviceAccount:{puller}");
+        bindings.push(match &facts.repository {
+            Some(repository) => Binding::new(
+                "registry",
+                [
+                    &format!("repository:{repository}"),
+                    "roles/artifactregistry.reader",
+                    &member,
+                    "",
+                    "",
+                ],
+            ),
+            None => Binding::new(
+                "iam",
+                [
+                    &project,
+                    "roles/artifactregistry.reader",
+                    &member,
+                    "",
+                    "None",
+                ],
+            ),
+        });
+    }
+    if let Some(builder) = &facts.builder_email {
+        let member = format!("serviceAccount:{builder}");
+        let bucket = format!("bucket:{}", facts.bucket);
+        for role in ["roles/storage.objectViewer", "roles/storage.objectCreator"] {
+            bindings.push(Binding::new("iam", [&bucket, role, &member, "", ""]));
+        }
+        bindings.push(match &facts.repository {
+            Some(repository) => Binding::new(
+                "image",
+                [
+                    &format!("repository:{repository}"),
+                    "roles/artifactregistry.writer",
+                    &member,
+                    "",
+                    "",
+                ],
+            ),
+            // The project's gcr.io repository, which Artifact Registry creates on the first
+            // push: no repository exists to grant on before the build.
+            None => Binding::new(
+                "image",
+                [
+                    &project,
+                    "roles/artifactregistry.createOnPushWriter",
+                    &member,
+                    "",
+                    "None",
+                ],
+            ),
+        });
+    }
+    if let Some(member) = &facts.workload_identity_member {
+        bindings.push(Binding::new(
+            "workload-identity",
+            [
+                &format!("service-account:{}", facts.server_email),
+                "roles/iam.workloadIdentityUser",
+                member,
+                "",
+                "",
+            ],
+        ));
+    }
+    if let Some(gateway) = facts.gateway {
+        let host = &gateway.host;
+        let condition = format!("expression=request.host == \"{host}\",title={host}");
+        for member in &gateway.iap_members {
+            bindings.push(Binding::new(
+                "iap",
+                [
+                    &format!("iap-web:{}", facts.project),
+                    "roles/iap.httpsResourceAccessor",
+                    member,
+                    host,
+                    &condition,
+                ],
+            ));
+        }
+    }
+    bindings
 }
 
 /// The garbage collector's CronJob.

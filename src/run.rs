@@ -373,11 +373,41 @@ fn load_all(paths: &[PathBuf]) -> Result<Vec<Loaded>, Status> {
     }
 }
 
+/// Stacks among LOADED that would share a cloud resource or a Kubernetes object, one
+/// error line (naming both files) and its fix per shared thing; the number of them.
+fn shared_resources(loaded: &[Loaded]) -> (String, usize) {
+    if loaded.len() < 2 {
+        return (String::new(), 0);
+    }
+    let claims = parallel(loaded, |loaded| match loaded {
+        Loaded::Source(source) => crate::claims(source),
+        Loaded::NotUtf8(..) => None,
+    });
+    let source = |index: usize| match &loaded[index] {
+        Loaded::Source(source) | Loaded::NotUtf8(source, _) => source.display_name(),
+    };
+    let conflicts = crate::claims::conflicts(&claims);
+    let mut out = String::new();
+    for conflict in &conflicts {
+        let _ = writeln!(
+            out,
+            "error: {} and {} would share {}: the infra.sh or kubectl of one would change and \
+             delete what the other created\n  help: {}",
+            source(conflict.first),
+            source(conflict.second),
+            conflict.claim.what,
+            conflict.claim.fix
+        );
+    }
+    (out, conflicts.len())
+}
+
 fn check(paths: &[PathBuf], options: &CheckOptions, style: Style) -> Status {
     let loaded = match load_all(paths) {
         Ok(loaded) => loaded,
         Err(status) => return status,
     };
+    let (shared, conflicts) = shared_resources(&loaded);
     let human = options.format == Format::Human;
     // Each stack's report is rendered on the worker that compiled it, and its bundle
     // dropped there: memory stays flat however many stacks are checked.
@@ -397,7 +427,8 @@ fn check(paths: &[PathBuf], options: &CheckOptions, style: Style) -> Status {
         failed += usize::from(report.failed);
         first_code = first_code.or(report.first_code);
     }
-    if human && (failed > 0 || !options.quiet) {
+    eprint!("{shared}");
+    if human && (failed > 0 || conflicts > 0 || !options.quiet) {
         eprintln!(
             "checked {}: {} failed",
             diag::plural(paths.len(), "stack"),
@@ -407,7 +438,7 @@ fn check(paths: &[PathBuf], options: &CheckOptions, style: Style) -> Status {
     if let (true, Some(code)) = (human, first_code) {
         eprint!("{}", explain_hint(code));
     }
-    if failed > 0 {
+    if failed > 0 || conflicts > 0 {
         Status::Invalid
     } else {
         Status::Success
@@ -438,6 +469,16 @@ fn build(
         Ok(loaded) => loaded,
         Err(status) => return status,
     };
+    // Stacks that would share a resource are refused before any bundle is written.
+    let (shared, conflicts) = shared_resources(&loaded);
+    if conflicts > 0 {
+        eprint!("{shared}");
+        eprintln!(
+            "wrote nothing: {} would share what only one of them may own",
+            diag::plural(paths.len(), "stack")
+        );
+        return Status::Invalid;
+    }
     // Compile and write in one pass per stack: a worker writes one bundle while the other
     // compiles the next, and no more than one bundle per worker is ever in memory.
     let pairs: Vec<(&Loaded, &PathBuf)> = loaded.iter().zip(&dirs).collect();

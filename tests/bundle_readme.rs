@@ -123,7 +123,7 @@ fn the_steps_are_infra_sh_steps_and_say_what_they_create() {
             ),
             (
                 "grants `roles/iap.httpsResourceAccessor`",
-                "gcloud iap web add-iam-policy-binding",
+                "|roles/iap.httpsResourceAccessor|",
             ),
             ("with Cloud Build", "gcloud builds submit"),
             (
@@ -428,6 +428,39 @@ fn roles_allowing(command: &[String]) -> Option<&'static [&'static str]> {
     Some(roles)
 }
 
+/// The gcloud commands `infra.sh` may run, by their words: those written out, and for each
+/// IAM binding of its `BINDINGS` table the policy command that grants it. `policy_of`, which
+/// maps every kind of policy to its command (a recorded binding of any kind may need
+/// revoking), is read through the table rather than line by line.
+fn role_commands(infra: &str) -> Vec<Vec<String>> {
+    let start = infra
+        .find("\npolicy_of() {")
+        .expect("infra.sh has policy_of");
+    let end = start + infra[start..].find("\n}\n").expect("policy_of ends");
+    let script = format!("{}{}", &infra[..start], &infra[end..]);
+    let mut commands: Vec<Vec<String>> = crate::gcloud_flags::invocations(&script)
+        .into_iter()
+        .map(|(command, _)| command)
+        .collect();
+    let table = infra
+        .split_once("declare -rA BINDINGS=(\n")
+        .and_then(|(_, rest)| rest.split_once("\n)\n"))
+        .map_or("", |(table, _)| table);
+    for entry in table.lines() {
+        let value = entry.split_once("]='").map_or("", |(_, value)| value);
+        let words: &[&str] = match value.split(':').next().unwrap_or_default() {
+            "project" => &["projects", "add-iam-policy-binding"],
+            "bucket" => &["storage", "buckets", "add-iam-policy-binding"],
+            "service-account" => &["iam", "service-accounts", "add-iam-policy-binding"],
+            "repository" => &["artifacts", "repositories", "add-iam-policy-binding"],
+            "iap-web" => &["iap", "web", "add-iam-policy-binding"],
+            other => panic!("a binding on an unknown kind of policy: {other}"),
+        };
+        commands.push(words.iter().map(|word| (*word).to_owned()).collect());
+    }
+    commands
+}
+
 /// The roles of the README's "Before you start" table.
 fn readme_roles(readme: &str) -> Vec<&str> {
     readme
@@ -447,7 +480,7 @@ fn the_roles_before_you_start_are_what_infra_sh_runs() {
         assert!(!listed.is_empty(), "{}: no roles", case.name);
         let mut used: BTreeSet<&str> = BTreeSet::new();
         let creates_cluster = case.infra.contains("gcloud container clusters create");
-        for (command, _) in crate::gcloud_flags::invocations(&case.infra) {
+        for command in role_commands(&case.infra) {
             // Without `create = true`, `cluster` relabels or deletes only a cluster this
             // stack created while it had `create = true`, as an account that could.
             if !creates_cluster

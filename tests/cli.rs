@@ -483,3 +483,80 @@ fn the_readme_reference_matches_the_schema() {
         }
     }
 }
+
+/// Two stack files in one project that keep the default `name`, with different buckets
+/// (a prod and a staging): `check` and `build` of both refuse them, naming both files and
+/// what they would share, and `build` writes no bundle. Two names in one owned namespace
+/// share the namespace, which each bundle creates and deletes.
+#[test]
+fn stacks_that_would_share_resources_are_refused_together() {
+    let dir = TempDir::new("shared");
+    let prod = write(&dir, "prod.toml", GOOD);
+    let staging = write(
+        &dir,
+        "staging.toml",
+        &GOOD.replace("acme-ml-prod-mlflow", "acme-ml-staging-mlflow"),
+    );
+    let output = run(&["check", &prod, &staging]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let err = stderr(&output);
+    for shared in [
+        "the name mlflow in project acme-ml-prod",
+        "database mlflow on Cloud SQL instance mlflow-db of project acme-ml-prod",
+        "the Kubernetes objects mlflow-server, mlflow-config, … in namespace mlflow",
+    ] {
+        assert!(
+            err.contains(&format!("error: {prod} and {staging} would share {shared}")),
+            "{err}"
+        );
+    }
+    assert!(
+        err.contains("help: give one of them another `name`"),
+        "{err}"
+    );
+    assert!(!err.contains("would share bucket"), "{err}");
+
+    let out = dir.path().join("out");
+    let output = run(&["build", &prod, &staging, "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("wrote nothing"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!out.exists());
+
+    let other_name = write(
+        &dir,
+        "other.toml",
+        &format!(
+            "{}name = \"other\"\nnamespace = \"mlflow\"\n\n[cluster]\nname = \"mlflow\"\n",
+            GOOD.replace("acme-ml-prod-mlflow", "acme-ml-other-mlflow")
+        ),
+    );
+    let output = run(&["check", &prod, &other_name]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!(
+            "error: {prod} and {other_name} would share namespace mlflow"
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(code(&run(&["check", &prod])), 0);
+}
+
+/// The README's example of a stack's identity is the example stack's.
+#[test]
+fn the_readme_names_the_example_stacks_identity() {
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let script = stdout(&run(&["infra", "stacks/example.toml"]));
+    let id = script
+        .lines()
+        .find_map(|line| line.strip_prefix("readonly STACK_ID="))
+        .unwrap();
+    assert!(
+        readme.contains(&format!("`mlflow-stack-id={id}` for `stacks/example.toml`")),
+        "{id}"
+    );
+}

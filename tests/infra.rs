@@ -34,6 +34,8 @@ use sha2::{Digest, Sha256};
 
 use crate::support::{TempDir, compile_file, repo, snapshot_settings, stack_files};
 
+mod ownership;
+
 const FAKES: [&str; 5] = [
     "gcloud",
     "gsutil",
@@ -147,6 +149,16 @@ impl Drop for FakeServer {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The number the fakes give PROJECT (`projects describe`, a bucket's `project_number`): the
+/// SHA-256 of its id, as a number, modulo 10^12.
+fn project_number(project: &str) -> String {
+    let digest = Sha256::digest(project.as_bytes());
+    let number = digest.iter().fold(0u128, |n, byte| {
+        (n * 256 + u128::from(*byte)) % 1_000_000_000_000
+    });
+    number.to_string()
 }
 
 fn system_tool(name: &str) -> PathBuf {
@@ -906,7 +918,10 @@ impl Sandbox {
             grants.insert([
                 format!("repository {}/{repository}", plan.region),
                 "roles/artifactregistry.reader".into(),
-                "serviceAccount:123456789012-compute@developer.gserviceaccount.com".into(),
+                format!(
+                    "serviceAccount:{}-compute@developer.gserviceaccount.com",
+                    project_number(&plan.project)
+                ),
                 String::new(),
             ]);
         }
@@ -1036,7 +1051,8 @@ fn apply_on_an_empty_project_creates_everything_in_order() {
         assert_eq!(sandbox.resources(), sandbox.everything());
         assert_eq!(sandbox.bindings(), sandbox.grants());
 
-        let mark = json!({"managed-by": "mlflow-stack", "mlflow-stack": plan.stack_name});
+        let mark = json!({"managed-by": "mlflow-stack", "mlflow-stack": plan.stack_name,
+                          "mlflow-stack-id": plan.stack_id});
         let bucket = sandbox.resource(&format!("bucket {}", plan.bucket));
         assert_eq!(bucket["uniform_bucket_level_access"], true);
         assert_eq!(bucket["public_access_prevention"], "enforced");
@@ -1054,11 +1070,15 @@ fn apply_on_an_empty_project_creates_everything_in_order() {
         let account = sandbox.resource(&format!("service-account {}", plan.server_email));
         assert_eq!(
             account["description"],
-            format!("managed-by=mlflow-stack mlflow-stack={}", plan.stack_name)
+            format!(
+                "managed-by=mlflow-stack mlflow-stack={} mlflow-stack-id={}",
+                plan.stack_name, plan.stack_id
+            )
         );
         let record = &sandbox.resource(&format!("secret {}", plan.record_secret))["labels"];
         assert_eq!(record["managed-by"], "mlflow-stack");
         assert_eq!(record["mlflow-stack"], plan.stack_name.as_str());
+        assert_eq!(record["mlflow-stack-id"], plan.stack_id.as_str());
         assert_eq!(record["sql-database"], "true");
         if plan.iam_auth {
             assert_eq!(record["iam-user"], "true");
@@ -1348,17 +1368,24 @@ fn apply_step_runs_only_that_step() {
         "{}",
         run.stdout
     );
+    let id = &sandbox.plan.stack_id;
     assert_eq!(
         run.mutating(),
         [
             "gcloud storage buckets create gs://acme-ml-prod-mlflow --location=europe-west3 \
-             --uniform-bucket-level-access --public-access-prevention",
-            "gcloud storage buckets update gs://acme-ml-prod-mlflow \
-             --update-labels=managed-by=mlflow-stack,mlflow-stack=mlflow",
+             --uniform-bucket-level-access --public-access-prevention"
+                .to_owned(),
+            format!(
+                "gcloud storage buckets update gs://acme-ml-prod-mlflow \
+                 --update-labels=managed-by=mlflow-stack,mlflow-stack=mlflow,mlflow-stack-id={id}"
+            ),
             // The record that this stack created the bucket, created with its first entry.
-            "gcloud secrets create mlflow-infra-record --replication-policy=automatic \
-             --labels=managed-by=mlflow-stack,mlflow-stack=mlflow",
-            "gcloud secrets update mlflow-infra-record --update-labels=bucket=true",
+            format!(
+                "gcloud secrets create mlflow-infra-record --replication-policy=automatic \
+                 --labels=managed-by=mlflow-stack,mlflow-stack=mlflow,mlflow-stack-id={id} \
+                 --set-annotations=stack-bucket=acme-ml-prod-mlflow"
+            ),
+            "gcloud secrets update mlflow-infra-record --update-labels=bucket=true".to_owned(),
         ]
     );
 
@@ -1633,7 +1660,7 @@ fn two_tags_built(scratch: &TempDir) -> (Sandbox, String) {
     let run = sandbox.infra(&["apply"]).ok();
     assert_eq!(run.result("image"), "created");
     let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
-    assert_eq!(record["annotations"], json!({"image-tags": "2.3.1 2.4.0"}));
+    assert_eq!(record["annotations"]["image-tags"], "2.3.1 2.4.0");
     let (package, _) = sandbox.plan.image.rsplit_once(':').unwrap();
     let package = package.to_owned();
     (sandbox, package)
@@ -1706,8 +1733,13 @@ fn destroy_keeps_a_repository_that_holds_other_images() {
         ]
     );
     // The record names the tags no more: a tag pushed later under an old name is not ours.
+    // Nor the bindings it revoked: it names only the stack's bucket.
     let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
-    assert_eq!(record["annotations"], json!({}), "{record}");
+    assert_eq!(
+        record["annotations"],
+        json!({"stack-bucket": sandbox.plan.bucket}),
+        "{record}"
+    );
     assert!(
         !record_entries(&sandbox)
             .iter()
@@ -2190,7 +2222,11 @@ fn the_image_is_built_by_a_builder_holding_only_what_the_build_needs() {
 /// stays. An Autopilot cluster's nodes are left alone.
 #[test]
 fn the_nodes_of_a_standard_cluster_may_read_the_repository_only() {
-    let nodes = "serviceAccount:123456789012-compute@developer.gserviceaccount.com";
+    let nodes = format!(
+        "serviceAccount:{}-compute@developer.gserviceaccount.com",
+        project_number("acme-ml-dev")
+    );
+    let nodes = nodes.as_str();
     let node_grants = |sandbox: &Sandbox| -> Vec<String> {
         sandbox.state()["bindings"]
             .as_array()
@@ -2794,20 +2830,34 @@ fn password_to_iam_and_back() {
     sandbox.rebuild(&stack("example"));
     let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
     assert_eq!(run.code, 2, "{run:#?}");
-    assert_eq!(
-        updates(&run),
-        ["    update roles/cloudsql.instanceUser: granted → none (database.auth = \"password\")"]
+    assert_eq!(updates(&run), Vec::<&str>::new());
+    assert!(
+        run.stdout.contains(&format!(
+            "    revoke roles/cloudsql.instanceUser for serviceAccount:{} on project:acme-ml-prod: \
+             the stack no longer grants it\n",
+            sandbox.plan.server_email
+        )),
+        "{}",
+        run.stdout
     );
     assert!(run.results().contains(&("iam".into(), "update".into())));
     assert!(run.results().contains(&("db-user".into(), "ok".into())));
     let run = sandbox.infra(&["apply"]).ok();
+    let mutating = run.mutating();
     assert_eq!(
-        run.mutating(),
-        [format!(
+        mutating[0],
+        format!(
             "gcloud projects remove-iam-policy-binding acme-ml-prod --member=serviceAccount:{} \
              --role=roles/cloudsql.instanceUser --condition={} --quiet",
             sandbox.plan.server_email, sandbox.plan.sql_condition
-        )]
+        )
+    );
+    // The record forgets the binding it revoked.
+    assert_eq!(mutating.len(), 2, "{mutating:#?}");
+    assert!(
+        mutating[1]
+            .starts_with("gcloud secrets update mlflow-infra-record --remove-annotations=binding-"),
+        "{mutating:#?}"
     );
     assert!(!sandbox.bindings().contains(&instance_user));
     assert!(can_use_tables(&sandbox, "mlflow"));
@@ -2924,8 +2974,11 @@ fn a_mark_removed_by_hand_is_put_back() {
 
     let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
     assert_eq!(run.code, 2, "{run:#?}");
-    let update =
-        "    update labels: team=research → managed-by=mlflow-stack,mlflow-stack=research-mlflow";
+    let labels = format!(
+        "managed-by=mlflow-stack,mlflow-stack=research-mlflow,mlflow-stack-id={}",
+        plan.stack_id
+    );
+    let update = format!("    update labels: team=research → {labels}");
     for step in ["bucket", "sql-instance", "cluster"] {
         let (_, calls) = run
             .calls_by_step()
@@ -2939,17 +2992,22 @@ fn a_mark_removed_by_hand_is_put_back() {
             run.stdout
         );
     }
-    assert_eq!(run.stdout.matches(update).count(), 3, "{}", run.stdout);
+    assert_eq!(run.stdout.matches(&update).count(), 3, "{}", run.stdout);
     let run = sandbox.infra(&["apply"]).ok();
     assert_eq!(
         run.mutating(),
         [
-            "gcloud storage buckets update gs://acme-ml-prod-mlflow-research \
-             --update-labels=managed-by=mlflow-stack,mlflow-stack=research-mlflow",
-            "gcloud beta sql instances patch research-mlflow-db \
-             --update-labels=managed-by=mlflow-stack,mlflow-stack=research-mlflow --quiet",
-            "gcloud container clusters update ml-platform --location=europe-west4 \
-             --update-labels=managed-by=mlflow-stack,mlflow-stack=research-mlflow",
+            format!(
+                "gcloud storage buckets update gs://acme-ml-prod-mlflow-research \
+                 --update-labels={labels}"
+            ),
+            format!(
+                "gcloud beta sql instances patch research-mlflow-db --update-labels={labels} --quiet"
+            ),
+            format!(
+                "gcloud container clusters update ml-platform --location=europe-west4 \
+                 --update-labels={labels}"
+            ),
         ]
     );
     assert_eq!(sandbox.resource(&bucket)["labels"]["team"], "research");
@@ -3086,7 +3144,7 @@ fn the_record_outlives_what_it_vouches_for() {
     // is not the stack's.
     assert_eq!(
         record_entries(&sandbox),
-        ["cluster", "managed-by", "mlflow-stack"]
+        ["cluster", "managed-by", "mlflow-stack", "mlflow-stack-id"]
     );
     sandbox.seed(&bucket, json!({"labels": {"team": "research"}}));
 
@@ -3118,7 +3176,12 @@ fn the_record_outlives_what_it_vouches_for() {
     );
     assert_eq!(
         record_entries(&sandbox),
-        ["managed-by", "mlflow-stack", "sql-instance"]
+        [
+            "managed-by",
+            "mlflow-stack",
+            "mlflow-stack-id",
+            "sql-instance"
+        ]
     );
     let mut state = sandbox.state();
     state["resources"]
@@ -3145,7 +3208,8 @@ fn an_internal_gateway_is_regional_and_adopts_what_it_did_not_create() {
     let region = gateway.region.as_deref().unwrap();
     assert_eq!(region, plan.region);
     let run = sandbox.infra(&["apply"]).ok();
-    let mark = json!({"managed-by": "mlflow-stack", "mlflow-stack": plan.stack_name});
+    let mark = json!({"managed-by": "mlflow-stack", "mlflow-stack": plan.stack_name,
+                      "mlflow-stack-id": plan.stack_id});
     let address = sandbox.resource(&format!("address {region}/{}", gateway.address));
     assert_eq!(address["addressType"], "INTERNAL");
     assert_eq!(address["subnetwork"], "default", "the cluster's subnet");

@@ -22,11 +22,24 @@ fn readme() -> String {
 
 // ---- --out layout
 
+/// STACK as another stack of the project: its own name and bucket.
+fn dev_stack(stack: &str) -> String {
+    format!(
+        "{}name = \"mlflow-dev\"\n",
+        stack.replace("acme-ml-prod-mlflow", "acme-ml-prod-mlflow-dev")
+    )
+}
+
 #[test]
 fn a_bundle_is_out_stem_whatever_the_number_of_stacks() {
     let dir = TempDir::new("layout");
     let prod = write(&dir, "prod.toml", GOOD);
-    let dev = write(&dir, "dev.toml", &GOOD.replace("1.0.0", "2.0.0"));
+    // Another stack: `check` and `build` refuse two that would share resources.
+    let dev = write(
+        &dir,
+        "dev.toml",
+        &dev_stack(&GOOD.replace("1.0.0", "2.0.0")),
+    );
     let out = dir.path().join("deploy");
     let out = out.to_str().unwrap();
 
@@ -116,7 +129,7 @@ fn a_stack_of_the_same_name_in_another_folder_does_not_replace_a_bundle() {
 fn build_check_reports_an_orphaned_bundle() {
     let dir = TempDir::new("orphan");
     let prod = write(&dir, "prod.toml", GOOD);
-    let dev = write(&dir, "dev.toml", GOOD);
+    let dev = write(&dir, "dev.toml", &dev_stack(GOOD));
     let out = dir.path().join("deploy");
     let out = out.to_str().unwrap();
     assert_eq!(code(&run(&["build", &prod, &dev, "--out", out])), 0);
@@ -148,9 +161,13 @@ fn build_check_reports_an_orphaned_bundle() {
 #[test]
 fn an_orphan_names_the_stack_file_its_directory_stands_for() {
     let dir = TempDir::new("orphan-dots");
-    let team = write(&dir, "team.toml", GOOD);
-    let versioned = write(&dir, "team.v1.toml", GOOD);
-    let old = write(&dir, "old.toml", GOOD);
+    // Three stacks that share nothing: each its own name and bucket.
+    let stack = |name: &str| {
+        format!("{GOOD}name = \"{name}\"\n").replace("acme-ml-prod-mlflow", &format!("acme-{name}"))
+    };
+    let team = write(&dir, "team.toml", &stack("team"));
+    let versioned = write(&dir, "team.v1.toml", &stack("team-v1"));
+    let old = write(&dir, "old.toml", &stack("old"));
     let out = dir.path().join("deploy");
     let out = out.to_str().unwrap();
     assert_eq!(

@@ -33,7 +33,7 @@ for ((i = 1; i <= count; i++)); do
         printf 'tag = "1.%d.%d"\n' $((i % 7)) $((i % 3))
         printf 'environment = "%s"\n' "$environment"
         printf 'name = "%s"\n' "$name"
-        if ((i % 3 == 0)); then printf 'namespace = "ml-%s"\n' "$team"; fi
+        if ((i % 3 == 0)); then printf 'namespace = "ml-%s"\nnamespace_shared = true\n' "$team"; fi
         lb=false
         if [[ $environment == gke ]] && ((i % 6 == 1)); then lb=true; fi
         if ((i % 5 == 0)) || [[ $lb == true ]]; then

@@ -245,16 +245,30 @@ def bucket(c):
     return url[len("gs://"):].rstrip("/")
 
 
+def project_number(project):
+    """A project's number, as `projects describe` prints it (projectNumber) and a bucket
+    names its project (project_number): the same digits for the same project."""
+    return str(int(hashlib.sha256(project.encode()).hexdigest(), 16) % 10**12)
+
+
 @gcloud("storage buckets describe", api=STORAGE)
 def _(c):
-    c.value(c.need("bucket", bucket(c), f"ERROR: ({c.name}) gs://{c.arg()} not found: 404."))
+    found = c.need("bucket", bucket(c), f"ERROR: ({c.name}) gs://{c.arg()} not found: 404.")
+    # A bucket seeded without one is in the stack's project.
+    c.value({"project_number": project_number(c.project), **found})
 
 
 @gcloud("storage buckets create", "location uniform-bucket-level-access public-access-prevention",
         mutating=True, api=STORAGE)
 def _(c):
     # The shape `gcloud storage buckets describe` prints; the location in capitals.
+    if c.get("bucket", bucket(c)) is not None:
+        # Bucket names are global: one in any project takes the name.
+        raise Fail(f"ERROR: ({c.name}) HTTPError 409: The requested bucket name is not "
+                   "available. The bucket namespace is shared by all users of the system. "
+                   "Please select a different name and try again.")
     c.add("bucket", bucket(c), name=bucket(c), location=c.flag("location").upper(),
+          project_number=project_number(c.project),
           uniform_bucket_level_access="uniform-bucket-level-access" in c.flags,
           public_access_prevention="enforced" if "public-access-prevention" in c.flags
           else "inherited")
@@ -319,7 +333,7 @@ def check_member(c, member):
     elif who.endswith("-compute@developer.gserviceaccount.com"):
         # The Compute Engine default service account: it exists once the Compute Engine
         # API is (GKE enables it), under the project's number.
-        if (who != f"{PROJECT_NUMBER}-compute@developer.gserviceaccount.com"
+        if (who != f"{project_number(c.project)}-compute@developer.gserviceaccount.com"
                 or not ({f"service {COMPUTE}", f"service {GKE}"} & set(c.state["resources"]))):
             raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Service account {who} does not exist.")
     elif ".svc.id.goog[" in who:
@@ -628,7 +642,8 @@ def _(c):
              **{k: v for k, v in found.items() if k != "data"}})
 
 
-@gcloud("secrets create", "replication-policy data-file labels", mutating=True, api=SECRETS)
+@gcloud("secrets create", "replication-policy data-file labels set-annotations", mutating=True,
+        api=SECRETS)
 def _(c):
     attrs = {"replication": c.flag("replication-policy")}
     if "data-file" in c.flags:
@@ -638,6 +653,8 @@ def _(c):
         c.note = f"stdin: {len(attrs['data'])} bytes"
     if "labels" in c.flags:
         attrs["labels"] = parse_labels(c.flags["labels"])
+    if "set-annotations" in c.flags:
+        attrs["annotations"] = parse_labels(c.flags["set-annotations"])
     c.add("secret", c.arg(), **attrs)
 
 
@@ -991,15 +1008,13 @@ def _(c):
         c.value({"account": "platform@acme.example", "status": "ACTIVE"})
 
 
-PROJECT_NUMBER = "123456789012"
-
-
 @gcloud("projects describe")
 def _(c):
     if c.arg() != c.project or c.get("project", "missing") is not None:
         raise Fail(f"ERROR: ({c.name}) You do not have permission to access projects instance "
                    f"[{c.arg()}] (or it may not exist)")
-    c.value({"projectId": c.arg(), "projectNumber": PROJECT_NUMBER, "lifecycleState": "ACTIVE"})
+    c.value({"projectId": c.arg(), "projectNumber": project_number(c.arg()),
+             "lifecycleState": "ACTIVE"})
 
 
 @gcloud("compute addresses delete", "region global", mutating=True, api=COMPUTE)
