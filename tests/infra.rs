@@ -37,7 +37,7 @@ const FAKES: [&str; 5] = [
     "gke-gcloud-auth-plugin",
 ];
 /// What the script runs besides the tools it checks for.
-const SYSTEM_TOOLS: [&str; 16] = [
+const SYSTEM_TOOLS: [&str; 17] = [
     "base64",
     "bash",
     "cat",
@@ -49,6 +49,7 @@ const SYSTEM_TOOLS: [&str; 16] = [
     "mkdir",
     "mktemp",
     "rm",
+    "sed",
     "sha256sum",
     "sleep",
     "sort",
@@ -303,10 +304,14 @@ impl Sandbox {
     fn prerequisites(&self) -> Vec<(String, Value)> {
         let plan = &self.plan;
         let mut prerequisites = if plan.local {
-            vec![(
-                "kube-context current".into(),
-                json!({"name": "kind-mlflow"}),
-            )]
+            // The kubeconfig's current context, and the context itself.
+            vec![
+                (
+                    "kube-context current".into(),
+                    json!({"name": "kind-mlflow"}),
+                ),
+                ("kube-context kind-mlflow".into(), json!({})),
+            ]
         } else if plan.create_cluster {
             vec![]
         } else {
@@ -857,6 +862,62 @@ fn plan_without_gcloud_or_an_account_fails_clearly() {
     );
 }
 
+/// A read that fails for another reason than "not found" (here IAM's answer to a caller
+/// without `storage.buckets.get`) is an error: `plan --detailed-exitcode` exits 1, not 2
+/// with a create; `apply` and `destroy` change nothing.
+#[test]
+fn a_failed_read_is_an_error_not_an_absence() {
+    let sandbox = Sandbox::new(&stack("local"));
+    sandbox.infra(&["apply"]).ok();
+    sandbox.seed(
+        "denied storage buckets describe",
+        json!({"permission": "storage.buckets.get"}),
+    );
+    for args in [
+        &["plan", "--detailed-exitcode"][..],
+        &["apply"],
+        &["destroy", "--plan"],
+        &["destroy", "--yes", "--delete-data"],
+    ] {
+        let run = sandbox.infra(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
+        assert!(
+            run.stderr.starts_with(
+                "infra.sh: cannot read what gcloud storage buckets describe gs://acme-ml-dev-mlflow"
+            ),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.ends_with(
+                "PERMISSION_DENIED: Permission 'storage.buckets.get' denied on resource (or it may not exist).\n"
+            ),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.mutating(), Vec::<String>::new(), "{args:?}");
+        assert!(!run.stdout.contains("Nothing to delete."), "{args:?}");
+    }
+}
+
+/// `destroy` runs the preflight of `plan` and `apply` before it reads anything: logged out
+/// of gcloud, it stops at once instead of finding "nothing to delete".
+#[test]
+fn destroy_logged_out_stops_at_the_preflight() {
+    let sandbox = Sandbox::new(&stack("local"));
+    sandbox.infra(&["apply"]).ok();
+    sandbox.seed("auth logged-out", json!({}));
+    for args in [&["destroy", "--plan"][..], &["destroy", "--yes"]] {
+        let run = sandbox.infra(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
+        assert_eq!(
+            run.stderr,
+            "infra.sh: no authenticated gcloud account: run 'gcloud auth login'\n"
+        );
+        assert!(run.results().is_empty(), "{}", run.stdout);
+    }
+}
+
 /// The snapshots show every call of an `apply` on an empty project, in order, between the
 /// script's `[i/n] step: created` lines.
 #[test]
@@ -1162,6 +1223,84 @@ fn a_password_that_cannot_be_read_creates_no_user() {
         failed.calls
     );
     assert_eq!(failed.results().last().unwrap().0, "db-password");
+}
+
+/// An adopted password with a quote, a backslash and a line that reads as a flag reaches
+/// gcloud's flags file as one string: the user gets exactly that password, and the flags
+/// of the command stay what infra.sh gave.
+#[test]
+fn no_password_changes_the_flags_file() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let plan = &sandbox.plan;
+    let password = "p\"a\\b\n--database-roles: \"nope\n";
+    sandbox.seed(
+        &format!("secret {}", plan.password_secret.as_deref().unwrap()),
+        json!({"replication": "automatic", "data": password}),
+    );
+    sandbox.infra(&["apply"]).ok();
+    let user = sandbox.resource(&format!("sql-user {}/{}", plan.instance, plan.db_user));
+    assert_eq!(user["password"], password);
+    assert_eq!(user["databaseRoles"], json!(["cloudsqlsuperuser"]));
+}
+
+/// A password with a control character YAML does not take is refused before the user is
+/// created.
+#[test]
+fn a_password_with_a_control_character_is_refused() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let plan = &sandbox.plan;
+    let secret = plan.password_secret.as_deref().unwrap();
+    sandbox.seed(
+        &format!("secret {secret}"),
+        json!({"replication": "automatic", "data": "a\tb"}),
+    );
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "infra.sh: the password in Secret Manager {secret} holds a control character (a tab, \
+             a carriage return, ...), which gcloud's flags file cannot carry: give the secret a new \
+             version without one\n"
+        )
+    );
+    assert!(sandbox.resources_of(&["sql-user"]).is_empty());
+}
+
+/// `database.auth = "iam"` on an adopted instance without `cloudsql.iam_authentication`:
+/// the preflight says so before anything changes (infra.sh does not change an instance it
+/// adopted, and `sql users create --type=cloud_iam_service_account` would fail halfway).
+#[test]
+fn iam_auth_on_an_adopted_instance_without_the_flag_is_refused() {
+    let sandbox = Sandbox::new(&stack("production"));
+    let plan = &sandbox.plan;
+    for service in &plan.services {
+        sandbox.seed(&format!("service {service}"), json!({}));
+    }
+    sandbox.seed(
+        &format!("sql-instance {}", plan.instance),
+        json!({"name": plan.instance, "state": "RUNNABLE", "databaseVersion": "POSTGRES_16",
+               "settings": {"tier": "db-custom-2-7680", "availabilityType": "REGIONAL",
+                            "dataDiskSizeGb": "100", "deletionProtectionEnabled": true,
+                            "databaseFlags": [{"name": "max_connections", "value": "200"}]}}),
+    );
+    for args in [&["plan", "--detailed-exitcode"][..], &["apply"]] {
+        let run = sandbox.infra(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "infra.sh: database.auth = \"iam\" needs the flag cloudsql.iam_authentication=on on \
+                 Cloud SQL instance {0}, which infra.sh did not create and does not change: ask its \
+                 owners to turn it on (gcloud sql instances patch {0} \
+                 --database-flags=cloudsql.iam_authentication=on plus every flag it has already: \
+                 the list replaces them), or set database.auth = \"password\"\n",
+                plan.instance
+            )
+        );
+        assert!(run.results().is_empty(), "{}", run.stdout);
+        assert_eq!(run.mutating(), Vec::<String>::new());
+    }
 }
 
 #[test]
@@ -2038,6 +2177,39 @@ fn a_version_bump_takes_a_backup_first() {
     assert_eq!(again.mutating(), Vec::<String>::new());
 }
 
+/// A lower `server.mlflow_version` than the schema was migrated for is refused in `plan`
+/// and `apply`, before anything changes, with the way back: the backup taken before the
+/// upgrade.
+#[test]
+fn an_older_mlflow_than_the_schema_is_refused() {
+    let scratch = TempDir::new("infra-downgrade");
+    let newer = changed_stack(
+        &scratch,
+        "example",
+        &[("tag = \"1.0.0\"", "tag = \"1.0.1\"")],
+        "[server]\nmlflow_version = \"3.17.3\"",
+    );
+    let mut sandbox = Sandbox::new(&newer);
+    sandbox.infra(&["apply"]).ok();
+    sandbox.rebuild(&stack("example"));
+    for args in [&["plan", "--detailed-exitcode"][..], &["apply"]] {
+        let run = sandbox.infra(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
+        assert_eq!(
+            run.stderr,
+            "infra.sh: server.mlflow_version = 3.17.2 is older than 3.17.3, which the schema of \
+             database mlflow was migrated for: MLflow has no downgrade, and an older server \
+             refuses a newer schema. To go back, restore the on-demand backup taken before that \
+             upgrade (described \"before MLflow 3.17.3 migrates the schema\"; gcloud sql backups \
+             list --instance=mlflow-db, then gcloud sql backups restore BACKUP_ID \
+             --restore-instance=mlflow-db: it replaces every database of the instance), then \
+             record the version it holds (gcloud secrets update mlflow-infra-record \
+             --update-labels=mlflow-version=3_17_2); or keep mlflow_version = \"3.17.3\" or later\n"
+        );
+        assert_eq!(run.mutating(), Vec::<String>::new());
+    }
+}
+
 /// A `tag` that exists but was built from other image/ files (here: a new MLflow version
 /// without a new tag) is refused before anything changes, instead of rolling pods onto the
 /// old image.
@@ -2249,11 +2421,155 @@ fn a_local_stack_without_a_kubectl_context_fails_before_any_mutation() {
         assert_eq!(
             run.stderr,
             "infra.sh: kubectl has no current context: point it at the cluster MLflow runs on \
-             (kubectl config use-context NAME)\n"
+             (kubectl config use-context NAME), or name its context in the stack file \
+             ([cluster] context = \"NAME\")\n"
         );
         assert!(run.results().is_empty(), "{}", run.stdout);
         assert_eq!(run.mutating(), Vec::<String>::new());
-        assert_eq!(sandbox.resources(), BTreeSet::new());
+        assert_eq!(
+            sandbox.resources(),
+            BTreeSet::from(["kube-context kind-mlflow".to_owned()])
+        );
+    }
+}
+
+/// Makes `kind-other`, a context of another cluster, kubectl's current context; that
+/// cluster has the stack's namespace and Secrets of the same names, which are not the
+/// stack's.
+fn switch_to_another_cluster(sandbox: &Sandbox) -> Vec<String> {
+    let plan = &sandbox.plan;
+    sandbox.seed("kube-context kind-other", json!({"cluster": "other"}));
+    sandbox.seed("kube-context current", json!({"name": "kind-other"}));
+    sandbox.seed(
+        &format!("k8s other:Namespace/{}", plan.namespace),
+        json!({}),
+    );
+    let theirs: Vec<String> = plan
+        .k8s_secrets
+        .iter()
+        .map(|secret| format!("k8s other:Secret/{}/{secret}", plan.namespace))
+        .collect();
+    for key in &theirs {
+        sandbox.seed(key, json!({"data": ["theirs"]}));
+    }
+    theirs
+}
+
+/// Every kubectl call names the stack's context: after `kubectl config use-context` to
+/// another cluster, `destroy` deletes the Secrets where `apply` put them, and none of the
+/// other cluster's Secrets of the same names.
+#[test]
+fn kubectl_stays_on_the_context_apply_used() {
+    let sandbox = Sandbox::new(&stack("local"));
+    sandbox.infra(&["apply"]).ok();
+    let plan = &sandbox.plan;
+    let ours: Vec<String> = plan
+        .k8s_secrets
+        .iter()
+        .map(|secret| format!("k8s Secret/{}/{secret}", plan.namespace))
+        .collect();
+    assert!(!ours.is_empty());
+    let theirs = switch_to_another_cluster(&sandbox);
+    let run = sandbox.infra(&["destroy", "--yes"]).ok();
+    assert!(
+        run.stdout
+            .contains("kubectl context: kind-mlflow, where apply put this stack (the current context is kind-other)\n"),
+        "{}",
+        run.stdout
+    );
+    for call in run.calls.iter().filter(|call| call.tool == "kubectl") {
+        assert!(
+            call.argv[0] == "--context=kind-mlflow" || call.argv[0] == "config",
+            "{}",
+            call.line()
+        );
+    }
+    let left = sandbox.resources();
+    for key in &ours {
+        assert!(!left.contains(key), "{key} is left");
+    }
+    for key in &theirs {
+        assert!(left.contains(key), "{key} was deleted");
+    }
+}
+
+/// `[cluster] context` names the context of a local stack: every kubectl call names it,
+/// whatever the current context is.
+#[test]
+fn cluster_context_pins_a_local_stack() {
+    let scratch = TempDir::new("infra-context");
+    let pinned = changed_stack(
+        &scratch,
+        "local",
+        &[],
+        "[cluster]\ncontext = \"kind-mlflow\"",
+    );
+    let sandbox = Sandbox::new(&pinned);
+    let theirs = switch_to_another_cluster(&sandbox);
+    sandbox.infra(&["apply"]).ok();
+    let plan = &sandbox.plan;
+    for secret in &plan.k8s_secrets {
+        sandbox.resource(&format!("k8s Secret/{}/{secret}", plan.namespace));
+    }
+    sandbox.infra(&["destroy", "--yes"]).ok();
+    let left = sandbox.resources();
+    for key in &theirs {
+        assert!(left.contains(key), "{key} was deleted");
+    }
+    assert!(
+        sandbox
+            .resources_of(&["k8s"])
+            .iter()
+            .all(|key| key.starts_with("k8s other:") || key.starts_with("k8s Namespace/"))
+    );
+    // A context the kubeconfig does not have stops the preflight.
+    let mut state = sandbox.state();
+    state["resources"]
+        .as_object_mut()
+        .unwrap()
+        .remove("kube-context kind-mlflow");
+    fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
+    let run = sandbox.infra(&["plan"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "infra.sh: kubectl has no context kind-mlflow: point the kubeconfig at the cluster \
+         MLflow runs on, or change [cluster] context in the stack file\n"
+    );
+}
+
+/// A Secret of the stack's name that existed before `apply` (in a namespace others use
+/// too) is adopted: reported, never replaced, and never deleted by `destroy`.
+#[test]
+fn a_secret_without_the_mark_is_adopted_and_kept() {
+    let sandbox = Sandbox::new(&stack("local"));
+    let plan = &sandbox.plan;
+    let theirs = format!("k8s Secret/{}/{}", plan.namespace, plan.k8s_secrets[0]);
+    sandbox.seed(&format!("k8s Namespace/{}", plan.namespace), json!({}));
+    sandbox.seed(&theirs, json!({"data": ["theirs"]}));
+    let run = sandbox.infra(&["apply"]).ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "    adopted: Secret {}/{} (not created by infra.sh: left as it is)\n",
+            plan.namespace, plan.k8s_secrets[0]
+        )),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(sandbox.resource(&theirs), json!({"data": ["theirs"]}));
+    // What apply created carries the mark.
+    for secret in &plan.k8s_secrets[1..] {
+        let created = sandbox.resource(&format!("k8s Secret/{}/{secret}", plan.namespace));
+        assert_eq!(created["labels"]["mlflow-stack"], plan.stack_name.as_str());
+    }
+    sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert_eq!(sandbox.resource(&theirs), json!({"data": ["theirs"]}));
+    for secret in &plan.k8s_secrets[1..] {
+        assert!(
+            !sandbox
+                .resources()
+                .contains(&format!("k8s Secret/{}/{secret}", plan.namespace))
+        );
     }
 }
 
