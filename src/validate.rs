@@ -405,7 +405,7 @@ impl Validator<'_> {
             expose: expose?,
             auth: auth?,
             cluster,
-            kube_context: kube_context?,
+            kube_context,
             credentials,
             gc: gc.map_or(Some(None), |gc| gc.map(Some))?,
         })
@@ -880,19 +880,20 @@ impl Validator<'_> {
         }
     }
 
-    /// `cluster.context` of a local stack: `Some(None)` when not given (or on gke, where it
-    /// is reported); `None` when invalid (reported).
+    /// `cluster.context` of a local stack; `None` when not given, or when it is reported
+    /// (on gke, or invalid: the error fails the validation).
     fn kube_context(
         &mut self,
         raw: &raw::StackFile,
         environment: Option<Environment>,
-    ) -> Option<Option<String>> {
-        let Some(field) = raw.cluster.as_ref().and_then(|t| t.value.context.as_ref()) else {
-            return Some(None);
-        };
+    ) -> Option<String> {
+        let field = raw
+            .cluster
+            .as_ref()
+            .and_then(|t| t.value.context.as_ref())?;
         if environment == Some(Environment::Gke) {
             self.not_applicable("cluster.context", field.key.clone(), "applies to `environment = \"local\"` only", "infra.sh names the context `gcloud container clusters get-credentials` writes (gke_PROJECT_LOCATION_CLUSTER); remove `context`");
-            return Some(None);
+            return None;
         }
         self.check("cluster.context", Some(field), |value| {
             if value.is_empty() {
@@ -906,7 +907,6 @@ impl Validator<'_> {
                 Ok(value.to_owned())
             }
         })
-        .map(Some)
     }
 
     /// Warns when `allow` admits every IPv4 or IPv6 address only as a whole (`0.0.0.0/1` and

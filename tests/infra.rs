@@ -666,6 +666,15 @@ impl Sandbox {
                 .iter()
                 .map(|e| format!("service-account {e}")),
         );
+        if plan.local {
+            // One key of each account a local stack has (its id is random).
+            let keys = self.resources_of(&["service-account-key"]);
+            for email in std::iter::once(&plan.server_email).chain(&plan.puller_email) {
+                let of = |key: &&String| key.starts_with(&format!("service-account-key {email}/"));
+                assert_eq!(keys.iter().filter(of).count(), 1, "{email}: {keys:?}");
+            }
+            all.extend(keys);
+        }
         if plan.build_image {
             all.insert(format!("image {}", plan.image));
             if let Some(repository) = &plan.repository {
@@ -1602,7 +1611,14 @@ fn two_tags_built(scratch: &TempDir) -> (Sandbox, String) {
     let run = sandbox.infra(&["apply"]).ok();
     assert_eq!(run.result("image"), "created");
     let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
-    assert_eq!(record["annotations"], json!({"image-tags": "2.3.1 2.4.0"}));
+    assert_eq!(record["annotations"]["image-tags"], "2.3.1 2.4.0");
+    // The registry digest each build made.
+    let versions = record["annotations"]["image-versions"].as_str().unwrap();
+    let tags: Vec<&str> = versions
+        .split(' ')
+        .map(|entry| entry.split_once("@sha256:").unwrap().0)
+        .collect();
+    assert_eq!(tags, ["2.3.1", "2.4.0"], "{versions}");
     let (package, _) = sandbox.plan.image.rsplit_once(':').unwrap();
     let package = package.to_owned();
     (sandbox, package)
@@ -2168,7 +2184,9 @@ fn a_version_bump_takes_a_backup_first() {
         ]
     );
     assert!(
-        mutating[2].starts_with("gcloud builds submit"),
+        mutating[2..]
+            .iter()
+            .any(|call| call.starts_with("gcloud builds submit")),
         "{mutating:#?}"
     );
     let backup = sandbox.resource("sql-backup mlflow-db/1");
@@ -2208,6 +2226,91 @@ fn an_older_mlflow_than_the_schema_is_refused() {
         );
         assert_eq!(run.mutating(), Vec::<String>::new());
     }
+}
+
+/// In a bucket others use too, `apply` removes the source archive its build staged under
+/// `cloudbuild-source/`, and nothing else there.
+#[test]
+fn apply_removes_only_the_source_it_staged() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let plan = &sandbox.plan;
+    sandbox.seed(
+        &format!("bucket {}", plan.bucket),
+        json!({"name": plan.bucket, "location": "EUROPE-WEST3",
+               "uniform_bucket_level_access": true, "public_access_prevention": "enforced"}),
+    );
+    let theirs = format!(
+        "object {}/cloudbuild-source/1700000000.1-theirs.tgz",
+        plan.bucket
+    );
+    sandbox.seed(&theirs, json!({}));
+    let run = sandbox.infra(&["apply"]).ok();
+    let build = run
+        .calls
+        .iter()
+        .find(|call| call.starts_with("gcloud builds submit"))
+        .unwrap();
+    assert!(
+        build.argv.contains(&"--suppress-logs".to_owned()),
+        "{}",
+        build.line()
+    );
+    assert_eq!(sandbox.resources_of(&["object"]), [theirs]);
+}
+
+/// An image pushed by hand over the stack's tag is no longer the stack's: `plan` reports
+/// it adopted, not ok, and `destroy` keeps it.
+#[test]
+fn an_image_pushed_over_the_tag_is_kept() {
+    let sandbox = Sandbox::new(&stack("example"));
+    sandbox.infra(&["apply"]).ok();
+    let image = format!("image {}", sandbox.plan.image);
+    let pushed = format!("sha256:{}", "f".repeat(64));
+    sandbox.seed(&image, json!({"digest": pushed}));
+    let run = sandbox.infra(&["plan"]).ok();
+    assert_eq!(run.result("image"), "adopted");
+    assert!(
+        run.stdout.contains(&format!(
+            "    adopted: image {} (pushed over the version infra.sh built: {pushed} is not sha256:",
+            sandbox.plan.image
+        )),
+        "{}",
+        run.stdout
+    );
+    let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert_eq!(run.result("image"), "kept (pushed over by others)");
+    assert_eq!(sandbox.resource(&image)["digest"], pushed.as_str());
+}
+
+/// A failed record update around a build stops `apply` (exit 1): the record is written
+/// before the build, so that a build it does not know never happens.
+#[test]
+fn a_failed_image_record_stops_apply() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let run = sandbox.infra_with(
+        &["apply"],
+        &[("FAKE_FAIL", "--update-annotations=image-tags")],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(sandbox.resources_of(&["image"]).is_empty());
+    let run = sandbox.infra_with(
+        &["apply"],
+        &[("FAKE_FAIL", "--update-annotations=image-versions")],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(sandbox.resources_of(&["image"]).len(), 1);
+    // The next run records the version the build made, and the image is the stack's.
+    sandbox.infra(&["apply"]).ok();
+    let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
+    assert!(
+        record["annotations"]["image-versions"]
+            .as_str()
+            .unwrap()
+            .starts_with("1.0.0@sha256:"),
+        "{record}"
+    );
+    sandbox.infra(&["destroy", "--yes"]).ok();
+    assert!(sandbox.resources_of(&["image"]).is_empty());
 }
 
 /// A `tag` that exists but was built from other image/ files (here: a new MLflow version
@@ -2571,6 +2674,134 @@ fn a_secret_without_the_mark_is_adopted_and_kept() {
                 .contains(&format!("k8s Secret/{}/{secret}", plan.namespace))
         );
     }
+}
+
+/// A credentials directory that is a symbolic link (here to a directory outside the work
+/// tree) is refused before anything changes: no key is written through it, and its target
+/// keeps its mode.
+#[test]
+fn a_linked_credentials_directory_is_refused() {
+    let sandbox = Sandbox::new(&stack("local"));
+    let outside = sandbox.path("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::set_permissions(&outside, fs::Permissions::from_mode(0o755)).unwrap();
+    let link = sandbox.path(".mlflow_credentials");
+    symlink(&outside, &link).unwrap();
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "infra.sh: {} is a symbolic link: infra.sh writes key files only into a directory of \
+             their own, never through a link; replace the link with a directory, or set \
+             credentials.dir to another path\n",
+            link.display()
+        )
+    );
+    assert_eq!(run.mutating(), Vec::<String>::new());
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    assert_eq!(
+        fs::metadata(&outside).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+}
+
+/// A key file that is a symbolic link is no key: refused before anything changes, and its
+/// target never reaches a Kubernetes Secret.
+#[test]
+fn a_linked_key_file_is_refused() {
+    let sandbox = Sandbox::new(&stack("local"));
+    let dir = sandbox.path(".mlflow_credentials");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(sandbox.path("not-a-key.txt"), "someone else's file").unwrap();
+    let key = dir.join("mlflow-server.json");
+    symlink(sandbox.path("not-a-key.txt"), &key).unwrap();
+    for args in [&["plan"][..], &["apply"], &["apply", "secrets"]] {
+        let run = sandbox.infra(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "infra.sh: {} is a symbolic link, not a key file infra.sh wrote: remove it (apply \
+                 writes a new key)\n",
+                key.display()
+            )
+        );
+        assert_eq!(run.mutating(), Vec::<String>::new(), "{args:?}");
+    }
+}
+
+/// The keys `apply` created are deleted from IAM by `destroy`, also those of a service
+/// account that existed before (it stays, and a key left on it would stay valid).
+#[test]
+fn destroy_deletes_the_keys_apply_created() {
+    let sandbox = Sandbox::new(&stack("local"));
+    let plan = &sandbox.plan;
+    sandbox.seed(
+        &format!("service-account {}", plan.server_email),
+        json!({"email": plan.server_email, "displayName": "made by hand"}),
+    );
+    sandbox.infra(&["apply"]).ok();
+    let keys = sandbox.resources_of(&["service-account-key"]);
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert!(
+        run.calls
+            .iter()
+            .any(|call| call.starts_with("gcloud iam service-accounts keys delete")),
+        "{:#?}",
+        run.calls
+    );
+    assert_eq!(
+        sandbox.resources_of(&["service-account-key"]),
+        Vec::<String>::new()
+    );
+    // The adopted account stays.
+    sandbox.resource(&format!("service-account {}", plan.server_email));
+}
+
+/// A bucket created by a run that stopped before its labels is the stack's on the next run
+/// (the record says so before the bucket exists): marked then, and deleted by `destroy`.
+#[test]
+fn a_bucket_created_but_not_yet_marked_is_the_stacks() {
+    let sandbox = Sandbox::new(&stack("local"));
+    let plan = &sandbox.plan;
+    let failed = sandbox.infra_with(&["apply"], &[("FAKE_FAIL", "storage buckets update")]);
+    assert_eq!(failed.code, 1);
+    let bucket = format!("bucket {}", plan.bucket);
+    assert!(sandbox.resource(&bucket).get("labels").is_none());
+    let run = sandbox.infra(&["apply"]).ok();
+    assert_eq!(run.result("bucket"), "updated");
+    assert_eq!(
+        sandbox.resource(&bucket)["labels"]["mlflow-stack"],
+        plan.stack_name.as_str()
+    );
+    sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert!(!sandbox.resources().contains(&bucket));
+}
+
+/// An address is created with the stack's mark as its description: a run that stopped
+/// before its labels leaves an address the next run marks, not one it adopts.
+#[test]
+fn an_address_created_but_not_yet_labelled_is_the_stacks() {
+    let sandbox = Sandbox::new(&stack("production"));
+    let plan = &sandbox.plan;
+    let failed = sandbox.infra_with(&["apply"], &[("FAKE_FAIL", "compute addresses update")]);
+    assert_eq!(failed.code, 1);
+    let address = format!(
+        "address {}/{}",
+        plan.region,
+        plan.static_ip.as_deref().unwrap()
+    );
+    assert!(sandbox.resource(&address).get("labels").is_none());
+    let run = sandbox.infra(&["apply"]).ok();
+    assert_eq!(run.result("static-ip"), "updated");
+    assert_eq!(
+        sandbox.resource(&address)["labels"]["mlflow-stack"],
+        plan.stack_name.as_str()
+    );
+    sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert!(!sandbox.resources().contains(&address));
 }
 
 /// Whether LOGIN can use the tables of DATABASE in the fake: it owns them, or it is a

@@ -272,8 +272,12 @@ def _(c):
 
 @gcloud("storage rm", "recursive", mutating=True, api=STORAGE)
 def _(c):
-    c.flag("recursive")
     name = bucket(c)
+    if "/" in name and c.get("object", name) is not None and "recursive" not in c.flags:
+        # One object.
+        c.remove("object", name)
+        return
+    c.flag("recursive")
     if "/" in name:
         # Objects under a prefix; none matching is an error, as in gcloud.
         found = c.keys("object", name + "/")
@@ -589,6 +593,8 @@ def _(c):
 def _(c):
     email = c.arg()
     c.remove("service-account", email)
+    for key in c.keys("service-account-key", f"{email}/"):
+        c.remove("service-account-key", key)
     drop_bindings(c, f"service-account {email}")
     # What is left in other policies shows up the way IAM shows it: as a deleted member.
     for binding in c.state["bindings"]:  # noqa: B007
@@ -607,9 +613,27 @@ def _(c):
                    f"account.\n    subject: projects/{c.project}/serviceAccounts/{email}"
                    "\n    type: constraints/iam.disableServiceAccountKeyCreation")
     path = c.arg()
+    key_id = os.urandom(20).hex()
+    c.add("service-account-key", f"{email}/{key_id}")
     with open(path, "w") as f:
-        json.dump({"type": "service_account", "client_email": email,
+        json.dump({"type": "service_account", "private_key_id": key_id, "client_email": email,
                    "private_key": f"-----BEGIN PRIVATE KEY-----{os.urandom(8).hex()}"}, f)
+
+
+@gcloud("iam service-accounts keys list", "iam-account", api=IAM)
+def _(c):
+    email = c.flag("iam-account")
+    c.need("service-account", email)
+    for key in sorted(c.keys("service-account-key", f"{email}/")):
+        c.value({"name": f"projects/{c.project}/serviceAccounts/{key.replace('/', '/keys/')}",
+                 "keyType": "USER_MANAGED"})
+
+
+@gcloud("iam service-accounts keys delete", "iam-account", mutating=True, api=IAM)
+def _(c):
+    email = c.flag("iam-account")
+    c.need("service-account", email)
+    c.remove("service-account-key", f"{email}/{c.arg()}")
 
 
 @gcloud("secrets describe", api=SECRETS)
@@ -722,7 +746,9 @@ def version_path(path):
 @gcloud("artifacts docker images describe", api=REGISTRY)
 @gcloud("container images describe", api=REGISTRY)
 def _(c):
-    c.value({"image": c.need("image", c.arg())})
+    found = c.need("image", c.arg())
+    # As gcloud prints it: `image_summary` (the digest of the version the tag names).
+    c.value({"image": found, "image_summary": {"digest": digest_of(c, c.arg())}})
 
 
 @gcloud("artifacts docker tags list", "limit", api=REGISTRY)
@@ -766,7 +792,7 @@ def _(c):
         c.remove("image", image)
 
 
-@gcloud("builds submit", "tag region gcs-source-staging-dir", mutating=True, api=BUILD)
+@gcloud("builds submit", "tag region gcs-source-staging-dir suppress-logs", mutating=True, api=BUILD)
 def _(c):
     source, image = c.arg(), c.flag("tag")
     if "gcs-source-staging-dir" not in c.flags:
@@ -783,8 +809,22 @@ def _(c):
     if repository:
         c.need("repository", repository,
                f"ERROR: ({c.name}) name unknown: Repository {repository} not found")
-    c.add("image", image)
-    c.state["resources"][f"object {staging[len('gs://'):].rstrip('/')}/source.tgz"] = {}
+    # The archive is staged as STAGING/TIMESTAMP-UUID.tgz, a new name for every build.
+    builds = c.state.setdefault("builds", 0) + 1
+    c.state["builds"] = builds
+    prefix = staging[len("gs://"):].rstrip("/").split("/", 1)
+    name = f"{1765090000 + builds}.{builds:06d}-{hashlib.sha256(str(builds).encode()).hexdigest()[:32]}.tgz"
+    staged = f"{prefix[1]}/{name}" if len(prefix) > 1 else name
+    c.state["resources"][f"object {staging_bucket}/{staged}"] = {}
+    if c.get("image", image) is not None:
+        # A new version under the tag: the one before loses it.
+        c.remove("image", image)
+    c.add("image", image, digest="sha256:" + hashlib.sha256(f"{image}#{builds}".encode()).hexdigest())
+    if "suppress-logs" not in c.flags:
+        # The build's logs stream to stdout before the build is printed.
+        print("BUILD\nStep 1/9 : FROM python:3.12.12-slim-trixie\nDONE")
+    c.value({"id": f"build-{builds}", "status": "SUCCESS", "images": [image],
+             "source": {"storageSource": {"bucket": staging_bucket, "object": staged}}})
 
 
 # --- GKE and Compute Engine
@@ -872,15 +912,18 @@ def region_of(location):
     return head if len(tail) == 1 else location
 
 
-@gcloud("compute addresses create", "region global ip-version subnet purpose", mutating=True, api=COMPUTE)
+@gcloud("compute addresses create", "region global ip-version subnet purpose description",
+        mutating=True, api=COMPUTE)
 def _(c):
     key = address_key(c)
+    described = {"description": c.flags["description"]} if "description" in c.flags else {}
     if "subnet" not in c.flags:
         # An external address; SHARED_LOADBALANCER_VIP is for internal addresses only.
         if "purpose" in c.flags:
             raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: purpose {c.flags['purpose']} needs an "
                        "internal address (--subnet)")
-        c.add("address", key, name=c.arg(), address="203.0.113.10", addressType="EXTERNAL")
+        c.add("address", key, name=c.arg(), address="203.0.113.10", addressType="EXTERNAL",
+              **described)
         return
     if "global" in c.flags:
         raise Fail(f"ERROR: ({c.name}) argument --subnet: not allowed with argument --global", 2)
@@ -892,7 +935,7 @@ def _(c):
         raise Fail(f"ERROR: ({c.name}) NOT_FOUND: subnetwork [{c.flags['subnet']}] was not found "
                    f"in region {region}")
     c.add("address", key, name=c.arg(), address="10.132.0.50", addressType="INTERNAL",
-          subnetwork=c.flags["subnet"], purpose=c.flags.get("purpose", "GCE_ENDPOINT"))
+          subnetwork=c.flags["subnet"], purpose=c.flags.get("purpose", "GCE_ENDPOINT"), **described)
 
 
 @gcloud("compute addresses update", "region global update-labels", mutating=True, api=COMPUTE)
