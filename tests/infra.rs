@@ -1332,14 +1332,15 @@ fn apply_step_runs_only_that_step() {
     assert_eq!(
         run.mutating(),
         [
+            // The record that this stack creates the bucket, created with its first entry,
+            // before the bucket: `buckets create` takes no labels.
+            "gcloud secrets create mlflow-infra-record --replication-policy=automatic \
+             --labels=managed-by=mlflow-stack,mlflow-stack=mlflow",
+            "gcloud secrets update mlflow-infra-record --update-labels=bucket=true",
             "gcloud storage buckets create gs://acme-ml-prod-mlflow --location=europe-west3 \
              --uniform-bucket-level-access --public-access-prevention",
             "gcloud storage buckets update gs://acme-ml-prod-mlflow \
              --update-labels=managed-by=mlflow-stack,mlflow-stack=mlflow",
-            // The record that this stack created the bucket, created with its first entry.
-            "gcloud secrets create mlflow-infra-record --replication-policy=automatic \
-             --labels=managed-by=mlflow-stack,mlflow-stack=mlflow",
-            "gcloud secrets update mlflow-infra-record --update-labels=bucket=true",
         ]
     );
 
@@ -2217,12 +2218,11 @@ fn an_older_mlflow_than_the_schema_is_refused() {
             run.stderr,
             "infra.sh: server.mlflow_version = 3.17.2 is older than 3.17.3, which the schema of \
              database mlflow was migrated for: MLflow has no downgrade, and an older server \
-             refuses a newer schema. To go back, restore the on-demand backup taken before that \
-             upgrade (described \"before MLflow 3.17.3 migrates the schema\"; gcloud sql backups \
-             list --instance=mlflow-db, then gcloud sql backups restore BACKUP_ID \
-             --restore-instance=mlflow-db: it replaces every database of the instance), then \
-             record the version it holds (gcloud secrets update mlflow-infra-record \
-             --update-labels=mlflow-version=3_17_2); or keep mlflow_version = \"3.17.3\" or later\n"
+             refuses a newer schema. To go back, restore onto mlflow-db the on-demand backup taken \
+             before that upgrade (in its list of backups, described \"before MLflow 3.17.3 \
+             migrates the schema\"; a restore replaces every database of the instance) and record \
+             the version it holds (gcloud secrets update mlflow-infra-record \
+             --update-labels=mlflow-version=3_17_2), or keep mlflow_version = \"3.17.3\" or later\n"
         );
         assert_eq!(run.mutating(), Vec::<String>::new());
     }

@@ -613,7 +613,10 @@ def _(c):
                    f"account.\n    subject: projects/{c.project}/serviceAccounts/{email}"
                    "\n    type: constraints/iam.disableServiceAccountKeyCreation")
     path = c.arg()
-    key_id = os.urandom(20).hex()
+    # A new id for every key, the same in every run of a test (the snapshots show it).
+    created = c.state.setdefault("keys_created", 0) + 1
+    c.state["keys_created"] = created
+    key_id = hashlib.sha1(f"{email}#{created}".encode()).hexdigest()
     c.add("service-account-key", f"{email}/{key_id}")
     with open(path, "w") as f:
         json.dump({"type": "service_account", "private_key_id": key_id, "client_email": email,
