@@ -450,8 +450,9 @@ kind = \"none\"",
 keep `none` only when the network alone decides who gets in."
 }
 "not-applicable" {
-"A key that does nothing in this environment would be silently ignored: `[cluster]` on
-`local`, `[credentials]` on `gke`, `static_ip` off gke.",
+"A key that does nothing in this environment would be silently ignored: `cluster.name`,
+`location` and `create` on `local`, `cluster.context` on `gke`, `[credentials]` on `gke`,
+`static_ip` off gke.",
 "environment = \"local\"
 [cluster]
 name = \"ml\"",

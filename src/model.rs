@@ -37,6 +37,8 @@ pub struct Stack {
     pub auth: Auth,
     /// `gke` only.
     pub cluster: Option<Cluster>,
+    /// `local` only: `cluster.context`, the kubectl context every kubectl call names.
+    pub kube_context: Option<String>,
     /// `local` only.
     pub credentials: Option<Credentials>,
     /// Garbage collection of deleted runs, when the stack has a `[gc]` table.

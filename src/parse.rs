@@ -253,6 +253,7 @@ impl Walker<'_> {
                 "name" => cluster.name = self.string(entry, p),
                 "location" => cluster.location = self.string(entry, p),
                 "create" => cluster.create = self.boolean(entry, p),
+                "context" => cluster.context = self.string(entry, p),
                 _ => self.unknown_key(entry, p),
             }
         }

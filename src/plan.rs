@@ -221,6 +221,8 @@ pub struct Plan {
     pub zonal_cluster: bool,
     pub create_cluster: bool,
     pub credentials_dir: Option<String>,
+    /// The kubectl context of a local stack (`cluster.context`), when given.
+    pub kube_context: Option<String>,
 
     /// Google APIs `infra.sh` enables.
     pub services: Vec<&'static str>,
@@ -634,6 +636,7 @@ impl Plan {
             zonal_cluster: stack.cluster.as_ref().is_some_and(|c| c.location.is_zone()),
             create_cluster: stack.cluster.as_ref().is_some_and(|c| c.create),
             credentials_dir,
+            kube_context: stack.kube_context.clone(),
             services,
             auth,
             gateway,

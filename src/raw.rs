@@ -397,7 +397,7 @@ pub enum Permission {
     NoPermissions,
 }
 
-/// The `[cluster]` table (`gke` only).
+/// The `[cluster]` table: the GKE cluster (`gke`), or the kubectl context (`local`).
 #[derive(Debug, Default, Clone, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct Cluster {
@@ -413,6 +413,14 @@ pub struct Cluster {
     /// Create the cluster when it does not exist: GKE Autopilot in a region, a Standard
     /// cluster in a zone. Default false.
     pub create: Field<bool>,
+    /// `local` only: the kubectl context of the cluster MLflow runs on, named in every
+    /// kubectl call of `infra.sh`. Default: the context `apply` used first (it records it),
+    /// else the current one.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[A-Za-z0-9._:@/+%~*\[\]-]+$")
+    )]
+    pub context: Field<String>,
 }
 
 /// The `[gc]` table.

@@ -316,6 +316,7 @@ impl Validator<'_> {
         let server = server.map(|server| Self::default_pool_for_auth(raw, server, auth.as_ref()));
         self.not_yet_supported(raw, expose.as_ref());
         let cluster = self.cluster(raw, environment, name.as_ref(), region.as_ref());
+        let kube_context = self.kube_context(raw, environment);
         let credentials = self.credentials(raw, environment);
         let gc = raw.gc.as_ref().map(|table| self.gc(&table.value));
 
@@ -436,6 +437,7 @@ impl Validator<'_> {
             expose: expose?,
             auth: auth?,
             cluster,
+            kube_context,
             credentials,
             gc: gc.map_or(Some(None), |gc| gc.map(Some))?,
         })
@@ -897,8 +899,21 @@ impl Validator<'_> {
     ) -> Option<Cluster> {
         match environment {
             Some(Environment::Local) => {
-                if let Some(table) = &raw.cluster {
-                    self.not_applicable("[cluster]", table.key.clone(), "applies to `environment = \"gke\"` only", "a local stack runs on the cluster of your current kubectl context; remove `[cluster]`");
+                let table = raw.cluster.as_ref().map(|t| &t.value);
+                let gke_only = table.into_iter().flat_map(|t| {
+                    [
+                        ("cluster.name", t.name.as_ref().map(|f| f.key.clone())),
+                        (
+                            "cluster.location",
+                            t.location.as_ref().map(|f| f.key.clone()),
+                        ),
+                        ("cluster.create", t.create.as_ref().map(|f| f.key.clone())),
+                    ]
+                });
+                for (key, span) in gke_only.collect::<Vec<_>>() {
+                    if let Some(span) = span {
+                        self.not_applicable(key, span, "applies to `environment = \"gke\"` only", "a local stack runs on the cluster of a kubectl context (`cluster.context`, else the current one); remove it");
+                    }
                 }
                 None
             }
@@ -923,6 +938,35 @@ impl Validator<'_> {
             }
             None => None,
         }
+    }
+
+    /// `cluster.context` of a local stack; `None` when not given, or when it is reported
+    /// (on gke, or invalid: the error fails the validation).
+    fn kube_context(
+        &mut self,
+        raw: &raw::StackFile,
+        environment: Option<Environment>,
+    ) -> Option<String> {
+        let field = raw
+            .cluster
+            .as_ref()
+            .and_then(|t| t.value.context.as_ref())?;
+        if environment == Some(Environment::Gke) {
+            self.not_applicable("cluster.context", field.key.clone(), "applies to `environment = \"local\"` only", "infra.sh names the context `gcloud container clusters get-credentials` writes (gke_PROJECT_LOCATION_CLUSTER); remove `context`");
+            return None;
+        }
+        self.check("cluster.context", Some(field), |value| {
+            if value.is_empty() {
+                Err(crate::validate::problem::Problem::new(
+                    "unsafe-character",
+                    "`cluster.context` is empty",
+                )
+                .label("no context")
+                .help("name a context of your kubeconfig (`kubectl config get-contexts -o name`), or remove `context` to use the current one"))
+            } else {
+                Ok(value.to_owned())
+            }
+        })
     }
 
     /// Warns when `allow` admits every IPv4 or IPv6 address only as a whole (`0.0.0.0/1` and

@@ -426,10 +426,14 @@ impl Sandbox {
     fn prerequisites(&self) -> Vec<(String, Value)> {
         let plan = &self.plan;
         let mut prerequisites = if plan.local {
-            vec![(
-                "kube-context current".into(),
-                json!({"name": "kind-mlflow"}),
-            )]
+            // The kubeconfig's current context, and the context itself.
+            vec![
+                (
+                    "kube-context current".into(),
+                    json!({"name": "kind-mlflow"}),
+                ),
+                ("kube-context kind-mlflow".into(), json!({})),
+            ]
         } else if plan.create_cluster {
             vec![]
         } else {
@@ -796,6 +800,15 @@ impl Sandbox {
                 .chain(&plan.builder_email)
                 .map(|e| format!("service-account {e}")),
         );
+        if plan.local {
+            // One key of each account a local stack has (its id is random).
+            let keys = self.resources_of(&["service-account-key"]);
+            for email in std::iter::once(&plan.server_email).chain(&plan.puller_email) {
+                let of = |key: &&String| key.starts_with(&format!("service-account-key {email}/"));
+                assert_eq!(keys.iter().filter(of).count(), 1, "{email}: {keys:?}");
+            }
+            all.extend(keys);
+        }
         if plan.build_image {
             all.insert(format!("image {}", plan.image));
             if let Some(repository) = &plan.repository {
@@ -1037,6 +1050,62 @@ fn plan_without_gcloud_or_an_account_fails_clearly() {
         run.stderr,
         "infra.sh: no authenticated gcloud account: run 'gcloud auth login'\n"
     );
+}
+
+/// A read that fails for another reason than "not found" (here IAM's answer to a caller
+/// without `storage.buckets.get`) is an error: `plan --detailed-exitcode` exits 1, not 2
+/// with a create; `apply` and `destroy` change nothing.
+#[test]
+fn a_failed_read_is_an_error_not_an_absence() {
+    let sandbox = Sandbox::new(&stack("local"));
+    sandbox.infra(&["apply"]).ok();
+    sandbox.seed(
+        "denied storage buckets describe",
+        json!({"permission": "storage.buckets.get"}),
+    );
+    for args in [
+        &["plan", "--detailed-exitcode"][..],
+        &["apply"],
+        &["destroy", "--plan"],
+        &["destroy", "--yes", "--delete-data"],
+    ] {
+        let run = sandbox.infra(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
+        assert!(
+            run.stderr.starts_with(
+                "infra.sh: cannot read what gcloud storage buckets describe gs://acme-ml-dev-mlflow"
+            ),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.ends_with(
+                "PERMISSION_DENIED: Permission 'storage.buckets.get' denied on resource (or it may not exist).\n"
+            ),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.mutating(), Vec::<String>::new(), "{args:?}");
+        assert!(!run.stdout.contains("Nothing to delete."), "{args:?}");
+    }
+}
+
+/// `destroy` runs the preflight of `plan` and `apply` before it reads anything: logged out
+/// of gcloud, it stops at once instead of finding "nothing to delete".
+#[test]
+fn destroy_logged_out_stops_at_the_preflight() {
+    let sandbox = Sandbox::new(&stack("local"));
+    sandbox.infra(&["apply"]).ok();
+    sandbox.seed("auth logged-out", json!({}));
+    for args in [&["destroy", "--plan"][..], &["destroy", "--yes"]] {
+        let run = sandbox.infra(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
+        assert_eq!(
+            run.stderr,
+            "infra.sh: no authenticated gcloud account: run 'gcloud auth login'\n"
+        );
+        assert!(run.results().is_empty(), "{}", run.stdout);
+    }
 }
 
 /// The snapshots show every call of an `apply` on an empty project, in order, between the
@@ -1351,6 +1420,84 @@ fn a_password_that_cannot_be_read_creates_no_user() {
     assert_eq!(failed.results().last().unwrap().0, "db-password");
 }
 
+/// An adopted password with a quote, a backslash and a line that reads as a flag reaches
+/// gcloud's flags file as one string: the user gets exactly that password, and the flags
+/// of the command stay what infra.sh gave.
+#[test]
+fn no_password_changes_the_flags_file() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let plan = &sandbox.plan;
+    let password = "p\"a\\b\n--database-roles: \"nope\n";
+    sandbox.seed(
+        &format!("secret {}", plan.password_secret.as_deref().unwrap()),
+        json!({"replication": "automatic", "data": password}),
+    );
+    sandbox.infra(&["apply"]).ok();
+    let user = sandbox.resource(&format!("sql-user {}/{}", plan.instance, plan.db_user));
+    assert_eq!(user["password"], password);
+    assert_eq!(user["databaseRoles"], json!(["cloudsqlsuperuser"]));
+}
+
+/// A password with a control character YAML does not take is refused before the user is
+/// created.
+#[test]
+fn a_password_with_a_control_character_is_refused() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let plan = &sandbox.plan;
+    let secret = plan.password_secret.as_deref().unwrap();
+    sandbox.seed(
+        &format!("secret {secret}"),
+        json!({"replication": "automatic", "data": "a\tb"}),
+    );
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "infra.sh: the password in Secret Manager {secret} holds a control character (a tab, \
+             a carriage return, ...), which gcloud's flags file cannot carry: give the secret a new \
+             version without one\n"
+        )
+    );
+    assert!(sandbox.resources_of(&["sql-user"]).is_empty());
+}
+
+/// `database.auth = "iam"` on an adopted instance without `cloudsql.iam_authentication`:
+/// the preflight says so before anything changes (infra.sh does not change an instance it
+/// adopted, and `sql users create --type=cloud_iam_service_account` would fail halfway).
+#[test]
+fn iam_auth_on_an_adopted_instance_without_the_flag_is_refused() {
+    let sandbox = Sandbox::new(&stack("production"));
+    let plan = &sandbox.plan;
+    for service in &plan.services {
+        sandbox.seed(&format!("service {service}"), json!({}));
+    }
+    sandbox.seed(
+        &format!("sql-instance {}", plan.instance),
+        json!({"name": plan.instance, "state": "RUNNABLE", "databaseVersion": "POSTGRES_16",
+               "settings": {"tier": "db-custom-2-7680", "availabilityType": "REGIONAL",
+                            "dataDiskSizeGb": "100", "deletionProtectionEnabled": true,
+                            "databaseFlags": [{"name": "max_connections", "value": "200"}]}}),
+    );
+    for args in [&["plan", "--detailed-exitcode"][..], &["apply"]] {
+        let run = sandbox.infra(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "infra.sh: database.auth = \"iam\" needs the flag cloudsql.iam_authentication=on on \
+                 Cloud SQL instance {0}, which infra.sh did not create and does not change: ask its \
+                 owners to turn it on (gcloud sql instances patch {0} \
+                 --database-flags=cloudsql.iam_authentication=on plus every flag it has already: \
+                 the list replaces them), or set database.auth = \"password\"\n",
+                plan.instance
+            )
+        );
+        assert!(run.results().is_empty(), "{}", run.stdout);
+        assert_eq!(run.mutating(), Vec::<String>::new());
+    }
+}
+
 #[test]
 fn apply_step_runs_only_that_step() {
     let sandbox = Sandbox::new(&stack("example"));
@@ -1372,6 +1519,14 @@ fn apply_step_runs_only_that_step() {
     assert_eq!(
         run.mutating(),
         [
+            // The record that this stack creates the bucket, created with its first entry,
+            // before the bucket: `buckets create` takes no labels.
+            format!(
+                "gcloud secrets create mlflow-infra-record --replication-policy=automatic \
+                 --labels=managed-by=mlflow-stack,mlflow-stack=mlflow,mlflow-stack-id={id} \
+                 --set-annotations=stack-bucket=acme-ml-prod-mlflow"
+            ),
+            "gcloud secrets update mlflow-infra-record --update-labels=bucket=true".to_owned(),
             "gcloud storage buckets create gs://acme-ml-prod-mlflow --location=europe-west3 \
              --uniform-bucket-level-access --public-access-prevention"
                 .to_owned(),
@@ -1379,13 +1534,6 @@ fn apply_step_runs_only_that_step() {
                 "gcloud storage buckets update gs://acme-ml-prod-mlflow \
                  --update-labels=managed-by=mlflow-stack,mlflow-stack=mlflow,mlflow-stack-id={id}"
             ),
-            // The record that this stack created the bucket, created with its first entry.
-            format!(
-                "gcloud secrets create mlflow-infra-record --replication-policy=automatic \
-                 --labels=managed-by=mlflow-stack,mlflow-stack=mlflow,mlflow-stack-id={id} \
-                 --set-annotations=stack-bucket=acme-ml-prod-mlflow"
-            ),
-            "gcloud secrets update mlflow-infra-record --update-labels=bucket=true".to_owned(),
         ]
     );
 
@@ -1661,6 +1809,13 @@ fn two_tags_built(scratch: &TempDir) -> (Sandbox, String) {
     assert_eq!(run.result("image"), "created");
     let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
     assert_eq!(record["annotations"]["image-tags"], "2.3.1 2.4.0");
+    // The registry digest each build made.
+    let versions = record["annotations"]["image-versions"].as_str().unwrap();
+    let tags: Vec<&str> = versions
+        .split(' ')
+        .map(|entry| entry.split_once("@sha256:").unwrap().0)
+        .collect();
+    assert_eq!(tags, ["2.3.1", "2.4.0"], "{versions}");
     let (package, _) = sandbox.plan.image.rsplit_once(':').unwrap();
     let package = package.to_owned();
     (sandbox, package)
@@ -2480,13 +2635,133 @@ fn a_version_bump_takes_a_backup_first() {
         ]
     );
     assert!(
-        mutating[2].starts_with("gcloud builds submit"),
+        mutating[2..]
+            .iter()
+            .any(|call| call.starts_with("gcloud builds submit")),
         "{mutating:#?}"
     );
     let backup = sandbox.resource("sql-backup mlflow-db/1");
     assert_eq!(backup["type"], "ON_DEMAND");
     let again = sandbox.infra(&["apply"]).ok();
     assert_eq!(again.mutating(), Vec::<String>::new());
+}
+
+/// A lower `server.mlflow_version` than the schema was migrated for is refused in `plan`
+/// and `apply`, before anything changes, with the way back: the backup taken before the
+/// upgrade.
+#[test]
+fn an_older_mlflow_than_the_schema_is_refused() {
+    let scratch = TempDir::new("infra-downgrade");
+    let newer = changed_stack(
+        &scratch,
+        "example",
+        &[("tag = \"1.0.0\"", "tag = \"1.0.1\"")],
+        "[server]\nmlflow_version = \"3.17.3\"",
+    );
+    let mut sandbox = Sandbox::new(&newer);
+    sandbox.infra(&["apply"]).ok();
+    sandbox.rebuild(&stack("example"));
+    for args in [&["plan", "--detailed-exitcode"][..], &["apply"]] {
+        let run = sandbox.infra(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
+        assert_eq!(
+            run.stderr,
+            "infra.sh: server.mlflow_version = 3.17.2 is older than 3.17.3, which the schema of \
+             database mlflow was migrated for: MLflow has no downgrade, and an older server \
+             refuses a newer schema. To go back, restore onto mlflow-db the on-demand backup taken \
+             before that upgrade (in its list of backups, described \"before MLflow 3.17.3 \
+             migrates the schema\"; a restore replaces every database of the instance) and record \
+             the version it holds (gcloud secrets update mlflow-infra-record \
+             --update-labels=mlflow-version=3_17_2), or keep mlflow_version = \"3.17.3\" or later\n"
+        );
+        assert_eq!(run.mutating(), Vec::<String>::new());
+    }
+}
+
+/// In a bucket others use too, `apply` removes the source archive its build staged under
+/// `cloudbuild-source/`, and nothing else there.
+#[test]
+fn apply_removes_only_the_source_it_staged() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let plan = &sandbox.plan;
+    sandbox.seed(
+        &format!("bucket {}", plan.bucket),
+        json!({"name": plan.bucket, "location": "EUROPE-WEST3",
+               "uniform_bucket_level_access": true, "public_access_prevention": "enforced"}),
+    );
+    let theirs = format!(
+        "object {}/cloudbuild-source/1700000000.1-theirs.tgz",
+        plan.bucket
+    );
+    sandbox.seed(&theirs, json!({}));
+    let run = sandbox.infra(&["apply"]).ok();
+    let build = run
+        .calls
+        .iter()
+        .find(|call| call.starts_with("gcloud builds submit"))
+        .unwrap();
+    assert!(
+        build.argv.contains(&"--suppress-logs".to_owned()),
+        "{}",
+        build.line()
+    );
+    assert_eq!(sandbox.resources_of(&["object"]), [theirs]);
+}
+
+/// An image pushed by hand over the stack's tag is no longer the stack's: `plan` reports
+/// it adopted, not ok, and `destroy` keeps it.
+#[test]
+fn an_image_pushed_over_the_tag_is_kept() {
+    let sandbox = Sandbox::new(&stack("example"));
+    sandbox.infra(&["apply"]).ok();
+    let image = format!("image {}", sandbox.plan.image);
+    let pushed = format!("sha256:{}", "f".repeat(64));
+    sandbox.seed(&image, json!({"digest": pushed}));
+    let run = sandbox.infra(&["plan"]).ok();
+    assert_eq!(run.result("image"), "adopted");
+    assert!(
+        run.stdout.contains(&format!(
+            "    adopted: image {} (pushed over the version infra.sh built: {pushed} is not sha256:",
+            sandbox.plan.image
+        )),
+        "{}",
+        run.stdout
+    );
+    let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    // The step deletes the builder's push grant, and keeps the image.
+    assert_eq!(run.result("image"), "deleted");
+    assert_eq!(sandbox.resource(&image)["digest"], pushed.as_str());
+}
+
+/// A failed record update around a build stops `apply` (exit 1): the record is written
+/// before the build, so that a build it does not know never happens.
+#[test]
+fn a_failed_image_record_stops_apply() {
+    let sandbox = Sandbox::new(&stack("example"));
+    let run = sandbox.infra_with(
+        &["apply"],
+        &[("FAKE_FAIL", "--update-annotations=image-tags")],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(sandbox.resources_of(&["image"]).is_empty());
+    let run = sandbox.infra_with(
+        &["apply"],
+        &[("FAKE_FAIL", "--update-annotations=image-versions")],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(sandbox.resources_of(&["image"]).len(), 1);
+    // The next run records the version the build made, and the image is the stack's.
+    sandbox.infra(&["apply"]).ok();
+    let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
+    assert!(
+        record["annotations"]["image-versions"]
+            .as_str()
+            .unwrap()
+            .starts_with("1.0.0@sha256:"),
+        "{record}"
+    );
+    sandbox.infra(&["destroy", "--yes"]).ok();
+    assert!(sandbox.resources_of(&["image"]).is_empty());
 }
 
 /// A `tag` that exists but was built from other image/ files (here: a new MLflow version
@@ -2753,12 +3028,284 @@ fn a_local_stack_without_a_kubectl_context_fails_before_any_mutation() {
         assert_eq!(
             run.stderr,
             "infra.sh: kubectl has no current context: point it at the cluster MLflow runs on \
-             (kubectl config use-context NAME)\n"
+             (kubectl config use-context NAME), or name its context in the stack file \
+             ([cluster] context = \"NAME\")\n"
         );
         assert!(run.results().is_empty(), "{}", run.stdout);
         assert_eq!(run.mutating(), Vec::<String>::new());
-        assert_eq!(sandbox.resources(), BTreeSet::new());
+        assert_eq!(
+            sandbox.resources(),
+            BTreeSet::from(["kube-context kind-mlflow".to_owned()])
+        );
     }
+}
+
+/// Makes `kind-other`, a context of another cluster, kubectl's current context; that
+/// cluster has the stack's namespace and Secrets of the same names, which are not the
+/// stack's.
+fn switch_to_another_cluster(sandbox: &Sandbox) -> Vec<String> {
+    let plan = &sandbox.plan;
+    sandbox.seed("kube-context kind-other", json!({"cluster": "other"}));
+    sandbox.seed("kube-context current", json!({"name": "kind-other"}));
+    sandbox.seed(
+        &format!("k8s other:Namespace/{}", plan.namespace),
+        json!({}),
+    );
+    let theirs: Vec<String> = plan
+        .k8s_secrets
+        .iter()
+        .map(|secret| format!("k8s other:Secret/{}/{secret}", plan.namespace))
+        .collect();
+    for key in &theirs {
+        sandbox.seed(key, json!({"data": ["theirs"]}));
+    }
+    theirs
+}
+
+/// Every kubectl call names the stack's context: after `kubectl config use-context` to
+/// another cluster, `destroy` deletes the Secrets where `apply` put them, and none of the
+/// other cluster's Secrets of the same names.
+#[test]
+fn kubectl_stays_on_the_context_apply_used() {
+    let sandbox = Sandbox::new(&stack("local"));
+    sandbox.infra(&["apply"]).ok();
+    let plan = &sandbox.plan;
+    let ours: Vec<String> = plan
+        .k8s_secrets
+        .iter()
+        .map(|secret| format!("k8s Secret/{}/{secret}", plan.namespace))
+        .collect();
+    assert!(!ours.is_empty());
+    let theirs = switch_to_another_cluster(&sandbox);
+    let run = sandbox.infra(&["destroy", "--yes"]).ok();
+    assert!(
+        run.stdout
+            .contains("kubectl context: kind-mlflow, where apply put this stack (the current context is kind-other)\n"),
+        "{}",
+        run.stdout
+    );
+    for call in run.calls.iter().filter(|call| call.tool == "kubectl") {
+        assert!(
+            call.argv[0] == "--context=kind-mlflow" || call.argv[0] == "config",
+            "{}",
+            call.line()
+        );
+    }
+    let left = sandbox.resources();
+    for key in &ours {
+        assert!(!left.contains(key), "{key} is left");
+    }
+    for key in &theirs {
+        assert!(left.contains(key), "{key} was deleted");
+    }
+}
+
+/// `[cluster] context` names the context of a local stack: every kubectl call names it,
+/// whatever the current context is.
+#[test]
+fn cluster_context_pins_a_local_stack() {
+    let scratch = TempDir::new("infra-context");
+    let pinned = changed_stack(
+        &scratch,
+        "local",
+        &[],
+        "[cluster]\ncontext = \"kind-mlflow\"",
+    );
+    let sandbox = Sandbox::new(&pinned);
+    let theirs = switch_to_another_cluster(&sandbox);
+    sandbox.infra(&["apply"]).ok();
+    let plan = &sandbox.plan;
+    for secret in &plan.k8s_secrets {
+        sandbox.resource(&format!("k8s Secret/{}/{secret}", plan.namespace));
+    }
+    sandbox.infra(&["destroy", "--yes"]).ok();
+    let left = sandbox.resources();
+    for key in &theirs {
+        assert!(left.contains(key), "{key} was deleted");
+    }
+    assert!(
+        sandbox
+            .resources_of(&["k8s"])
+            .iter()
+            .all(|key| key.starts_with("k8s other:") || key.starts_with("k8s Namespace/"))
+    );
+    // A context the kubeconfig does not have stops the preflight.
+    let mut state = sandbox.state();
+    state["resources"]
+        .as_object_mut()
+        .unwrap()
+        .remove("kube-context kind-mlflow");
+    fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
+    let run = sandbox.infra(&["plan"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "infra.sh: kubectl has no context kind-mlflow: point the kubeconfig at the cluster \
+         MLflow runs on, or change [cluster] context in the stack file\n"
+    );
+}
+
+/// A Secret of the stack's name that existed before `apply` (in a namespace others use
+/// too) is adopted: reported, never replaced, and never deleted by `destroy`.
+#[test]
+fn a_secret_without_the_mark_is_adopted_and_kept() {
+    let sandbox = Sandbox::new(&stack("local"));
+    let plan = &sandbox.plan;
+    let theirs = format!("k8s Secret/{}/{}", plan.namespace, plan.k8s_secrets[0]);
+    sandbox.seed(&format!("k8s Namespace/{}", plan.namespace), json!({}));
+    sandbox.seed(&theirs, json!({"data": ["theirs"]}));
+    let run = sandbox.infra(&["apply"]).ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "    adopted: Secret {}/{} (not created by infra.sh: left as it is)\n",
+            plan.namespace, plan.k8s_secrets[0]
+        )),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(sandbox.resource(&theirs), json!({"data": ["theirs"]}));
+    // What apply created carries the mark.
+    for secret in &plan.k8s_secrets[1..] {
+        let created = sandbox.resource(&format!("k8s Secret/{}/{secret}", plan.namespace));
+        assert_eq!(created["labels"]["mlflow-stack"], plan.stack_name.as_str());
+    }
+    sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert_eq!(sandbox.resource(&theirs), json!({"data": ["theirs"]}));
+    for secret in &plan.k8s_secrets[1..] {
+        assert!(
+            !sandbox
+                .resources()
+                .contains(&format!("k8s Secret/{}/{secret}", plan.namespace))
+        );
+    }
+}
+
+/// A credentials directory that is a symbolic link (here to a directory outside the work
+/// tree) is refused before anything changes: no key is written through it, and its target
+/// keeps its mode.
+#[test]
+fn a_linked_credentials_directory_is_refused() {
+    let sandbox = Sandbox::new(&stack("local"));
+    let outside = sandbox.path("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::set_permissions(&outside, fs::Permissions::from_mode(0o755)).unwrap();
+    let link = sandbox.path(".mlflow_credentials");
+    symlink(&outside, &link).unwrap();
+    let run = sandbox.infra(&["apply"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "infra.sh: {} is a symbolic link: infra.sh writes key files only into a directory of \
+             their own, never through a link; replace the link with a directory, or set \
+             credentials.dir to another path\n",
+            link.display()
+        )
+    );
+    assert_eq!(run.mutating(), Vec::<String>::new());
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    assert_eq!(
+        fs::metadata(&outside).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+}
+
+/// A key file that is a symbolic link is no key: refused before anything changes, and its
+/// target never reaches a Kubernetes Secret.
+#[test]
+fn a_linked_key_file_is_refused() {
+    let sandbox = Sandbox::new(&stack("local"));
+    let dir = sandbox.path(".mlflow_credentials");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(sandbox.path("not-a-key.txt"), "someone else's file").unwrap();
+    let key = dir.join("mlflow-server.json");
+    symlink(sandbox.path("not-a-key.txt"), &key).unwrap();
+    for args in [&["plan"][..], &["apply"], &["apply", "secrets"]] {
+        let run = sandbox.infra(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "infra.sh: {} is a symbolic link, not a key file infra.sh wrote: remove it (apply \
+                 writes a new key)\n",
+                key.display()
+            )
+        );
+        assert_eq!(run.mutating(), Vec::<String>::new(), "{args:?}");
+    }
+}
+
+/// The keys `apply` created are deleted from IAM by `destroy`, also those of a service
+/// account that existed before (it stays, and a key left on it would stay valid).
+#[test]
+fn destroy_deletes_the_keys_apply_created() {
+    let sandbox = Sandbox::new(&stack("local"));
+    let plan = &sandbox.plan;
+    sandbox.seed(
+        &format!("service-account {}", plan.server_email),
+        json!({"email": plan.server_email, "displayName": "made by hand"}),
+    );
+    sandbox.infra(&["apply"]).ok();
+    let keys = sandbox.resources_of(&["service-account-key"]);
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert!(
+        run.calls
+            .iter()
+            .any(|call| call.starts_with("gcloud iam service-accounts keys delete")),
+        "{:#?}",
+        run.calls
+    );
+    assert_eq!(
+        sandbox.resources_of(&["service-account-key"]),
+        Vec::<String>::new()
+    );
+    // The adopted account stays.
+    sandbox.resource(&format!("service-account {}", plan.server_email));
+}
+
+/// A bucket created by a run that stopped before its labels is the stack's on the next run
+/// (the record says so before the bucket exists): marked then, and deleted by `destroy`.
+#[test]
+fn a_bucket_created_but_not_yet_marked_is_the_stacks() {
+    let sandbox = Sandbox::new(&stack("local"));
+    let plan = &sandbox.plan;
+    let failed = sandbox.infra_with(&["apply"], &[("FAKE_FAIL", "storage buckets update")]);
+    assert_eq!(failed.code, 1);
+    let bucket = format!("bucket {}", plan.bucket);
+    assert!(sandbox.resource(&bucket).get("labels").is_none());
+    let run = sandbox.infra(&["apply"]).ok();
+    assert_eq!(run.result("bucket"), "updated");
+    assert_eq!(
+        sandbox.resource(&bucket)["labels"]["mlflow-stack"],
+        plan.stack_name.as_str()
+    );
+    sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert!(!sandbox.resources().contains(&bucket));
+}
+
+/// An address is created with the stack's mark as its description: a run that stopped
+/// before its labels leaves an address the next run marks, not one it adopts.
+#[test]
+fn an_address_created_but_not_yet_labelled_is_the_stacks() {
+    let sandbox = Sandbox::new(&repo().join("tests/fixtures/good/gke-given-image-lb.toml"));
+    let plan = &sandbox.plan;
+    let failed = sandbox.infra_with(&["apply"], &[("FAKE_FAIL", "compute addresses update")]);
+    assert_eq!(failed.code, 1);
+    let address = format!(
+        "address {}/{}",
+        plan.region,
+        plan.static_ip.as_deref().unwrap()
+    );
+    assert!(sandbox.resource(&address).get("labels").is_none());
+    let run = sandbox.infra(&["apply"]).ok();
+    assert_eq!(run.result("static-ip"), "updated");
+    assert_eq!(
+        sandbox.resource(&address)["labels"]["mlflow-stack"],
+        plan.stack_name.as_str()
+    );
+    sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
+    assert!(!sandbox.resources().contains(&address));
 }
 
 /// Whether LOGIN can use the tables of DATABASE in the fake: it owns them, or it is a

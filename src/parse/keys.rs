@@ -61,7 +61,7 @@ const EXPOSE_KEYS: &[&str] = &[
     "global_access",
 ];
 const AUTH_KEYS: &[&str] = &["kind", "default_permission", "members"];
-const CLUSTER_KEYS: &[&str] = &["name", "location", "create"];
+const CLUSTER_KEYS: &[&str] = &["name", "location", "create", "context"];
 const GC_KEYS: &[&str] = &["schedule", "older_than"];
 const CREDENTIALS_KEYS: &[&str] = &["dir"];
 pub(super) const TABLES: &[(&str, &[&str])] = &[

@@ -288,8 +288,12 @@ def _(c):
 
 @gcloud("storage rm", "recursive", mutating=True, api=STORAGE)
 def _(c):
-    c.flag("recursive")
     name = bucket(c)
+    if "/" in name and c.get("object", name) is not None and "recursive" not in c.flags:
+        # One object.
+        c.remove("object", name)
+        return
+    c.flag("recursive")
     if "/" in name:
         # Objects under a prefix; none matching is an error, as in gcloud.
         found = c.keys("object", name + "/")
@@ -612,6 +616,8 @@ def _(c):
 def _(c):
     email = c.arg()
     c.remove("service-account", email)
+    for key in c.keys("service-account-key", f"{email}/"):
+        c.remove("service-account-key", key)
     drop_bindings(c, f"service-account {email}")
     # What is left in other policies shows up the way IAM shows it: as a deleted member.
     for binding in c.state["bindings"]:  # noqa: B007
@@ -630,9 +636,30 @@ def _(c):
                    f"account.\n    subject: projects/{c.project}/serviceAccounts/{email}"
                    "\n    type: constraints/iam.disableServiceAccountKeyCreation")
     path = c.arg()
+    # A new id for every key, the same in every run of a test (the snapshots show it).
+    created = c.state.setdefault("keys_created", 0) + 1
+    c.state["keys_created"] = created
+    key_id = hashlib.sha1(f"{email}#{created}".encode()).hexdigest()
+    c.add("service-account-key", f"{email}/{key_id}")
     with open(path, "w") as f:
-        json.dump({"type": "service_account", "client_email": email,
+        json.dump({"type": "service_account", "private_key_id": key_id, "client_email": email,
                    "private_key": f"-----BEGIN PRIVATE KEY-----{os.urandom(8).hex()}"}, f)
+
+
+@gcloud("iam service-accounts keys list", "iam-account", api=IAM)
+def _(c):
+    email = c.flag("iam-account")
+    c.need("service-account", email)
+    for key in sorted(c.keys("service-account-key", f"{email}/")):
+        c.value({"name": f"projects/{c.project}/serviceAccounts/{key.replace('/', '/keys/')}",
+                 "keyType": "USER_MANAGED"})
+
+
+@gcloud("iam service-accounts keys delete", "iam-account", mutating=True, api=IAM)
+def _(c):
+    email = c.flag("iam-account")
+    c.need("service-account", email)
+    c.remove("service-account-key", f"{email}/{c.arg()}")
 
 
 @gcloud("secrets describe", api=SECRETS)
@@ -748,7 +775,9 @@ def version_path(path):
 @gcloud("artifacts docker images describe", api=REGISTRY)
 @gcloud("container images describe", api=REGISTRY)
 def _(c):
-    c.value({"image": c.need("image", c.arg())})
+    found = c.need("image", c.arg())
+    # As gcloud prints it: `image_summary` (the digest of the version the tag names).
+    c.value({"image": found, "image_summary": {"digest": digest_of(c, c.arg())}})
 
 
 @gcloud("artifacts docker tags list", "limit", api=REGISTRY)
@@ -838,7 +867,7 @@ def build_identity(c, image, staging_bucket):
                        f"no {role} on {resource}")
 
 
-@gcloud("builds submit", "tag region gcs-source-staging-dir service-account gcs-log-dir",
+@gcloud("builds submit", "tag region gcs-source-staging-dir service-account gcs-log-dir suppress-logs",
         mutating=True, api=BUILD)
 def _(c):
     source, image = c.arg(), c.flag("tag")
@@ -857,8 +886,22 @@ def _(c):
         c.need("repository", repository,
                f"ERROR: ({c.name}) name unknown: Repository {repository} not found")
     build_identity(c, image, staging_bucket)
-    c.add("image", image)
-    c.state["resources"][f"object {staging[len('gs://'):].rstrip('/')}/source.tgz"] = {}
+    # The archive is staged as STAGING/TIMESTAMP-UUID.tgz, a new name for every build.
+    builds = c.state.setdefault("builds", 0) + 1
+    c.state["builds"] = builds
+    prefix = staging[len("gs://"):].rstrip("/").split("/", 1)
+    name = f"{1765090000 + builds}.{builds:06d}-{hashlib.sha256(str(builds).encode()).hexdigest()[:32]}.tgz"
+    staged = f"{prefix[1]}/{name}" if len(prefix) > 1 else name
+    c.state["resources"][f"object {staging_bucket}/{staged}"] = {}
+    if c.get("image", image) is not None:
+        # A new version under the tag: the one before loses it.
+        c.remove("image", image)
+    c.add("image", image, digest="sha256:" + hashlib.sha256(f"{image}#{builds}".encode()).hexdigest())
+    if "suppress-logs" not in c.flags:
+        # The build's logs stream to stdout before the build is printed.
+        print("BUILD\nStep 1/9 : FROM python:3.12.12-slim-trixie\nDONE")
+    c.value({"id": f"build-{builds}", "status": "SUCCESS", "images": [image],
+             "source": {"storageSource": {"bucket": staging_bucket, "object": staged}}})
 
 
 # --- GKE and Compute Engine
@@ -969,15 +1012,18 @@ def region_of(location):
     return head if len(tail) == 1 else location
 
 
-@gcloud("compute addresses create", "region global ip-version subnet purpose", mutating=True, api=COMPUTE)
+@gcloud("compute addresses create", "region global ip-version subnet purpose description",
+        mutating=True, api=COMPUTE)
 def _(c):
     key = address_key(c)
+    described = {"description": c.flags["description"]} if "description" in c.flags else {}
     if "subnet" not in c.flags:
         # An external address; SHARED_LOADBALANCER_VIP is for internal addresses only.
         if "purpose" in c.flags:
             raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: purpose {c.flags['purpose']} needs an "
                        "internal address (--subnet)")
-        c.add("address", key, name=c.arg(), address="203.0.113.10", addressType="EXTERNAL")
+        c.add("address", key, name=c.arg(), address="203.0.113.10", addressType="EXTERNAL",
+              **described)
         return
     if "global" in c.flags:
         raise Fail(f"ERROR: ({c.name}) argument --subnet: not allowed with argument --global", 2)
@@ -989,7 +1035,7 @@ def _(c):
         raise Fail(f"ERROR: ({c.name}) NOT_FOUND: subnetwork [{c.flags['subnet']}] was not found "
                    f"in region {region}")
     c.add("address", key, name=c.arg(), address="10.132.0.50", addressType="INTERNAL",
-          subnetwork=c.flags["subnet"], purpose=c.flags.get("purpose", "GCE_ENDPOINT"))
+          subnetwork=c.flags["subnet"], purpose=c.flags.get("purpose", "GCE_ENDPOINT"), **described)
 
 
 @gcloud("compute addresses update", "region global update-labels", mutating=True, api=COMPUTE)
@@ -1240,6 +1286,16 @@ def gcloud_call(argv, state):
     if not project:
         return call, refuse(f"ERROR: ({call.name}) The required property [project] is not "
                             "currently set.")
+    if call.get("auth", "logged-out") is not None and path != ("auth", "list"):
+        return call, refuse(f"ERROR: ({call.name}) You do not currently have an active account "
+                            "selected.\nPlease run:\n\n  $ gcloud auth login\n\nto obtain new "
+                            "credentials.")
+    denied = call.get("denied", " ".join(path))
+    if denied is not None:
+        # What IAM answers a caller without the permission, for a resource that may exist.
+        return call, refuse(f"ERROR: ({call.name}) PERMISSION_DENIED: Permission "
+                            f"'{denied['permission']}' denied on resource (or it may not "
+                            "exist).")
     if api and call.get("service", api) is None:
         return call, refuse(f"ERROR: ({call.name}) PERMISSION_DENIED: {api} has not been used "
                             f"in project {project} before or it is disabled.")
@@ -1249,10 +1305,13 @@ def gcloud_call(argv, state):
 # ----------------------------------------------------------------------------- kubectl
 
 def kube_context(c):
+    """The context kubectl uses: `--context`, else the kubeconfig's current context."""
     context = c.flags.get("context")
     if context is None:
         current = c.get("kube-context", "current")
         if current is None:
+            if c.words[:2] == ["config", "current-context"]:
+                raise Fail("error: current-context is not set")
             raise Fail("The connection to the server localhost:8080 was refused - did you "
                        "specify the right host or port?")
         return current["name"]
@@ -1266,11 +1325,40 @@ def kube_context(c):
     return context
 
 
-def secret_yaml(name, namespace, data):
+def kube_cluster(c):
+    """The prefix of the keys of the objects in the cluster of the call's context: none for
+    the fake's first cluster; `CLUSTER:` for a context whose entry names another cluster
+    (`kube-context NAME` = {"cluster": CLUSTER}), so that two contexts can hold objects of
+    the same kind, namespace and name."""
+    found = c.get("kube-context", kube_context(c)) or {}
+    return f"{found['cluster']}:" if found.get("cluster") else ""
+
+
+def secret_yaml(name, namespace, data, labels=None):
     lines = ["apiVersion: v1", "data:"]
     lines += [f"  {k}: {base64.b64encode(v.encode()).decode()}" for k, v in sorted(data.items())]
-    lines += ["kind: Secret", "metadata:", f"  name: {name}", f"  namespace: {namespace}"]
+    lines += ["kind: Secret", "metadata:", "  creationTimestamp: null"]
+    if labels:
+        lines += ["  labels:"] + [f"    {k}: {v}" for k, v in sorted(labels.items())]
+    lines += [f"  name: {name}", f"  namespace: {namespace}"]
     return "\n".join(lines) + "\n"
+
+
+def read_manifest(text):
+    """The fields of one object as `kubectl create --dry-run=client -o yaml` prints it:
+    top-level `key: value`, `metadata.KEY`, `data.KEY` and the labels."""
+    fields, labels, section = {}, {}, None
+    for line in text.splitlines():
+        if not line.startswith(" "):
+            section = line.split(":", 1)[0]
+            fields.setdefault(section, line.split(":", 1)[1].strip())
+        elif section == "metadata" and line.startswith("    "):
+            k, _, v = line.strip().partition(":")
+            labels[k] = v.strip()
+        elif section in ("metadata", "data"):
+            k, _, v = line.strip().partition(":")
+            fields.setdefault(f"{section}.{k}", v.strip())
+    return fields, labels
 
 
 # The namespaces every cluster has from the start (never in the state: nobody creates them).
@@ -1278,7 +1366,8 @@ BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 
 
 def namespace_exists(c, name):
-    return name in BUILTIN_NAMESPACES or c.get("k8s", f"Namespace/{name}") is not None
+    return (name in BUILTIN_NAMESPACES
+            or c.get("k8s", f"{kube_cluster(c)}Namespace/{name}") is not None)
 
 
 def kubectl(c):
@@ -1286,7 +1375,31 @@ def kubectl(c):
     if words[:2] == ["config", "current-context"]:
         print(kube_context(c))
         return
-    kube_context(c)
+    if words[:2] == ["config", "get-contexts"]:
+        if c.flags.get("o") != "name":
+            raise Fail("fake kubectl: config get-contexts only with -o name")
+        kubeconfig = os.environ.get("KUBECONFIG")
+        names = (c.state.get("kubeconfigs", {}).get(kubeconfig, []) if kubeconfig
+                 else [k for k in c.keys("kube-context") if k != "current"])
+        for name in sorted(names):
+            print(name)
+        return
+    if words[:1] == ["label"] and "local" in c.flags:
+        # `kubectl label --local -f - KEY=VALUE... -o yaml`: the object on stdin, labelled.
+        if c.flags.get("f") != "-" or c.flags.get("o") != "yaml":
+            raise Fail("fake kubectl: label --local only with -f - -o yaml")
+        fields, labels = read_manifest(sys.stdin.read())
+        for pair in words[1:]:
+            k, eq, v = pair.partition("=")
+            if not eq:
+                raise Fail(f"error: all resources must be specified before label changes: {pair}")
+            labels[k] = v
+        data = {k[len("data."):]: base64.b64decode(v).decode()
+                for k, v in fields.items() if k.startswith("data.")}
+        print(secret_yaml(fields["metadata.name"], fields["metadata.namespace"], data, labels),
+              end="")
+        return
+    prefix = kube_cluster(c)
     namespace = c.flags.get("namespace", "default")
     if words[:1] == ["get"] and len(words) == 3:
         kind, name = words[1], words[2]
@@ -1294,12 +1407,20 @@ def kubectl(c):
         if kind == "namespace":
             if not namespace_exists(c, name):
                 raise Fail(not_found)
+            found = {}
         else:
-            c.need("k8s", f"Secret/{namespace}/{name}", not_found)
-        print(f"NAME   AGE\n{name}   1d")
+            found = c.need("k8s", f"{prefix}Secret/{namespace}/{name}", not_found)
+        output = c.flags.get("o")
+        if output is None:
+            print(f"NAME   AGE\n{name}   1d")
+        elif output.startswith("jsonpath={.metadata.labels.") and output.endswith("}"):
+            print(found.get("labels", {}).get(output[len("jsonpath={.metadata.labels."):-1], ""),
+                  end="")
+        else:
+            raise Fail(f"fake kubectl: unsupported -o {output}")
         return
     if words[:2] == ["create", "namespace"] and "dry-run" not in c.flags:
-        key = f"Namespace/{words[2]}"
+        key = f"{prefix}Namespace/{words[2]}"
         if namespace_exists(c, words[2]):
             raise Fail(f'Error from server (AlreadyExists): namespaces "{words[2]}" already exists')
         c.state["resources"][f"k8s {key}"] = {}
@@ -1329,32 +1450,24 @@ def kubectl(c):
             raise Fail(f"fake kubectl: unknown create {words[1:]}")
         return
     if words == ["apply"] and c.flags.get("f") == "-":
-        manifest = sys.stdin.read()
-        fields = {}
-        section = None
-        for line in manifest.splitlines():
-            if not line.startswith(" "):
-                section = line.split(":", 1)[0]
-                fields.setdefault(section, line.split(":", 1)[1].strip())
-            elif section in ("metadata", "data"):
-                k, _, v = line.strip().partition(":")
-                fields.setdefault(f"{section}.{k}", v.strip())
+        fields, labels = read_manifest(sys.stdin.read())
         kind, name = fields["kind"], fields["metadata.name"]
         if kind == "Namespace":
-            key = f"Namespace/{name}"
+            key = f"{prefix}Namespace/{name}"
         else:
             ns = fields["metadata.namespace"]
             if not namespace_exists(c, ns):
                 raise Fail(f'Error from server (NotFound): error when creating '
                            f'"STDIN": namespaces "{ns}" not found')
-            key = f"{kind}/{ns}/{name}"
+            key = f"{prefix}{kind}/{ns}/{name}"
         data_keys = sorted(k[len("data."):] for k in fields if k.startswith("data."))
-        c.state["resources"][f"k8s {key}"] = {"data": data_keys}
+        c.state["resources"][f"k8s {key}"] = {"data": data_keys,
+                                              **({"labels": labels} if labels else {})}
         c.note = f"stdin: {key}" + (f" ({', '.join(data_keys)})" if data_keys else "")
         print(f"{kind.lower()}/{name} configured")
         return
     if words[:2] == ["delete", "secret"]:
-        c.remove("k8s", f"Secret/{namespace}/{words[2]}")
+        c.remove("k8s", f"{prefix}Secret/{namespace}/{words[2]}")
         return
     raise Fail(f"fake kubectl: unknown command {words}")
 
