@@ -461,6 +461,20 @@ fn role_commands(infra: &str) -> Vec<Vec<String>> {
     commands
 }
 
+/// Every step `infra.sh` has a template for needs a role of its own.
+#[test]
+fn every_step_needs_a_role() {
+    let steps = mlflow_stack::emit::script::INFRA_TEMPLATES
+        .iter()
+        .filter_map(|(name, _)| name.strip_prefix("infra/steps/")?.strip_suffix(".sh.j2"));
+    for step in steps {
+        assert!(
+            !mlflow_stack::plan::roles::of_step(step, false, true).is_empty(),
+            "{step}"
+        );
+    }
+}
+
 /// The roles of the README's "Before you start" table.
 fn readme_roles(readme: &str) -> Vec<&str> {
     readme
