@@ -517,10 +517,9 @@ fn build(
                 // Nothing to diff against: the file list says what `build` would write.
                 let _ = writeln!(
                     stderr,
-                    "{}: missing (never built); build it with `mlflow-stack build {} --out {}`",
+                    "{}: missing (never built); build it with {}",
                     printable_path(dir),
-                    printable_path(job.source.path()),
-                    printable_path(out)
+                    build_command(job.source.path(), out)
                 );
                 for (relative, contents) in &bundle.files {
                     let _ = writeln!(
@@ -542,10 +541,9 @@ fn build(
                     } else {
                         let _ = writeln!(
                             stderr,
-                            "{}: stale; rebuild with `mlflow-stack build {} --out {}`",
+                            "{}: stale; rebuild with {}",
                             printable_path(dir),
-                            printable_path(job.source.path()),
-                            printable_path(out)
+                            build_command(job.source.path(), out)
                         );
                         status = Status::Invalid;
                     }
@@ -626,6 +624,15 @@ fn build(
         eprint!("{}", explain_hint(code));
     }
     worst
+}
+
+/// The command that (re)builds STACK's bundle into OUT, as the user would type it.
+fn build_command(stack: &Path, out: &Path) -> String {
+    format!(
+        "`mlflow-stack build {} --out {}`",
+        printable_path(stack),
+        printable_path(out)
+    )
 }
 
 fn print_one(path: &Path, style: Style, select: impl Fn(&crate::emit::Bundle) -> String) -> Status {
