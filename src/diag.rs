@@ -13,73 +13,7 @@ use serde::Serialize;
 
 use crate::source::Source;
 
-/// Every rule code a diagnostic can carry. A test checks that each one is covered by a
-/// fixture and that no other code is emitted.
-pub const CODES: &[&str] = &[
-    "basic-auth-in-clear-text",
-    "conflicting-options",
-    "connection-budget",
-    "default-namespace",
-    "derived-name-too-long",
-    "duplicate-key",
-    "duplicate-package",
-    "iap-without-gateway",
-    "image-version-mismatch",
-    "invalid-bucket",
-    "invalid-cidr",
-    "invalid-cluster-name",
-    "invalid-cron",
-    "invalid-host",
-    "invalid-identifier",
-    "invalid-image",
-    "invalid-instance",
-    "invalid-member",
-    "invalid-mlflow-version",
-    "invalid-name",
-    "invalid-namespace",
-    "invalid-older-than",
-    "invalid-package",
-    "invalid-path",
-    "invalid-project",
-    "invalid-quantity",
-    "invalid-repository",
-    "invalid-tag",
-    "invalid-tier",
-    "latest-tag",
-    "legacy-registry",
-    "load-balancer-host",
-    "load-balancer-without-allow",
-    "max-replicas-below-replicas",
-    "memory-too-low",
-    "metrics-behind-sign-in",
-    "metrics-needs-exporter",
-    "missing-host",
-    "missing-key",
-    "missing-members",
-    "missing-proxy-subnet",
-    "no-auth",
-    "not-applicable",
-    "not-utf8",
-    "not-yet-supported",
-    "open-by-default",
-    "open-to-world",
-    "out-of-range",
-    "placeholder-value",
-    "reserved-identifier",
-    "reserved-namespace",
-    "tmp-too-small",
-    "toml-syntax",
-    "unknown-key",
-    "unknown-location",
-    "unknown-region",
-    "unknown-value",
-    "unlocked-dependencies",
-    "unpinned-package",
-    "unsafe-character",
-    "unsupported-mlflow-version",
-    "wrong-type",
-    "zone-not-region",
-];
+pub use crate::explain::Code;
 
 /// How bad a diagnostic is. Warnings never fail `check` or `build` (unless denied).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -94,7 +28,7 @@ pub enum Severity {
 pub struct Diagnostic {
     pub severity: Severity,
     /// Stable kebab-case rule code, e.g. `unknown-key`.
-    pub code: &'static str,
+    pub code: Code,
     /// What is wrong: lowercase, keys in backticks.
     pub message: String,
     /// Byte range in the source the diagnostic is about.
@@ -109,7 +43,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     #[must_use]
-    pub fn error(code: &'static str, span: Range<usize>, message: impl Into<String>) -> Self {
+    pub fn error(code: Code, span: Range<usize>, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
             code,
@@ -122,7 +56,7 @@ impl Diagnostic {
     }
 
     #[must_use]
-    pub fn warning(code: &'static str, span: Range<usize>, message: impl Into<String>) -> Self {
+    pub fn warning(code: Code, span: Range<usize>, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Warning,
             ..Self::error(code, span, message)
@@ -321,7 +255,7 @@ impl<'a> JsonDiagnostic<'a> {
             end_line,
             end_column,
             severity: diagnostic.severity,
-            code: diagnostic.code,
+            code: diagnostic.code.name(),
             message: &diagnostic.message,
             label: &diagnostic.label,
             help: diagnostic.help.as_deref(),

@@ -1,14 +1,17 @@
-//! `mlflow-stack explain CODE`: the long explanation of every diagnostic code, like
-//! `rustc --explain`. A test keeps this table in step with [`crate::diag::CODES`].
+//! Every diagnostic code, declared once: its kebab-case name, what the rule protects
+//! against, an example that triggers it and the fix, in the table at the end of this file.
+//! The table yields the [`Code`] enum that every rule emits (a misspelt code does not
+//! compile) and the long explanations of `mlflow-stack explain CODE`, like
+//! `rustc --explain`.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
-use crate::diag::CODES;
+use serde::{Serialize, Serializer};
 
 /// The long explanation of one diagnostic code.
 #[derive(Debug, Clone, Copy)]
 pub struct Explanation {
-    pub code: &'static str,
+    pub code: Code,
     /// What the rule protects against.
     pub protects: &'static str,
     /// A stack file fragment that triggers it.
@@ -17,23 +20,53 @@ pub struct Explanation {
     pub fix: &'static str,
 }
 
+impl Code {
+    /// The code named `name`, when it is one of ours.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|code| code.name() == name)
+    }
+
+    /// The long explanation of the code.
+    #[must_use]
+    pub fn explanation(self) -> &'static Explanation {
+        &EXPLANATIONS[self as usize]
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 /// The explanation of `code`, when it is one of ours.
 #[must_use]
 pub fn explanation(code: &str) -> Option<&'static Explanation> {
-    EXPLANATIONS.iter().find(|e| e.code == code)
+    Code::from_name(code).map(Code::explanation)
 }
 
 /// The code closest to a misspelled one.
 #[must_use]
 pub fn closest(code: &str) -> Option<&'static str> {
-    crate::suggest::closest(code, CODES.iter().copied())
+    crate::suggest::closest(code, Code::ALL.iter().map(|code| code.name()))
 }
 
 /// `explain --list`: every code, aligned, with the first sentence of what it protects
 /// against.
 #[must_use]
 pub fn list() -> String {
-    let width = EXPLANATIONS.iter().map(|e| e.code.len()).max().unwrap_or(0);
+    let width = Code::ALL
+        .iter()
+        .map(|code| code.name().len())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for explanation in EXPLANATIONS {
         let text = explanation
@@ -47,7 +80,7 @@ pub fn list() -> String {
             .map(|(at, _)| at)
             .find(|&at| text[at + 2..].starts_with(char::is_uppercase));
         let first = end.map_or(text.as_str(), |end| &text[..=end]);
-        let _ = writeln!(out, "{:width$}  {first}", explanation.code);
+        let _ = writeln!(out, "{:width$}  {first}", explanation.code.name());
     }
     out
 }
@@ -68,24 +101,54 @@ pub fn render(explanation: &Explanation) -> String {
     };
     format!(
         "{}\n\nWhat it protects against\n{}\nExample\n{}\nFix\n{}",
-        explanation.code,
+        explanation.code.name(),
         indent(explanation.protects),
         indent(explanation.example),
         indent(explanation.fix),
     )
 }
 
-macro_rules! explanations {
-    ($($code:literal { $protects:literal, $example:literal, $fix:literal })*) => {
-        /// Every explanation, by code.
+/// Declares every code in one table: the variant, its kebab-case name and its
+/// explanation. The order is the order of `explain --list`.
+macro_rules! codes {
+    ($($variant:ident $name:literal { $protects:literal, $example:literal, $fix:literal })*) => {
+        /// A diagnostic's stable rule code, e.g. `unknown-key`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            /// Every code, in the order of the table.
+            pub const ALL: &[Code] = &[$(Code::$variant,)*];
+
+            /// The code as diagnostics and `explain` spell it.
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name,)*
+                }
+            }
+        }
+
+        /// The variants as written, for the test that each spells its code.
+        #[cfg(test)]
+        const VARIANTS: &[&str] = &[$(stringify!($variant),)*];
+
+        /// Every explanation, in the order of [`Code::ALL`].
         pub const EXPLANATIONS: &[Explanation] = &[
-            $(Explanation { code: $code, protects: $protects, example: $example, fix: $fix },)*
+            $(Explanation {
+                code: Code::$variant,
+                protects: $protects,
+                example: $example,
+                fix: $fix,
+            },)*
         ];
     };
 }
 
-explanations! {
-"basic-auth-in-clear-text" {
+codes! {
+BasicAuthInClearText "basic-auth-in-clear-text" {
 "MLflow's basic auth sends the user's name and password with every request, readable by
 anyone on the path unless the connection is encrypted. On gke a `load-balancer` is a
 passthrough Network Load Balancer: plain HTTP from the client to the pod, across the
@@ -102,7 +165,7 @@ kind = \"basic\"",
 `kubectl port-forward`. On `environment = \"local\"` a load balancer stays on the LAN and
 is allowed."
 }
-"conflicting-options" {
+ConflictingOptions "conflicting-options" {
 "Two settings that cannot hold together, where one would be silently ignored: a database
 user with IAM auth (the user is then the server's service account), a repository with a
 prebuilt `registry.image`, `allow` or `static_ip` on a Service that is not a load balancer.",
@@ -111,7 +174,7 @@ auth = \"iam\"
 user = \"mlflow\"",
 "Remove the setting that has no effect, or change the one that makes it meaningless."
 }
-"connection-budget" {
+ConnectionBudget "connection-budget" {
 "Every MLflow worker keeps three SQLAlchemy engines (tracking, model registry, jobs), each
 with up to `pool_size + max_overflow` connections. Across all replicas, an evicted pod's
 replacement, the migration and a reserve, that can exceed the Cloud SQL tier's default
@@ -123,13 +186,13 @@ workers = 4",
 "Use the tier or the pool size the help proposes (it prints the arithmetic), or fewer
 replicas or workers."
 }
-"default-namespace" {
+DefaultNamespace "default-namespace" {
 "The `default` namespace is shared by everything in the cluster: the bundle's
 NetworkPolicy, Pod Security labels and `kubectl delete -k` would reach other workloads.",
 "namespace = \"default\"",
 "Leave `namespace` out: the bundle gets a namespace of its own, named after `name`."
 }
-"derived-name-too-long" {
+DerivedNameTooLong "derived-name-too-long" {
 "A name derived from the stack would exceed a Google Cloud limit, and `infra.sh` would
 fail halfway through `apply`: e.g. `PROJECT:INSTANCE`, the Cloud SQL instance's full
 name, is limited to 98 characters.",
@@ -138,13 +201,13 @@ name, is limited to 98 characters.",
 instance = \"a-very-long-instance-name-that-goes-on-and-on-and-on-and-on-and-on-and-on\"",
 "Shorten the value the diagnostic points at to the length its help gives."
 }
-"duplicate-key" {
+DuplicateKey "duplicate-key" {
 "TOML forbids defining a key or a table twice; which value was meant cannot be guessed.",
 "region = \"europe-west3\"
 region = \"europe-west4\"",
 "Keep one definition (the diagnostic also points at the first one)."
 }
-"duplicate-package" {
+DuplicatePackage "duplicate-package" {
 "`server.packages` names a package the image already pins (`mlflow`, `psycopg2-binary`,
 `google-cloud-storage`, `Flask-WTF`, `prometheus-flask-exporter`), or one package twice:
 pip fails on two different pins of one name, and the image's pins are the versions tested
@@ -153,7 +216,7 @@ with MLflow.",
 packages = [\"psycopg2-binary==2.9.10\"]",
 "Remove it from `packages`; `server.mlflow_version` sets MLflow's own version."
 }
-"iap-without-gateway" {
+IapWithoutGateway "iap-without-gateway" {
 "Identity-Aware Proxy runs on Google's Application Load Balancer: a cluster-ip Service or a
 passthrough load balancer has no IAP, so `kind = \"iap\"` there would leave the server open.",
 "[expose]
@@ -163,7 +226,7 @@ kind = \"iap\"
 members = [\"group:ml-team@acme.example\"]",
 "Use `[expose] type = \"gateway\"` with `host` (gke), or `[auth] kind = \"basic\"`."
 }
-"image-version-mismatch" {
+ImageVersionMismatch "image-version-mismatch" {
 "With `registry.image` the bundle runs that image as is, and `server.mlflow_version` says
 which MLflow it holds: the version label of every object, the backup `infra.sh` takes
 before a schema migration and the bundle README name it. An image tagged for another
@@ -175,14 +238,14 @@ image = \"ghcr.io/acme/mlflow:v3.16.1\"",
 "Write the version the image installs: `mlflow_version = \"3.16.1\"`. A tag that is not an
 MLflow release (`1.0.0` of your own) is not compared."
 }
-"invalid-bucket" {
+InvalidBucket "invalid-bucket" {
 "Cloud Storage bucket naming rules: 3 to 63 characters (222 with dots), lowercase
 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit, no `goog`
 prefix, no `google`, not an IP address. `gcloud storage buckets create` would refuse it.",
 "bucket = \"gs://Acme-Artifacts\"",
 "Write the bare bucket name in lowercase: `bucket = \"acme-artifacts\"`."
 }
-"invalid-cidr" {
+InvalidCidr "invalid-cidr" {
 "`expose.allow` becomes the load balancer's `loadBalancerSourceRanges`; a malformed range
 is rejected by Kubernetes, and one with host bits set hides a typo in the prefix.",
 "[expose]
@@ -190,7 +253,7 @@ allow = [\"203.0.113.7/24\"]",
 "Write a network address with its prefix length: `203.0.113.0/24`, or `203.0.113.7/32`
 for one address."
 }
-"invalid-cluster-name" {
+InvalidClusterName "invalid-cluster-name" {
 "GKE cluster names are 1 to 40 characters, lowercase letters, digits and hyphens,
 starting with a letter and ending with a letter or digit; `get-credentials` and
 `clusters create` would fail.",
@@ -198,7 +261,7 @@ starting with a letter and ending with a letter or digit; `get-credentials` and
 name = \"ML_Cluster\"",
 "Use the name `gcloud container clusters list` shows: `name = \"ml-cluster\"`."
 }
-"invalid-cron" {
+InvalidCron "invalid-cron" {
 "`gc.schedule` must be a schedule the Kubernetes CronJob controller accepts: five fields
 (minute 0-59, hour 0-23, day of month 1-31, month 1-12 or JAN-DEC, day of week 0-6 or
 SUN-SAT) or a macro such as `@daily`; the API server would refuse anything else at apply
@@ -207,7 +270,7 @@ time. It runs in UTC.",
 schedule = \"0 25 * * *\"",
 "Write five fields, e.g. `schedule = \"0 3 * * *\"` for 03:00 UTC every day."
 }
-"invalid-host" {
+InvalidHost "invalid-host" {
 "`server.allowed_hosts` becomes MLflow's `--allowed-hosts`, which matches the `Host`
 header: a URL, a path or a bad wildcard never matches and the server answers 403.",
 "[server]
@@ -215,28 +278,28 @@ allowed_hosts = [\"https://mlflow.example.com/\"]",
 "Write the host name alone (`mlflow.example.com`), optionally with a port
 (`mlflow.example.com:8443`) or a leading wildcard label (`*.example.com`)."
 }
-"invalid-identifier" {
+InvalidIdentifier "invalid-identifier" {
 "The database and user names reach SQL statements and URIs unquoted: they must be plain
 PostgreSQL names (lowercase letters, digits and `_`, starting with a letter, at most 63).",
 "[database]
 database = \"ml-flow\"",
 "Use `_` instead of `-` and lowercase letters: `database = \"ml_flow\"`."
 }
-"invalid-image" {
+InvalidImage "invalid-image" {
 "`registry.image` is run as is: without a tag or digest, or with uppercase letters, it is
 not a pullable reference and the pods would fail with `InvalidImageName`.",
 "[registry]
 image = \"europe-west3-docker.pkg.dev/acme/tools/mlflow\"",
 "Give the full reference with a tag: `europe-west3-docker.pkg.dev/acme/tools/mlflow:3.17.2`."
 }
-"invalid-instance" {
+InvalidInstance "invalid-instance" {
 "Cloud SQL instance ids are lowercase letters, digits and hyphens, starting with a letter,
 not ending with a hyphen, at most 98 characters with the project id.",
 "[database]
 instance = \"MLflow_DB\"",
 "Write `instance = \"mlflow-db\"`, or leave it out for `<name>-db`."
 }
-"invalid-member" {
+InvalidMember "invalid-member" {
 "IAP admits the IAM principals in `members`: a member without its kind (`user:`, `group:`,
 `serviceAccount:`, `domain:`), with a misspelt kind, with something that is not an email
 (or a domain), or `allUsers`, would fail `gcloud iap web add-iam-policy-binding` or open
@@ -247,34 +310,34 @@ members = [\"ana@acme.example\"]",
 "Write each member as IAM does: `user:ana@acme.example`, `group:ml-team@acme.example`,
 `serviceAccount:ci@PROJECT.iam.gserviceaccount.com` or `domain:acme.example`."
 }
-"invalid-mlflow-version" {
+InvalidMlflowVersion "invalid-mlflow-version" {
 "`server.mlflow_version` is pinned into `image/requirements.txt`: it must be an exact
 release (`3.17.2`), not a range or a prefixed tag that pip would read differently.",
 "[server]
 mlflow_version = \"v3.17\"",
 "Write the exact version: `mlflow_version = \"3.17.2\"`."
 }
-"invalid-name" {
+InvalidName "invalid-name" {
 "`name` prefixes every Kubernetes object and cloud resource: it must be a DNS label of 3 to
 20 characters so that every derived name (`<name>-server`, `<name>-db`, service accounts
 of 6 to 30 characters) fits Google's and Kubernetes' limits.",
 "name = \"ML\"",
 "Use 3 to 20 lowercase letters, digits and hyphens, starting with a letter: `name = \"mlflow\"`."
 }
-"invalid-namespace" {
+InvalidNamespace "invalid-namespace" {
 "`namespace` must be a Kubernetes DNS label (lowercase letters, digits and hyphens, at most
 63 characters); `kubectl apply` would reject the manifests.",
 "namespace = \"ML_Team\"",
 "Write `namespace = \"ml-team\"`, or leave it out to use `name`."
 }
-"invalid-older-than" {
+InvalidOlderThan "invalid-older-than" {
 "`gc.older_than` is passed to `mlflow gc --older-than`, which reads days, hours, minutes and
 seconds in that order (`30d`, `1d12h`); anything else makes every collection fail.",
 "[gc]
 older_than = \"30 days\"",
 "Write e.g. `older_than = \"30d\"`; a week is `7d`."
 }
-"invalid-package" {
+InvalidPackage "invalid-package" {
 "An entry of `server.packages` that is not `name==version`: a direct URL, an environment
 marker, `===`, or a malformed name or version. Only an exact pin makes two builds of the
 same tag install the same code.",
@@ -282,7 +345,7 @@ same tag install the same code.",
 packages = [\"pkg @ https://example.com/pkg.whl\"]",
 "Write `name==version`, e.g. `\"mlflow-oidc-auth==11.0.2\"`."
 }
-"invalid-path" {
+InvalidPath "invalid-path" {
 "`credentials.dir` is where `infra.sh` writes key files: a value with shell-special
 characters, or one starting with `-` (read as an option), is refused rather than quoted
 into surprises.",
@@ -291,14 +354,14 @@ into surprises.",
 dir = \"-keys\"",
 "Use a plain relative path such as `dir = \".mlflow_credentials\"`."
 }
-"invalid-project" {
+InvalidProject "invalid-project" {
 "Google Cloud project ids are 6 to 30 characters, lowercase letters, digits and hyphens,
 starting with a letter and not ending with a hyphen. A project number or a display name
 is not an id, and every gcloud call would fail.",
 "project = \"Acme-ML-Prod\"",
 "Use the id `gcloud projects list` shows in PROJECT_ID: `project = \"acme-ml-prod\"`."
 }
-"invalid-quantity" {
+InvalidQuantity "invalid-quantity" {
 "`server.cpu` and `server.memory` become the container's resources: they must be
 Kubernetes quantities (`500m`, `1`, `1Gi`, `768Mi`). `1GB` or `1gi` would be rejected
 or mean something else (`1G` is 10^9 bytes).",
@@ -306,21 +369,21 @@ or mean something else (`1G` is 10^9 bytes).",
 memory = \"1GB\"",
 "Use binary suffixes for memory (`1Gi`, `1536Mi`) and cores or millicores for CPU (`500m`)."
 }
-"invalid-repository" {
+InvalidRepository "invalid-repository" {
 "Artifact Registry repository ids are lowercase letters, digits and hyphens, starting with
 a letter, at most 63 characters.",
 "[registry]
 repository = \"ML_Images\"",
 "Write `repository = \"ml-images\"`, or leave it out for `mlflow`."
 }
-"invalid-tag" {
+InvalidTag "invalid-tag" {
 "`tag` is the server image's Docker tag: at most 128 characters of letters, digits, `_`,
 `.` and `-`, not starting with `.` or `-`. A `:` or `+` would make the image reference
 invalid.",
 "tag = \"1.0.0+build.5\"",
 "Write `tag = \"1.0.0-build.5\"`."
 }
-"invalid-tier" {
+InvalidTier "invalid-tier" {
 "Cloud SQL for PostgreSQL (Enterprise edition) takes `db-custom-CPUS-MEMORY_MB` tiers (1 or
 an even number of CPUs up to 96, memory a multiple of 256 MB, 0.9 to 6.5 GB per CPU, at
 least 3840), `db-f1-micro` or `db-g1-small`; `gcloud sql instances create` would fail
@@ -329,19 +392,19 @@ after the rest was created.",
 tier = \"db-n1-standard-1\"",
 "Use a custom tier, e.g. `tier = \"db-custom-1-3840\"` (1 CPU, 3.75 GB)."
 }
-"latest-tag" {
+LatestTag "latest-tag" {
 "Kubernetes rolls out a new image only when the pod template changes: rebuilding `latest`
 changes nothing in the bundle, so the running pods keep the old image.",
 "tag = \"latest\"",
 "Use a version (`tag = \"1.0.0\"`) and bump it for every rebuild."
 }
-"legacy-registry" {
+LegacyRegistry "legacy-registry" {
 "Container Registry (`gcr.io`) is shut down for new use; Artifact Registry replaces it.",
 "[registry]
 kind = \"gcr\"",
 "Remove `kind`: the default is `artifact-registry`."
 }
-"load-balancer-host" {
+LoadBalancerHost "load-balancer-host" {
 "MLflow (3.5 and later) refuses any request whose `Host` header is not allowed, with 403.
 A client reaching a gke load balancer sends its address or a DNS name pointing at it, with
 the Service's port; unless one of those is in `server.allowed_hosts` (names only the
@@ -354,7 +417,7 @@ allow = [\"203.0.113.0/24\"]",
 `[server] allowed_hosts = [\"mlflow.example.com\"]`; or reserve the address
 (`static_ip = true`), read it after `infra.sh apply` and allow it."
 }
-"load-balancer-without-allow" {
+LoadBalancerWithoutAllow "load-balancer-without-allow" {
 "A load balancer on gke gets a public address: without `expose.allow` the tracking server,
 its runs and its artifacts would be open to the internet.",
 "[expose]
@@ -362,7 +425,7 @@ type = \"load-balancer\"",
 "List the source ranges that may connect: `allow = [\"203.0.113.0/24\"]`
 (`[\"0.0.0.0/0\"]` opens it to the world on purpose, with a warning)."
 }
-"max-replicas-below-replicas" {
+MaxReplicasBelowReplicas "max-replicas-below-replicas" {
 "The autoscaler scales between `replicas` (its minimum) and `max_replicas`; a maximum below
 the minimum is refused by the API server.",
 "[server]
@@ -370,7 +433,7 @@ replicas = 3
 max_replicas = 2",
 "Raise `max_replicas` to at least `replicas`, or lower `replicas`."
 }
-"memory-too-low" {
+MemoryTooLow "memory-too-low" {
 "MLflow's memory grows with its workers: the default limit is 512Mi plus 256Mi per worker
 (MLflow 3.17 idles at about 640 MiB with 2 workers). A limit below three quarters of that
 default (768Mi for 2 workers, 1920Mi for 8) gets the pod OOM-killed under load, or at start.",
@@ -380,7 +443,7 @@ memory = \"1Gi\"",
 "Leave `memory` out for the default sized to the workers, or give at least what the
 warning says."
 }
-"metrics-behind-sign-in" {
+MetricsBehindSignIn "metrics-behind-sign-in" {
 "MLflow's basic-auth app asks every request but `/health` to sign in, `/metrics` included,
 and no scraper has an account: Prometheus would only ever get 401.",
 "[server]
@@ -391,7 +454,7 @@ kind = \"basic\"",
 "Remove `metrics = true`, or put the server behind a gateway with `[auth] kind = \"iap\"`,
 where the scraper reaches the pods directly."
 }
-"metrics-needs-exporter" {
+MetricsNeedsExporter "metrics-needs-exporter" {
 "`--expose-prometheus` imports `prometheus-flask-exporter`, which MLflow lists only among
 its extras. The image built here pins it; a given `registry.image` may lack it, and the
 server would then not start.",
@@ -403,7 +466,7 @@ image = \"ghcr.io/acme/mlflow:3.17.2\"",
 "Make sure the given image installs `prometheus-flask-exporter`, or let the bundle build the
 image."
 }
-"missing-host" {
+MissingHost "missing-host" {
 "A gateway serves HTTPS on one DNS name: the Google-managed certificate is issued for it,
 the routes match it and MLflow accepts it as a `Host`. Without it nothing can be built.",
 "[expose]
@@ -411,21 +474,21 @@ type = \"gateway\"",
 "Add the name clients will use: `host = \"mlflow.acme.example\"`; `infra.sh` prints the DNS
 records to add for it."
 }
-"missing-key" {
+MissingKey "missing-key" {
 "`project`, `region`, `bucket`, `tag` and `environment` have no sensible default: every
 resource depends on them.",
 "project = \"acme-ml-prod\"
 region = \"europe-west3\"",
 "Add the keys the diagnostic lists, e.g. `bucket = \"acme-ml-prod-mlflow\"`."
 }
-"missing-members" {
+MissingMembers "missing-members" {
 "With `kind = \"iap\"` only the listed members pass IAP: an empty list locks everyone out,
 programs included.",
 "[auth]
 kind = \"iap\"",
 "List who may sign in: `members = [\"group:ml-team@acme.example\"]`."
 }
-"missing-proxy-subnet" {
+MissingProxySubnet "missing-proxy-subnet" {
 "An internal gateway is a regional internal Application Load Balancer: its Envoy proxies run
 in the proxy-only subnet (purpose REGIONAL_MANAGED_PROXY) of the cluster's region and VPC and
 reach the server from its addresses. The NetworkPolicy admits the server's port only from
@@ -439,7 +502,7 @@ scope = \"internal\"",
 `gcloud compute networks subnets list --filter=purpose=REGIONAL_MANAGED_PROXY` shows it; the
 bundle README shows how to create one."
 }
-"no-auth" {
+NoAuth "no-auth" {
 "`kind = \"none\"` leaves the server without sign-in: anyone who reaches it can read, change
 and delete every experiment and model. Written on purpose it compiles, with this warning.",
 "[expose]
@@ -449,7 +512,7 @@ kind = \"none\"",
 "Use `kind = \"basic\"` (MLflow users and passwords) or, with a gateway, `kind = \"iap\"`;
 keep `none` only when the network alone decides who gets in."
 }
-"not-applicable" {
+NotApplicable "not-applicable" {
 "A key that does nothing in this environment would be silently ignored: `cluster.name`,
 `location` and `create` on `local`, `cluster.context` on `gke`, `[credentials]` on `gke`,
 `static_ip` off gke.",
@@ -458,14 +521,14 @@ keep `none` only when the network alone decides who gets in."
 name = \"ml\"",
 "Remove the key, or change `environment`."
 }
-"not-utf8" {
+NotUtf8 "not-utf8" {
 "TOML files are UTF-8. A file saved in another encoding (UTF-16 by Windows Notepad, Latin-1)
 cannot be read as written.",
 "A file saved as \"Unicode\" (UTF-16 LE) in Notepad.",
 "Save it as UTF-8, e.g. `iconv -f UTF-16 -t UTF-8 stack.toml > stack.utf8.toml`, or
 \"Save as… / Encoding: UTF-8\" in the editor."
 }
-"not-yet-supported" {
+NotYetSupported "not-yet-supported" {
 "A combination this version checks but does not compile: IAP on an internal gateway. GKE
 documents IAP through GCPBackendPolicy for its external Gateway classes; without a documented
 source for the internal class, a bundle could look signed-in and not be. Refusing it is
@@ -481,7 +544,7 @@ members = [\"group:ml-team@acme.example\"]",
 "Use `kind = \"basic\"` (MLflow's own sign-in) with the internal gateway, or `scope =
 \"external\"` with IAP."
 }
-"open-by-default" {
+OpenByDefault "open-by-default" {
 "A `load-balancer` or `gateway` makes the server reachable from outside the cluster (Docker
 Desktop publishes a local load balancer on the LAN), and MLflow without sign-in lets
 anyone read, change and delete everything. Nothing is open unless the stack says so.",
@@ -491,7 +554,7 @@ allow = [\"203.0.113.0/24\"]",
 "Add `[auth]` with `kind = \"basic\"` or (with a gateway) `kind = \"iap\"`, or `kind = \"none\"` to
 leave it open on purpose; or remove `type` and use `kubectl port-forward`."
 }
-"open-to-world" {
+OpenToWorld "open-to-world" {
 "`0.0.0.0/0` in `expose.allow` lets anyone on the internet reach the tracking server, which
 has no authentication of its own.",
 "[expose]
@@ -499,14 +562,14 @@ type = \"load-balancer\"
 allow = [\"0.0.0.0/0\"]",
 "List the ranges that need access; keep `0.0.0.0/0` only when that is the intent."
 }
-"out-of-range" {
+OutOfRange "out-of-range" {
 "A count outside what the rest of the stack supports: replicas 1 to 50, workers 1 to 16,
 storage 10 to 65536 GB, a port 1 to 65535, CPU up to 64 cores, memory up to 256Gi.",
 "[server]
 workers = 64",
 "Use a value in the range the message gives."
 }
-"placeholder-value" {
+PlaceholderValue "placeholder-value" {
 "`mlflow-stack init` writes placeholders for what it was not told (project
 `my-gcp-project`, GKE cluster `my-gke-cluster`). Applied as is, `infra.sh` would target a
 project that is not yours, a bucket name someone else may own, or a cluster that does not
@@ -516,20 +579,20 @@ bucket = \"my-gcp-project-mlflow\"",
 "Write the real values: `project = \"acme-ml-prod\"`, `bucket = \"acme-ml-prod-mlflow\"`, and
 on gke the `[cluster] name` that `gcloud container clusters list` shows."
 }
-"reserved-identifier" {
+ReservedIdentifier "reserved-identifier" {
 "`postgres`, names starting with `pg_` and `cloudsql…` belong to PostgreSQL or Cloud SQL;
 creating them fails or collides with system roles.",
 "[database]
 user = \"postgres\"",
 "Choose another name, e.g. `user = \"mlflow\"`."
 }
-"reserved-namespace" {
+ReservedNamespace "reserved-namespace" {
 "`kube-*` namespaces belong to Kubernetes itself (`kube-system`, `kube-public`); a bundle
 there would mix with cluster components.",
 "namespace = \"kube-mlflow\"",
 "Choose another namespace, or leave it out."
 }
-"tmp-too-small" {
+TmpTooSmall "tmp-too-small" {
 "Proxied artifact uploads and downloads (`serve_artifacts = true`) pass through the server's
 `/tmp`, an `emptyDir` whose `sizeLimit` is `server.tmp_size`: a model file larger than it gets
 the pod evicted in the middle of the transfer. Below 1Gi not even a small model fits.",
@@ -538,17 +601,17 @@ tmp_size = \"200Mi\"",
 "Give at least `1Gi`, as large as the largest artifact clients move, or leave `tmp_size` out
 for the default `8Gi`."
 }
-"toml-syntax" {
+TomlSyntax "toml-syntax" {
 "The file is not valid TOML, so nothing else can be checked where the syntax broke.",
 "region = europe-west3",
 "Fix the syntax at the position shown: here, quote the string (`region = \"europe-west3\"`)."
 }
-"unknown-key" {
+UnknownKey "unknown-key" {
 "A misspelled key would otherwise be ignored and its default used without a word.",
 "regoin = \"europe-west3\"",
 "Use the key the did-you-mean names, or see `mlflow-stack schema` for every key."
 }
-"unknown-location" {
+UnknownLocation "unknown-location" {
 "`cluster.location` is where GKE finds the cluster: a region for a regional cluster, one
 of its zones for a zonal cluster; anything else would fail at the first gcloud call.",
 "[cluster]
@@ -556,19 +619,19 @@ location = \"europe-west3a\"",
 "Use a region from `gcloud compute regions list` or a zone from `gcloud compute zones
 list`, e.g. `europe-west3` or `europe-west3-a`."
 }
-"unknown-region" {
+UnknownRegion "unknown-region" {
 "`region` must be a Google Cloud region that has Cloud SQL, Cloud Storage and Artifact
 Registry; a typo would fail at the first gcloud call.",
 "region = \"europe-west33\"",
 "Use a region from `gcloud compute regions list`, e.g. `europe-west3`."
 }
-"unknown-value" {
+UnknownValue "unknown-value" {
 "A key with a fixed set of values (`environment`, `database.version`, `expose.type`, …)
 got another one.",
 "environment = \"gcp\"",
 "Use one of the values listed, e.g. `environment = \"gke\"`."
 }
-"unlocked-dependencies" {
+UnlockedDependencies "unlocked-dependencies" {
 "The image is reproducible only where its packages are locked: the compiler embeds a lock
 of everything the default MLflow release needs, each file pinned by its sha256 and
 installed with `pip install --require-hashes`. Another `mlflow_version`, or an entry of
@@ -585,37 +648,75 @@ pin them at the lock's version, for an image locked throughout; or build and loc
 image yourself and give it as `registry.image`; or accept the build-time resolution the
 warning describes."
 }
-"unpinned-package" {
+UnpinnedPackage "unpinned-package" {
 "An entry of `server.packages` without one exact version (`requests`, `requests>=2`,
 `requests==2.*`): two builds of the same tag could install different code.",
 "[server]
 packages = [\"mlflow-oidc-auth\"]",
 "Pin the version you tested: `\"mlflow-oidc-auth==11.0.2\"`."
 }
-"unsafe-character" {
+UnsafeCharacter "unsafe-character" {
 "Values reach a bash script, YAML and command lines: control characters, newlines, quotes
 and shell metacharacters are refused wherever a valid value cannot contain them.",
 "bucket = \"acme;rm -rf ~\"",
 "Remove the character; no valid value for that key contains it."
 }
-"unsupported-mlflow-version" {
+UnsupportedMlflowVersion "unsupported-mlflow-version" {
 "The bundle relies on `--allowed-hosts` (MLflow 3.5.0 and later); some releases cannot be
 installed (e.g. 3.18.0 lacks a matching `mlflow-skinny`).",
 "[server]
 mlflow_version = \"2.22.0\"",
 "Use a supported version, e.g. `mlflow_version = \"3.17.2\"` (the default)."
 }
-"wrong-type" {
+WrongType "wrong-type" {
 "A value of the wrong TOML type (a number for a string, a string for a table) cannot mean
 what was intended.",
 "[server]
 replicas = \"2\"",
 "Write the type the message names: `replicas = 2`."
 }
-"zone-not-region" {
+ZoneNotRegion "zone-not-region" {
 "Cloud SQL, the bucket, the registry and the cluster are regional; a zone such as
 `europe-west3-a` is not a region.",
 "region = \"europe-west3-a\"",
 "Drop the zone suffix: `region = \"europe-west3\"`."
 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_variant_spells_its_code_and_the_codes_are_sorted() {
+        assert_eq!(VARIANTS.len(), Code::ALL.len());
+        for (variant, code) in VARIANTS.iter().zip(Code::ALL) {
+            let kebab: String = code
+                .name()
+                .split('-')
+                .map(|word| word[..1].to_ascii_uppercase() + &word[1..])
+                .collect();
+            assert_eq!(
+                *variant,
+                kebab,
+                "`{}` is declared as `{variant}`",
+                code.name()
+            );
+        }
+        let names: Vec<&str> = Code::ALL.iter().map(|code| code.name()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted, "keep the codes sorted, each once");
+    }
+
+    #[test]
+    fn each_code_finds_its_own_explanation() {
+        for (index, code) in Code::ALL.iter().enumerate() {
+            assert_eq!(code.explanation().code, *code);
+            assert_eq!(*code as usize, index);
+            assert_eq!(Code::from_name(code.name()), Some(*code));
+        }
+        assert_eq!(Code::from_name("unknown-keys"), None);
+    }
 }

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use toml::Spanned as TomlSpanned;
 use toml::de::{DeString, DeTable, DeValue};
 
-use crate::diag::{Diagnostic, Diagnostics, shown};
+use crate::diag::{Code, Diagnostic, Diagnostics, shown};
 use crate::raw::{self, Choice, Spanned};
 use crate::source::Source;
 use crate::suggest;
@@ -65,7 +65,7 @@ pub fn parse(source: &Source, diags: &mut Diagnostics) -> Parsed {
             continue;
         }
         let diagnostic = syntax::diagnostic(text, error, &mut context);
-        if diagnostic.code == "duplicate-key" {
+        if diagnostic.code == Code::DuplicateKey {
             diags.push(diagnostic);
             continue;
         }
@@ -343,7 +343,7 @@ impl Walker<'_> {
                 .clone()
         };
         self.diags.push(
-            Diagnostic::error("unknown-key", key.span(), message)
+            Diagnostic::error(Code::UnknownKey, key.span(), message)
                 .label(label)
                 .help(help),
         );
@@ -401,7 +401,7 @@ impl Walker<'_> {
         };
         self.diags.push(
             Diagnostic::error(
-                "wrong-type",
+                Code::WrongType,
                 value.span(),
                 format!("`{path}` must be {expected}, found {found}"),
             )
@@ -486,7 +486,7 @@ impl Walker<'_> {
                 };
                 self.diags.push(
                     Diagnostic::error(
-                        "wrong-type",
+                        Code::WrongType,
                         item.span(),
                         format!(
                             "`{prefix}{}` must hold only strings, found {found}",
@@ -521,7 +521,7 @@ impl Walker<'_> {
         };
         self.diags.push(
             Diagnostic::error(
-                "unknown-value",
+                Code::UnknownValue,
                 text.span.clone(),
                 format!(
                     "`{path}` must be {}, not `{}`",

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use clap::{CommandFactory, Parser};
 
 use crate::cli::{CheckOptions, Cli, Command, Format, InitEnvironment};
-use crate::diag::{self, Diagnostic, Diagnostics, JsonDiagnostic, Severity, Style};
+use crate::diag::{self, Code, Diagnostic, Diagnostics, JsonDiagnostic, Severity, Style};
 use crate::printable::{printable, printable_path};
 use crate::read;
 use crate::source::Source;
@@ -206,10 +206,13 @@ fn load(path: &Path) -> Result<Loaded, String> {
                 .chars()
                 .next()
                 .map_or(start, |c| start + c.len_utf8());
-            let diagnostic =
-                Diagnostic::error("not-utf8", start..end, "the stack file is not valid UTF-8")
-                    .label("invalid byte here")
-                    .help("save the file as UTF-8 (TOML files must be UTF-8)");
+            let diagnostic = Diagnostic::error(
+                Code::NotUtf8,
+                start..end,
+                "the stack file is not valid UTF-8",
+            )
+            .label("invalid byte here")
+            .help("save the file as UTF-8 (TOML files must be UTF-8)");
             Ok(Loaded::NotUtf8(Source::new(path, text), diagnostic))
         }
     }
@@ -229,7 +232,7 @@ fn wide_encoding(path: &Path, bytes: &[u8]) -> Option<Loaded> {
         ""
     };
     let diagnostic = Diagnostic::error(
-        "not-utf8",
+        Code::NotUtf8,
         0..first,
         format!("the stack file is {}{mark}, not UTF-8", wide.name),
     )
@@ -342,7 +345,7 @@ fn report(job: &Job, options: &CheckOptions, style: Style) -> Report {
         stdout,
         stderr,
         failed,
-        first_code: diagnostics.iter().next().map(|d| d.code),
+        first_code: diagnostics.iter().next().map(|d| d.code.name()),
     }
 }
 
@@ -709,7 +712,7 @@ fn init_stack(path: &Path, options: &init::Options, style: Style) -> Status {
     let placeholders = compiled
         .diagnostics
         .iter()
-        .filter(|d| d.code == "placeholder-value")
+        .filter(|d| d.code == Code::PlaceholderValue)
         .count();
     if placeholders == 0 {
         eprintln!(

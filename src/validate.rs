@@ -21,7 +21,7 @@ mod server_image;
 
 use std::ops::Range;
 
-use crate::diag::{Diagnostic, Diagnostics, shown};
+use crate::diag::{Code, Diagnostic, Diagnostics, shown};
 use crate::model::{
     Auth, BucketName, Cidr, Cluster, ClusterLocation, ClusterName, Credentials, CronSchedule,
     Database, DatabaseAuth, DatabaseLogin, DirPath, DnsLabel, Environment, Expose, ExposeType, Gc,
@@ -150,7 +150,7 @@ impl Validator<'_> {
         if missing.len() == REQUIRED_KEYS.len() {
             self.push(
                 Diagnostic::error(
-                    "missing-key",
+                    Code::MissingKey,
                     span,
                     format!("missing the required keys {}", one_of(&missing).replace(" or ", " and ")),
                 )
@@ -177,7 +177,7 @@ impl Validator<'_> {
             };
             self.push(
                 Diagnostic::error(
-                    "missing-key",
+                    Code::MissingKey,
                     span.clone(),
                     format!("missing required key `{key}`"),
                 )
@@ -200,7 +200,7 @@ impl Validator<'_> {
         }
         self.push(
             Diagnostic::error(
-                "out-of-range",
+                Code::OutOfRange,
                 field.span.clone(),
                 format!(
                     "`{key}` must be between {} and {}, not {}",
@@ -222,7 +222,7 @@ impl Validator<'_> {
 
     fn not_applicable(&mut self, key: &str, key_span: Range<usize>, why: &str, help: &str) {
         self.push(
-            Diagnostic::error("not-applicable", key_span, format!("`{key}` {why}"))
+            Diagnostic::error(Code::NotApplicable, key_span, format!("`{key}` {why}"))
                 .label("does not apply here")
                 .help(help.to_owned()),
         );
@@ -237,7 +237,7 @@ impl Validator<'_> {
             && tag.is_latest()
         {
             self.push(
-                    Diagnostic::warning("latest-tag", field.span.clone(), "tag `latest` does not roll out a rebuilt image")
+                    Diagnostic::warning(Code::LatestTag, field.span.clone(), "tag `latest` does not roll out a rebuilt image")
                         .label("a moving tag")
                         .help("Kubernetes sees the same image reference after a rebuild and keeps the old pods; use a version such as `tag = \"1.0.1\"` and bump it"),
                 );
@@ -262,7 +262,7 @@ impl Validator<'_> {
         {
             self.push(
                 Diagnostic::warning(
-                    "default-namespace",
+                    Code::DefaultNamespace,
                     field.span.clone(),
                     "the `default` namespace is shared by everything",
                 )
@@ -277,7 +277,7 @@ impl Validator<'_> {
         {
             self.push(
                 Diagnostic::error(
-                    "conflicting-options",
+                    Code::ConflictingOptions,
                     field.span.clone(),
                     "`default` is always a shared namespace; a bundle cannot own it",
                 )
@@ -350,7 +350,7 @@ impl Validator<'_> {
                 ),
             };
             self.push(
-                    Diagnostic::warning("load-balancer-host", span, message)
+                    Diagnostic::warning(Code::LoadBalancerHost, span, message)
                         .label(label)
                         .help("add the DNS name (or the reserved address) clients use to `[server] allowed_hosts`, e.g. `allowed_hosts = [\"mlflow.example.com\"]`"),
                 );
@@ -362,7 +362,7 @@ impl Validator<'_> {
             && let Some(kind) = raw.auth.as_ref().and_then(|a| a.value.kind.as_ref())
         {
             let mut diagnostic = Diagnostic::error(
-                "basic-auth-in-clear-text",
+                Code::BasicAuthInClearText,
                 kind.span.clone(),
                 "a `load-balancer` on gke sends MLflow's passwords across the internet in clear text",
             )
@@ -379,7 +379,7 @@ impl Validator<'_> {
             && let Some(field) = raw.server.as_ref().and_then(|s| s.value.metrics.as_ref())
         {
             let mut diagnostic = Diagnostic::error(
-                "metrics-behind-sign-in",
+                Code::MetricsBehindSignIn,
                 field.span.clone(),
                 "`/metrics` cannot be scraped behind MLflow's basic auth",
             )
@@ -395,7 +395,7 @@ impl Validator<'_> {
             && let Some(field) = raw.server.as_ref().and_then(|s| s.value.metrics.as_ref())
         {
             let mut diagnostic = Diagnostic::warning(
-                "metrics-needs-exporter",
+                Code::MetricsNeedsExporter,
                 field.span.clone(),
                 "`metrics = true` needs `prometheus-flask-exporter` in the server image",
             )
@@ -490,7 +490,7 @@ impl Validator<'_> {
             && memory.value() < f64::from(min_memory_mib(workers)) * 1024.0 * 1024.0
         {
             self.push(
-                    Diagnostic::warning("memory-too-low", field.span.clone(), format!("`server.memory = \"{memory}\"` is below what MLflow uses with {}", crate::diag::plural(workers as usize, "worker")))
+                    Diagnostic::warning(Code::MemoryTooLow, field.span.clone(), format!("`server.memory = \"{memory}\"` is below what MLflow uses with {}", crate::diag::plural(workers as usize, "worker")))
                         .label("the pod will be OOM-killed")
                         .help(format!("MLflow 3 idles at about 640 MiB with 2 workers and grows with each; leave `memory` out for the default ({}Mi for {workers}: 512Mi + 256Mi per worker), or use at least `{}Mi`", default_memory_mib(workers), min_memory_mib(workers))),
                 );
@@ -550,7 +550,7 @@ impl Validator<'_> {
         if size.value() < f64::from(MIN_TMP_MIB) * 1024.0 * 1024.0 {
             self.push(
                 Diagnostic::error(
-                    "tmp-too-small",
+                    Code::TmpTooSmall,
                     field.span.clone(),
                     format!("`server.tmp_size = \"{size}\"` cannot hold a model file"),
                 )
@@ -580,7 +580,7 @@ impl Validator<'_> {
             if key == "mlflow" || key == "mlflow-skinny" {
                 self.push(
                     Diagnostic::error(
-                        "duplicate-package",
+                        Code::DuplicatePackage,
                         field.span.clone(),
                         format!("`{}` is the server itself", package.name()),
                     )
@@ -593,7 +593,7 @@ impl Validator<'_> {
                 .find(|(name, _, _)| crate::lock::normalize(name) == key)
             {
                 self.push(
-                    Diagnostic::error("duplicate-package", field.span.clone(), format!("the image already pins `{name}=={version}`"))
+                    Diagnostic::error(Code::DuplicatePackage, field.span.clone(), format!("the image already pins `{name}=={version}`"))
                         .label("pinned twice")
                         .help(format!("remove it from `packages`: the image installs `{name}` at the version tested with MLflow whenever the stack needs it")),
                 );
@@ -602,7 +602,7 @@ impl Validator<'_> {
                 let first_span = first.span.clone();
                 self.push(
                     Diagnostic::error(
-                        "duplicate-package",
+                        Code::DuplicatePackage,
                         field.span.clone(),
                         format!("`{}` is listed twice", package.name()),
                     )
@@ -633,7 +633,7 @@ impl Validator<'_> {
         let replicas = replicas?;
         if max < replicas {
             let mut diagnostic = Diagnostic::error(
-                "max-replicas-below-replicas",
+                Code::MaxReplicasBelowReplicas,
                 field.span.clone(),
                 format!("`server.max_replicas = {max}` is below `replicas = {replicas}`"),
             )
@@ -674,7 +674,7 @@ impl Validator<'_> {
                     .map_or(0..0, |f| f.span.clone());
                 self.push(
                     Diagnostic::error(
-                        "derived-name-too-long",
+                        Code::DerivedNameTooLong,
                         span,
                         format!(
                             "the Cloud SQL instance name `PROJECT:INSTANCE` would be {total} characters; Cloud SQL allows 98"
@@ -720,7 +720,7 @@ impl Validator<'_> {
             }
             (DatabaseAuth::Iam, Some(field)) => {
                 self.push(
-                    Diagnostic::error("conflicting-options", field.key.clone(), "`database.user` cannot be chosen with `auth = \"iam\"`")
+                    Diagnostic::error(Code::ConflictingOptions, field.key.clone(), "`database.user` cannot be chosen with `auth = \"iam\"`")
                         .label("not used with IAM authentication")
                         .help("with IAM authentication the database user is the server's service account; remove `user`"),
                 );
@@ -753,7 +753,7 @@ impl Validator<'_> {
             ] {
                 if let Some(span) = span {
                     self.push(
-                        Diagnostic::error("conflicting-options", span, format!("`registry.{key}` has no effect with `registry.image`"))
+                        Diagnostic::error(Code::ConflictingOptions, span, format!("`registry.{key}` has no effect with `registry.image`"))
                             .label("unused")
                             .help(format!("`registry.image` is used as is and nothing is built; remove `{key}`, or remove `image` to build the image")),
                     );
@@ -769,7 +769,7 @@ impl Validator<'_> {
             if let Some(field) = &raw.repository {
                 self.push(
                     Diagnostic::error(
-                        "conflicting-options",
+                        Code::ConflictingOptions,
                         field.key.clone(),
                         "`registry.repository` applies to Artifact Registry, not `gcr`",
                     )
@@ -780,7 +780,7 @@ impl Validator<'_> {
             if let Some(field) = &raw.kind {
                 self.push(
                     Diagnostic::warning(
-                        "legacy-registry",
+                        Code::LegacyRegistry,
                         field.span.clone(),
                         "Container Registry is shut down for new projects",
                     )
@@ -831,7 +831,7 @@ impl Validator<'_> {
             if let Some(block) = self.check("expose.allow", Some(cidr), Cidr::parse) {
                 if block.is_everything() {
                     self.push(
-                        Diagnostic::warning("open-to-world", cidr.span.clone(), format!("`{block}` opens the load balancer to the whole internet"))
+                        Diagnostic::warning(Code::OpenToWorld, cidr.span.clone(), format!("`{block}` opens the load balancer to the whole internet"))
                             .label("every address")
                             .help("everyone on the internet can then try to sign in; list the networks that need it, e.g. `allow = [\"203.0.113.0/24\"]`"),
                     );
@@ -875,7 +875,7 @@ impl Validator<'_> {
                 .or(table_span)
                 .unwrap_or(0..0);
             self.push(
-                Diagnostic::error("load-balancer-without-allow", span, "a load balancer on gke needs `expose.allow`")
+                Diagnostic::error(Code::LoadBalancerWithoutAllow, span, "a load balancer on gke needs `expose.allow`")
                     .label("reachable from the internet")
                     .help("list the source networks, e.g. `allow = [\"203.0.113.0/24\"]`; `allow = [\"0.0.0.0/0\"]` exposes it to the world on purpose"),
             );
@@ -958,7 +958,7 @@ impl Validator<'_> {
         self.check("cluster.context", Some(field), |value| {
             if value.is_empty() {
                 Err(crate::validate::problem::Problem::new(
-                    "unsafe-character",
+                    Code::UnsafeCharacter,
                     "`cluster.context` is empty",
                 )
                 .label("no context")
@@ -979,7 +979,7 @@ impl Validator<'_> {
             });
             if !single {
                 self.push(
-                    Diagnostic::warning("open-to-world", field.span.clone(), format!("together these blocks open the load balancer to every {family} address"))
+                    Diagnostic::warning(Code::OpenToWorld, field.span.clone(), format!("together these blocks open the load balancer to every {family} address"))
                         .label(format!("covers all of {family}"))
                         .help("MLflow has no authentication of its own; list the networks that need it, e.g. `allow = [\"203.0.113.0/24\"]`"),
                 );

@@ -44,7 +44,7 @@ fn every_good_stack_compiles_without_warnings() {
     for path in good_stacks() {
         let (source, compiled) = compile_file(&path);
         let stem = path.file_stem().unwrap().to_str().unwrap();
-        let codes: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code).collect();
+        let codes: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code.name()).collect();
         let expected: &[&str] = if UNLOCKED_PACKAGES.contains(&stem) {
             &["unlocked-dependencies"]
         } else if stem == LOAD_BALANCER_WITHOUT_SIGN_IN {
@@ -518,7 +518,7 @@ fn another_mlflow_keeps_the_rest_of_the_lock_and_resolves_mlflow_at_build_time()
         + "\n[server]\nmlflow_version = \"3.16.1\"\n";
     let source = Source::new("previous.toml", text);
     let compiled = mlflow_stack::compile(&source);
-    let codes: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code).collect();
+    let codes: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code.name()).collect();
     assert_eq!(codes, ["unlocked-dependencies"]);
     let bundle = compiled.bundle.unwrap();
     let lock = bundle.get("image/requirements.lock").unwrap();

@@ -22,7 +22,7 @@ fn with(extra: &str) -> Bundle {
 
 fn compile(text: &str) -> Bundle {
     let compiled = mlflow_stack::compile(&Source::new("ops.toml", text.to_owned()));
-    let diagnostics: Vec<_> = compiled.diagnostics.iter().map(|d| d.code).collect();
+    let diagnostics: Vec<_> = compiled.diagnostics.iter().map(|d| d.code.name()).collect();
     compiled
         .bundle
         .unwrap_or_else(|| panic!("{text}\ndoes not compile: {diagnostics:?}"))
@@ -305,7 +305,7 @@ fn extra_packages_follow_the_image_pins_in_requirements() {
             "ops.toml",
             format!("{BASE}[server]\npackages = [\"{pinned}\"]\n"),
         ));
-        let codes: Vec<_> = compiled.diagnostics.iter().map(|d| d.code).collect();
+        let codes: Vec<_> = compiled.diagnostics.iter().map(|d| d.code.name()).collect();
         assert_eq!(codes, ["duplicate-package"], "{pinned}");
     }
 }

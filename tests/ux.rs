@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use mlflow_stack::diag::CODES;
+use mlflow_stack::diag::Code;
 use mlflow_stack::explain::EXPLANATIONS;
 
 use crate::support::{TempDir, code, repo, run, run_in, stderr, stdout};
@@ -302,12 +302,13 @@ fn diagnostics_point_at_explain() {
 
 #[test]
 fn every_code_has_an_explanation_and_nothing_else_does() {
-    let explained: Vec<&str> = EXPLANATIONS.iter().map(|e| e.code).collect();
+    let explained: Vec<&str> = EXPLANATIONS.iter().map(|e| e.code.name()).collect();
     let mut sorted = explained.clone();
     sorted.sort_unstable();
     sorted.dedup();
     assert_eq!(sorted, explained, "one explanation per code, sorted");
-    assert_eq!(explained, CODES, "diag::CODES and the explanations differ");
+    let codes: Vec<Code> = EXPLANATIONS.iter().map(|e| e.code).collect();
+    assert_eq!(codes, Code::ALL, "the codes and the explanations differ");
     for explanation in EXPLANATIONS {
         for (what, text) in [
             ("protects", explanation.protects),
@@ -325,7 +326,7 @@ fn every_code_has_an_explanation_and_nothing_else_does() {
 
 #[test]
 fn explain_prints_what_the_rule_protects_an_example_and_the_fix() {
-    for code_name in CODES {
+    for code_name in Code::ALL.iter().map(|code| code.name()) {
         let output = run(&["explain", code_name]);
         assert_eq!(code(&output), 0, "{code_name}");
         let text = stdout(&output);
@@ -345,7 +346,11 @@ fn explain_list_prints_every_code_with_a_line_about_it() {
         .lines()
         .map(|line| line.split_whitespace().next().unwrap_or_default())
         .collect();
-    assert_eq!(listed, CODES, "{text}");
+    let codes: Vec<&str> = Code::ALL.iter().map(|code| code.name()).collect();
+    assert_eq!(listed, codes, "{text}");
+    let mut sorted = listed.clone();
+    sorted.sort_unstable();
+    assert_eq!(listed, sorted, "the list is in alphabetical order");
     for line in text.lines() {
         assert!(line.split_whitespace().count() > 3, "no summary: {line}");
     }
@@ -793,7 +798,7 @@ fn init_placeholders_warn_until_replaced() {
 fn codes_of(text: &str) -> Vec<&'static str> {
     let source = mlflow_stack::source::Source::new("stack.toml", text);
     let compiled = mlflow_stack::compile(&source);
-    compiled.diagnostics.iter().map(|d| d.code).collect()
+    compiled.diagnostics.iter().map(|d| d.code.name()).collect()
 }
 
 #[test]
@@ -947,13 +952,13 @@ fn every_explanation_example_triggers_its_code() {
     for explanation in EXPLANATIONS {
         let text = match explanation.code {
             // Not a TOML fragment: a file in another encoding (fixtures cover it).
-            "not-utf8" => continue,
+            Code::NotUtf8 => continue,
             // The example is the whole (incomplete) file.
-            "missing-key" => explanation.example.to_owned(),
+            Code::MissingKey => explanation.example.to_owned(),
             _ => with_example(explanation.example),
         };
         let codes = codes_of(&text);
-        if !codes.contains(&explanation.code) {
+        if !codes.contains(&explanation.code.name()) {
             wrong.push(format!("{}: the example gives {codes:?}", explanation.code));
         }
     }

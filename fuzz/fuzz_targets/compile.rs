@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mlflow_stack::diag::{self, CODES, JsonDiagnostic, Style};
+use mlflow_stack::diag::{self, JsonDiagnostic, Style};
 use mlflow_stack::source::Source;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,9 +23,8 @@ fuzz_target!(|data: &[u8]| {
             text.is_char_boundary(span.start) && text.is_char_boundary(span.end),
             "{diagnostic:?}"
         );
-        assert!(CODES.contains(&diagnostic.code), "{diagnostic:?}");
         let rendered = diag::render(&source, diagnostic, Style::PLAIN);
-        assert!(rendered.contains(diagnostic.code), "{rendered}");
+        assert!(rendered.contains(diagnostic.code.name()), "{rendered}");
         let _ = JsonDiagnostic::new(&source, diagnostic);
     }
     assert_eq!(

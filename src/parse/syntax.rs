@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::diag::{Diagnostic, shown};
+use crate::diag::{Code, Diagnostic, shown};
 
 use super::example_of_bare_key;
 
@@ -57,7 +57,7 @@ pub fn diagnostic<'a>(
         return too_deep_value(span);
     }
     let (message, label, help) = explain(&message, &text[line.clone()], &text[span.clone()]);
-    Diagnostic::error("toml-syntax", span, format!("invalid TOML: {message}"))
+    Diagnostic::error(Code::TomlSyntax, span, format!("invalid TOML: {message}"))
         .label(label)
         .help(help)
 }
@@ -65,7 +65,7 @@ pub fn diagnostic<'a>(
 /// An array or inline table nested past [`DEPTH_LIMIT`], at its opening bracket.
 fn too_deep_value(span: Range<usize>) -> Diagnostic {
     Diagnostic::error(
-        "toml-syntax",
+        Code::TomlSyntax,
         span,
         format!("arrays and inline tables are nested more than {DEPTH_LIMIT} deep"),
     )
@@ -80,7 +80,7 @@ fn too_deep_value(span: Range<usize>) -> Diagnostic {
 fn too_deep_key(span: Range<usize>) -> Diagnostic {
     let parts = super::keys::max_parts();
     Diagnostic::error(
-        "toml-syntax",
+        Code::TomlSyntax,
         span,
         format!("a dotted key has more than {DEPTH_LIMIT} parts"),
     )
@@ -365,7 +365,7 @@ fn duplicate(
             .filter(|(first, _)| earlier(first))
             .cloned();
         let mut diagnostic = Diagnostic::error(
-            "duplicate-key",
+            Code::DuplicateKey,
             span,
             format!("the table `[{}]` is defined twice", shown(name)),
         )
@@ -395,7 +395,7 @@ fn duplicate(
         None => key.clone(),
     };
     let mut diagnostic = Diagnostic::error(
-        "duplicate-key",
+        Code::DuplicateKey,
         span,
         format!("`{}` is set twice", shown(&path)),
     )

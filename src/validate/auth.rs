@@ -5,7 +5,7 @@ use super::Validator;
 use super::expose::is_dns_name;
 use super::gcp::string_newtype;
 use super::problem::{Checked, Problem};
-use crate::diag::{Diagnostic, shown};
+use crate::diag::{Code, Diagnostic, shown};
 use crate::model::{Auth, AuthKind, Expose, ExposeType, Permission};
 use crate::raw::{self, Spanned};
 use crate::suggest;
@@ -35,7 +35,7 @@ fn is_email(value: &str) -> bool {
 impl Member {
     pub fn parse(value: &str) -> Checked<Self> {
         let invalid = |message: String, label: &str, help: String| {
-            Problem::new("invalid-member", message)
+            Problem::new(Code::InvalidMember, message)
                 .label(label)
                 .help(help)
         };
@@ -193,7 +193,7 @@ impl Validator<'_> {
             };
             self.push(
                 Diagnostic::error(
-                    "open-by-default",
+                    Code::OpenByDefault,
                     type_span.unwrap_or(0..0),
                     format!("a `{kind}` makes the server reachable from outside the cluster, and no `[auth]` says who may use it"),
                 )
@@ -206,7 +206,7 @@ impl Validator<'_> {
         let Some(kind) = &auth.kind else {
             if !self.parsed.has("auth.kind") {
                 self.push(
-                    Diagnostic::error("missing-key", table.key.clone(), "`[auth]` needs `kind`")
+                    Diagnostic::error(Code::MissingKey, table.key.clone(), "`[auth]` needs `kind`")
                         .label("no `kind`")
                         .help("add `kind = \"basic\"`, `kind = \"iap\"` (with a gateway) or `kind = \"none\"`"),
                 );
@@ -219,7 +219,7 @@ impl Validator<'_> {
         {
             self.push(
                 Diagnostic::error(
-                    "conflicting-options",
+                    Code::ConflictingOptions,
                     field.key.clone(),
                     format!("`auth.default_permission` applies to `kind = \"basic\"`, not `{kind_name}`"),
                 )
@@ -236,7 +236,7 @@ impl Validator<'_> {
         {
             self.push(
                 Diagnostic::error(
-                    "conflicting-options",
+                    Code::ConflictingOptions,
                     field.key.clone(),
                     format!("`auth.members` applies to `kind = \"iap\"`, not `{kind_name}`"),
                 )
@@ -252,7 +252,7 @@ impl Validator<'_> {
             AuthKind::None => {
                 self.push(
                     Diagnostic::warning(
-                        "no-auth",
+                        Code::NoAuth,
                         kind.span.clone(),
                         "`kind = \"none\"`: anyone who reaches the server can read, change and delete every experiment",
                     )
@@ -283,7 +283,7 @@ impl Validator<'_> {
         {
             self.push(
                 Diagnostic::error(
-                    "iap-without-gateway",
+                    Code::IapWithoutGateway,
                     kind.span.clone(),
                     format!(
                         "`kind = \"iap\"` needs `expose.type = \"gateway\"`, not `{}`",
@@ -301,7 +301,7 @@ impl Validator<'_> {
         {
             let span = members_field.map_or(kind.span.clone(), |m| m.span.clone());
             self.push(
-                Diagnostic::error("missing-members", span, "`kind = \"iap\"` needs `members`: nobody could sign in")
+                Diagnostic::error(Code::MissingMembers, span, "`kind = \"iap\"` needs `members`: nobody could sign in")
                     .label("no members")
                     .help("list who may sign in, e.g. `members = [\"group:ml-team@acme.example\", \"user:ana@acme.example\"]`"),
             );
@@ -313,7 +313,7 @@ impl Validator<'_> {
                 Some(member) if members.contains(&member) => {
                     self.push(
                         Diagnostic::error(
-                            "invalid-member",
+                            Code::InvalidMember,
                             field.span.clone(),
                             format!("`{member}` is listed twice"),
                         )
@@ -351,7 +351,7 @@ impl Validator<'_> {
         if derived.len() > 63 && field.value.len() <= 63 {
             self.push(
                 Diagnostic::error(
-                    "derived-name-too-long",
+                    Code::DerivedNameTooLong,
                     field.span.clone(),
                     format!("the basic-auth user store `{}` would be {} characters; PostgreSQL allows 63", shown(&derived), derived.len()),
                 )
@@ -380,7 +380,7 @@ impl Validator<'_> {
         if let (true, Some(kind)) = (internal, iap) {
             self.push(
                 Diagnostic::error(
-                    "not-yet-supported",
+                    Code::NotYetSupported,
                     kind.span.clone(),
                     "`auth.kind = \"iap\"` on an internal gateway is not compiled by this version of mlflow-stack",
                 )
@@ -393,7 +393,7 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::Member;
+    use super::{Code, Member};
 
     #[test]
     fn members_are_iam_principals() {
@@ -436,7 +436,7 @@ mod tests {
             ("allAuthenticatedUsers", "everyone", None),
         ] {
             let problem = Member::parse(bad).unwrap_err();
-            assert_eq!(problem.code, "invalid-member", "{bad}");
+            assert_eq!(problem.code, Code::InvalidMember, "{bad}");
             assert_eq!(problem.label, label, "{bad}");
             assert_eq!(problem.within, within, "{bad}");
         }

@@ -12,7 +12,7 @@ use std::ops::Range;
 
 use super::Validator;
 use super::gcp::Tier;
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::model::{Auth, Database, Server};
 use crate::raw;
 
@@ -304,7 +304,7 @@ impl Validator<'_> {
             });
         }
         let mut diagnostic = Diagnostic::error(
-            "connection-budget",
+            Code::ConnectionBudget,
             span,
             format!(
                 "the server can open {total} database connections; `{}` allows {limit}",

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use super::Validator;
 use super::gcp::string_newtype;
 use super::problem::{Checked, Problem};
-use crate::diag::{Diagnostic, shown};
+use crate::diag::{Code, Diagnostic, shown};
 use crate::model::{Cidr, Environment, ExposeScope, ExposeType, Gateway};
 use crate::raw::{self, Spanned};
 use crate::validate::k8s::is_dns_label;
@@ -34,7 +34,9 @@ impl HostName {
     pub fn parse(value: &str) -> Checked<Self> {
         let shown_value = shown(value);
         let bad = |what: String, label: &str, help: String| {
-            Err(Problem::new("invalid-host", what).label(label).help(help))
+            Err(Problem::new(Code::InvalidHost, what)
+                .label(label)
+                .help(help))
         };
         if let Some((_, rest)) = value.split_once("://") {
             let host = rest.split(['/', ':']).next().unwrap_or_default();
@@ -172,7 +174,7 @@ impl Validator<'_> {
                 };
                 self.push(
                     Diagnostic::error(
-                        "conflicting-options",
+                        Code::ConflictingOptions,
                         span,
                         format!("`expose.{key}` applies to `type = \"gateway\"`"),
                     )
@@ -187,7 +189,7 @@ impl Validator<'_> {
         if environment == Some(Environment::Local) {
             self.push(
                 Diagnostic::error(
-                    "not-applicable",
+                    Code::NotApplicable,
                     type_span.clone(),
                     "`expose.type = \"gateway\"` applies to `environment = \"gke\"` only",
                 )
@@ -203,7 +205,7 @@ impl Validator<'_> {
         if raw.host.is_none() {
             self.push(
                 Diagnostic::error(
-                    "missing-host",
+                    Code::MissingHost,
                     type_span,
                     "a gateway needs `expose.host`, the DNS name it serves",
                 )
@@ -247,7 +249,7 @@ impl Validator<'_> {
                 let span = raw.scope.as_ref().map_or(0..0, |s| s.span.clone());
                 self.push(
                     Diagnostic::error(
-                        "missing-proxy-subnet",
+                        Code::MissingProxySubnet,
                         span,
                         "an internal gateway needs `expose.proxy_subnet`, the range of the \
                          region's proxy-only subnet",
@@ -265,7 +267,7 @@ impl Validator<'_> {
             (ExposeScope::External, Some(field)) => {
                 self.push(
                     Diagnostic::error(
-                        "conflicting-options",
+                        Code::ConflictingOptions,
                         field.key.clone(),
                         "`expose.proxy_subnet` applies to `scope = \"internal\"`",
                     )
@@ -289,7 +291,7 @@ impl Validator<'_> {
             (ExposeScope::External, Some(field)) => {
                 self.push(
                     Diagnostic::error(
-                        "conflicting-options",
+                        Code::ConflictingOptions,
                         field.key.clone(),
                         "`expose.global_access` applies to `scope = \"internal\"`",
                     )
@@ -332,7 +334,7 @@ impl Validator<'_> {
         };
         self.push(
             Diagnostic::error(
-                "conflicting-options",
+                Code::ConflictingOptions,
                 field.key.clone(),
                 format!("`expose.{key}` applies to a load balancer, not {what}"),
             )
@@ -348,7 +350,7 @@ fn kind_name(kind: ExposeType) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::HostName;
+    use super::{Code, HostName};
 
     #[test]
     fn a_gateway_host_is_one_lowercase_dns_name() {
@@ -370,7 +372,7 @@ mod tests {
             ("mlflow.123", "not a DNS name"),
         ] {
             let problem = HostName::parse(bad).unwrap_err();
-            assert_eq!(problem.code, "invalid-host", "{bad}");
+            assert_eq!(problem.code, Code::InvalidHost, "{bad}");
             assert_eq!(problem.label, label, "{bad}");
         }
     }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::problem::{Checked, Problem};
+use crate::diag::Code;
 
 /// A CronJob schedule Kubernetes accepts: five fields (minute, hour, day of month, month,
 /// day of week) of `*`, `?`, numbers, names, ranges, lists and steps, or a macro such as
@@ -156,7 +157,7 @@ impl CronField {
 impl CronSchedule {
     pub fn parse(value: &str) -> Checked<Self> {
         let bad = |message: String| {
-            Problem::new("invalid-cron", message)
+            Problem::new(Code::InvalidCron, message)
                 .label("not a cron schedule")
                 .help(CRON_HELP)
         };
@@ -245,7 +246,7 @@ const OLDER_THAN_HELP: &str = "write days, hours, minutes and seconds in that or
 impl OlderThan {
     pub fn parse(value: &str) -> Checked<Self> {
         let bad = |message: String| {
-            Problem::new("invalid-older-than", message)
+            Problem::new(Code::InvalidOlderThan, message)
                 .label("not MLflow's `--older-than` syntax")
                 .help(OLDER_THAN_HELP)
         };

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use super::problem::{Checked, Problem};
 use super::regions::{REGIONS, region_of_zone};
+use crate::diag::Code;
 use crate::suggest;
 
 macro_rules! string_newtype {
@@ -94,7 +95,7 @@ pub(crate) fn hyphenated_help(value: &str, valid: impl Fn(&str) -> bool) -> Opti
 
 /// Why a value is not a lowercase name of at most `max` characters (see [`is_lower_name`]).
 fn lower_name_problem(
-    code: &'static str,
+    code: Code,
     key: &str,
     value: &str,
     max: usize,
@@ -138,13 +139,13 @@ impl ProjectId {
                  letter (`gcloud projects list` shows yours)"
                     .into()
             });
-            Problem::new("invalid-project", format!("`project` {what}"))
+            Problem::new(Code::InvalidProject, format!("`project` {what}"))
                 .label("not a project id")
                 .help(help)
         };
         if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Problem::new(
-                "invalid-project",
+                Code::InvalidProject,
                 "`project` is a project number, not a project id",
             )
             .label("a project number")
@@ -182,7 +183,7 @@ impl Region {
         }
         if let Some(region) = region_of_zone(value) {
             return Err(Problem::new(
-                "zone-not-region",
+                Code::ZoneNotRegion,
                 format!("`{value}` is a zone; the region is `{region}`"),
             )
             .label("a zone, not a region")
@@ -192,7 +193,7 @@ impl Region {
         }
         let help = region_help(value);
         Err(Problem::new(
-            "unknown-region",
+            Code::UnknownRegion,
             format!(
                 "`{}` is not a Google Cloud region",
                 crate::diag::shown(value)
@@ -267,7 +268,7 @@ fn region_help(value: &str) -> String {
 impl BucketName {
     pub fn parse(value: &str) -> Checked<Self> {
         let bad = |what: String, help: &str| {
-            Problem::new("invalid-bucket", format!("`bucket` {what}"))
+            Problem::new(Code::InvalidBucket, format!("`bucket` {what}"))
                 .label("not a valid bucket name")
                 .help(lowercase_help(value).unwrap_or_else(|| help.to_owned()))
         };
@@ -276,7 +277,7 @@ impl BucketName {
         if let Some(rest) = value.strip_prefix("gs://") {
             let name = rest.split('/').next().unwrap_or_default();
             return Err(Problem::new(
-                "invalid-bucket",
+                Code::InvalidBucket,
                 "`bucket` is a `gs://` URL, not a bucket name",
             )
             .label("a URL")
@@ -345,7 +346,7 @@ impl InstanceId {
             return Ok(Self(value.to_owned()));
         }
         Err(lower_name_problem(
-            "invalid-instance",
+            Code::InvalidInstance,
             "database.instance",
             value,
             84,
@@ -365,7 +366,7 @@ impl Tier {
                     multiple of 256 MB, 0.9 to 6.5 GB per CPU, at least 3840), `db-f1-micro` or \
                     `db-g1-small`; for example `db-custom-1-3840` or `db-custom-2-7680`";
         let bad = |what: &str| {
-            Problem::new("invalid-tier", format!("`database.tier` {what}"))
+            Problem::new(Code::InvalidTier, format!("`database.tier` {what}"))
                 .label("not a Cloud SQL tier")
                 .help(help)
         };
@@ -385,7 +386,7 @@ impl Tier {
             });
             return Err(match equivalent {
                 Some(tier) => Problem::new(
-                    "invalid-tier",
+                    Code::InvalidTier,
                     format!(
                         "`database.tier` `{}` is a legacy machine type",
                         crate::diag::shown(value)
@@ -441,7 +442,7 @@ impl ClusterName {
             return Ok(Self(value.to_owned()));
         }
         Err(lower_name_problem(
-            "invalid-cluster-name",
+            Code::InvalidClusterName,
             "cluster.name",
             value,
             40,
@@ -478,7 +479,7 @@ impl ClusterLocation {
             ),
         };
         Err(Problem::new(
-            "unknown-location",
+            Code::UnknownLocation,
             format!(
                 "`{}` is neither a Google Cloud region nor a zone",
                 crate::diag::shown(value)
@@ -513,7 +514,7 @@ impl RepositoryId {
             return Ok(Self(value.to_owned()));
         }
         Err(lower_name_problem(
-            "invalid-repository",
+            Code::InvalidRepository,
             "registry.repository",
             value,
             63,
@@ -534,7 +535,7 @@ impl Cidr {
     /// network address as the fix, a bare address with `/32` (or `/128`).
     pub fn parse(value: &str) -> Checked<Self> {
         let bad = |what: String, help: String| {
-            Problem::new("invalid-cidr", format!("`{value}` {what}"))
+            Problem::new(Code::InvalidCidr, format!("`{value}` {what}"))
                 .label("not a CIDR block")
                 .help(help)
         };
@@ -661,7 +662,7 @@ mod tests {
         ] {
             assert_eq!(
                 ProjectId::parse(bad).unwrap_err().code,
-                "invalid-project",
+                Code::InvalidProject,
                 "{bad}"
             );
         }
@@ -678,7 +679,7 @@ mod tests {
             ("us-east-1", "did you mean `us-east1`? (or a zone"),
         ] {
             let problem = ClusterLocation::parse(bad).unwrap_err();
-            assert_eq!(problem.code, "unknown-location", "{bad}");
+            assert_eq!(problem.code, Code::UnknownLocation, "{bad}");
             assert!(problem.help.starts_with(help), "{bad}: {}", problem.help);
         }
     }
@@ -687,10 +688,10 @@ mod tests {
     fn regions_and_zones() {
         assert!(Region::parse("europe-west3").is_ok());
         let zone = Region::parse("europe-west3-a").unwrap_err();
-        assert_eq!(zone.code, "zone-not-region");
+        assert_eq!(zone.code, Code::ZoneNotRegion);
         assert!(zone.message.contains("`europe-west3`"));
         let typo = Region::parse("europe-wst3").unwrap_err();
-        assert_eq!(typo.code, "unknown-region");
+        assert_eq!(typo.code, Code::UnknownRegion);
         assert_eq!(typo.help, "did you mean `europe-west3`?");
     }
 
@@ -712,7 +713,7 @@ mod tests {
         ] {
             assert_eq!(
                 BucketName::parse(bad).unwrap_err().code,
-                "invalid-bucket",
+                Code::InvalidBucket,
                 "{bad}"
             );
         }

@@ -2,6 +2,7 @@
 
 use super::gcp::string_newtype;
 use super::problem::{Checked, Problem};
+use crate::diag::Code;
 
 string_newtype!(
     /// A Docker image tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
@@ -74,7 +75,7 @@ impl ImageTag {
         } else {
             ("is not a Docker tag".to_owned(), grammar.to_owned())
         };
-        Err(Problem::new("invalid-tag", format!("`tag` {what}"))
+        Err(Problem::new(Code::InvalidTag, format!("`tag` {what}"))
             .label("not a Docker tag")
             .help(help))
     }
@@ -98,7 +99,7 @@ impl ImageRef {
             } else {
                 "write a full reference with a tag or digest, e.g. `europe-west3-docker.pkg.dev/acme/tools/mlflow:3.17.2`".to_owned()
             };
-            Problem::new("invalid-image", format!("`registry.image` {what}"))
+            Problem::new(Code::InvalidImage, format!("`registry.image` {what}"))
                 .label("not an image reference")
                 .help(help)
         };
@@ -128,7 +129,7 @@ impl ImageRef {
         }
         if tag.is_none() && digest.is_none() {
             return Err(
-                Problem::new("invalid-image", "`registry.image` has no tag or digest")
+                Problem::new(Code::InvalidImage, "`registry.image` has no tag or digest")
                     .label("the registry would resolve `latest`")
                     .help(format!(
                         "pin the image: `{0}:1.0.0` or `{0}@sha256:…`",
@@ -203,7 +204,7 @@ impl MlflowVersion {
             .collect();
         let [Some(major), Some(minor), Some(_)] = numbers.as_slice() else {
             return Err(Problem::new(
-                "invalid-mlflow-version",
+                Code::InvalidMlflowVersion,
                 format!("`{}` is not an MLflow release", crate::diag::shown(value)),
             )
             .label("not `MAJOR.MINOR.PATCH`")
@@ -220,13 +221,13 @@ impl MlflowVersion {
             ));
         };
         if (*major, *minor) < (3, 5) {
-            return Err(Problem::new("unsupported-mlflow-version", format!("MLflow {value} is older than 3.5.0"))
+            return Err(Problem::new(Code::UnsupportedMlflowVersion, format!("MLflow {value} is older than 3.5.0"))
                 .label("too old")
                 .help(format!("the bundle relies on `--allowed-hosts` (MLflow 3.5.0 and later); use `{DEFAULT_MLFLOW}`")));
         }
         if let Some((_, why)) = BROKEN_MLFLOW.iter().find(|(version, _)| *version == value) {
             return Err(
-                Problem::new("unsupported-mlflow-version", format!("MLflow {why}"))
+                Problem::new(Code::UnsupportedMlflowVersion, format!("MLflow {why}"))
                     .label("cannot be installed")
                     .help(format!("use `{DEFAULT_MLFLOW}`")),
             );
@@ -309,15 +310,15 @@ mod tests {
         assert!(MlflowVersion::parse("3.17.2").is_ok());
         assert_eq!(
             MlflowVersion::parse("2.22.0").unwrap_err().code,
-            "unsupported-mlflow-version"
+            Code::UnsupportedMlflowVersion
         );
         assert_eq!(
             MlflowVersion::parse("3.18.0").unwrap_err().code,
-            "unsupported-mlflow-version"
+            Code::UnsupportedMlflowVersion
         );
         assert_eq!(
             MlflowVersion::parse("3.17").unwrap_err().code,
-            "invalid-mlflow-version"
+            Code::InvalidMlflowVersion
         );
     }
 }

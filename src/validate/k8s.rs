@@ -4,6 +4,7 @@ use std::fmt;
 
 use super::gcp::string_newtype;
 use super::problem::{Checked, Problem};
+use crate::diag::Code;
 
 string_newtype!(
     /// A Kubernetes DNS label (RFC 1123): lowercase letters, digits and hyphens, a letter
@@ -51,7 +52,7 @@ impl DnsLabel {
         };
         if !(3..=20).contains(&value.len()) {
             return Err(Problem::new(
-                "invalid-name",
+                Code::InvalidName,
                 format!("`name` must be 3 to 20 characters long, not {}", value.len()),
             )
             .label("every Kubernetes object and cloud resource name starts with this")
@@ -67,7 +68,7 @@ impl DnsLabel {
             } else {
                 "may hold only lowercase letters, digits and hyphens"
             };
-            return Err(Problem::new("invalid-name", format!("`name` {why}"))
+            return Err(Problem::new(Code::InvalidName, format!("`name` {why}"))
                 .label("not a DNS label")
                 .help(help()));
         }
@@ -86,7 +87,7 @@ impl DnsLabel {
                 "use up to 63 lowercase letters, digits and hyphens".into()
             };
             return Err(Problem::new(
-                "invalid-namespace",
+                Code::InvalidNamespace,
                 "`namespace` must be a DNS label: lowercase letters, digits and hyphens, at most 63",
             )
             .label("not a Kubernetes namespace")
@@ -94,7 +95,7 @@ impl DnsLabel {
         }
         if value.starts_with("kube-") {
             return Err(Problem::new(
-                "reserved-namespace",
+                Code::ReservedNamespace,
                 format!(
                     "namespace `{}` belongs to Kubernetes itself",
                     crate::diag::shown(value)
@@ -110,13 +111,13 @@ impl DnsLabel {
 impl HostPattern {
     pub fn parse(value: &str) -> Checked<Self> {
         let bad = |what: &str| {
-            Problem::new("invalid-host", format!("`{}` {what}", crate::diag::shown(value)))
+            Problem::new(Code::InvalidHost, format!("`{}` {what}", crate::diag::shown(value)))
                 .label("not a host name")
                 .help("write a host name as clients send it, e.g. `mlflow.example.com`, `mlflow.example.com:443` or `*.example.com`; no scheme, no path")
         };
         if value == "*" || value.starts_with("*:") {
             return Err(Problem::new(
-                "invalid-host",
+                Code::InvalidHost,
                 "`*` accepts any `Host`, which turns off MLflow's DNS-rebinding protection",
             )
             .label("matches every host")
@@ -194,7 +195,7 @@ impl SqlIdent {
                 help
             };
             return Err(Problem::new(
-                "invalid-identifier",
+                Code::InvalidIdentifier,
                 format!("`{key}` is not a plain PostgreSQL name"),
             )
             .label("needs quoting in SQL")
@@ -202,7 +203,7 @@ impl SqlIdent {
         }
         if value == "postgres" || value.starts_with("pg_") || value.starts_with("cloudsql") {
             return Err(Problem::new(
-                "reserved-identifier",
+                Code::ReservedIdentifier,
                 format!(
                     "`{}` is reserved by PostgreSQL or Cloud SQL",
                     crate::diag::shown(value)
@@ -245,14 +246,14 @@ impl DirPath {
                 )
             };
             return Err(
-                Problem::new("invalid-path", format!("`credentials.dir` {why}"))
+                Problem::new(Code::InvalidPath, format!("`credentials.dir` {why}"))
                     .label("not a plain path")
                     .help(help),
             );
         }
         if let Some((why, help)) = Self::component_problem(value) {
             return Err(
-                Problem::new("invalid-path", format!("`credentials.dir` {why}"))
+                Problem::new(Code::InvalidPath, format!("`credentials.dir` {why}"))
                     .label("not a directory below where `infra.sh` runs")
                     .help(help),
             );
@@ -330,15 +331,16 @@ impl Quantity {
                     number
                 };
                 if cores > 64.0 {
-                    return Err(
-                        Problem::new("out-of-range", "`server.cpu` is more than 64 cores")
-                            .label("too much CPU for one pod")
-                            .help("use more replicas instead, e.g. `cpu = \"2\"`"),
-                    );
+                    return Err(Problem::new(
+                        Code::OutOfRange,
+                        "`server.cpu` is more than 64 cores",
+                    )
+                    .label("too much CPU for one pod")
+                    .help("use more replicas instead, e.g. `cpu = \"2\"`"));
                 }
                 if suffix == "m" && number.fract() != 0.0 {
                     return Err(Problem::new(
-                        "invalid-quantity",
+                        Code::InvalidQuantity,
                         "millicores must be a whole number",
                     )
                     .label("fractional millicores")
@@ -350,7 +352,7 @@ impl Quantity {
                 })
             }
             _ => Err(Problem::new(
-                "invalid-quantity",
+                Code::InvalidQuantity,
                 format!("`{}` is not a CPU quantity", crate::diag::shown(value)),
             )
             .label("not a Kubernetes CPU quantity")
@@ -406,7 +408,7 @@ impl Quantity {
                 "write bytes with a unit, e.g. `memory = \"1Gi\"` or `memory = \"1536Mi\"`".into()
             };
             return Err(Problem::new(
-                "invalid-quantity",
+                Code::InvalidQuantity,
                 format!("`{}` is not a memory quantity", crate::diag::shown(value)),
             )
             .label("not a Kubernetes memory quantity")
@@ -414,7 +416,7 @@ impl Quantity {
         };
         if bytes > 256.0 * 1024.0 * 1024.0 * 1024.0 {
             return Err(
-                Problem::new("out-of-range", "`server.memory` is more than 256Gi")
+                Problem::new(Code::OutOfRange, "`server.memory` is more than 256Gi")
                     .label("too much memory for one pod")
                     .help("MLflow needs about 1Gi with 2 workers, e.g. `memory = \"2Gi\"`"),
             );
@@ -501,7 +503,7 @@ mod tests {
         ] {
             assert_eq!(
                 DnsLabel::parse_name(bad).unwrap_err().code,
-                "invalid-name",
+                Code::InvalidName,
                 "{bad}"
             );
         }
@@ -557,7 +559,7 @@ mod tests {
             SqlIdent::parse("database.user", "postgres")
                 .unwrap_err()
                 .code,
-            "reserved-identifier"
+            Code::ReservedIdentifier
         );
         assert!(
             SqlIdent::parse("database.user", "ml-flow")

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::problem::{Checked, Problem};
+use crate::diag::Code;
 
 /// Why the image installs one of its own pins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +112,7 @@ impl Package {
         let help = "write `name==version`, e.g. `\"mlflow-oidc-auth==11.0.2\"`: an exact version, so \
                     that every build of this tag installs the same code";
         let bad = |message: String| {
-            Problem::new("invalid-package", message)
+            Problem::new(Code::InvalidPackage, message)
                 .label("not a pinned requirement")
                 .help(help)
         };
@@ -145,7 +146,7 @@ impl Package {
                 .unwrap_or(value.len());
             let name = &value[..name_end];
             return Err(Problem::new(
-                "unpinned-package",
+                Code::UnpinnedPackage,
                 format!("`{}` is not pinned to one version", crate::diag::shown(value)),
             )
             .label("a range or no version at all")
@@ -160,7 +161,7 @@ impl Package {
         }
         if version.contains('*') {
             return Err(Problem::new(
-                "unpinned-package",
+                Code::UnpinnedPackage,
                 format!("`=={version}` is a wildcard, not one version"),
             )
             .label("a range")
@@ -253,16 +254,16 @@ mod tests {
             "mlflow[auth,extras]==3.17.2"
         );
         for (bad, code) in [
-            ("requests", "unpinned-package"),
-            ("requests>=2", "unpinned-package"),
-            ("requests~=2.3", "unpinned-package"),
-            ("requests==2.*", "unpinned-package"),
-            ("requests===2.3", "invalid-package"),
-            ("requests==two", "invalid-package"),
-            ("-requests==1", "invalid-package"),
-            ("pkg @ https://example.com/pkg.whl", "invalid-package"),
-            ("pkg==1.0; python_version<'3.12'", "invalid-package"),
-            ("pkg[x==1.0", "invalid-package"),
+            ("requests", Code::UnpinnedPackage),
+            ("requests>=2", Code::UnpinnedPackage),
+            ("requests~=2.3", Code::UnpinnedPackage),
+            ("requests==2.*", Code::UnpinnedPackage),
+            ("requests===2.3", Code::InvalidPackage),
+            ("requests==two", Code::InvalidPackage),
+            ("-requests==1", Code::InvalidPackage),
+            ("pkg @ https://example.com/pkg.whl", Code::InvalidPackage),
+            ("pkg==1.0; python_version<'3.12'", Code::InvalidPackage),
+            ("pkg[x==1.0", Code::InvalidPackage),
         ] {
             assert_eq!(Package::parse(bad).map_err(|p| p.code), Err(code), "{bad}");
         }

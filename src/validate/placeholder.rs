@@ -2,7 +2,7 @@
 //! one warns until it is replaced, so a starter file never reaches `infra.sh apply` by
 //! mistake (and a bucket named after the placeholder project is likely someone else's).
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::init::{PLACEHOLDER_CLUSTER, PLACEHOLDER_PROJECT};
 use crate::raw::{Spanned, StackFile};
 
@@ -41,7 +41,7 @@ pub fn placeholders(raw: &StackFile) -> Vec<Diagnostic> {
             let field = field.filter(|_| placeholder)?;
             Some(
                 Diagnostic::warning(
-                    "placeholder-value",
+                    Code::PlaceholderValue,
                     field.span.clone(),
                     format!("`{key}` is still the placeholder `mlflow-stack init` wrote"),
                 )

@@ -1,13 +1,13 @@
 //! What a rule says about a bad value, before it is placed in the source.
 
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::{Code, Diagnostic, Severity};
 use std::ops::Range;
 
 /// A rule's verdict on a value, without a span: the validator places it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub severity: Severity,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub label: String,
     pub help: String,
@@ -17,7 +17,7 @@ pub struct Problem {
 
 impl Problem {
     #[must_use]
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
             code,
@@ -101,7 +101,7 @@ pub fn safe_characters(key: &str, value: &str) -> Checked<()> {
         ),
     };
     Err(
-        Problem::new("unsafe-character", format!("`{key}` contains {what}"))
+        Problem::new(Code::UnsafeCharacter, format!("`{key}` contains {what}"))
             .label(label)
             .help(help)
             .within(index..index + bad.len_utf8()),

@@ -2,7 +2,7 @@
 //! tag agrees with `server.mlflow_version`.
 
 use super::Validator;
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::lock::{self, Flavour};
 use crate::model::{Registry, Server};
 use crate::raw;
@@ -57,7 +57,7 @@ impl Validator<'_> {
                     };
                     self.push(
                         Diagnostic::warning(
-                            "image-version-mismatch",
+                            Code::ImageVersionMismatch,
                             field.span.clone(),
                             format!("`registry.image` is tagged for MLflow {tagged}, but `server.mlflow_version` is {version}"),
                         )
@@ -72,7 +72,7 @@ impl Validator<'_> {
                 {
                     self.push(
                         Diagnostic::warning(
-                            "unlocked-dependencies",
+                            Code::UnlockedDependencies,
                             field.span.clone(),
                             format!("MLflow {version} is not the locked {DEFAULT_MLFLOW}: part of the image resolves when it is built"),
                         )
@@ -155,7 +155,7 @@ impl Validator<'_> {
             ),
         };
         let mut diagnostic = Diagnostic::warning(
-            "unlocked-dependencies",
+            Code::UnlockedDependencies,
             first.clone(),
             format!("the lock does not hold {listed}: part of the image resolves when it is built"),
         )
