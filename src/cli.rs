@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::init::{InitEnvironment, PLACEHOLDER_PROJECT};
+
 /// Compile a TOML stack file into a bundle for an MLflow tracking server on Google Cloud:
 /// Kubernetes manifests, an infra.sh of gcloud commands, and the server image.
 #[derive(Debug, Parser)]
@@ -82,7 +84,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = InitEnvironment::Gke)]
         environment: InitEnvironment,
         /// Google Cloud project id.
-        #[arg(long, default_value = crate::init::PLACEHOLDER_PROJECT, value_name = "ID")]
+        #[arg(long, default_value = PLACEHOLDER_PROJECT, value_name = "ID")]
         project: String,
         /// Google Cloud region.
         #[arg(long, default_value = "europe-west3", value_name = "REGION")]
@@ -143,10 +145,4 @@ pub enum Format {
     Human,
     /// One JSON object per diagnostic, one per line, on stdout.
     Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InitEnvironment {
-    Gke,
-    Local,
 }

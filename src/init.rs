@@ -2,13 +2,20 @@
 
 use std::fmt::Write;
 
-use crate::cli::InitEnvironment;
+use clap::ValueEnum;
 
 /// The project `init` writes when given none: `check` warns until it is replaced.
 pub const PLACEHOLDER_PROJECT: &str = "my-gcp-project";
 /// The GKE cluster name `init` writes when given none: the default (`name`) rarely matches
 /// an existing cluster, so the file asks for it.
 pub const PLACEHOLDER_CLUSTER: &str = "my-gke-cluster";
+
+/// The environment `init --environment` writes a starter for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitEnvironment {
+    Gke,
+    Local,
+}
 
 /// What the user passed to `init`.
 #[derive(Debug, Clone)]

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::{CommandFactory, Parser};
 
-use crate::cli::{CheckOptions, Cli, Command, Format, InitEnvironment};
+use crate::cli::{CheckOptions, Cli, Command, Format};
 use crate::diag::{self, Code, Diagnostic, Diagnostics, JsonDiagnostic, Severity, Style};
+use crate::init::InitEnvironment;
 use crate::printable::{printable, printable_path};
 use crate::read;
 use crate::source::Source;
