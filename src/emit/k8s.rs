@@ -10,7 +10,6 @@ use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
     MetricTarget, ResourceMetricSource,
 };
-use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapKeySelector, Container, ContainerPort, EmptyDirVolumeSource,
     EnvVar, EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, LocalObjectReference,
@@ -27,30 +26,12 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::plan::ingress::IngressPlan;
 use crate::plan::{
     DB_HOST, DB_PORT, KEY_DIR, KEY_FILE, PROXY_HEALTH_PORT, Plan, SERVER_PORT, SERVER_UID,
 };
-
-/// One manifest of the bundle.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum Object {
-    Namespace(Box<Namespace>),
-    ServiceAccount(Box<ServiceAccount>),
-    ConfigMap(Box<ConfigMap>),
-    Deployment(Box<Deployment>),
-    Service(Box<Service>),
-    NetworkPolicy(Box<NetworkPolicy>),
-    PodDisruptionBudget(Box<PodDisruptionBudget>),
-    Gateway(super::gateway::GatewayObject),
-    HorizontalPodAutoscaler(Box<HorizontalPodAutoscaler>),
-    CronJob(Box<CronJob>),
-    PodMonitoring(Box<super::monitoring::PodMonitoring>),
-}
 
 /// ConfigMap keys, also the environment variable names the containers read them as.
 pub(super) const CONNECTION_NAME: &str = "INSTANCE_CONNECTION_NAME";
@@ -76,69 +57,6 @@ pub const PASSWORD_KEY: &str = "password";
 /// of the stack's logins migrates (see `infra.sh`'s `db-user` step).
 pub(super) const MIGRATE: &str = include_str!("k8s/migrate.py");
 
-/// The manifests of the bundle with their file names.
-#[must_use]
-pub fn objects(plan: &Plan) -> Vec<(&'static str, Object)> {
-    let mut objects = Vec::new();
-    // A shared namespace (or `default`) is not ours: no object, so no label stamped on it
-    // and nothing for `kubectl delete -k` to delete.
-    if plan.owns_namespace {
-        objects.push((
-            "namespace.yaml",
-            Object::Namespace(Box::new(namespace(plan))),
-        ));
-    }
-    objects.extend([
-        (
-            "serviceaccount.yaml",
-            Object::ServiceAccount(Box::new(service_account(plan))),
-        ),
-        (
-            "configmap.yaml",
-            Object::ConfigMap(Box::new(config_map(plan))),
-        ),
-        (
-            "deployment.yaml",
-            Object::Deployment(Box::new(deployment(plan))),
-        ),
-        ("service.yaml", Object::Service(Box::new(service(plan)))),
-        (
-            "networkpolicy.yaml",
-            Object::NetworkPolicy(Box::new(network_policy(plan))),
-        ),
-    ]);
-    if plan.max_replicas > 1 {
-        objects.push((
-            "poddisruptionbudget.yaml",
-            Object::PodDisruptionBudget(Box::new(pod_disruption_budget(plan))),
-        ));
-    }
-    if let Some(gc) = &plan.gc {
-        objects.push((
-            "cronjob.yaml",
-            Object::CronJob(Box::new(super::cronjob::cron_job(plan, gc))),
-        ));
-    }
-    if plan.metrics && plan.gke {
-        objects.push((
-            "podmonitoring.yaml",
-            Object::PodMonitoring(Box::new(super::monitoring::pod_monitoring(plan))),
-        ));
-    }
-    if plan.autoscale {
-        objects.push((
-            "horizontalpodautoscaler.yaml",
-            Object::HorizontalPodAutoscaler(Box::new(autoscaler(plan))),
-        ));
-    }
-    objects.extend(
-        super::gateway::objects(plan)
-            .into_iter()
-            .map(|(file, object)| (file, Object::Gateway(object))),
-    );
-    objects
-}
-
 /// The metadata every namespaced object of the bundle carries: its name, the namespace and
 /// the stack's labels.
 pub(super) fn meta(plan: &Plan, name: &str) -> ObjectMeta {
@@ -150,7 +68,7 @@ pub(super) fn meta(plan: &Plan, name: &str) -> ObjectMeta {
     }
 }
 
-fn namespace(plan: &Plan) -> Namespace {
+pub(super) fn namespace(plan: &Plan) -> Namespace {
     let mut labels = plan.labels.clone();
     // The pod meets the restricted Pod Security Standard. `enforce` rejects pods that do
     // not; only `warn` makes the API server warn about a Deployment's pod template when
@@ -171,7 +89,7 @@ fn namespace(plan: &Plan) -> Namespace {
     }
 }
 
-fn service_account(plan: &Plan) -> ServiceAccount {
+pub(super) fn service_account(plan: &Plan) -> ServiceAccount {
     let mut metadata = meta(plan, &plan.workload);
     if plan.gke {
         metadata.annotations = Some(BTreeMap::from([(
@@ -186,7 +104,7 @@ fn service_account(plan: &Plan) -> ServiceAccount {
     }
 }
 
-fn config_map(plan: &Plan) -> ConfigMap {
+pub(super) fn config_map(plan: &Plan) -> ConfigMap {
     let artifacts_key = if plan.serve_artifacts {
         ARTIFACTS_DESTINATION
     } else {
@@ -583,7 +501,7 @@ fn config_digest(config: &ConfigMap) -> String {
     out
 }
 
-fn deployment(plan: &Plan) -> Deployment {
+pub(super) fn deployment(plan: &Plan) -> Deployment {
     let topology_spread = (plan.max_replicas > 1).then(|| {
         vec![TopologySpreadConstraint {
             max_skew: 1,
@@ -652,7 +570,7 @@ fn deployment(plan: &Plan) -> Deployment {
     }
 }
 
-fn service(plan: &Plan) -> Service {
+pub(super) fn service(plan: &Plan) -> Service {
     let mut metadata = meta(plan, &plan.workload);
     if let Some(address) = &plan.static_ip {
         metadata.annotations = Some(BTreeMap::from([(
@@ -683,7 +601,7 @@ fn service(plan: &Plan) -> Service {
     }
 }
 
-fn network_policy(plan: &Plan) -> NetworkPolicy {
+pub(super) fn network_policy(plan: &Plan) -> NetworkPolicy {
     NetworkPolicy {
         metadata: meta(plan, &plan.workload),
         spec: Some(NetworkPolicySpec {
@@ -712,7 +630,7 @@ fn network_policy(plan: &Plan) -> NetworkPolicy {
                             });
                         }
                         if plan.metrics && plan.gke {
-                            peers.push(super::monitoring::collector_peer());
+                            peers.push(collector_peer());
                         }
                     }
                     peers
@@ -720,6 +638,22 @@ fn network_policy(plan: &Plan) -> NetworkPolicy {
             }]),
             ..NetworkPolicySpec::default()
         }),
+    }
+}
+
+/// Managed Service for Prometheus's collectors: the DaemonSet pods labelled
+/// `app.kubernetes.io/name: collector` in the `gmp-system` namespace, which scrape the pods
+/// on their node. A NetworkPolicy that admits only some sources must admit them too.
+#[must_use]
+pub fn collector_peer() -> NetworkPolicyPeer {
+    let labels = |key: &str, value: &str| LabelSelector {
+        match_labels: Some(BTreeMap::from([(key.to_owned(), value.to_owned())])),
+        ..LabelSelector::default()
+    };
+    NetworkPolicyPeer {
+        namespace_selector: Some(labels("kubernetes.io/metadata.name", "gmp-system")),
+        pod_selector: Some(labels("app.kubernetes.io/name", "collector")),
+        ..NetworkPolicyPeer::default()
     }
 }
 
@@ -740,7 +674,7 @@ fn ingress_peers(ingress: &IngressPlan) -> Vec<NetworkPolicyPeer> {
         .collect()
 }
 
-fn pod_disruption_budget(plan: &Plan) -> PodDisruptionBudget {
+pub(super) fn pod_disruption_budget(plan: &Plan) -> PodDisruptionBudget {
     PodDisruptionBudget {
         metadata: meta(plan, &plan.workload),
         spec: Some(PodDisruptionBudgetSpec {
@@ -755,7 +689,7 @@ fn pod_disruption_budget(plan: &Plan) -> PodDisruptionBudget {
 /// Average CPU use, as a share of the request, the autoscaler keeps the server pods at.
 const CPU_TARGET_PERCENT: i32 = 75;
 
-fn autoscaler(plan: &Plan) -> HorizontalPodAutoscaler {
+pub(super) fn autoscaler(plan: &Plan) -> HorizontalPodAutoscaler {
     HorizontalPodAutoscaler {
         metadata: meta(plan, &plan.workload),
         spec: Some(HorizontalPodAutoscalerSpec {

@@ -2,9 +2,6 @@
 //! Prometheus scrapes the server's `/metrics`. A custom resource, so a typed struct of our
 //! own, validated against the CRD's schema in the conformance suite.
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::Serialize;
 
@@ -53,21 +50,5 @@ pub fn pod_monitoring(plan: &Plan) -> PodMonitoring {
                 interval: "30s",
             }],
         },
-    }
-}
-
-/// Managed Service for Prometheus's collectors: the DaemonSet pods labelled
-/// `app.kubernetes.io/name: collector` in the `gmp-system` namespace, which scrape the pods
-/// on their node. A NetworkPolicy that admits only some sources must admit them too.
-#[must_use]
-pub fn collector_peer() -> NetworkPolicyPeer {
-    let labels = |key: &str, value: &str| LabelSelector {
-        match_labels: Some(BTreeMap::from([(key.to_owned(), value.to_owned())])),
-        ..LabelSelector::default()
-    };
-    NetworkPolicyPeer {
-        namespace_selector: Some(labels("kubernetes.io/metadata.name", "gmp-system")),
-        pod_selector: Some(labels("app.kubernetes.io/name", "collector")),
-        ..NetworkPolicyPeer::default()
     }
 }
