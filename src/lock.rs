@@ -3,8 +3,9 @@
 //! sha256 of each wheel pip may install on the image's platform. Validation asks how much
 //! of it a stack keeps (to warn about the rest); the image emitter writes that part.
 
-use crate::validate::image::DEFAULT_MLFLOW;
-use crate::validate::packages::Package;
+/// The MLflow version the lock was resolved for, which the bundle pins when the stack does
+/// not say.
+pub const DEFAULT_MLFLOW: &str = "3.17.2";
 
 /// The lock of the plain image, and with MLflow's basic-auth app (`Flask-WTF`), with its
 /// Prometheus exporter, or both.
@@ -49,6 +50,28 @@ impl Flavour {
         },
     ];
 }
+
+/// Why the image installs one of its own pins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinnedFor {
+    /// Every server: the PostgreSQL driver and the Cloud Storage client.
+    Always,
+    /// `[auth] kind = "basic"`: MLflow's basic-auth app (`mlflow[auth]`: `Flask-WTF<2`).
+    BasicAuth,
+    /// `server.metrics`: `--expose-prometheus` imports it; an `mlflow[extras]` dependency,
+    /// not a core one.
+    Metrics,
+}
+
+/// What the server image installs next to `mlflow` (at `server.mlflow_version`), pinned so
+/// that a rebuild gives the same server. `server.packages` may not name any of them, even
+/// one this stack does not need: the image owns their versions.
+pub const IMAGE_PINS: &[(&str, &str, PinnedFor)] = &[
+    ("psycopg2-binary", "2.9.13", PinnedFor::Always),
+    ("google-cloud-storage", "3.17.1", PinnedFor::Always),
+    ("Flask-WTF", "1.3.0", PinnedFor::BasicAuth),
+    ("prometheus-flask-exporter", "0.23.2", PinnedFor::Metrics),
+];
 
 /// One locked package: its normalized name, version, and its whole requirement text
 /// (`name==version \` and the `--hash` lines).
@@ -117,22 +140,32 @@ pub fn normalize(name: &str) -> String {
     out
 }
 
+/// What the lock needs to know of an extra requirement (an entry of `server.packages`).
+pub trait Requirement: Clone {
+    /// The name in its normal form (see [`normalize`]).
+    fn key(&self) -> String;
+    /// The exact version it pins.
+    fn version(&self) -> &str;
+    /// Whether it asks for extras (`name[a,b]==version`).
+    fn has_extras(&self) -> bool;
+}
+
 /// How much of the lock an image keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Coverage {
+pub struct Coverage<R> {
     /// The locked packages the image installs with their hashes.
     pub locked: Vec<Entry>,
     /// The extra requirements the lock does not satisfy: pip resolves them, and whatever
     /// they need beyond the lock, when the image is built.
-    pub unlocked: Vec<Package>,
+    pub unlocked: Vec<R>,
     /// The lock covers everything the image installs: nothing resolves at build time.
     pub complete: bool,
 }
 
 /// Whether the lock installs exactly what `package` asks for: its name at the same version,
 /// without extras (an extra may pull in packages the lock lacks).
-fn satisfies(entries: &[Entry], package: &Package) -> bool {
-    package.extras().is_empty()
+fn satisfies(entries: &[Entry], package: &impl Requirement) -> bool {
+    !package.has_extras()
         && entries
             .iter()
             .any(|entry| entry.name == package.key() && entry.version == package.version())
@@ -142,15 +175,19 @@ fn satisfies(entries: &[Entry], package: &Package) -> bool {
 /// shares: everything but MLflow's own distributions when the version is not the locked
 /// one, and but any package an extra requirement the lock does not satisfy pins itself.
 #[must_use]
-pub fn coverage(flavour: Flavour, mlflow_version: &str, extra: &[Package]) -> Coverage {
+pub fn coverage<R: Requirement>(
+    flavour: Flavour,
+    mlflow_version: &str,
+    extra: &[R],
+) -> Coverage<R> {
     let other_mlflow = mlflow_version != DEFAULT_MLFLOW;
     let entries = entries(flavour);
-    let unlocked: Vec<Package> = extra
+    let unlocked: Vec<R> = extra
         .iter()
-        .filter(|package| !satisfies(&entries, package))
+        .filter(|package| !satisfies(&entries, *package))
         .cloned()
         .collect();
-    let replaced: Vec<String> = unlocked.iter().map(Package::key).collect();
+    let replaced: Vec<String> = unlocked.iter().map(R::key).collect();
     let locked = entries
         .into_iter()
         .filter(|entry| !(other_mlflow && MLFLOW_DISTRIBUTIONS.contains(&entry.name)))
@@ -232,20 +269,35 @@ mod tests {
     #[test]
     fn another_mlflow_keeps_everything_but_mlflow() {
         let all = entries(Flavour::PLAIN);
-        let default = coverage(Flavour::PLAIN, DEFAULT_MLFLOW, &[]);
+        let default = coverage::<Pin>(Flavour::PLAIN, DEFAULT_MLFLOW, &[]);
         assert!(default.complete);
         assert_eq!(default.locked, all);
-        let other = coverage(Flavour::PLAIN, "3.16.1", &[]);
+        let other = coverage::<Pin>(Flavour::PLAIN, "3.16.1", &[]);
         assert!(!other.complete);
         assert_eq!(other.locked.len(), all.len() - MLFLOW_DISTRIBUTIONS.len());
         assert!(other.locked.iter().all(|e| !e.name.starts_with("mlflow")));
     }
 
-    fn packages(requirements: &[&str]) -> Vec<Package> {
-        requirements
-            .iter()
-            .map(|r| Package::parse(r).unwrap())
-            .collect()
+    /// A requirement as `server.packages` holds it, e.g. `SQLAlchemy[asyncio]==2.0.44`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Pin(String);
+
+    impl Requirement for Pin {
+        fn key(&self) -> String {
+            normalize(self.0.split(['[', '=']).next().unwrap())
+        }
+
+        fn version(&self) -> &str {
+            self.0.split_once("==").unwrap().1
+        }
+
+        fn has_extras(&self) -> bool {
+            self.0.contains('[')
+        }
+    }
+
+    fn packages(requirements: &[&str]) -> Vec<Pin> {
+        requirements.iter().map(|r| Pin((*r).to_owned())).collect()
     }
 
     #[test]

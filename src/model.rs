@@ -2,6 +2,7 @@
 //! newtype or an enum, and every default is resolved, so no unvalidated value can reach
 //! the output: the newtypes can only be built by the rules in [`crate::validate`].
 
+pub use crate::names::{DnsLabel, InstanceId};
 pub use crate::raw::{
     AuthKind, DatabaseAuth, Environment, ExposeScope, ExposeType, Permission, PostgresVersion,
     RegistryKind,
@@ -10,11 +11,10 @@ pub use crate::validate::auth::Member;
 pub use crate::validate::expose::HostName;
 pub use crate::validate::gc::{CronSchedule, OlderThan};
 pub use crate::validate::gcp::{
-    BucketName, Cidr, ClusterLocation, ClusterName, InstanceId, ProjectId, Region, RepositoryId,
-    Tier,
+    BucketName, Cidr, ClusterLocation, ClusterName, ProjectId, Region, RepositoryId, Tier,
 };
 pub use crate::validate::image::{ImageRef, ImageTag, MlflowVersion};
-pub use crate::validate::k8s::{DirPath, DnsLabel, HostPattern, Quantity, SqlIdent};
+pub use crate::validate::k8s::{DirPath, HostPattern, Quantity, SqlIdent};
 pub use crate::validate::packages::Package;
 
 /// One validated stack.

@@ -2,7 +2,7 @@
 //!
 //! Derives every name, label, email, connection name, URI, image reference and infra step
 //! exactly once; emitters read them from here and never format a name themselves. The
-//! naming functions in [`names`] are pure, so validation can call them too.
+//! naming functions live in [`crate::names`], which validation calls too.
 
 pub mod auth;
 pub mod gateway;
@@ -23,6 +23,7 @@ use crate::model::{
     DatabaseLogin, Environment, ExposeType, HostPattern, ImageRef, Package, Registry, RegistryKind,
     Stack,
 };
+use crate::names;
 
 /// The Cloud SQL Auth Proxy image the pod runs as a native sidecar.
 pub const PROXY_IMAGE: &str = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.25.3";
@@ -45,43 +46,6 @@ pub const KEY_FILE: &str = "key.json";
 /// uvicorn's default, 5 s, has the backend close connections the load balancer is about to
 /// reuse, which clients see as intermittent 502s. 650 s outlasts 600 s with a margin.
 pub const KEEP_ALIVE_SECONDS: u32 = 650;
-
-/// Pure naming functions: every derived name in one place.
-pub mod names {
-    use crate::model::{DnsLabel, InstanceId};
-
-    /// The Cloud SQL instance when the stack does not name one: `<name>-db`.
-    #[must_use]
-    pub fn instance(name: &DnsLabel) -> InstanceId {
-        // A 3–20 character DNS label plus `-db` is always a valid instance id.
-        crate::validate::gcp::InstanceId::parse(&format!("{name}-db"))
-            .unwrap_or_else(|_| unreachable!("`{name}-db` is an instance id"))
-    }
-
-    /// Kubernetes objects of the server: Deployment, Service, ServiceAccount, …
-    #[must_use]
-    pub fn workload(name: &DnsLabel) -> String {
-        format!("{name}-server")
-    }
-
-    /// The server's Google service account id (6–30 characters for every valid name).
-    #[must_use]
-    pub fn server_account(name: &DnsLabel) -> String {
-        format!("{name}-server")
-    }
-
-    /// The Google service account whose key pulls images on a local cluster.
-    #[must_use]
-    pub fn puller_account(name: &DnsLabel) -> String {
-        format!("{name}-puller")
-    }
-
-    /// The Google service account Cloud Build runs the image build as.
-    #[must_use]
-    pub fn builder_account(name: &DnsLabel) -> String {
-        format!("{name}-builder")
-    }
-}
 
 /// Everything the emitters need, derived once.
 #[derive(Debug, Clone, Serialize)]
@@ -828,7 +792,7 @@ fn cors_origins(
         (ExposeType::LoadBalancer, _) => {
             for host in hosts {
                 let host = host.as_str();
-                if !crate::validate::reach::reaches_from_outside(host, port) {
+                if !crate::names::reach::reaches_from_outside(host, port) {
                     continue;
                 }
                 let name = host.rsplit_once(':').map_or(host, |(name, _)| name);

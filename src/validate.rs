@@ -14,14 +14,13 @@ pub mod image;
 pub mod k8s;
 pub mod packages;
 pub mod placeholder;
-pub mod problem;
-pub mod reach;
 pub mod regions;
 mod server_image;
 
 use std::ops::Range;
 
 use crate::diag::{Code, Diagnostic, Diagnostics, shown};
+use crate::lock::IMAGE_PINS;
 use crate::model::{
     Auth, BucketName, Cidr, Cluster, ClusterLocation, ClusterName, Credentials, CronSchedule,
     Database, DatabaseAuth, DatabaseLogin, DirPath, DnsLabel, Environment, Expose, ExposeType, Gc,
@@ -29,13 +28,12 @@ use crate::model::{
     PostgresVersion, ProjectId, Quantity, Region, Registry, RegistryKind, RepositoryId, Server,
     SqlIdent, Stack, Tier,
 };
+use crate::names::{self, reach};
 use crate::parse::{Parsed, REQUIRED_KEYS};
-use crate::plan::names;
+use crate::problem::{Checked, Problem, safe_characters};
 use crate::raw::{self, Spanned};
 use crate::source::Source;
 use crate::suggest::one_of;
-use packages::IMAGE_PINS;
-use problem::{Checked, Problem, safe_characters};
 
 /// The default memory of a pod: 512Mi plus 256Mi per worker (1Gi for 2 workers, where
 /// MLflow 3.17 idles at about 640 MiB with its job runner off).
@@ -957,7 +955,7 @@ impl Validator<'_> {
         }
         self.check("cluster.context", Some(field), |value| {
             if value.is_empty() {
-                Err(crate::validate::problem::Problem::new(
+                Err(Problem::new(
                     Code::UnsafeCharacter,
                     "`cluster.context` is empty",
                 )

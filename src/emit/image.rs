@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::script;
-use crate::lock::{self, Coverage, Flavour};
+use crate::lock::{self, Coverage, Flavour, IMAGE_PINS, PinnedFor};
+use crate::model::Package;
 use crate::plan::{Plan, SERVER_PORT, SERVER_UID};
-use crate::validate::packages::{IMAGE_PINS, PinnedFor};
 
 /// The base image: CPython on slim Debian, pinned to a patch release and a Debian release
 /// so that two builds of one bundle start from the same interpreter.
@@ -28,7 +28,7 @@ struct Context<'a> {
 /// How much of the embedded lock this stack's image keeps: the lock of its flavour (basic
 /// auth, metrics), less what another MLflow release or `server.packages` replaces.
 #[must_use]
-pub fn coverage(plan: &Plan) -> Coverage {
+pub fn coverage(plan: &Plan) -> Coverage<Package> {
     let flavour = Flavour {
         basic_auth: plan.auth.basic.is_some(),
         metrics: plan.metrics,
@@ -121,10 +121,7 @@ mod tests {
             include_str!("../../lock/server-auth-metrics.in"),
         ]
         .concat();
-        assert!(inputs.contains(&format!(
-            "\nmlflow=={}\n",
-            crate::validate::image::DEFAULT_MLFLOW
-        )));
+        assert!(inputs.contains(&format!("\nmlflow=={}\n", lock::DEFAULT_MLFLOW)));
         for (name, version, _) in IMAGE_PINS {
             assert!(inputs.contains(&format!("\n{name}=={version}\n")), "{name}");
         }

@@ -7,9 +7,9 @@ use minijinja::value::{Serde, Value};
 use serde::Serialize;
 
 use super::script;
+use crate::names::reach;
 use crate::plan::Plan;
 use crate::plan::roles::{self, OperatorRole};
-use crate::validate::reach;
 
 /// What the README says beyond the plan's own fields.
 #[derive(Debug, Clone, Serialize)]

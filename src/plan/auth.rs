@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::{DB_HOST, DB_PORT};
 use crate::model::{Auth, DnsLabel, Permission};
+use crate::names::auth_database;
 use crate::raw::Choice;
 
 /// The admin MLflow's basic-auth app creates on its first start.
@@ -98,12 +99,6 @@ impl AuthPlan {
             steps.insert(at, step);
         }
     }
-}
-
-/// The basic-auth user store's database: the main database's name with `_auth`.
-#[must_use]
-pub fn auth_database(database: &str) -> String {
-    format!("{database}_auth")
 }
 
 fn permission(permission: Permission) -> &'static str {

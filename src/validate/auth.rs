@@ -3,10 +3,9 @@
 
 use super::Validator;
 use super::expose::is_dns_name;
-use super::gcp::string_newtype;
-use super::problem::{Checked, Problem};
 use crate::diag::{Code, Diagnostic, shown};
 use crate::model::{Auth, AuthKind, Expose, ExposeType, Permission};
+use crate::problem::{Checked, Problem, string_newtype};
 use crate::raw::{self, Spanned};
 use crate::suggest;
 
@@ -347,7 +346,7 @@ impl Validator<'_> {
         else {
             return;
         };
-        let derived = crate::plan::auth::auth_database(&field.value);
+        let derived = crate::names::auth_database(&field.value);
         if derived.len() > 63 && field.value.len() <= 63 {
             self.push(
                 Diagnostic::error(

@@ -4,12 +4,11 @@
 use std::net::IpAddr;
 
 use super::Validator;
-use super::gcp::string_newtype;
-use super::problem::{Checked, Problem};
 use crate::diag::{Code, Diagnostic, shown};
 use crate::model::{Cidr, Environment, ExposeScope, ExposeType, Gateway};
+use crate::names::is_dns_label;
+use crate::problem::{Checked, Problem, string_newtype};
 use crate::raw::{self, Spanned};
-use crate::validate::k8s::is_dns_label;
 
 string_newtype!(
     /// The DNS name a gateway serves: lowercase labels of letters, digits and hyphens, at

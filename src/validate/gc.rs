@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use super::problem::{Checked, Problem};
 use crate::diag::Code;
+use crate::problem::{Checked, Problem};
 
 /// A CronJob schedule Kubernetes accepts: five fields (minute, hour, day of month, month,
 /// day of week) of `*`, `?`, numbers, names, ranges, lists and steps, or a macro such as

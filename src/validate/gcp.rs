@@ -2,38 +2,11 @@
 
 use std::net::IpAddr;
 
-use super::problem::{Checked, Problem};
 use super::regions::{REGIONS, region_of_zone};
 use crate::diag::Code;
+use crate::names::{DnsLabel, hyphenated_help, is_lower_name, lower_name_problem};
+use crate::problem::{Checked, Problem, string_newtype};
 use crate::suggest;
-
-macro_rules! string_newtype {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
-
-        impl $name {
-            #[must_use]
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl ::std::fmt::Display for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.0)
-            }
-        }
-    };
-}
-pub(crate) use string_newtype;
 
 string_newtype!(
     /// A Google Cloud project id: 6–30 characters, `[a-z0-9-]`, a lowercase letter first,
@@ -47,10 +20,6 @@ string_newtype!(
 string_newtype!(
     /// A Cloud Storage bucket name (GCS naming rules).
     BucketName
-);
-string_newtype!(
-    /// A Cloud SQL instance id: lowercase letters, digits and hyphens, a letter first.
-    InstanceId
 );
 string_newtype!(
     /// A Cloud SQL machine tier available in the Enterprise edition.
@@ -77,58 +46,6 @@ string_newtype!(
 fn lowercase_help(value: &str) -> Option<String> {
     (value.chars().any(|c| c.is_ascii_uppercase()))
         .then(|| format!("did you mean `{}`?", value.to_ascii_lowercase()))
-}
-
-/// "Did you mean" the value in lowercase with hyphens for `_`, `.` and spaces, when that
-/// is a valid value.
-pub(crate) fn hyphenated_help(value: &str, valid: impl Fn(&str) -> bool) -> Option<String> {
-    let candidate: String = value
-        .trim()
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if matches!(c, '_' | '.' | ' ') { '-' } else { c })
-        .collect::<String>()
-        .trim_matches('-')
-        .to_owned();
-    (candidate != value && valid(&candidate)).then(|| format!("did you mean `{candidate}`?"))
-}
-
-/// Why a value is not a lowercase name of at most `max` characters (see [`is_lower_name`]).
-fn lower_name_problem(
-    code: Code,
-    key: &str,
-    value: &str,
-    max: usize,
-    what: &str,
-    help: String,
-) -> Problem {
-    let why = if value.is_empty() {
-        "is empty".to_owned()
-    } else if value.len() > max {
-        format!("is {} characters long; at most {max} fit", value.len())
-    } else if value.chars().any(|c| c.is_ascii_uppercase()) {
-        "must be lowercase".to_owned()
-    } else if !value.starts_with(|c: char| c.is_ascii_lowercase()) {
-        "must start with a lowercase letter".to_owned()
-    } else if value.ends_with('-') {
-        "must not end with a hyphen".to_owned()
-    } else {
-        "may hold only lowercase letters, digits and hyphens".to_owned()
-    };
-    Problem::new(code, format!("`{key}` {why}"))
-        .label(format!("not {what}"))
-        .help(help)
-}
-
-/// Lowercase letters, digits and hyphens, a letter first, a letter or digit last.
-fn is_lower_name(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    !bytes.is_empty()
-        && bytes[0].is_ascii_lowercase()
-        && bytes[bytes.len() - 1] != b'-'
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
 impl ProjectId {
@@ -340,23 +257,6 @@ impl BucketName {
     }
 }
 
-impl InstanceId {
-    pub fn parse(value: &str) -> Checked<Self> {
-        if is_lower_name(value) && value.len() <= 84 {
-            return Ok(Self(value.to_owned()));
-        }
-        Err(lower_name_problem(
-            Code::InvalidInstance,
-            "database.instance",
-            value,
-            84,
-            "a Cloud SQL instance id",
-            hyphenated_help(value, |v| Self::parse(v).is_ok())
-                .unwrap_or_else(|| "for example `mlflow-db`".into()),
-        ))
-    }
-}
-
 impl Tier {
     pub fn parse(value: &str) -> Checked<Self> {
         if matches!(value, "db-f1-micro" | "db-g1-small") {
@@ -454,7 +354,7 @@ impl ClusterName {
 
     /// The default cluster name: the stack's name, already a valid cluster name.
     #[must_use]
-    pub fn from_name(name: &super::k8s::DnsLabel) -> Self {
+    pub fn from_name(name: &DnsLabel) -> Self {
         Self(name.as_str().to_owned())
     }
 }

@@ -1,8 +1,7 @@
 //! Image references, tags and the MLflow version.
 
-use super::gcp::string_newtype;
-use super::problem::{Checked, Problem};
 use crate::diag::Code;
+use crate::problem::{Checked, Problem, string_newtype};
 
 string_newtype!(
     /// A Docker image tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
@@ -23,8 +22,7 @@ const BROKEN_MLFLOW: &[(&str, &str)] = &[(
     "3.18.0 has no matching mlflow-skinny release, so the image build fails",
 )];
 
-/// The MLflow version the bundle pins when the stack does not say.
-pub const DEFAULT_MLFLOW: &str = "3.17.2";
+use crate::lock::DEFAULT_MLFLOW;
 
 fn is_tag(value: &str) -> bool {
     let bytes = value.as_bytes();

@@ -2,15 +2,10 @@
 
 use std::fmt;
 
-use super::gcp::string_newtype;
-use super::problem::{Checked, Problem};
 use crate::diag::Code;
+use crate::names::is_dns_label;
+use crate::problem::{Checked, Problem, string_newtype};
 
-string_newtype!(
-    /// A Kubernetes DNS label (RFC 1123): lowercase letters, digits and hyphens, a letter
-    /// or digit at both ends, at most 63 characters.
-    DnsLabel
-);
 string_newtype!(
     /// A `Host` value MLflow accepts (`--allowed-hosts`): a DNS name or IP address,
     /// optionally `*.`-prefixed, optionally with `:PORT` or `:*`.
@@ -24,89 +19,6 @@ string_newtype!(
     /// A directory path for key files: letters, digits, `.`, `_`, `-` and `/`.
     DirPath
 );
-
-/// A DNS label (RFC 1123): 1 to 63 lowercase letters, digits and hyphens, no hyphen at
-/// either end.
-pub(crate) fn is_dns_label(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-}
-
-impl DnsLabel {
-    /// The stack's `name`: a DNS label of 3 to 20 characters starting with a letter, so that
-    /// every derived name (`<name>-server` as a service account id, …) fits Google's limits.
-    pub fn parse_name(value: &str) -> Checked<Self> {
-        let help = || {
-            let candidate = value.to_ascii_lowercase().replace('_', "-");
-            if candidate != value && Self::parse_name(&candidate).is_ok() {
-                format!("did you mean `{candidate}`?")
-            } else {
-                "use 3 to 20 lowercase letters, digits and hyphens, starting with a letter, e.g. `mlflow` or `team-a-mlflow`".into()
-            }
-        };
-        if !(3..=20).contains(&value.len()) {
-            return Err(Problem::new(
-                Code::InvalidName,
-                format!("`name` must be 3 to 20 characters long, not {}", value.len()),
-            )
-            .label("every Kubernetes object and cloud resource name starts with this")
-            .help("service account ids are limited to 30 characters and `<name>-server` must fit; use 3 to 20 characters"));
-        }
-        if !is_dns_label(value) || !value.starts_with(|c: char| c.is_ascii_lowercase()) {
-            let why = if value.chars().any(|c| c.is_ascii_uppercase()) {
-                "must be lowercase"
-            } else if !value.starts_with(|c: char| c.is_ascii_lowercase()) {
-                "must start with a lowercase letter"
-            } else if value.ends_with('-') {
-                "must not end with a hyphen"
-            } else {
-                "may hold only lowercase letters, digits and hyphens"
-            };
-            return Err(Problem::new(Code::InvalidName, format!("`name` {why}"))
-                .label("not a DNS label")
-                .help(help()));
-        }
-        Ok(Self(value.to_owned()))
-    }
-
-    /// A Kubernetes namespace.
-    pub fn parse_namespace(value: &str) -> Checked<Self> {
-        if !is_dns_label(value) {
-            let help = if value.chars().any(|c| c.is_ascii_uppercase() || c == '_') {
-                format!(
-                    "did you mean `{}`?",
-                    value.to_ascii_lowercase().replace('_', "-")
-                )
-            } else {
-                "use up to 63 lowercase letters, digits and hyphens".into()
-            };
-            return Err(Problem::new(
-                Code::InvalidNamespace,
-                "`namespace` must be a DNS label: lowercase letters, digits and hyphens, at most 63",
-            )
-            .label("not a Kubernetes namespace")
-            .help(help));
-        }
-        if value.starts_with("kube-") {
-            return Err(Problem::new(
-                Code::ReservedNamespace,
-                format!(
-                    "namespace `{}` belongs to Kubernetes itself",
-                    crate::diag::shown(value)
-                ),
-            )
-            .label("reserved namespace")
-            .help("leave `namespace` out to use the stack's `name`, or choose another"));
-        }
-        Ok(Self(value.to_owned()))
-    }
-}
 
 impl HostPattern {
     pub fn parse(value: &str) -> Checked<Self> {
@@ -487,27 +399,6 @@ fn parse_quantity(value: &str) -> Option<(f64, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names() {
-        for good in ["mlf", "mlflow", "team-a-mlflow", "a".repeat(20).as_str()] {
-            assert!(DnsLabel::parse_name(good).is_ok(), "{good}");
-        }
-        for bad in [
-            "ml",
-            "MLflow",
-            "ml_flow",
-            "1mlflow",
-            "mlflow-",
-            "a".repeat(21).as_str(),
-        ] {
-            assert_eq!(
-                DnsLabel::parse_name(bad).unwrap_err().code,
-                Code::InvalidName,
-                "{bad}"
-            );
-        }
-    }
 
     #[test]
     fn quantities() {

@@ -2,30 +2,9 @@
 
 use std::fmt;
 
-use super::problem::{Checked, Problem};
 use crate::diag::Code;
-
-/// Why the image installs one of its own pins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PinnedFor {
-    /// Every server: the PostgreSQL driver and the Cloud Storage client.
-    Always,
-    /// `[auth] kind = "basic"`: MLflow's basic-auth app (`mlflow[auth]`: `Flask-WTF<2`).
-    BasicAuth,
-    /// `server.metrics`: `--expose-prometheus` imports it; an `mlflow[extras]` dependency,
-    /// not a core one.
-    Metrics,
-}
-
-/// What the server image installs next to `mlflow` (at `server.mlflow_version`), pinned so
-/// that a rebuild gives the same server. `server.packages` may not name any of them, even
-/// one this stack does not need: the image owns their versions.
-pub const IMAGE_PINS: &[(&str, &str, PinnedFor)] = &[
-    ("psycopg2-binary", "2.9.13", PinnedFor::Always),
-    ("google-cloud-storage", "3.17.1", PinnedFor::Always),
-    ("Flask-WTF", "1.3.0", PinnedFor::BasicAuth),
-    ("prometheus-flask-exporter", "0.23.2", PinnedFor::Metrics),
-];
+use crate::lock;
+use crate::problem::{Checked, Problem};
 
 /// A requirement `name==version` (extras allowed: `name[a,b]==version`): a PEP 508 name
 /// and an exact PEP 440 version, nothing else (no ranges, URLs or markers), so that two
@@ -202,7 +181,7 @@ impl Package {
     /// The name as pip compares it.
     #[must_use]
     pub fn key(&self) -> String {
-        crate::lock::normalize(&self.name)
+        lock::normalize(&self.name)
     }
 
     #[must_use]
@@ -219,6 +198,20 @@ impl Package {
     #[must_use]
     pub fn extras(&self) -> &[String] {
         &self.extras
+    }
+}
+
+impl lock::Requirement for Package {
+    fn key(&self) -> String {
+        self.key()
+    }
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    fn has_extras(&self) -> bool {
+        !self.extras.is_empty()
     }
 }
 
@@ -272,9 +265,9 @@ mod tests {
     #[test]
     fn names_compare_as_pip_does() {
         assert_eq!(
-            crate::lock::normalize("Google_Cloud.Storage"),
+            lock::normalize("Google_Cloud.Storage"),
             "google-cloud-storage"
         );
-        assert_eq!(crate::lock::normalize("a__b"), "a-b");
+        assert_eq!(lock::normalize("a__b"), "a-b");
     }
 }

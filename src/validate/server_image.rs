@@ -3,10 +3,10 @@
 
 use super::Validator;
 use crate::diag::{Code, Diagnostic};
-use crate::lock::{self, Flavour};
+use crate::lock::{self, DEFAULT_MLFLOW, Flavour};
 use crate::model::{Registry, Server};
 use crate::raw;
-use crate::validate::image::{DEFAULT_MLFLOW, MlflowVersion};
+use crate::validate::image::MlflowVersion;
 use crate::validate::packages::Package;
 
 /// The `MAJOR.MINOR.PATCH` an image tag starts with (`v3.17.2`, `3.17.2-py312`), if any.

@@ -1,7 +1,38 @@
-//! What a rule says about a bad value, before it is placed in the source.
+//! What a rule says about a bad value, before it is placed in the source, and the
+//! newtypes of checked strings that only a rule constructs.
 
 use crate::diag::{Code, Diagnostic, Severity};
 use std::ops::Range;
+
+/// A string newtype: its value is private, so only the module that declares it (its
+/// rules) constructs one; everyone reads it with `as_str`, `Display` and `Serialize`.
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+    };
+}
+pub(crate) use string_newtype;
 
 /// A rule's verdict on a value, without a span: the validator places it.
 #[derive(Debug, Clone, PartialEq, Eq)]
