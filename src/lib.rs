@@ -3,6 +3,7 @@
 //!
 //! The pipeline, one stage per module:
 //! `source` → [`parse`] → [`raw`] → [`validate`] → [`model`] → [`plan`] → [`emit`] → [`write`].
+//! Validation and planning take every derived name from [`names`].
 
 pub mod claims;
 pub mod cli;
