@@ -98,7 +98,7 @@ pub fn max_parts() -> usize {
 pub fn example(path: &str) -> &'static str {
     match path {
         "project" => "\"acme-ml-prod\"",
-        "region" => "\"europe-west3\"",
+        "region" | "cluster.location" => "\"europe-west3\"",
         "bucket" => "\"acme-ml-prod-mlflow\"",
         "tag" => "\"1.0.0\"",
         "environment" => "\"gke\"",
@@ -130,6 +130,7 @@ pub fn example(path: &str) -> &'static str {
         "auth.default_permission" => "\"READ\"",
         "auth.members" => "[\"group:ml-team@acme.example\"]",
         "cluster.name" => "\"ml-platform\"",
+        "cluster.context" => "\"kind-mlflow\"",
         "credentials.dir" => "\".mlflow_credentials\"",
         "gc.schedule" => "\"0 3 * * *\"",
         "gc.older_than" => "\"30d\"",
@@ -289,4 +290,243 @@ pub(super) fn suggest_choice(
         return (Some(name), None);
     }
     (suggest::closest(value, names.iter().copied()), None)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The stack file's keys are declared once, as the fields of [`crate::raw`]; the lists
+    //! here, the parser's match arms, the examples and the `init` starter must follow them.
+    //! The declarations are read from the JSON Schema that `raw.rs` derives.
+
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::{REQUIRED_KEYS, TABLES, TOP_KEYS, example};
+    use crate::diag::Diagnostics;
+    use crate::init::{InitEnvironment, Options, starter};
+    use crate::source::Source;
+
+    /// Keys the `init` starter leaves out on purpose: it shows the keys a new stack is
+    /// likely to set, not every one.
+    const NOT_IN_STARTER: &[&str] = &[
+        "namespace",
+        "namespace_shared",
+        "server.tmp_size",
+        "server.packages",
+        "server.pool_size",
+        "server.max_overflow",
+        "database.instance",
+        "database.database",
+        "database.user",
+        "registry",
+        "registry.kind",
+        "registry.repository",
+        "registry.image",
+        "expose.static_ip",
+        "expose.scope",
+        "expose.proxy_subnet",
+        "expose.global_access",
+        "auth.default_permission",
+        "cluster.location",
+        "cluster.context",
+    ];
+
+    /// The keys `raw.rs` declares: the top-level ones, and each table's, as dotted paths.
+    fn declared() -> (BTreeSet<String>, Vec<(String, BTreeSet<String>)>) {
+        let schema: Value = serde_json::from_str(&crate::schema::json_schema()).unwrap();
+        let mut top = BTreeSet::new();
+        let mut tables = Vec::new();
+        for (key, property) in schema["properties"].as_object().unwrap() {
+            top.insert(key.clone());
+            let definition = property
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/definitions/"));
+            if let Some(Value::Object(keys)) =
+                definition.map(|d| &schema["definitions"][d]["properties"])
+            {
+                tables.push((key.clone(), keys.keys().cloned().collect()));
+            }
+        }
+        (top, tables)
+    }
+
+    fn every_declared_key() -> Vec<String> {
+        let (top, tables) = declared();
+        let mut keys: Vec<String> = top.into_iter().collect();
+        for (table, table_keys) in tables {
+            keys.extend(table_keys.iter().map(|key| format!("{table}.{key}")));
+        }
+        keys
+    }
+
+    fn parse(text: &str) -> (crate::parse::Parsed, Diagnostics) {
+        let mut diagnostics = Diagnostics::default();
+        let parsed = crate::parse::parse(&Source::new("stack.toml", text), &mut diagnostics);
+        (parsed, diagnostics)
+    }
+
+    #[test]
+    fn the_key_lists_are_the_keys_raw_rs_declares() {
+        let (top, tables) = declared();
+        let mut wrong = Vec::new();
+        let listed: BTreeSet<String> = TOP_KEYS.iter().map(|k| (*k).to_owned()).collect();
+        for key in top.difference(&listed) {
+            wrong.push(format!(
+                "`{key}` is declared in src/raw.rs but missing from TOP_KEYS in src/parse/keys.rs"
+            ));
+        }
+        for key in listed.difference(&top) {
+            wrong.push(format!(
+                "`{key}` is in TOP_KEYS in src/parse/keys.rs but src/raw.rs does not declare it"
+            ));
+        }
+        for (table, keys) in &tables {
+            let Some((_, listed)) = TABLES.iter().find(|(t, _)| t == table) else {
+                wrong.push(format!(
+                    "the table `{table}` is declared in src/raw.rs but missing from TABLES in \
+                     src/parse/keys.rs"
+                ));
+                continue;
+            };
+            let listed: BTreeSet<String> = listed.iter().map(|k| (*k).to_owned()).collect();
+            for key in keys.difference(&listed) {
+                wrong.push(format!(
+                    "`{table}.{key}` is declared in src/raw.rs but missing from the `{table}` \
+                     keys of TABLES in src/parse/keys.rs"
+                ));
+            }
+            for key in listed.difference(keys) {
+                wrong.push(format!(
+                    "`{table}.{key}` is in TABLES in src/parse/keys.rs but src/raw.rs does not \
+                     declare it"
+                ));
+            }
+        }
+        for (table, _) in TABLES {
+            if !tables.iter().any(|(t, _)| t == table) {
+                wrong.push(format!(
+                    "the table `{table}` is in TABLES in src/parse/keys.rs but src/raw.rs does \
+                     not declare it"
+                ));
+            }
+        }
+        let schema: Value = serde_json::from_str(&crate::schema::json_schema()).unwrap();
+        let required: BTreeSet<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        if required != REQUIRED_KEYS.iter().copied().collect() {
+            wrong.push(format!(
+                "REQUIRED_KEYS in src/parse/keys.rs is {REQUIRED_KEYS:?}, but src/raw.rs \
+                 requires {required:?}"
+            ));
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    /// Every key has an example of its type, and the parser reads it into its field.
+    #[test]
+    fn every_key_has_an_example_the_parser_reads_into_its_field() {
+        let (_, tables) = declared();
+        let mut wrong = Vec::new();
+        for path in every_declared_key() {
+            if tables.iter().any(|(table, _)| *table == path) {
+                continue;
+            }
+            let value = example(&path);
+            if value == "\"…\"" {
+                wrong.push(format!(
+                    "`{path}` has no example in `example` in src/parse/keys.rs"
+                ));
+                continue;
+            }
+            let (header, key) = match path.split_once('.') {
+                Some((table, key)) => (format!("[{table}]\n"), key),
+                None => (String::new(), path.as_str()),
+            };
+            let (with, diagnostics) = parse(&format!("{header}{key} = {value}\n"));
+            let (without, _) = parse(&header);
+            if !diagnostics.is_empty() {
+                wrong.push(format!(
+                    "`{path} = {value}`, its example in src/parse/keys.rs, does not parse \
+                     (is it read in src/parse.rs?): {diagnostics:?}"
+                ));
+            } else if format!("{:?}", with.stack) == format!("{:?}", without.stack) {
+                wrong.push(format!(
+                    "src/parse.rs does not read `{path}` into its field of src/raw.rs"
+                ));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    /// The `init` starter (everything in it uncommented) writes only declared keys, each
+    /// of the right type; a declared key it leaves out is in [`NOT_IN_STARTER`].
+    #[test]
+    fn the_init_starter_writes_declared_keys_and_leaves_out_only_the_listed_ones() {
+        let declared: BTreeSet<String> = every_declared_key().into_iter().collect();
+        let mut written = BTreeSet::new();
+        for environment in [InitEnvironment::Gke, InitEnvironment::Local] {
+            let text = starter(&Options {
+                environment,
+                project: "acme-ml-prod".into(),
+                region: "europe-west3".into(),
+                bucket: "acme-ml-prod-mlflow".into(),
+                tag: "1.0.0".into(),
+                name: "mlflow".into(),
+                cluster: "ml-platform".into(),
+            });
+            let uncommented: String = text
+                .lines()
+                .map(|line| {
+                    let code = line.split("  # ").next().unwrap_or_default();
+                    let inner = code.strip_prefix("# ").unwrap_or(code);
+                    let is_toml = inner.starts_with('[')
+                        || inner.split_once(" = ").is_some_and(|(key, _)| {
+                            key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                        });
+                    if is_toml {
+                        format!("{inner}\n")
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect();
+            let (parsed, diagnostics) = parse(&uncommented);
+            assert!(
+                diagnostics.is_empty(),
+                "the init starter in src/init.rs, uncommented, does not parse: \
+                 {diagnostics:?}\n{uncommented}"
+            );
+            written.extend(parsed.keys);
+        }
+        assert!(written.len() > 20, "{written:?}");
+        let mut wrong = Vec::new();
+        for key in written.difference(&declared) {
+            wrong.push(format!(
+                "the init starter in src/init.rs writes `{key}`, which src/raw.rs does not declare"
+            ));
+        }
+        for key in NOT_IN_STARTER {
+            if !declared.contains(*key) || written.contains(*key) {
+                wrong.push(format!(
+                    "`{key}` in NOT_IN_STARTER is not a declared key the starter leaves out"
+                ));
+            }
+        }
+        for key in declared.difference(&written) {
+            if !NOT_IN_STARTER.contains(&key.as_str()) {
+                wrong.push(format!(
+                    "`{key}` is declared in src/raw.rs but the init starter in src/init.rs \
+                     leaves it out: add it to the starter, or to NOT_IN_STARTER in \
+                     src/parse/keys.rs"
+                ));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
 }
