@@ -203,7 +203,7 @@ impl Package {
 
 impl lock::Requirement for Package {
     fn key(&self) -> String {
-        self.key()
+        Package::key(self)
     }
 
     fn version(&self) -> &str {
