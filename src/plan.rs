@@ -8,6 +8,7 @@ pub mod auth;
 pub mod gateway;
 pub mod ingress;
 pub mod roles;
+pub mod steps;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,6 +19,7 @@ use sha2::{Digest, Sha256};
 use auth::AuthPlan;
 use gateway::GatewayPlan;
 use ingress::{Exposure, IngressPlan};
+use steps::{Facts as StepFacts, Step};
 
 use crate::model::{
     DatabaseLogin, Environment, ExposeType, HostPattern, ImageRef, Package, Registry, RegistryKind,
@@ -233,7 +235,7 @@ pub struct Plan {
     /// Where the server's port is reached from: what the NetworkPolicy admits.
     pub ingress: IngressPlan,
     /// `infra.sh apply` steps, in order.
-    pub steps: Vec<&'static str>,
+    pub steps: Vec<Step>,
     /// Every IAM binding `infra.sh apply` grants.
     pub bindings: Vec<Binding>,
     pub proxy_image: &'static str,
@@ -247,7 +249,7 @@ pub struct Binding {
     /// `binding-` and a digest of the value: the record's annotation key.
     pub key: String,
     /// The step that grants it.
-    pub step: &'static str,
+    pub step: Step,
     /// `TARGET|ROLE|MEMBER|TITLE|CONDITION`: the policy (`project:ID`, `bucket:NAME`,
     /// `service-account:EMAIL`, `repository:LOCATION/NAME`, `iap-web:PROJECT`), the role,
     /// the member, the condition's title and gcloud's `--condition` value (empty: no flag).
@@ -255,7 +257,7 @@ pub struct Binding {
 }
 
 impl Binding {
-    fn new(step: &'static str, fields: [&str; 5]) -> Self {
+    fn new(step: Step, fields: [&str; 5]) -> Self {
         debug_assert!(fields.iter().all(|field| !field.contains('|')));
         let value = fields.join("|");
         Self {
@@ -444,47 +446,22 @@ impl Plan {
                 }),
             }
         });
-        let mut steps = vec![
-            "services",
-            "bucket",
-            "sql-instance",
-            "database",
-            "service-account",
-            "iam",
-        ];
-        if !iam_auth {
-            steps.push("db-password");
-        }
-        steps.push("db-user");
-        steps.push("backup");
-        if build_image {
-            if registry_kind == "artifact-registry" {
-                steps.push("registry");
-            }
-            steps.push("image");
-        }
-        if gke {
-            steps.push("cluster");
-            // The nodes' own account may read the image's repository (the stack's own).
-            if build_image && registry_kind == "artifact-registry" {
-                steps.push("node-pull");
-            }
-        }
-        if static_ip.is_some() {
-            steps.push("static-ip");
-        }
-        steps.push(if gke { "workload-identity" } else { "keys" });
-        steps.push("secrets");
         let auth = AuthPlan::new(
             &stack.auth,
             name,
             stack.database.database.as_str(),
             &db_user_uri,
         );
-        auth.add_steps(&mut steps);
-        if let Some(gateway) = &gateway {
-            gateway.add_steps(&mut steps);
-        }
+        let steps = Step::of(&StepFacts {
+            gke,
+            iam_auth,
+            build_image,
+            artifact_registry: registry_kind == "artifact-registry",
+            static_ip: static_ip.is_some(),
+            basic_auth: auth.basic.is_some(),
+            gateway: gateway.is_some(),
+            iap: gateway.as_ref().is_some_and(GatewayPlan::iap),
+        });
 
         let artifact_uri = format!("gs://{}/artifacts", stack.bucket);
         let db_secret = (!iam_auth).then(|| format!("{name}-db"));
@@ -674,7 +651,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
     let server = format!("serviceAccount:{}", facts.server_email);
     let mut bindings = vec![
         Binding::new(
-            "iam",
+            Step::Iam,
             [
                 &format!("bucket:{}", facts.bucket),
                 "roles/storage.objectUser",
@@ -684,7 +661,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
             ],
         ),
         Binding::new(
-            "iam",
+            Step::Iam,
             [
                 &project,
                 "roles/cloudsql.client",
@@ -696,7 +673,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
     ];
     if facts.iam_auth {
         bindings.push(Binding::new(
-            "iam",
+            Step::Iam,
             [
                 &project,
                 "roles/cloudsql.instanceUser",
@@ -710,7 +687,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
         let member = format!("serviceAccount:{puller}");
         bindings.push(match &facts.repository {
             Some(repository) => Binding::new(
-                "registry",
+                Step::Registry,
                 [
                     &format!("repository:{repository}"),
                     "roles/artifactregistry.reader",
@@ -720,7 +697,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
                 ],
             ),
             None => Binding::new(
-                "iam",
+                Step::Iam,
                 [
                     &project,
                     "roles/artifactregistry.reader",
@@ -735,11 +712,11 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
         let member = format!("serviceAccount:{builder}");
         let bucket = format!("bucket:{}", facts.bucket);
         for role in ["roles/storage.objectViewer", "roles/storage.objectCreator"] {
-            bindings.push(Binding::new("iam", [&bucket, role, &member, "", ""]));
+            bindings.push(Binding::new(Step::Iam, [&bucket, role, &member, "", ""]));
         }
         bindings.push(match &facts.repository {
             Some(repository) => Binding::new(
-                "image",
+                Step::Image,
                 [
                     &format!("repository:{repository}"),
                     "roles/artifactregistry.writer",
@@ -751,7 +728,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
             // The project's gcr.io repository, which Artifact Registry creates on the first
             // push: no repository exists to grant on before the build.
             None => Binding::new(
-                "image",
+                Step::Image,
                 [
                     &project,
                     "roles/artifactregistry.createOnPushWriter",
@@ -764,7 +741,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
     }
     if let Some(member) = &facts.workload_identity_member {
         bindings.push(Binding::new(
-            "workload-identity",
+            Step::WorkloadIdentity,
             [
                 &format!("service-account:{}", facts.server_email),
                 "roles/iam.workloadIdentityUser",
@@ -779,7 +756,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
         let condition = format!("expression=request.host == \"{host}\",title={host}");
         for member in &gateway.iap_members {
             bindings.push(Binding::new(
-                "iap",
+                Step::Iap,
                 [
                     &format!("iap-web:{}", facts.project),
                     "roles/iap.httpsResourceAccessor",

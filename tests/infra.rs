@@ -698,9 +698,9 @@ impl Sandbox {
             .steps
             .iter()
             .map(|step| {
-                let result = if *step == "cluster" && !self.plan.create_cluster {
+                let result = if step.name() == "cluster" && !self.plan.create_cluster {
                     "adopted"
-                } else if *step == "node-pull" && !self.plan.zonal_cluster {
+                } else if step.name() == "node-pull" && !self.plan.zonal_cluster {
                     match result {
                         "created" => "exists",
                         "create" => "ok",
@@ -709,7 +709,7 @@ impl Sandbox {
                 } else {
                     result
                 };
-                ((*step).to_owned(), result.to_owned())
+                (step.to_string(), result.to_owned())
             })
             .collect()
     }
@@ -1003,8 +1003,14 @@ fn plan_is_a_read_only_diff() {
         assert_eq!(run.results(), expected, "{context}\n{}", run.stdout);
         let adopted = usize::from(sandbox.plan.gke && !sandbox.plan.create_cluster);
         // The nodes of an Autopilot cluster are left alone: nothing to create.
-        let unchanged =
-            usize::from(sandbox.plan.steps.contains(&"node-pull") && !sandbox.plan.zonal_cluster);
+        let unchanged = usize::from(
+            sandbox
+                .plan
+                .steps
+                .iter()
+                .any(|step| step.name() == "node-pull")
+                && !sandbox.plan.zonal_cluster,
+        );
         let summary = format!(
             "Plan: {} to create, 0 to update, {adopted} adopted, {unchanged} unchanged.\n",
             sandbox.plan.steps.len() - adopted - unchanged
@@ -1553,7 +1559,13 @@ fn apply_step_runs_only_that_step() {
         run.stderr,
         format!(
             "infra.sh: unknown step 'buckets'; the steps are: {}\n",
-            sandbox.plan.steps.join(" ")
+            sandbox
+                .plan
+                .steps
+                .iter()
+                .map(|step| step.name())
+                .collect::<Vec<_>>()
+                .join(" ")
         )
     );
     assert!(run.calls.is_empty());
@@ -1625,7 +1637,7 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
 
         let steps: Vec<String> = run.results().into_iter().map(|(step, _)| step).collect();
         // The record of what apply created last: the steps ask it what is the stack's.
-        let mut reversed: Vec<String> = plan.steps.iter().rev().map(|s| (*s).to_owned()).collect();
+        let mut reversed: Vec<String> = plan.steps.iter().rev().map(ToString::to_string).collect();
         reversed.push("record".to_owned());
         assert_eq!(steps, reversed);
         for (step, result) in run.results() {

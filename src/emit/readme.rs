@@ -3,12 +3,15 @@
 //! for what the plan does not hold as such), never written as fixed prose, so the README
 //! cannot say what the bundle does not do; tests compare each claim with the bundle.
 
+use std::collections::BTreeMap;
+
 use minijinja::value::{Serde, Value};
 use serde::Serialize;
 
 use super::script;
 use crate::plan::Plan;
 use crate::plan::roles::{self, OperatorRole};
+use crate::plan::steps::{Destroy, Step};
 use crate::validate::reach;
 
 /// What the README says beyond the plan's own fields.
@@ -27,21 +30,9 @@ pub struct ReadmeFacts {
     pub destroy_keeps_with_delete_data: Vec<&'static str>,
     /// The IAM roles the person running `infra.sh` needs, from the same steps.
     pub roles: Vec<OperatorRole>,
+    /// The README template of each step, by name: its bullet, and what `destroy` keeps.
+    pub step_docs: BTreeMap<Step, &'static str>,
 }
-
-/// Steps that hold data (and the address clients may know): `destroy` keeps them unless
-/// `--delete-data`.
-const DATA_STEPS: [&str; 9] = [
-    "bucket",
-    "sql-instance",
-    "database",
-    "db-user",
-    "db-password",
-    "auth-database",
-    "auth-secrets",
-    "gateway-address",
-    "static-ip",
-];
 
 impl ReadmeFacts {
     #[must_use]
@@ -55,9 +46,12 @@ impl ReadmeFacts {
             })
             .cloned()
             .collect();
-        // The APIs may serve other workloads; a cluster infra.sh did not create is not its
-        // own, and one it created goes only with `--delete-cluster`.
-        let always = |step: &&str| *step == "services" || *step == "cluster";
+        // What goes only with `--delete-cluster` stays in both lists.
+        let stays = |step: Step, with_data: bool| match step.destroy() {
+            Destroy::Kept | Destroy::KeptUnlessDeleteCluster => true,
+            Destroy::KeptUnlessDeleteData => with_data,
+            Destroy::DeletedWhenOwned => false,
+        };
         // The record of what `apply` created goes last, with the data, once nothing it
         // names stays: a cluster kept without `--delete-cluster` keeps it.
         let record = |with_data: bool| with_data || (plan.gke && plan.create_cluster);
@@ -68,8 +62,8 @@ impl ReadmeFacts {
                 .chain(
                     plan.steps
                         .iter()
-                        .copied()
-                        .filter(|step| always(step) || (with_data && DATA_STEPS.contains(step))),
+                        .filter(|step| stays(**step, with_data))
+                        .map(|step| step.name()),
                 )
                 .collect()
         };
@@ -86,6 +80,11 @@ impl ReadmeFacts {
             destroy_keeps: kept(true),
             destroy_keeps_with_delete_data: kept(false),
             roles: roles::operator_roles(&plan.steps, plan.create_cluster, plan.gke),
+            step_docs: plan
+                .steps
+                .iter()
+                .map(|step| (*step, step.readme().0))
+                .collect(),
         }
     }
 }
