@@ -87,7 +87,7 @@ pub fn emit(plan: &Plan, stack_file: &str) -> Bundle {
     );
     bundle.add("infra.sh", script::infra(plan, &header));
     // A given image (`registry.image`) is used as is: nothing to build, no image/.
-    if plan.build_image {
+    if plan.image.build_image {
         bundle.add("image/Dockerfile", image::dockerfile(plan, &header));
         bundle.add("image/requirements.txt", image::requirements(plan, &header));
         bundle.add("image/requirements.lock", image::lock_file(plan, &header));

@@ -37,7 +37,7 @@ pub struct ReadmeFacts {
 impl ReadmeFacts {
     #[must_use]
     pub fn new(plan: &Plan) -> Self {
-        let hosts = &plan.allowed_hosts;
+        let hosts = &plan.server.allowed_hosts;
         let host_names = hosts
             .iter()
             .filter(|host| {
@@ -54,13 +54,15 @@ impl ReadmeFacts {
         };
         // The record of what `apply` created goes last, with the data, once nothing it
         // names stays: a cluster kept without `--delete-cluster` keeps it.
-        let record = |with_data: bool| with_data || (plan.gke && plan.create_cluster);
+        let record =
+            |with_data: bool| with_data || (plan.cluster.gke() && plan.cluster.create_cluster);
         let kept = |with_data: bool| {
             record(with_data)
                 .then_some("record")
                 .into_iter()
                 .chain(
-                    plan.steps
+                    plan.infra
+                        .steps
                         .iter()
                         .filter(|step| stays(**step, with_data))
                         .map(|step| step.name()),
@@ -69,18 +71,23 @@ impl ReadmeFacts {
         };
         Self {
             host_names,
-            client_url: (plan.gke && plan.load_balancer)
+            client_url: (plan.cluster.gke() && plan.exposure.load_balancer)
                 .then(|| {
                     reach::client_url(
-                        plan.extra_allowed_hosts.iter().map(String::as_str),
-                        plan.port,
+                        plan.server.extra_allowed_hosts.iter().map(String::as_str),
+                        plan.exposure.port,
                     )
                 })
                 .flatten(),
             destroy_keeps: kept(true),
             destroy_keeps_with_delete_data: kept(false),
-            roles: roles::operator_roles(&plan.steps, plan.create_cluster, plan.gke),
+            roles: roles::operator_roles(
+                &plan.infra.steps,
+                plan.cluster.create_cluster,
+                plan.cluster.gke(),
+            ),
             step_docs: plan
+                .infra
                 .steps
                 .iter()
                 .map(|step| (*step, step.readme().0))

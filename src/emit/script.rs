@@ -151,6 +151,7 @@ pub fn render(template: &str, plan: &Plan) -> String {
         password_key: PASSWORD_KEY,
         key_file: KEY_FILE,
         step_templates: plan
+            .infra
             .steps
             .iter()
             .map(|step| (*step, step.template().0))
