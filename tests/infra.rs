@@ -750,17 +750,12 @@ impl Sandbox {
     /// the address.
     fn data(&self) -> BTreeSet<String> {
         let plan = &self.plan;
+        let db = &plan.database;
         let mut data = BTreeSet::from([
             format!("bucket {}", plan.names.bucket),
-            format!("sql-instance {}", plan.database.instance),
-            format!(
-                "sql-database {}/{}",
-                plan.database.instance, plan.database.database
-            ),
-            format!(
-                "sql-user {}/{}",
-                plan.database.instance, plan.database.db_user
-            ),
+            format!("sql-instance {}", db.instance),
+            format!("sql-database {}/{}", db.instance, db.database),
+            format!("sql-user {}/{}", db.instance, db.db_user),
             format!("secret {}", plan.names.record_secret),
         ]);
         data.extend(

@@ -76,26 +76,21 @@ macro_rules! steps {
                 }
             }
 
-            /// The name and the source of the step's script template.
-            #[must_use]
-            pub const fn template(self) -> (&'static str, &'static str) {
+            /// The step's templates, each by name and source: its script's (its `step_*`
+            /// and `undo_*` functions), then its README's (its bullet in the list of steps,
+            /// and with `kept` defined, what `destroy` keeps).
+            const fn templates(self) -> [(&'static str, &'static str); 2] {
                 match self {
-                    $(Step::$variant => (
-                        concat!("infra/steps/", $name, ".sh.j2"),
-                        include_str!(concat!("../templates/infra/steps/", $name, ".sh.j2")),
-                    ),)*
-                }
-            }
-
-            /// The name and the source of the step's README template: the step's bullet in
-            /// the list of steps, and with `kept` defined, what `destroy` keeps.
-            #[must_use]
-            pub const fn readme(self) -> (&'static str, &'static str) {
-                match self {
-                    $(Step::$variant => (
-                        concat!("readme/steps/", $name, ".md.j2"),
-                        include_str!(concat!("../templates/readme/steps/", $name, ".md.j2")),
-                    ),)*
+                    $(Step::$variant => [
+                        (
+                            concat!("infra/steps/", $name, ".sh.j2"),
+                            include_str!(concat!("../templates/infra/steps/", $name, ".sh.j2")),
+                        ),
+                        (
+                            concat!("readme/steps/", $name, ".md.j2"),
+                            include_str!(concat!("../templates/readme/steps/", $name, ".md.j2")),
+                        ),
+                    ],)*
                 }
             }
 
@@ -160,6 +155,18 @@ steps! {
 }
 
 impl Step {
+    /// The name and the source of the step's script template.
+    #[must_use]
+    pub const fn template(self) -> (&'static str, &'static str) {
+        self.templates()[0]
+    }
+
+    /// The name and the source of the step's README template.
+    #[must_use]
+    pub const fn readme(self) -> (&'static str, &'static str) {
+        self.templates()[1]
+    }
+
     /// The steps of a plan with these facts, in apply order.
     #[must_use]
     pub fn of(facts: &Facts) -> Vec<Step> {
