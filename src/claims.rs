@@ -27,9 +27,9 @@ impl Claim {
 /// cluster, namespace and name), with the namespace itself when the bundle owns it.
 #[must_use]
 pub fn claims(plan: &Plan) -> Vec<Claim> {
-    let project = &plan.project;
-    let name = &plan.stack_name;
-    let cluster = match (&plan.cluster, &plan.cluster_location) {
+    let project = &plan.names.project;
+    let name = &plan.names.stack_name;
+    let cluster = match (&plan.cluster.cluster, &plan.cluster.cluster_location) {
         (Some(cluster), Some(location)) => {
             format!("GKE cluster {cluster} in {location} of project {project}")
         }
@@ -45,33 +45,36 @@ pub fn claims(plan: &Plan) -> Vec<Claim> {
             "give one of them another `name`",
         ),
         Claim::new(
-            format!("bucket {}", plan.bucket),
-            format!("bucket gs://{}", plan.bucket),
+            format!("bucket {}", plan.names.bucket),
+            format!("bucket gs://{}", plan.names.bucket),
             "give one of them another `bucket`",
         ),
         Claim::new(
-            format!("database {project}/{}/{}", plan.instance, plan.database),
+            format!(
+                "database {project}/{}/{}",
+                plan.database.instance, plan.database.database
+            ),
             format!(
                 "database {} on Cloud SQL instance {} of project {project}",
-                plan.database, plan.instance
+                plan.database.database, plan.database.instance
             ),
             "give one of them another `database.database` or `database.instance`",
         ),
         Claim::new(
-            format!("k8s {cluster}/{}/{name}", plan.namespace),
+            format!("k8s {cluster}/{}/{name}", plan.names.namespace),
             format!(
                 "the Kubernetes objects {}, {}, … in namespace {} on {cluster}",
-                plan.workload, plan.config_map, plan.namespace
+                plan.names.workload, plan.names.config_map, plan.names.namespace
             ),
             "give one of them another `name` or `namespace`",
         ),
     ];
-    if plan.owns_namespace {
+    if plan.names.owns_namespace {
         claims.push(Claim::new(
-            format!("namespace {cluster}/{}", plan.namespace),
+            format!("namespace {cluster}/{}", plan.names.namespace),
             format!(
                 "namespace {} on {cluster}, which each bundle creates and deletes",
-                plan.namespace
+                plan.names.namespace
             ),
             "give one of them another `namespace`, or mark it shared (`namespace_shared = true`) in both",
         ));

@@ -100,7 +100,7 @@ pub fn objects(plan: &Plan) -> Vec<(&'static str, Object)> {
     let mut objects = Vec::new();
     // A shared namespace (or `default`) is not ours: no object, so no label stamped on it
     // and nothing for `kubectl delete -k` to delete.
-    if plan.owns_namespace {
+    if plan.names.owns_namespace {
         objects.push((
             "namespace.yaml",
             Object::Namespace(Box::new(k8s::namespace(plan))),
@@ -128,7 +128,7 @@ pub fn objects(plan: &Plan) -> Vec<(&'static str, Object)> {
             Object::NetworkPolicy(Box::new(k8s::network_policy(plan))),
         ),
     ]);
-    if plan.max_replicas > 1 {
+    if plan.server.max_replicas > 1 {
         objects.push((
             "poddisruptionbudget.yaml",
             Object::PodDisruptionBudget(Box::new(k8s::pod_disruption_budget(plan))),
@@ -140,13 +140,13 @@ pub fn objects(plan: &Plan) -> Vec<(&'static str, Object)> {
             Object::CronJob(Box::new(cronjob::cron_job(plan, gc))),
         ));
     }
-    if plan.metrics && plan.gke {
+    if plan.server.metrics && plan.cluster.gke() {
         objects.push((
             "podmonitoring.yaml",
             Object::PodMonitoring(Box::new(monitoring::pod_monitoring(plan))),
         ));
     }
-    if plan.autoscale {
+    if plan.server.autoscale {
         objects.push((
             "horizontalpodautoscaler.yaml",
             Object::HorizontalPodAutoscaler(Box::new(k8s::autoscaler(plan))),
@@ -178,7 +178,7 @@ pub fn emit(plan: &Plan, stack_file: &str) -> Bundle {
     );
     bundle.add("infra.sh", script::infra(plan, &header));
     // A given image (`registry.image`) is used as is: nothing to build, no image/.
-    if plan.build_image {
+    if plan.image.build_image {
         bundle.add("image/Dockerfile", image::dockerfile(plan, &header));
         bundle.add("image/requirements.txt", image::requirements(plan, &header));
         bundle.add("image/requirements.lock", image::lock_file(plan, &header));

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod gateway;
 pub mod ingress;
 pub mod roles;
+pub mod steps;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,6 +19,7 @@ use sha2::{Digest, Sha256};
 use auth::AuthPlan;
 use gateway::GatewayPlan;
 use ingress::{Exposure, IngressPlan};
+use steps::{Facts as StepFacts, Step};
 
 use crate::model::{
     DatabaseLogin, Environment, ExposeType, HostPattern, ImageRef, Package, Registry, RegistryKind,
@@ -47,9 +49,38 @@ pub const KEY_FILE: &str = "key.json";
 /// reuse, which clients see as intermittent 502s. 650 s outlasts 600 s with a margin.
 pub const KEEP_ALIVE_SECONDS: u32 = 650;
 
-/// Everything the emitters need, derived once.
+/// Everything the emitters need, derived once, by concern. The templates see every part's
+/// fields as their own (`{{ bucket }}`, `{{ instance }}`): each part is flattened into the
+/// template context, so no two parts share a field name.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
+    #[serde(flatten)]
+    pub names: Names,
+    #[serde(flatten)]
+    pub identity: Identity,
+    #[serde(flatten)]
+    pub database: DatabasePlan,
+    #[serde(flatten)]
+    pub image: ImagePlan,
+    #[serde(flatten)]
+    pub server: ServerPlan,
+    #[serde(flatten)]
+    pub exposure: ExposurePlan,
+    #[serde(flatten)]
+    pub cluster: ClusterPlan,
+    /// Who may use the server.
+    pub auth: AuthPlan,
+    /// The GKE Gateway (`expose.type = "gateway"`).
+    pub gateway: Option<GatewayPlan>,
+    /// `mlflow gc` on a schedule, when the stack has a `[gc]` table.
+    pub gc: Option<GcPlan>,
+    #[serde(flatten)]
+    pub infra: InfraPlan,
+}
+
+/// The stack and the names of its Kubernetes objects.
+#[derive(Debug, Clone, Serialize)]
+pub struct Names {
     pub stack_name: String,
     /// The stack's identity: `NAME-` and a digest of the project, the name and the bucket,
     /// none of which changes without making another stack. Every mark and the record carry
@@ -62,18 +93,10 @@ pub struct Plan {
     pub namespace: String,
     /// Whether the bundle holds the Namespace object (not for `default` or a shared one).
     pub owns_namespace: bool,
-    pub environment: &'static str,
-    pub gke: bool,
-    pub local: bool,
-    pub mlflow_version: String,
-    /// `mlflow_version` as a label value (labels take no dots).
-    pub mlflow_version_label: String,
-
     /// `app.kubernetes.io/*` labels of every object.
     pub labels: BTreeMap<String, String>,
     /// The stable subset that selects the server's pods.
     pub selector: BTreeMap<String, String>,
-
     pub workload: String,
     pub config_map: String,
     /// The Secret in which `kubectl apply --prune --applyset` records what it applied,
@@ -84,7 +107,14 @@ pub struct Plan {
     pub pull_secret: Option<String>,
     /// Every Secret `infra.sh` creates in the namespace.
     pub k8s_secrets: Vec<String>,
+    /// Secret Manager secret whose labels record what `infra.sh` created that takes no
+    /// labels itself (the database and its user).
+    pub record_secret: String,
+}
 
+/// The Google service accounts of the stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct Identity {
     pub server_account: String,
     pub server_email: String,
     pub puller_account: Option<String>,
@@ -95,7 +125,11 @@ pub struct Plan {
     pub builder_email: Option<String>,
     /// `PROJECT.svc.id.goog[NAMESPACE/KSA]`, the Workload Identity member (gke).
     pub workload_identity_member: Option<String>,
+}
 
+/// The Cloud SQL instance, the database and how the server logs in to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabasePlan {
     pub instance: String,
     pub connection_name: String,
     pub database_version: &'static str,
@@ -114,18 +148,16 @@ pub struct Plan {
     /// is: a stack that switched keeps the other login until `destroy`.
     pub iam_db_user: String,
     pub any_password_secret: String,
-    /// Secret Manager secret whose labels record what `infra.sh` created that takes no
-    /// labels itself (the database and its user).
-    pub record_secret: String,
     /// The IAM condition (`gcloud --condition` form) limiting the Cloud SQL roles of the
     /// server's service account to this stack's instance, and its title.
     pub sql_condition: String,
     pub sql_condition_title: String,
-
     pub backend_store_uri: String,
-    pub artifact_uri: String,
-    pub serve_artifacts: bool,
+}
 
+/// The server's image and where it comes from.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImagePlan {
     pub image: String,
     /// The image is built by `infra.sh` (false when `registry.image` is given).
     pub build_image: bool,
@@ -138,7 +170,16 @@ pub struct Plan {
     /// Registry host for `docker-registry` pull secrets (local, Google registries only).
     pub registry_host: Option<String>,
     pub tag: String,
+}
 
+/// The MLflow server: its version, pods, resources and what it accepts.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerPlan {
+    pub mlflow_version: String,
+    /// `mlflow_version` as a label value (labels take no dots).
+    pub mlflow_version_label: String,
+    pub artifact_uri: String,
+    pub serve_artifacts: bool,
     pub replicas: u32,
     /// The most pods: the autoscaler's maximum, or `replicas` without one.
     pub max_replicas: u32,
@@ -168,16 +209,28 @@ pub struct Plan {
     pub tmp_size: String,
     /// The `Host` names the stack adds (`server.allowed_hosts`).
     pub extra_allowed_hosts: Vec<String>,
+    pub proxy_image: &'static str,
+}
 
+/// How the server is reached: its Service, and what its NetworkPolicy admits.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExposurePlan {
     pub service_type: &'static str,
     pub load_balancer: bool,
     pub port: u16,
     pub static_ip: Option<String>,
     pub allow: Vec<String>,
+    /// Where the server's port is reached from: what the NetworkPolicy admits.
+    pub ingress: IngressPlan,
+}
 
-    /// `mlflow gc` on a schedule, when the stack has a `[gc]` table.
-    pub gc: Option<GcPlan>,
-
+/// Where the server runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterPlan {
+    /// The templates see `environment` (`gke` or `local`) and the booleans `gke` and
+    /// `local`.
+    #[serde(flatten, serialize_with = "environment_facts")]
+    pub environment: Environment,
     pub cluster: Option<String>,
     /// The cluster's region or zone (`cluster.location`, else the stack's region).
     pub cluster_location: Option<String>,
@@ -187,20 +240,47 @@ pub struct Plan {
     pub credentials_dir: Option<String>,
     /// The kubectl context of a local stack (`cluster.context`), when given.
     pub kube_context: Option<String>,
+}
 
+/// What `infra.sh` does in the project.
+#[derive(Debug, Clone, Serialize)]
+pub struct InfraPlan {
     /// Google APIs `infra.sh` enables.
     pub services: Vec<&'static str>,
-    /// Who may use the server.
-    pub auth: AuthPlan,
-    /// The GKE Gateway (`expose.type = "gateway"`).
-    pub gateway: Option<GatewayPlan>,
-    /// Where the server's port is reached from: what the NetworkPolicy admits.
-    pub ingress: IngressPlan,
     /// `infra.sh apply` steps, in order.
-    pub steps: Vec<&'static str>,
+    pub steps: Vec<Step>,
     /// Every IAM binding `infra.sh apply` grants.
     pub bindings: Vec<Binding>,
-    pub proxy_image: &'static str,
+}
+
+impl ClusterPlan {
+    /// Whether the server runs on GKE.
+    #[must_use]
+    pub fn gke(&self) -> bool {
+        self.environment == Environment::Gke
+    }
+
+    /// Whether the server runs on a local cluster.
+    #[must_use]
+    pub fn local(&self) -> bool {
+        self.environment == Environment::Local
+    }
+}
+
+/// The environment as the templates read it: `environment` (`gke` or `local`), and the
+/// booleans `gke` and `local`.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` passes a reference
+fn environment_facts<S: serde::Serializer>(
+    environment: &Environment,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap as _;
+    let gke = *environment == Environment::Gke;
+    let mut map = serializer.serialize_map(Some(3))?;
+    map.serialize_entry("environment", if gke { "gke" } else { "local" })?;
+    map.serialize_entry("gke", &gke)?;
+    map.serialize_entry("local", &!gke)?;
+    map.end()
 }
 
 /// An IAM binding `infra.sh` grants: the record keeps the key of each one it granted (with
@@ -211,7 +291,7 @@ pub struct Binding {
     /// `binding-` and a digest of the value: the record's annotation key.
     pub key: String,
     /// The step that grants it.
-    pub step: &'static str,
+    pub step: Step,
     /// `TARGET|ROLE|MEMBER|TITLE|CONDITION`: the policy (`project:ID`, `bucket:NAME`,
     /// `service-account:EMAIL`, `repository:LOCATION/NAME`, `iap-web:PROJECT`), the role,
     /// the member, the condition's title and gcloud's `--condition` value (empty: no flag).
@@ -219,7 +299,7 @@ pub struct Binding {
 }
 
 impl Binding {
-    fn new(step: &'static str, fields: [&str; 5]) -> Self {
+    fn new(step: Step, fields: [&str; 5]) -> Self {
         debug_assert!(fields.iter().all(|field| !field.contains('|')));
         let value = fields.join("|");
         Self {
@@ -251,48 +331,63 @@ fn hex_digest(text: &str, bytes: usize) -> String {
 impl Plan {
     #[must_use]
     pub fn new(stack: &Stack) -> Self {
-        let name = &stack.name;
+        let image = ImagePlan::new(stack);
+        let names = Names::new(stack, &image);
+        let identity = Identity::new(stack, &names, &image);
+        let database = DatabasePlan::new(stack, &identity);
+        let gateway = stack.expose.gateway.as_ref().map(|gateway| {
+            let cluster_region = stack
+                .cluster
+                .as_ref()
+                .map_or(stack.region.as_str(), |c| c.location.region());
+            GatewayPlan::new(
+                gateway,
+                &stack.auth,
+                &stack.name,
+                &names.workload,
+                cluster_region,
+            )
+        });
+        let exposure = ExposurePlan::new(stack);
+        let server = ServerPlan::new(stack, &names, gateway.as_ref(), &exposure);
+        let auth = AuthPlan::new(
+            &stack.auth,
+            &stack.name,
+            stack.database.database.as_str(),
+            &database.db_user_uri,
+        );
+        let gc = stack.gc.as_ref().map(|gc| GcPlan::new(gc, stack, &names));
+        let infra = InfraPlan::new(&InfraFacts {
+            stack,
+            names: &names,
+            identity: &identity,
+            database: &database,
+            image: &image,
+            exposure: &exposure,
+            auth: &auth,
+            gateway: gateway.as_ref(),
+        });
+        Self {
+            names,
+            identity,
+            database,
+            image,
+            server,
+            exposure,
+            cluster: ClusterPlan::new(stack),
+            auth,
+            gateway,
+            gc,
+            infra,
+        }
+    }
+}
+
+impl ImagePlan {
+    fn new(stack: &Stack) -> Self {
         let project = stack.project.as_str();
         let region = stack.region.as_str();
-        let gke = stack.environment == Environment::Gke;
-        let workload = names::workload(name);
-
-        let mut labels = BTreeMap::new();
-        labels.insert("app.kubernetes.io/name".into(), "mlflow".into());
-        labels.insert("app.kubernetes.io/instance".into(), name.to_string());
-        labels.insert(
-            "app.kubernetes.io/component".into(),
-            "tracking-server".into(),
-        );
-        let selector = labels.clone();
-        labels.insert("app.kubernetes.io/part-of".into(), "mlflow".into());
-        labels.insert("app.kubernetes.io/managed-by".into(), "mlflow-stack".into());
-        labels.insert(
-            "app.kubernetes.io/version".into(),
-            stack.server.mlflow_version.to_string(),
-        );
-
-        let server_account = names::server_account(name);
-        let server_email = format!("{server_account}@{project}.iam.gserviceaccount.com");
-        let iam_auth = matches!(stack.database.login, DatabaseLogin::Iam);
-        // Cloud SQL names an IAM service account user by its email without the domain suffix.
-        let iam_db_user = format!("{server_account}@{project}.iam");
-        let db_user = match &stack.database.login {
-            DatabaseLogin::Password { user } => user.to_string(),
-            DatabaseLogin::Iam => iam_db_user.clone(),
-        };
-        let db_user_uri = db_user.replace('@', "%40");
-        let database = stack.database.database.to_string();
-        let instance = stack.database.instance.to_string();
-        // Cloud SQL checks `cloudsql.instances.connect` (and `login`) on the instance, so a
-        // condition on its resource name narrows both roles to it.
-        let sql_condition_title = format!("mlflow-stack-{name}-cloudsql");
-        let sql_condition = format!(
-            "expression=resource.name == 'projects/{project}/instances/{instance}' \
-             && resource.type == 'sqladmin.googleapis.com/Instance',title={sql_condition_title}"
-        );
-        let image_package = workload.clone();
-
+        let workload = names::workload(&stack.name);
         let (image, build_image, registry_kind, repository) = match &stack.registry {
             Registry::Image(image) => (image.to_string(), false, "image", None),
             Registry::Build {
@@ -317,19 +412,159 @@ impl Plan {
                 None,
             ),
         };
-        let image_ref = ImageRef::derived(image.clone());
-        let google_registry = image_ref
+        let google_registry = ImageRef::derived(image.clone())
             .host()
             .filter(|host| {
                 host.ends_with("-docker.pkg.dev") || *host == "gcr.io" || host.ends_with(".gcr.io")
             })
             .map(str::to_owned);
-        let local = !gke;
-        let registry_host = if local { google_registry } else { None };
+        Self {
+            image,
+            build_image,
+            image_package: workload,
+            image_tag_label: label_value(&stack.tag.to_string()),
+            registry_kind,
+            repository,
+            registry_host: google_registry.filter(|_| stack.environment == Environment::Local),
+            tag: stack.tag.to_string(),
+        }
+    }
+}
 
+/// `tag` as a label value: lowercase, `.` and `+` written `_`, at most 63 characters.
+fn label_value(tag: &str) -> String {
+    tag.to_lowercase()
+        .replace(['.', '+'], "_")
+        .chars()
+        .take(63)
+        .collect()
+}
+
+impl Names {
+    fn new(stack: &Stack, image: &ImagePlan) -> Self {
+        let name = &stack.name;
+        let mut labels = BTreeMap::new();
+        labels.insert("app.kubernetes.io/name".into(), "mlflow".into());
+        labels.insert("app.kubernetes.io/instance".into(), name.to_string());
+        labels.insert(
+            "app.kubernetes.io/component".into(),
+            "tracking-server".into(),
+        );
+        let selector = labels.clone();
+        labels.insert("app.kubernetes.io/part-of".into(), "mlflow".into());
+        labels.insert("app.kubernetes.io/managed-by".into(), "mlflow-stack".into());
+        labels.insert(
+            "app.kubernetes.io/version".into(),
+            stack.server.mlflow_version.to_string(),
+        );
+        let iam_auth = matches!(stack.database.login, DatabaseLogin::Iam);
+        let db_secret = (!iam_auth).then(|| format!("{name}-db"));
+        let key_secret =
+            (stack.environment == Environment::Local).then(|| format!("{name}-gcp-key"));
+        let pull_secret = image.registry_host.as_ref().map(|_| format!("{name}-pull"));
+        let k8s_secrets = [&db_secret, &key_secret, &pull_secret]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        Self {
+            stack_name: name.to_string(),
+            stack_id: stack_id(stack.project.as_str(), name.as_str(), stack.bucket.as_str()),
+            project: stack.project.to_string(),
+            region: stack.region.to_string(),
+            bucket: stack.bucket.to_string(),
+            namespace: stack.namespace.to_string(),
+            owns_namespace: stack.owns_namespace,
+            labels,
+            selector,
+            workload: names::workload(name),
+            config_map: format!("{name}-config"),
+            applyset: format!("{name}-applyset"),
+            db_secret,
+            key_secret,
+            pull_secret,
+            k8s_secrets,
+            record_secret: format!("{name}-infra-record"),
+        }
+    }
+}
+
+impl Identity {
+    fn new(stack: &Stack, names: &Names, image: &ImagePlan) -> Self {
+        let name = &stack.name;
+        let project = &names.project;
+        let email = |account: &str| format!("{account}@{project}.iam.gserviceaccount.com");
+        let server_account = names::server_account(name);
+        let puller_account = image
+            .registry_host
+            .as_ref()
+            .map(|_| names::puller_account(name));
+        let builder_account = image.build_image.then(|| names::builder_account(name));
+        Self {
+            server_email: email(&server_account),
+            server_account,
+            puller_email: puller_account.as_deref().map(email),
+            puller_account,
+            builder_email: builder_account.as_deref().map(email),
+            builder_account,
+            workload_identity_member: (stack.environment == Environment::Gke).then(|| {
+                format!(
+                    "serviceAccount:{project}.svc.id.goog[{}/{}]",
+                    names.namespace, names.workload
+                )
+            }),
+        }
+    }
+}
+
+impl DatabasePlan {
+    fn new(stack: &Stack, identity: &Identity) -> Self {
+        let name = &stack.name;
+        let project = stack.project.as_str();
+        let iam_auth = matches!(stack.database.login, DatabaseLogin::Iam);
+        // Cloud SQL names an IAM service account user by its email without the domain suffix.
+        let iam_db_user = format!("{}@{project}.iam", identity.server_account);
+        let db_user = match &stack.database.login {
+            DatabaseLogin::Password { user } => user.to_string(),
+            DatabaseLogin::Iam => iam_db_user.clone(),
+        };
+        let db_user_uri = db_user.replace('@', "%40");
+        let database = stack.database.database.to_string();
+        let instance = stack.database.instance.to_string();
+        // Cloud SQL checks `cloudsql.instances.connect` (and `login`) on the instance, so a
+        // condition on its resource name narrows both roles to it.
+        let sql_condition_title = format!("mlflow-stack-{name}-cloudsql");
+        let sql_condition = format!(
+            "expression=resource.name == 'projects/{project}/instances/{instance}' \
+             && resource.type == 'sqladmin.googleapis.com/Instance',title={sql_condition_title}"
+        );
+        Self {
+            connection_name: format!("{project}:{}:{instance}", stack.region),
+            instance,
+            database_version: crate::raw::Choice::as_str(stack.database.version),
+            tier: stack.database.tier.to_string(),
+            high_availability: stack.database.high_availability,
+            storage_gb: stack.database.storage_gb,
+            backend_store_uri: format!(
+                "postgresql+psycopg2://{db_user_uri}@{DB_HOST}:{DB_PORT}/{database}"
+            ),
+            database,
+            iam_auth,
+            db_user,
+            db_user_uri,
+            password_secret: (!iam_auth).then(|| format!("{name}-db-password")),
+            iam_db_user,
+            any_password_secret: format!("{name}-db-password"),
+            sql_condition,
+            sql_condition_title,
+        }
+    }
+}
+
+impl ExposurePlan {
+    fn new(stack: &Stack) -> Self {
+        let gke = stack.environment == Environment::Gke;
         let load_balancer = stack.expose.kind == ExposeType::LoadBalancer;
-        let static_ip =
-            (stack.expose.static_ip && load_balancer && gke).then(|| format!("{name}-ip"));
         let allow: Vec<String> = stack.expose.allow.iter().map(ToString::to_string).collect();
         let proxy_subnet = stack
             .expose
@@ -348,243 +583,7 @@ impl Plan {
             ExposeType::LoadBalancer => Exposure::LocalLoadBalancer,
             ExposeType::ClusterIp => Exposure::ClusterIp,
         });
-
-        let namespace = stack.namespace.as_str();
-        let gateway = stack.expose.gateway.as_ref().map(|g| {
-            let cluster_region = stack
-                .cluster
-                .as_ref()
-                .map_or(region, |c| c.location.region());
-            GatewayPlan::new(g, &stack.auth, name, &workload, cluster_region)
-        });
-        let mut extra_hosts = stack.server.allowed_hosts.clone();
-        if let Some(gateway) = &gateway {
-            extra_hosts.push(HostPattern::derived(gateway.host.clone()));
-        }
-        let allowed = allowed_hosts(&workload, namespace, &extra_hosts, !gke);
-
-        let mut services = vec![
-            "artifactregistry.googleapis.com",
-            "iam.googleapis.com",
-            "secretmanager.googleapis.com",
-            "sqladmin.googleapis.com",
-            "storage.googleapis.com",
-        ];
-        if build_image {
-            services.push("cloudbuild.googleapis.com");
-        }
-        if gke {
-            services.push("container.googleapis.com");
-        }
-        if static_ip.is_some() || gateway.is_some() {
-            services.push("compute.googleapis.com");
-        }
-        if let Some(gateway) = &gateway {
-            services.push("certificatemanager.googleapis.com");
-            if gateway.iap() {
-                services.push("iap.googleapis.com");
-            }
-        }
-        services.sort_unstable();
-        services.dedup();
-
-        let credentials_dir = stack.credentials.as_ref().map(|c| c.dir.to_string());
-        let gc = stack.gc.as_ref().map(|gc| {
-            let mut gc_labels = labels.clone();
-            gc_labels.insert("app.kubernetes.io/component".into(), "gc".into());
-            let mut gc_selector = selector.clone();
-            gc_selector.insert("app.kubernetes.io/component".into(), "gc".into());
-            GcPlan {
-                name: format!("{name}-gc"),
-                schedule: gc.schedule.to_string(),
-                older_than: gc.older_than.to_string(),
-                labels: gc_labels,
-                selector: gc_selector,
-                server_url: stack.server.serve_artifacts.then(|| {
-                    format!(
-                        "http://{workload}.{namespace}.svc.cluster.local:{}",
-                        stack.expose.port
-                    )
-                }),
-            }
-        });
-        let mut steps = vec![
-            "services",
-            "bucket",
-            "sql-instance",
-            "database",
-            "service-account",
-            "iam",
-        ];
-        if !iam_auth {
-            steps.push("db-password");
-        }
-        steps.push("db-user");
-        steps.push("backup");
-        if build_image {
-            if registry_kind == "artifact-registry" {
-                steps.push("registry");
-            }
-            steps.push("image");
-        }
-        if gke {
-            steps.push("cluster");
-            // The nodes' own account may read the image's repository (the stack's own).
-            if build_image && registry_kind == "artifact-registry" {
-                steps.push("node-pull");
-            }
-        }
-        if static_ip.is_some() {
-            steps.push("static-ip");
-        }
-        steps.push(if gke { "workload-identity" } else { "keys" });
-        steps.push("secrets");
-        let auth = AuthPlan::new(
-            &stack.auth,
-            name,
-            stack.database.database.as_str(),
-            &db_user_uri,
-        );
-        auth.add_steps(&mut steps);
-        if let Some(gateway) = &gateway {
-            gateway.add_steps(&mut steps);
-        }
-
-        let artifact_uri = format!("gs://{}/artifacts", stack.bucket);
-        let db_secret = (!iam_auth).then(|| format!("{name}-db"));
-        let key_secret = local.then(|| format!("{name}-gcp-key"));
-        let pull_secret = registry_host.as_ref().map(|_| format!("{name}-pull"));
-        let k8s_secrets = [&db_secret, &key_secret, &pull_secret]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect();
-        let bindings = bindings(&BindingFacts {
-            project,
-            bucket: stack.bucket.as_str(),
-            server_email: &server_email,
-            sql_condition: &sql_condition,
-            sql_condition_title: &sql_condition_title,
-            iam_auth,
-            puller_email: registry_host.as_ref().map(|_| {
-                format!(
-                    "{}@{project}.iam.gserviceaccount.com",
-                    names::puller_account(name)
-                )
-            }),
-            repository: repository.as_deref().map(|r| format!("{region}/{r}")),
-            workload_identity_member: gke
-                .then(|| format!("serviceAccount:{project}.svc.id.goog[{namespace}/{workload}]")),
-            gateway: gateway.as_ref(),
-            builder_email: build_image.then(|| {
-                format!(
-                    "{}@{project}.iam.gserviceaccount.com",
-                    names::builder_account(name)
-                )
-            }),
-        });
         Self {
-            stack_name: name.to_string(),
-            stack_id: stack_id(project, name.as_str(), stack.bucket.as_str()),
-            project: project.to_owned(),
-            region: region.to_owned(),
-            bucket: stack.bucket.to_string(),
-            namespace: namespace.to_owned(),
-            owns_namespace: stack.owns_namespace,
-            environment: if gke { "gke" } else { "local" },
-            gke,
-            local,
-            mlflow_version: stack.server.mlflow_version.to_string(),
-            mlflow_version_label: stack.server.mlflow_version.to_string().replace('.', "_"),
-            labels,
-            selector,
-            config_map: format!("{name}-config"),
-            applyset: format!("{name}-applyset"),
-            db_secret,
-            key_secret,
-            pull_secret,
-            k8s_secrets,
-            puller_account: registry_host.as_ref().map(|_| names::puller_account(name)),
-            puller_email: registry_host.as_ref().map(|_| {
-                format!(
-                    "{}@{project}.iam.gserviceaccount.com",
-                    names::puller_account(name)
-                )
-            }),
-            builder_account: build_image.then(|| names::builder_account(name)),
-            builder_email: build_image.then(|| {
-                format!(
-                    "{}@{project}.iam.gserviceaccount.com",
-                    names::builder_account(name)
-                )
-            }),
-            workload_identity_member: gke
-                .then(|| format!("serviceAccount:{project}.svc.id.goog[{namespace}/{workload}]")),
-            workload,
-            server_account,
-            server_email,
-            connection_name: format!("{project}:{region}:{instance}"),
-            instance,
-            database_version: crate::raw::Choice::as_str(stack.database.version),
-            tier: stack.database.tier.to_string(),
-            high_availability: stack.database.high_availability,
-            storage_gb: stack.database.storage_gb,
-            backend_store_uri: format!(
-                "postgresql+psycopg2://{db_user_uri}@{DB_HOST}:{DB_PORT}/{database}"
-            ),
-            database,
-            iam_auth,
-            db_user,
-            db_user_uri,
-            password_secret: (!iam_auth).then(|| format!("{name}-db-password")),
-            iam_db_user,
-            any_password_secret: format!("{name}-db-password"),
-            record_secret: format!("{name}-infra-record"),
-            sql_condition,
-            sql_condition_title,
-            artifact_uri,
-            serve_artifacts: stack.server.serve_artifacts,
-            image,
-            build_image,
-            image_package,
-            image_tag_label: stack
-                .tag
-                .to_string()
-                .to_lowercase()
-                .replace(['.', '+'], "_")
-                .chars()
-                .take(63)
-                .collect(),
-            registry_kind,
-            repository,
-            registry_host,
-            tag: stack.tag.to_string(),
-            replicas: stack.server.replicas,
-            max_replicas: stack.server.max_replicas.unwrap_or(stack.server.replicas),
-            autoscale: stack.server.max_replicas.is_some(),
-            workers: stack.server.workers,
-            metrics: stack.server.metrics,
-            packages: stack.server.packages.clone(),
-            pool_size: stack.server.pool_size,
-            max_overflow: stack.server.max_overflow,
-            cpu: stack.server.cpu.to_string(),
-            memory: stack.server.memory.to_string(),
-            allowed_hosts: allowed,
-            cors_origins: cors_origins(
-                stack.expose.kind,
-                gateway.as_ref(),
-                &stack.server.allowed_hosts,
-                stack.expose.port,
-            ),
-            keep_alive_seconds: (gateway.is_some() || (load_balancer && gke))
-                .then_some(KEEP_ALIVE_SECONDS),
-            tmp_size: stack.server.tmp_size.to_string(),
-            extra_allowed_hosts: stack
-                .server
-                .allowed_hosts
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
             service_type: if load_balancer {
                 "LoadBalancer"
             } else {
@@ -592,24 +591,195 @@ impl Plan {
             },
             load_balancer,
             port: stack.expose.port,
-            static_ip,
+            static_ip: (stack.expose.static_ip && load_balancer && gke)
+                .then(|| format!("{}-ip", stack.name)),
             allow,
-            gc,
-            cluster: stack.cluster.as_ref().map(|c| c.name.to_string()),
-            cluster_location: stack.cluster.as_ref().map(|c| c.location.to_string()),
-            zonal_cluster: stack.cluster.as_ref().is_some_and(|c| c.location.is_zone()),
-            create_cluster: stack.cluster.as_ref().is_some_and(|c| c.create),
-            credentials_dir,
-            kube_context: stack.kube_context.clone(),
-            services,
-            auth,
-            gateway,
             ingress,
-            steps,
-            bindings,
+        }
+    }
+}
+
+impl ServerPlan {
+    fn new(
+        stack: &Stack,
+        names: &Names,
+        gateway: Option<&GatewayPlan>,
+        exposure: &ExposurePlan,
+    ) -> Self {
+        let server = &stack.server;
+        let gke = stack.environment == Environment::Gke;
+        let mut extra_hosts = server.allowed_hosts.clone();
+        if let Some(gateway) = gateway {
+            extra_hosts.push(HostPattern::derived(gateway.host.clone()));
+        }
+        Self {
+            mlflow_version: server.mlflow_version.to_string(),
+            mlflow_version_label: server.mlflow_version.to_string().replace('.', "_"),
+            artifact_uri: format!("gs://{}/artifacts", stack.bucket),
+            serve_artifacts: server.serve_artifacts,
+            replicas: server.replicas,
+            max_replicas: server.max_replicas.unwrap_or(server.replicas),
+            autoscale: server.max_replicas.is_some(),
+            workers: server.workers,
+            metrics: server.metrics,
+            packages: server.packages.clone(),
+            pool_size: server.pool_size,
+            max_overflow: server.max_overflow,
+            cpu: server.cpu.to_string(),
+            memory: server.memory.to_string(),
+            allowed_hosts: allowed_hosts(&names.workload, &names.namespace, &extra_hosts, !gke),
+            cors_origins: cors_origins(
+                stack.expose.kind,
+                gateway,
+                &server.allowed_hosts,
+                exposure.port,
+            ),
+            keep_alive_seconds: (gateway.is_some() || (exposure.load_balancer && gke))
+                .then_some(KEEP_ALIVE_SECONDS),
+            tmp_size: server.tmp_size.to_string(),
+            extra_allowed_hosts: server
+                .allowed_hosts
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             proxy_image: PROXY_IMAGE,
         }
     }
+}
+
+impl ClusterPlan {
+    fn new(stack: &Stack) -> Self {
+        let cluster = stack.cluster.as_ref();
+        Self {
+            environment: stack.environment,
+            cluster: cluster.map(|c| c.name.to_string()),
+            cluster_location: cluster.map(|c| c.location.to_string()),
+            zonal_cluster: cluster.is_some_and(|c| c.location.is_zone()),
+            create_cluster: cluster.is_some_and(|c| c.create),
+            credentials_dir: stack.credentials.as_ref().map(|c| c.dir.to_string()),
+            kube_context: stack.kube_context.clone(),
+        }
+    }
+}
+
+impl GcPlan {
+    fn new(gc: &crate::model::Gc, stack: &Stack, names: &Names) -> Self {
+        let mut labels = names.labels.clone();
+        labels.insert("app.kubernetes.io/component".into(), "gc".into());
+        let mut selector = names.selector.clone();
+        selector.insert("app.kubernetes.io/component".into(), "gc".into());
+        Self {
+            name: format!("{}-gc", stack.name),
+            schedule: gc.schedule.to_string(),
+            older_than: gc.older_than.to_string(),
+            labels,
+            selector,
+            server_url: stack.server.serve_artifacts.then(|| {
+                format!(
+                    "http://{}.{}.svc.cluster.local:{}",
+                    names.workload, names.namespace, stack.expose.port
+                )
+            }),
+        }
+    }
+}
+
+/// What decides what `infra.sh` does in the project: the other parts of the plan.
+struct InfraFacts<'a> {
+    stack: &'a Stack,
+    names: &'a Names,
+    identity: &'a Identity,
+    database: &'a DatabasePlan,
+    image: &'a ImagePlan,
+    exposure: &'a ExposurePlan,
+    auth: &'a AuthPlan,
+    gateway: Option<&'a GatewayPlan>,
+}
+
+impl InfraPlan {
+    fn new(facts: &InfraFacts) -> Self {
+        let InfraFacts {
+            stack,
+            names,
+            identity,
+            database,
+            image,
+            exposure,
+            auth,
+            gateway,
+        } = *facts;
+        let gke = stack.environment == Environment::Gke;
+        let steps = Step::of(&StepFacts {
+            gke,
+            iam_auth: database.iam_auth,
+            build_image: image.build_image,
+            artifact_registry: image.registry_kind == "artifact-registry",
+            static_ip: exposure.static_ip.is_some(),
+            basic_auth: auth.basic.is_some(),
+            gateway: gateway.is_some(),
+            iap: gateway.is_some_and(GatewayPlan::iap),
+        });
+        let bindings = bindings(&BindingFacts {
+            project: &names.project,
+            bucket: &names.bucket,
+            server_email: &identity.server_email,
+            sql_condition: &database.sql_condition,
+            sql_condition_title: &database.sql_condition_title,
+            iam_auth: database.iam_auth,
+            puller_email: identity.puller_email.clone(),
+            repository: image
+                .repository
+                .as_deref()
+                .map(|r| format!("{}/{r}", names.region)),
+            workload_identity_member: identity.workload_identity_member.clone(),
+            gateway,
+            builder_email: identity.builder_email.clone(),
+        });
+        Self {
+            services: services(
+                image.build_image,
+                gke,
+                exposure.static_ip.is_some(),
+                gateway,
+            ),
+            steps,
+            bindings,
+        }
+    }
+}
+
+/// The Google APIs `infra.sh` enables, sorted.
+fn services(
+    build_image: bool,
+    gke: bool,
+    static_ip: bool,
+    gateway: Option<&GatewayPlan>,
+) -> Vec<&'static str> {
+    let mut services = vec![
+        "artifactregistry.googleapis.com",
+        "iam.googleapis.com",
+        "secretmanager.googleapis.com",
+        "sqladmin.googleapis.com",
+        "storage.googleapis.com",
+    ];
+    if build_image {
+        services.push("cloudbuild.googleapis.com");
+    }
+    if gke {
+        services.push("container.googleapis.com");
+    }
+    if static_ip || gateway.is_some() {
+        services.push("compute.googleapis.com");
+    }
+    if let Some(gateway) = gateway {
+        services.push("certificatemanager.googleapis.com");
+        if gateway.iap() {
+            services.push("iap.googleapis.com");
+        }
+    }
+    services.sort_unstable();
+    services.dedup();
+    services
 }
 
 /// What decides the IAM bindings of a stack.
@@ -634,11 +804,20 @@ struct BindingFacts<'a> {
 /// builder's (the staged source and the build's logs in the bucket, a push to the image's
 /// repository), Workload Identity's, and IAP's members for the gateway's host.
 fn bindings(facts: &BindingFacts) -> Vec<Binding> {
+    let mut bindings = server_bindings(facts);
+    bindings.extend(puller_bindings(facts));
+    bindings.extend(builder_bindings(facts));
+    bindings.extend(identity_and_iap_bindings(facts));
+    bindings
+}
+
+/// The server's: object access on the bucket, and the Cloud SQL roles on the instance.
+fn server_bindings(facts: &BindingFacts) -> Vec<Binding> {
     let project = format!("project:{}", facts.project);
     let server = format!("serviceAccount:{}", facts.server_email);
     let mut bindings = vec![
         Binding::new(
-            "iam",
+            Step::Iam,
             [
                 &format!("bucket:{}", facts.bucket),
                 "roles/storage.objectUser",
@@ -648,7 +827,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
             ],
         ),
         Binding::new(
-            "iam",
+            Step::Iam,
             [
                 &project,
                 "roles/cloudsql.client",
@@ -660,7 +839,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
     ];
     if facts.iam_auth {
         bindings.push(Binding::new(
-            "iam",
+            Step::Iam,
             [
                 &project,
                 "roles/cloudsql.instanceUser",
@@ -670,11 +849,18 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
             ],
         ));
     }
+    bindings
+}
+
+/// The image puller's (local, Google registry): read access on the repository.
+fn puller_bindings(facts: &BindingFacts) -> Vec<Binding> {
+    let project = format!("project:{}", facts.project);
+    let mut bindings = Vec::new();
     if let Some(puller) = &facts.puller_email {
         let member = format!("serviceAccount:{puller}");
         bindings.push(match &facts.repository {
             Some(repository) => Binding::new(
-                "registry",
+                Step::Registry,
                 [
                     &format!("repository:{repository}"),
                     "roles/artifactregistry.reader",
@@ -684,7 +870,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
                 ],
             ),
             None => Binding::new(
-                "iam",
+                Step::Iam,
                 [
                     &project,
                     "roles/artifactregistry.reader",
@@ -695,15 +881,23 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
             ),
         });
     }
+    bindings
+}
+
+/// The builder's: the staged source and the build's logs in the bucket, a push to the
+/// image's repository.
+fn builder_bindings(facts: &BindingFacts) -> Vec<Binding> {
+    let project = format!("project:{}", facts.project);
+    let mut bindings = Vec::new();
     if let Some(builder) = &facts.builder_email {
         let member = format!("serviceAccount:{builder}");
         let bucket = format!("bucket:{}", facts.bucket);
         for role in ["roles/storage.objectViewer", "roles/storage.objectCreator"] {
-            bindings.push(Binding::new("iam", [&bucket, role, &member, "", ""]));
+            bindings.push(Binding::new(Step::Iam, [&bucket, role, &member, "", ""]));
         }
         bindings.push(match &facts.repository {
             Some(repository) => Binding::new(
-                "image",
+                Step::Image,
                 [
                     &format!("repository:{repository}"),
                     "roles/artifactregistry.writer",
@@ -715,7 +909,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
             // The project's gcr.io repository, which Artifact Registry creates on the first
             // push: no repository exists to grant on before the build.
             None => Binding::new(
-                "image",
+                Step::Image,
                 [
                     &project,
                     "roles/artifactregistry.createOnPushWriter",
@@ -726,9 +920,15 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
             ),
         });
     }
+    bindings
+}
+
+/// Workload Identity's (gke), and IAP's members for the gateway's host.
+fn identity_and_iap_bindings(facts: &BindingFacts) -> Vec<Binding> {
+    let mut bindings = Vec::new();
     if let Some(member) = &facts.workload_identity_member {
         bindings.push(Binding::new(
-            "workload-identity",
+            Step::WorkloadIdentity,
             [
                 &format!("service-account:{}", facts.server_email),
                 "roles/iam.workloadIdentityUser",
@@ -743,7 +943,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
         let condition = format!("expression=request.host == \"{host}\",title={host}");
         for member in &gateway.iap_members {
             bindings.push(Binding::new(
-                "iap",
+                Step::Iap,
                 [
                     &format!("iap-web:{}", facts.project),
                     "roles/iap.httpsResourceAccessor",

@@ -464,14 +464,44 @@ fn role_commands(infra: &str) -> Vec<Vec<String>> {
 /// Every step `infra.sh` has a template for needs a role of its own.
 #[test]
 fn every_step_needs_a_role() {
-    let steps = mlflow_stack::emit::script::INFRA_TEMPLATES
-        .iter()
-        .filter_map(|(name, _)| name.strip_prefix("infra/steps/")?.strip_suffix(".sh.j2"));
-    for step in steps {
+    for &step in mlflow_stack::plan::steps::Step::ALL {
         assert!(
             !mlflow_stack::plan::roles::of_step(step, false, true).is_empty(),
             "{step}"
         );
+    }
+}
+
+/// What `destroy` keeps comes from the step registry: a step kept unless `--delete-data`
+/// (or `--delete-cluster`) tests the flag in its section of `infra.sh`, and no other step
+/// does. (What `destroy` really keeps is run against the fakes in `infra.rs`.)
+#[test]
+fn each_step_tests_the_destroy_flag_the_registry_gives_it() {
+    use mlflow_stack::plan::steps::{Destroy, Step};
+    for case in cases() {
+        let sections = case.infra.split("\n# ---").skip(1);
+        for section in sections {
+            let Some(name) = section
+                .lines()
+                .next()
+                .and_then(|header| header.split_once(" step "))
+                .map(|(_, name)| name)
+            else {
+                continue;
+            };
+            let step = Step::named(name).unwrap_or_else(|| panic!("{}: {name}", case.name));
+            let data = section.contains("[[ $DELETE_DATA == true ]] ||")
+                || section.contains("remove_secret ");
+            let cluster = section.contains("[[ $DELETE_CLUSTER == true ]] ||");
+            let context = format!("{}: {name}", case.name);
+            match step.destroy() {
+                Destroy::KeptUnlessDeleteData => assert!(data && !cluster, "{context}"),
+                Destroy::KeptUnlessDeleteCluster => assert!(cluster && !data, "{context}"),
+                Destroy::Kept | Destroy::DeletedWhenOwned => {
+                    assert!(!section.contains("DELETE_"), "{context}");
+                }
+            }
+        }
     }
 }
 

@@ -425,7 +425,7 @@ impl Sandbox {
     /// (gke), a current kubectl context (local).
     fn prerequisites(&self) -> Vec<(String, Value)> {
         let plan = &self.plan;
-        let mut prerequisites = if plan.local {
+        let mut prerequisites = if plan.cluster.local() {
             // The kubeconfig's current context, and the context itself.
             vec![
                 (
@@ -434,32 +434,32 @@ impl Sandbox {
                 ),
                 ("kube-context kind-mlflow".into(), json!({})),
             ]
-        } else if plan.create_cluster {
+        } else if plan.cluster.create_cluster {
             vec![]
         } else {
             // A cluster: its API is on.
             vec![
                 (
                     self.cluster_key(),
-                    if plan.zonal_cluster {
-                        standard_cluster(&plan.project)
+                    if plan.cluster.zonal_cluster {
+                        standard_cluster(&plan.names.project)
                     } else {
-                        autopilot_cluster(&plan.project)
+                        autopilot_cluster(&plan.names.project)
                     },
                 ),
                 ("service container.googleapis.com".into(), json!({})),
             ]
         };
         // A shared namespace exists already (`default` in every cluster, as the fake knows).
-        if !plan.owns_namespace && plan.namespace != "default" {
-            prerequisites.push((format!("k8s Namespace/{}", plan.namespace), json!({})));
+        if !plan.names.owns_namespace && plan.names.namespace != "default" {
+            prerequisites.push((format!("k8s Namespace/{}", plan.names.namespace), json!({})));
         }
         prerequisites
     }
 
     fn cluster_key(&self) -> String {
-        let cluster = self.plan.cluster.as_deref().unwrap();
-        let location = self.plan.cluster_location.as_deref().unwrap();
+        let cluster = self.plan.cluster.cluster.as_deref().unwrap();
+        let location = self.plan.cluster.cluster_location.as_deref().unwrap();
         format!("cluster {location}/{cluster}")
     }
 
@@ -586,7 +586,7 @@ impl Sandbox {
             if call.tool == "gcloud" {
                 assert_eq!(
                     call.project.as_deref(),
-                    Some(self.plan.project.as_str()),
+                    Some(self.plan.names.project.as_str()),
                     "{}",
                     call.line()
                 );
@@ -695,12 +695,13 @@ impl Sandbox {
     /// the nodes of an Autopilot cluster, which are left alone (nothing to create).
     fn every_step(&self, result: &str) -> Vec<(String, String)> {
         self.plan
+            .infra
             .steps
             .iter()
             .map(|step| {
-                let result = if *step == "cluster" && !self.plan.create_cluster {
+                let result = if step.name() == "cluster" && !self.plan.cluster.create_cluster {
                     "adopted"
-                } else if *step == "node-pull" && !self.plan.zonal_cluster {
+                } else if step.name() == "node-pull" && !self.plan.cluster.zonal_cluster {
                     match result {
                         "created" => "exists",
                         "create" => "ok",
@@ -709,7 +710,7 @@ impl Sandbox {
                 } else {
                     result
                 };
-                ((*step).to_owned(), result.to_owned())
+                (step.to_string(), result.to_owned())
             })
             .collect()
     }
@@ -724,11 +725,11 @@ impl Sandbox {
             .into_iter()
             .map(|(key, _)| key)
             .collect();
-        kept.extend(plan.services.iter().map(|s| format!("service {s}")));
-        if plan.owns_namespace {
-            kept.insert(format!("k8s Namespace/{}", plan.namespace));
+        kept.extend(plan.infra.services.iter().map(|s| format!("service {s}")));
+        if plan.names.owns_namespace {
+            kept.insert(format!("k8s Namespace/{}", plan.names.namespace));
         }
-        if plan.gke && !plan.create_cluster {
+        if plan.cluster.gke() && !plan.cluster.create_cluster {
             kept.insert(self.kube_context());
         }
         kept
@@ -736,11 +737,11 @@ impl Sandbox {
 
     fn kube_context(&self) -> String {
         let plan = &self.plan;
-        let cluster = plan.cluster.as_deref().unwrap();
+        let cluster = plan.cluster.cluster.as_deref().unwrap();
         format!(
             "kube-context gke_{}_{}_{cluster}",
-            plan.project,
-            plan.cluster_location.as_deref().unwrap()
+            plan.names.project,
+            plan.cluster.cluster_location.as_deref().unwrap()
         )
     }
 
@@ -749,26 +750,35 @@ impl Sandbox {
     /// the address.
     fn data(&self) -> BTreeSet<String> {
         let plan = &self.plan;
+        let db = &plan.database;
         let mut data = BTreeSet::from([
-            format!("bucket {}", plan.bucket),
-            format!("sql-instance {}", plan.instance),
-            format!("sql-database {}/{}", plan.instance, plan.database),
-            format!("sql-user {}/{}", plan.instance, plan.db_user),
-            format!("secret {}", plan.record_secret),
+            format!("bucket {}", plan.names.bucket),
+            format!("sql-instance {}", db.instance),
+            format!("sql-database {}/{}", db.instance, db.database),
+            format!("sql-user {}/{}", db.instance, db.db_user),
+            format!("secret {}", plan.names.record_secret),
         ]);
-        data.extend(plan.password_secret.iter().map(|s| format!("secret {s}")));
+        data.extend(
+            plan.database
+                .password_secret
+                .iter()
+                .map(|s| format!("secret {s}")),
+        );
         if let Some(gateway) = &plan.gateway {
             // Its DNS record points at it: global, or in the region of an internal gateway.
             let location = gateway.region.as_deref().unwrap_or("global");
             data.insert(format!("address {location}/{}", gateway.address));
         }
         if let Some(basic) = &plan.auth.basic {
-            data.insert(format!("sql-database {}/{}", plan.instance, basic.database));
+            data.insert(format!(
+                "sql-database {}/{}",
+                plan.database.instance, basic.database
+            ));
             data.insert(format!("secret {}", basic.admin_password_secret));
             data.insert(format!("secret {}", basic.flask_key_secret));
         }
-        if let Some(ip) = &plan.static_ip {
-            data.insert(format!("address {}/{ip}", plan.region));
+        if let Some(ip) = &plan.exposure.static_ip {
+            data.insert(format!("address {}/{ip}", plan.names.region));
         }
         data
     }
@@ -777,11 +787,11 @@ impl Sandbox {
     /// record that names it.
     fn owned_cluster(&self) -> BTreeSet<String> {
         let plan = &self.plan;
-        if plan.gke && plan.create_cluster {
+        if plan.cluster.gke() && plan.cluster.create_cluster {
             BTreeSet::from([
                 self.cluster_key(),
                 self.kube_context(),
-                format!("secret {}", plan.record_secret),
+                format!("secret {}", plan.names.record_secret),
             ])
         } else {
             BTreeSet::new()
@@ -793,34 +803,37 @@ impl Sandbox {
         let plan = &self.plan;
         let mut all = self.always_kept();
         all.extend(self.data());
-        all.insert(format!("service-account {}", plan.server_email));
+        all.insert(format!("service-account {}", plan.identity.server_email));
         all.extend(
-            plan.puller_email
+            plan.identity
+                .puller_email
                 .iter()
-                .chain(&plan.builder_email)
+                .chain(&plan.identity.builder_email)
                 .map(|e| format!("service-account {e}")),
         );
-        if plan.local {
+        if plan.cluster.local() {
             // One key of each account a local stack has (its id is random).
             let keys = self.resources_of(&["service-account-key"]);
-            for email in std::iter::once(&plan.server_email).chain(&plan.puller_email) {
+            for email in
+                std::iter::once(&plan.identity.server_email).chain(&plan.identity.puller_email)
+            {
                 let of = |key: &&String| key.starts_with(&format!("service-account-key {email}/"));
                 assert_eq!(keys.iter().filter(of).count(), 1, "{email}: {keys:?}");
             }
             all.extend(keys);
         }
-        if plan.build_image {
-            all.insert(format!("image {}", plan.image));
-            if let Some(repository) = &plan.repository {
-                all.insert(format!("repository {}/{repository}", plan.region));
+        if plan.image.build_image {
+            all.insert(format!("image {}", plan.image.image));
+            if let Some(repository) = &plan.image.repository {
+                all.insert(format!("repository {}/{repository}", plan.names.region));
             }
         }
-        if plan.gke {
+        if plan.cluster.gke() {
             all.insert(self.cluster_key());
             all.insert(self.kube_context());
         }
-        if let Some(ip) = &plan.static_ip {
-            all.insert(format!("address {}/{ip}", plan.region));
+        if let Some(ip) = &plan.exposure.static_ip {
+            all.insert(format!("address {}/{ip}", plan.names.region));
         }
         if let Some(gateway) = &plan.gateway {
             // Global resources by name; an internal gateway's in its region.
@@ -842,15 +855,15 @@ impl Sandbox {
                 all.insert(format!("certificate-map-entry {map}/{entry}"));
             }
         }
-        for secret in &plan.k8s_secrets {
-            all.insert(format!("k8s Secret/{}/{secret}", plan.namespace));
+        for secret in &plan.names.k8s_secrets {
+            all.insert(format!("k8s Secret/{}/{secret}", plan.names.namespace));
         }
         if let Some(basic) = &plan.auth.basic {
             for secret in [
                 &basic.admin_password_k8s_secret,
                 &basic.flask_key_k8s_secret,
             ] {
-                all.insert(format!("k8s Secret/{}/{secret}", plan.namespace));
+                all.insert(format!("k8s Secret/{}/{secret}", plan.names.namespace));
             }
         }
         all
@@ -860,12 +873,12 @@ impl Sandbox {
     /// the Cloud SQL roles only on the stack's instance.
     fn grants(&self) -> BTreeSet<[String; 4]> {
         let plan = &self.plan;
-        let server = format!("serviceAccount:{}", plan.server_email);
-        let project = format!("project {}", plan.project);
-        let on_instance = plan.sql_condition_title.clone();
+        let server = format!("serviceAccount:{}", plan.identity.server_email);
+        let project = format!("project {}", plan.names.project);
+        let on_instance = plan.database.sql_condition_title.clone();
         let mut grants = BTreeSet::from([
             [
-                format!("bucket {}", plan.bucket),
+                format!("bucket {}", plan.names.bucket),
                 "roles/storage.objectUser".into(),
                 server.clone(),
                 String::new(),
@@ -877,7 +890,7 @@ impl Sandbox {
                 on_instance.clone(),
             ],
         ]);
-        if plan.iam_auth {
+        if plan.database.iam_auth {
             grants.insert([
                 project.clone(),
                 "roles/cloudsql.instanceUser".into(),
@@ -885,10 +898,14 @@ impl Sandbox {
                 on_instance,
             ]);
         }
-        if let Some(puller) = &plan.puller_email {
-            let on = plan.repository.as_ref().map_or(project, |repository| {
-                format!("repository {}/{repository}", plan.region)
-            });
+        if let Some(puller) = &plan.identity.puller_email {
+            let on = plan
+                .image
+                .repository
+                .as_ref()
+                .map_or(project, |repository| {
+                    format!("repository {}/{repository}", plan.names.region)
+                });
             grants.insert([
                 on,
                 "roles/artifactregistry.reader".into(),
@@ -898,25 +915,25 @@ impl Sandbox {
         }
         // The builder: the staged source and its logs in the bucket, the image's repository
         // (or the project's gcr.io repository, created on push).
-        if let Some(builder) = &plan.builder_email {
+        if let Some(builder) = &plan.identity.builder_email {
             let member = format!("serviceAccount:{builder}");
             for role in ["roles/storage.objectViewer", "roles/storage.objectCreator"] {
                 grants.insert([
-                    format!("bucket {}", plan.bucket),
+                    format!("bucket {}", plan.names.bucket),
                     role.into(),
                     member.clone(),
                     String::new(),
                 ]);
             }
-            grants.insert(match &plan.repository {
+            grants.insert(match &plan.image.repository {
                 Some(repository) => [
-                    format!("repository {}/{repository}", plan.region),
+                    format!("repository {}/{repository}", plan.names.region),
                     "roles/artifactregistry.writer".into(),
                     member,
                     String::new(),
                 ],
                 None => [
-                    format!("project {}", plan.project),
+                    format!("project {}", plan.names.project),
                     "roles/artifactregistry.createOnPushWriter".into(),
                     member,
                     String::new(),
@@ -925,22 +942,24 @@ impl Sandbox {
         }
         // The nodes of a Standard (zonal) cluster pull the image as the Compute Engine
         // default service account: it may read the stack's repository.
-        if let (true, true, Some(repository)) =
-            (plan.zonal_cluster, plan.build_image, &plan.repository)
-        {
+        if let (true, true, Some(repository)) = (
+            plan.cluster.zonal_cluster,
+            plan.image.build_image,
+            &plan.image.repository,
+        ) {
             grants.insert([
-                format!("repository {}/{repository}", plan.region),
+                format!("repository {}/{repository}", plan.names.region),
                 "roles/artifactregistry.reader".into(),
                 format!(
                     "serviceAccount:{}-compute@developer.gserviceaccount.com",
-                    project_number(&plan.project)
+                    project_number(&plan.names.project)
                 ),
                 String::new(),
             ]);
         }
-        if let Some(member) = &plan.workload_identity_member {
+        if let Some(member) = &plan.identity.workload_identity_member {
             grants.insert([
-                format!("service-account {}", plan.server_email),
+                format!("service-account {}", plan.identity.server_email),
                 "roles/iam.workloadIdentityUser".into(),
                 member.clone(),
                 String::new(),
@@ -949,7 +968,7 @@ impl Sandbox {
         if let Some(gateway) = &plan.gateway {
             for member in &gateway.iap_members {
                 grants.insert([
-                    format!("iap-web {}", plan.project),
+                    format!("iap-web {}", plan.names.project),
                     "roles/iap.httpsResourceAccessor".into(),
                     member.clone(),
                     gateway.host.clone(),
@@ -961,14 +980,15 @@ impl Sandbox {
 
     fn key_files(&self) -> Vec<PathBuf> {
         let plan = &self.plan;
-        let Some(dir) = &plan.credentials_dir else {
+        let Some(dir) = &plan.cluster.credentials_dir else {
             return vec![];
         };
         // Without git, beside the bundle: the sandbox's root.
         let dir = self.dir.path().join(dir);
-        let mut files = vec![dir.join(format!("{}.json", plan.server_account))];
+        let mut files = vec![dir.join(format!("{}.json", plan.identity.server_account))];
         files.extend(
-            plan.puller_account
+            plan.identity
+                .puller_account
                 .iter()
                 .map(|a| dir.join(format!("{a}.json"))),
         );
@@ -992,7 +1012,7 @@ fn plan_is_a_read_only_diff() {
             .every_step("create")
             .into_iter()
             .map(|(step, result)| {
-                let result = if step == "cluster" && !sandbox.plan.create_cluster {
+                let result = if step == "cluster" && !sandbox.plan.cluster.create_cluster {
                     "adopted".to_owned()
                 } else {
                     result
@@ -1001,13 +1021,21 @@ fn plan_is_a_read_only_diff() {
             })
             .collect();
         assert_eq!(run.results(), expected, "{context}\n{}", run.stdout);
-        let adopted = usize::from(sandbox.plan.gke && !sandbox.plan.create_cluster);
+        let adopted =
+            usize::from(sandbox.plan.cluster.gke() && !sandbox.plan.cluster.create_cluster);
         // The nodes of an Autopilot cluster are left alone: nothing to create.
-        let unchanged =
-            usize::from(sandbox.plan.steps.contains(&"node-pull") && !sandbox.plan.zonal_cluster);
+        let unchanged = usize::from(
+            sandbox
+                .plan
+                .infra
+                .steps
+                .iter()
+                .any(|step| step.name() == "node-pull")
+                && !sandbox.plan.cluster.zonal_cluster,
+        );
         let summary = format!(
             "Plan: {} to create, 0 to update, {adopted} adopted, {unchanged} unchanged.\n",
-            sandbox.plan.steps.len() - adopted - unchanged
+            sandbox.plan.infra.steps.len() - adopted - unchanged
         );
         assert!(run.stdout.ends_with(&summary), "{context}\n{}", run.stdout);
 
@@ -1120,60 +1148,66 @@ fn apply_on_an_empty_project_creates_everything_in_order() {
         assert_eq!(sandbox.resources(), sandbox.everything());
         assert_eq!(sandbox.bindings(), sandbox.grants());
 
-        let mark = json!({"managed-by": "mlflow-stack", "mlflow-stack": plan.stack_name,
-                          "mlflow-stack-id": plan.stack_id});
-        let bucket = sandbox.resource(&format!("bucket {}", plan.bucket));
+        let mark = json!({"managed-by": "mlflow-stack", "mlflow-stack": plan.names.stack_name,
+                          "mlflow-stack-id": plan.names.stack_id});
+        let bucket = sandbox.resource(&format!("bucket {}", plan.names.bucket));
         assert_eq!(bucket["uniform_bucket_level_access"], true);
         assert_eq!(bucket["public_access_prevention"], "enforced");
-        assert_eq!(bucket["location"], plan.region.to_uppercase());
+        assert_eq!(bucket["location"], plan.names.region.to_uppercase());
         assert_eq!(bucket["labels"], mark);
-        let instance = sandbox.resource(&format!("sql-instance {}", plan.instance));
-        assert_eq!(instance["databaseVersion"], plan.database_version);
+        let instance = sandbox.resource(&format!("sql-instance {}", plan.database.instance));
+        assert_eq!(instance["databaseVersion"], plan.database.database_version);
         let settings = &instance["settings"];
         assert_eq!(settings["deletionProtectionEnabled"], true);
         assert_eq!(settings["userLabels"], mark);
-        assert_eq!(settings["tier"], plan.tier.as_str());
+        assert_eq!(settings["tier"], plan.database.tier.as_str());
         let iam_flag = settings["databaseFlags"]
             == json!([{"name": "cloudsql.iam_authentication", "value": "on"}]);
-        assert_eq!(iam_flag, plan.iam_auth);
-        let account = sandbox.resource(&format!("service-account {}", plan.server_email));
+        assert_eq!(iam_flag, plan.database.iam_auth);
+        let account = sandbox.resource(&format!("service-account {}", plan.identity.server_email));
         assert_eq!(
             account["description"],
             format!(
                 "managed-by=mlflow-stack mlflow-stack={} mlflow-stack-id={}",
-                plan.stack_name, plan.stack_id
+                plan.names.stack_name, plan.names.stack_id
             )
         );
-        let record = &sandbox.resource(&format!("secret {}", plan.record_secret))["labels"];
+        let record = &sandbox.resource(&format!("secret {}", plan.names.record_secret))["labels"];
         assert_eq!(record["managed-by"], "mlflow-stack");
-        assert_eq!(record["mlflow-stack"], plan.stack_name.as_str());
-        assert_eq!(record["mlflow-stack-id"], plan.stack_id.as_str());
+        assert_eq!(record["mlflow-stack"], plan.names.stack_name.as_str());
+        assert_eq!(record["mlflow-stack-id"], plan.names.stack_id.as_str());
         assert_eq!(record["sql-database"], "true");
-        if plan.iam_auth {
+        if plan.database.iam_auth {
             assert_eq!(record["iam-user"], "true");
         } else {
-            assert_eq!(record["password-user"], plan.db_user.as_str());
+            assert_eq!(record["password-user"], plan.database.db_user.as_str());
         }
         assert_eq!(record["bucket"], "true");
         assert_eq!(record["sql-instance"], "true");
         assert_eq!(
             record["cluster"].as_str(),
-            plan.create_cluster.then_some("true")
+            plan.cluster.create_cluster.then_some("true")
         );
-        assert_eq!(record["mlflow-version"], plan.mlflow_version_label.as_str());
-        if plan.build_image {
-            assert_eq!(record["image-tag"], plan.image_tag_label.as_str());
+        assert_eq!(
+            record["mlflow-version"],
+            plan.server.mlflow_version_label.as_str()
+        );
+        if plan.image.build_image {
+            assert_eq!(record["image-tag"], plan.image.image_tag_label.as_str());
             assert_eq!(record["image-digest"].as_str().unwrap().len(), 16);
         }
-        let user = sandbox.resource(&format!("sql-user {}/{}", plan.instance, plan.db_user));
-        if plan.iam_auth {
+        let user = sandbox.resource(&format!(
+            "sql-user {}/{}",
+            plan.database.instance, plan.database.db_user
+        ));
+        if plan.database.iam_auth {
             assert_eq!(user["type"], "CLOUD_IAM_SERVICE_ACCOUNT");
             assert_eq!(user["databaseRoles"], json!(["cloudsqlsuperuser"]));
         } else {
             assert_eq!(user["type"], "BUILT_IN");
             let secret = sandbox.resource(&format!(
                 "secret {}",
-                plan.password_secret.as_ref().unwrap()
+                plan.database.password_secret.as_ref().unwrap()
             ));
             let password = secret["data"].as_str().unwrap();
             assert_eq!(
@@ -1187,12 +1221,12 @@ fn apply_on_an_empty_project_creates_everything_in_order() {
             );
             assert_eq!(secret["labels"], mark);
         }
-        for secret in &plan.k8s_secrets {
+        for secret in &plan.names.k8s_secrets {
             let data =
-                &sandbox.resource(&format!("k8s Secret/{}/{secret}", plan.namespace))["data"];
-            let expected = if Some(secret) == plan.db_secret.as_ref() {
+                &sandbox.resource(&format!("k8s Secret/{}/{secret}", plan.names.namespace))["data"];
+            let expected = if Some(secret) == plan.names.db_secret.as_ref() {
                 "password"
-            } else if Some(secret) == plan.key_secret.as_ref() {
+            } else if Some(secret) == plan.names.key_secret.as_ref() {
                 "key.json"
             } else {
                 ".dockerconfigjson"
@@ -1216,8 +1250,8 @@ fn apply_on_an_empty_project_creates_everything_in_order() {
                 (&basic.admin_password_k8s_secret, basic.admin_password_key),
                 (&basic.flask_key_k8s_secret, basic.flask_key_key),
             ] {
-                let data =
-                    &sandbox.resource(&format!("k8s Secret/{}/{secret}", plan.namespace))["data"];
+                let data = &sandbox
+                    .resource(&format!("k8s Secret/{}/{secret}", plan.names.namespace))["data"];
                 assert_eq!(data, &json!([key]), "{secret}");
             }
         }
@@ -1429,11 +1463,17 @@ fn no_password_changes_the_flags_file() {
     let plan = &sandbox.plan;
     let password = "p\"a\\b\n--database-roles: \"nope\n";
     sandbox.seed(
-        &format!("secret {}", plan.password_secret.as_deref().unwrap()),
+        &format!(
+            "secret {}",
+            plan.database.password_secret.as_deref().unwrap()
+        ),
         json!({"replication": "automatic", "data": password}),
     );
     sandbox.infra(&["apply"]).ok();
-    let user = sandbox.resource(&format!("sql-user {}/{}", plan.instance, plan.db_user));
+    let user = sandbox.resource(&format!(
+        "sql-user {}/{}",
+        plan.database.instance, plan.database.db_user
+    ));
     assert_eq!(user["password"], password);
     assert_eq!(user["databaseRoles"], json!(["cloudsqlsuperuser"]));
 }
@@ -1444,7 +1484,7 @@ fn no_password_changes_the_flags_file() {
 fn a_password_with_a_control_character_is_refused() {
     let sandbox = Sandbox::new(&stack("example"));
     let plan = &sandbox.plan;
-    let secret = plan.password_secret.as_deref().unwrap();
+    let secret = plan.database.password_secret.as_deref().unwrap();
     sandbox.seed(
         &format!("secret {secret}"),
         json!({"replication": "automatic", "data": "a\tb"}),
@@ -1469,12 +1509,12 @@ fn a_password_with_a_control_character_is_refused() {
 fn iam_auth_on_an_adopted_instance_without_the_flag_is_refused() {
     let sandbox = Sandbox::new(&stack("production"));
     let plan = &sandbox.plan;
-    for service in &plan.services {
+    for service in &plan.infra.services {
         sandbox.seed(&format!("service {service}"), json!({}));
     }
     sandbox.seed(
-        &format!("sql-instance {}", plan.instance),
-        json!({"name": plan.instance, "state": "RUNNABLE", "databaseVersion": "POSTGRES_16",
+        &format!("sql-instance {}", plan.database.instance),
+        json!({"name": plan.database.instance, "state": "RUNNABLE", "databaseVersion": "POSTGRES_16",
                "settings": {"tier": "db-custom-2-7680", "availabilityType": "REGIONAL",
                             "dataDiskSizeGb": "100", "deletionProtectionEnabled": true,
                             "databaseFlags": [{"name": "max_connections", "value": "200"}]}}),
@@ -1490,7 +1530,7 @@ fn iam_auth_on_an_adopted_instance_without_the_flag_is_refused() {
                  owners to turn it on (gcloud sql instances patch {0} \
                  --database-flags=cloudsql.iam_authentication=on plus every flag it has already: \
                  the list replaces them), or set database.auth = \"password\"\n",
-                plan.instance
+                plan.database.instance
             )
         );
         assert!(run.results().is_empty(), "{}", run.stdout);
@@ -1515,7 +1555,7 @@ fn apply_step_runs_only_that_step() {
         "{}",
         run.stdout
     );
-    let id = &sandbox.plan.stack_id;
+    let id = &sandbox.plan.names.stack_id;
     assert_eq!(
         run.mutating(),
         [
@@ -1553,7 +1593,14 @@ fn apply_step_runs_only_that_step() {
         run.stderr,
         format!(
             "infra.sh: unknown step 'buckets'; the steps are: {}\n",
-            sandbox.plan.steps.join(" ")
+            sandbox
+                .plan
+                .infra
+                .steps
+                .iter()
+                .map(|step| step.name())
+                .collect::<Vec<_>>()
+                .join(" ")
         )
     );
     assert!(run.calls.is_empty());
@@ -1625,7 +1672,13 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
 
         let steps: Vec<String> = run.results().into_iter().map(|(step, _)| step).collect();
         // The record of what apply created last: the steps ask it what is the stack's.
-        let mut reversed: Vec<String> = plan.steps.iter().rev().map(|s| (*s).to_owned()).collect();
+        let mut reversed: Vec<String> = plan
+            .infra
+            .steps
+            .iter()
+            .rev()
+            .map(ToString::to_string)
+            .collect();
         reversed.push("record".to_owned());
         assert_eq!(steps, reversed);
         for (step, result) in run.results() {
@@ -1635,11 +1688,11 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
                     "kept (--delete-data removes it)"
                 }
                 "services" => "kept (other workloads may use the APIs)",
-                "cluster" if !plan.create_cluster => "kept (not created by infra.sh)",
+                "cluster" if !plan.cluster.create_cluster => "kept (not created by infra.sh)",
                 "cluster" => "kept (--delete-cluster removes it)",
-                "secrets" if plan.k8s_secrets.is_empty() => "absent",
+                "secrets" if plan.names.k8s_secrets.is_empty() => "absent",
                 // An Autopilot cluster's nodes got nothing.
-                "node-pull" if !plan.zonal_cluster => "absent",
+                "node-pull" if !plan.cluster.zonal_cluster => "absent",
                 "backup" => "absent",
                 _ => "deleted",
             };
@@ -1807,7 +1860,7 @@ fn two_tags_built(scratch: &TempDir) -> (Sandbox, String) {
     sandbox.rebuild(&bumped);
     let run = sandbox.infra(&["apply"]).ok();
     assert_eq!(run.result("image"), "created");
-    let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
+    let record = sandbox.resource(&format!("secret {}", sandbox.plan.names.record_secret));
     assert_eq!(record["annotations"]["image-tags"], "2.3.1 2.4.0");
     // The registry digest each build made.
     let versions = record["annotations"]["image-versions"].as_str().unwrap();
@@ -1816,7 +1869,7 @@ fn two_tags_built(scratch: &TempDir) -> (Sandbox, String) {
         .map(|entry| entry.split_once("@sha256:").unwrap().0)
         .collect();
     assert_eq!(tags, ["2.3.1", "2.4.0"], "{versions}");
-    let (package, _) = sandbox.plan.image.rsplit_once(':').unwrap();
+    let (package, _) = sandbox.plan.image.image.rsplit_once(':').unwrap();
     let package = package.to_owned();
     (sandbox, package)
 }
@@ -1889,10 +1942,10 @@ fn destroy_keeps_a_repository_that_holds_other_images() {
     );
     // The record names the tags no more: a tag pushed later under an old name is not ours.
     // Nor the bindings it revoked: it names only the stack's bucket.
-    let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
+    let record = sandbox.resource(&format!("secret {}", sandbox.plan.names.record_secret));
     assert_eq!(
         record["annotations"],
-        json!({"stack-bucket": sandbox.plan.bucket}),
+        json!({"stack-bucket": sandbox.plan.names.bucket}),
         "{record}"
     );
     assert!(
@@ -1953,30 +2006,30 @@ fn pre_existing_resources_are_adopted_and_survive_destroy() {
     let sandbox = Sandbox::new(&stack("production"));
     let plan = &sandbox.plan;
     let cluster = sandbox.cluster_key();
-    let bucket = format!("bucket {}", plan.bucket);
-    let instance = format!("sql-instance {}", plan.instance);
-    let account = format!("service-account {}", plan.server_email);
-    for service in &plan.services {
+    let bucket = format!("bucket {}", plan.names.bucket);
+    let instance = format!("sql-instance {}", plan.database.instance);
+    let account = format!("service-account {}", plan.identity.server_email);
+    for service in &plan.infra.services {
         sandbox.seed(&format!("service {service}"), json!({}));
     }
-    let mut existing = autopilot_cluster(&plan.project);
+    let mut existing = autopilot_cluster(&plan.names.project);
     existing["name"] = json!("ml-platform");
     sandbox.seed(&cluster, existing);
     sandbox.seed(
         &bucket,
-        json!({"name": plan.bucket, "location": "EU", "uniform_bucket_level_access": false,
+        json!({"name": plan.names.bucket, "location": "EU", "uniform_bucket_level_access": false,
                "public_access_prevention": "inherited", "labels": {"team": "research"}}),
     );
     sandbox.seed(
         &instance,
-        json!({"name": plan.instance, "state": "RUNNABLE", "databaseVersion": "POSTGRES_16",
+        json!({"name": plan.database.instance, "state": "RUNNABLE", "databaseVersion": "POSTGRES_16",
                "settings": {"tier": "db-f1-micro", "availabilityType": "ZONAL",
                             "dataDiskSizeGb": "100", "deletionProtectionEnabled": true,
                             "databaseFlags": [{"name": "cloudsql.iam_authentication", "value": "on"}]}}),
     );
     sandbox.seed(
         &account,
-        json!({"email": plan.server_email, "displayName": "made by hand"}),
+        json!({"email": plan.identity.server_email, "displayName": "made by hand"}),
     );
     let before = sandbox.resources_at(&[&cluster, &bucket, &instance, &account]);
 
@@ -2060,13 +2113,13 @@ fn pre_existing_resources_are_adopted_and_survive_destroy() {
     );
     assert!(!sandbox.resources().contains(&format!(
         "service-account {}",
-        plan.builder_email.as_ref().unwrap()
+        plan.identity.builder_email.as_ref().unwrap()
     )));
     // What this stack created in them goes: its database, user and bindings.
     assert!(
         !sandbox
             .resources()
-            .contains(&format!("sql-database {}/mlflow", plan.instance))
+            .contains(&format!("sql-database {}/mlflow", plan.database.instance))
     );
     assert_eq!(sandbox.bindings(), BTreeSet::new());
 }
@@ -2138,7 +2191,7 @@ fn database_changes_are_planned_then_applied() {
         users,
         BTreeSet::from([
             "sql-user mlflow-db/mlflow".to_owned(),
-            format!("sql-user mlflow-db/{}", sandbox.plan.db_user),
+            format!("sql-user mlflow-db/{}", sandbox.plan.database.db_user),
         ])
     );
     let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
@@ -2316,7 +2369,7 @@ fn a_zonal_cluster_is_created_with_dataplane_v2() {
 fn the_image_is_built_by_a_builder_holding_only_what_the_build_needs() {
     let sandbox = Sandbox::new(&stack("example"));
     let plan = &sandbox.plan;
-    let builder = plan.builder_email.clone().unwrap();
+    let builder = plan.identity.builder_email.clone().unwrap();
     let run = sandbox.infra(&["apply"]);
     assert_eq!(run.code, 0, "{}", run.transcript);
     let build = run
@@ -2458,7 +2511,9 @@ fn no_secret_value_in_any_argv() {
         sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
         sandbox.infra(&["apply"]).ok();
         secrets.extend(secret_values(&sandbox));
-        assert!(!secrets.is_empty() || sandbox.plan.iam_auth && sandbox.plan.gke);
+        assert!(
+            !secrets.is_empty() || sandbox.plan.database.iam_auth && sandbox.plan.cluster.gke()
+        );
         for call in sandbox.calls() {
             for secret in &secrets {
                 assert!(
@@ -2604,7 +2659,7 @@ fn a_version_bump_takes_a_backup_first() {
     let scratch = TempDir::new("infra-bump");
     let mut sandbox = Sandbox::new(&stack("example"));
     sandbox.infra(&["apply"]).ok();
-    let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
+    let record = sandbox.resource(&format!("secret {}", sandbox.plan.names.record_secret));
     assert_eq!(record["labels"]["mlflow-version"], "3_17_2");
     assert!(sandbox.resources_of(&["sql-backup"]).is_empty());
 
@@ -2685,13 +2740,13 @@ fn apply_removes_only_the_source_it_staged() {
     let sandbox = Sandbox::new(&stack("example"));
     let plan = &sandbox.plan;
     sandbox.seed(
-        &format!("bucket {}", plan.bucket),
-        json!({"name": plan.bucket, "location": "EUROPE-WEST3",
+        &format!("bucket {}", plan.names.bucket),
+        json!({"name": plan.names.bucket, "location": "EUROPE-WEST3",
                "uniform_bucket_level_access": true, "public_access_prevention": "enforced"}),
     );
     let theirs = format!(
         "object {}/cloudbuild-source/1700000000.1-theirs.tgz",
-        plan.bucket
+        plan.names.bucket
     );
     sandbox.seed(&theirs, json!({}));
     let run = sandbox.infra(&["apply"]).ok();
@@ -2714,7 +2769,7 @@ fn apply_removes_only_the_source_it_staged() {
 fn an_image_pushed_over_the_tag_is_kept() {
     let sandbox = Sandbox::new(&stack("example"));
     sandbox.infra(&["apply"]).ok();
-    let image = format!("image {}", sandbox.plan.image);
+    let image = format!("image {}", sandbox.plan.image.image);
     let pushed = format!("sha256:{}", "f".repeat(64));
     sandbox.seed(&image, json!({"digest": pushed}));
     let run = sandbox.infra(&["plan"]).ok();
@@ -2722,7 +2777,7 @@ fn an_image_pushed_over_the_tag_is_kept() {
     assert!(
         run.stdout.contains(&format!(
             "    adopted: image {} (pushed over the version infra.sh built: {pushed} is not sha256:",
-            sandbox.plan.image
+            sandbox.plan.image.image
         )),
         "{}",
         run.stdout
@@ -2752,7 +2807,7 @@ fn a_failed_image_record_stops_apply() {
     assert_eq!(sandbox.resources_of(&["image"]).len(), 1);
     // The next run records the version the build made, and the image is the stack's.
     sandbox.infra(&["apply"]).ok();
-    let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
+    let record = sandbox.resource(&format!("secret {}", sandbox.plan.names.record_secret));
     assert!(
         record["annotations"]["image-versions"]
             .as_str()
@@ -2833,7 +2888,7 @@ fn a_digest_recorded_by_an_earlier_bundle_still_vouches() {
         .unwrap();
     let legacy = String::from_utf8(byte_for_byte.stdout).unwrap();
     let mut state = sandbox.state();
-    let key = format!("secret {}", sandbox.plan.record_secret);
+    let key = format!("secret {}", sandbox.plan.names.record_secret);
     state["resources"][&key]["labels"]["image-digest"] = json!(legacy.trim());
     fs::write(sandbox.path("state/state.json"), state.to_string()).unwrap();
     let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
@@ -2907,8 +2962,8 @@ fn a_shared_namespace_is_never_created_labelled_or_deleted() {
     };
     for path in [&default, &shared] {
         let sandbox = Sandbox::new(path);
-        let namespace = sandbox.plan.namespace.clone();
-        assert!(!sandbox.plan.owns_namespace, "{namespace}");
+        let namespace = sandbox.plan.names.namespace.clone();
+        assert!(!sandbox.plan.names.owns_namespace, "{namespace}");
         let before = sandbox.state()["resources"][format!("k8s Namespace/{namespace}")].clone();
         for args in [
             &["apply"][..],
@@ -2957,8 +3012,8 @@ fn a_missing_shared_namespace_fails_before_any_mutation() {
     ] {
         let sandbox = Sandbox::new(&path);
         let plan = &sandbox.plan;
-        let cluster = if plan.gke {
-            format!("GKE cluster {}", plan.cluster.as_deref().unwrap())
+        let cluster = if plan.cluster.gke() {
+            format!("GKE cluster {}", plan.cluster.cluster.as_deref().unwrap())
         } else {
             "the cluster of kubectl context kind-mlflow".to_owned()
         };
@@ -3048,13 +3103,14 @@ fn switch_to_another_cluster(sandbox: &Sandbox) -> Vec<String> {
     sandbox.seed("kube-context kind-other", json!({"cluster": "other"}));
     sandbox.seed("kube-context current", json!({"name": "kind-other"}));
     sandbox.seed(
-        &format!("k8s other:Namespace/{}", plan.namespace),
+        &format!("k8s other:Namespace/{}", plan.names.namespace),
         json!({}),
     );
     let theirs: Vec<String> = plan
+        .names
         .k8s_secrets
         .iter()
-        .map(|secret| format!("k8s other:Secret/{}/{secret}", plan.namespace))
+        .map(|secret| format!("k8s other:Secret/{}/{secret}", plan.names.namespace))
         .collect();
     for key in &theirs {
         sandbox.seed(key, json!({"data": ["theirs"]}));
@@ -3071,9 +3127,10 @@ fn kubectl_stays_on_the_context_apply_used() {
     sandbox.infra(&["apply"]).ok();
     let plan = &sandbox.plan;
     let ours: Vec<String> = plan
+        .names
         .k8s_secrets
         .iter()
-        .map(|secret| format!("k8s Secret/{}/{secret}", plan.namespace))
+        .map(|secret| format!("k8s Secret/{}/{secret}", plan.names.namespace))
         .collect();
     assert!(!ours.is_empty());
     let theirs = switch_to_another_cluster(&sandbox);
@@ -3115,8 +3172,8 @@ fn cluster_context_pins_a_local_stack() {
     let theirs = switch_to_another_cluster(&sandbox);
     sandbox.infra(&["apply"]).ok();
     let plan = &sandbox.plan;
-    for secret in &plan.k8s_secrets {
-        sandbox.resource(&format!("k8s Secret/{}/{secret}", plan.namespace));
+    for secret in &plan.names.k8s_secrets {
+        sandbox.resource(&format!("k8s Secret/{}/{secret}", plan.names.namespace));
     }
     sandbox.infra(&["destroy", "--yes"]).ok();
     let left = sandbox.resources();
@@ -3151,31 +3208,40 @@ fn cluster_context_pins_a_local_stack() {
 fn a_secret_without_the_mark_is_adopted_and_kept() {
     let sandbox = Sandbox::new(&stack("local"));
     let plan = &sandbox.plan;
-    let theirs = format!("k8s Secret/{}/{}", plan.namespace, plan.k8s_secrets[0]);
-    sandbox.seed(&format!("k8s Namespace/{}", plan.namespace), json!({}));
+    let theirs = format!(
+        "k8s Secret/{}/{}",
+        plan.names.namespace, plan.names.k8s_secrets[0]
+    );
+    sandbox.seed(
+        &format!("k8s Namespace/{}", plan.names.namespace),
+        json!({}),
+    );
     sandbox.seed(&theirs, json!({"data": ["theirs"]}));
     let run = sandbox.infra(&["apply"]).ok();
     assert!(
         run.stdout.contains(&format!(
             "    adopted: Secret {}/{} (not created by infra.sh: left as it is)\n",
-            plan.namespace, plan.k8s_secrets[0]
+            plan.names.namespace, plan.names.k8s_secrets[0]
         )),
         "{}",
         run.stdout
     );
     assert_eq!(sandbox.resource(&theirs), json!({"data": ["theirs"]}));
     // What apply created carries the mark.
-    for secret in &plan.k8s_secrets[1..] {
-        let created = sandbox.resource(&format!("k8s Secret/{}/{secret}", plan.namespace));
-        assert_eq!(created["labels"]["mlflow-stack"], plan.stack_name.as_str());
+    for secret in &plan.names.k8s_secrets[1..] {
+        let created = sandbox.resource(&format!("k8s Secret/{}/{secret}", plan.names.namespace));
+        assert_eq!(
+            created["labels"]["mlflow-stack"],
+            plan.names.stack_name.as_str()
+        );
     }
     sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
     assert_eq!(sandbox.resource(&theirs), json!({"data": ["theirs"]}));
-    for secret in &plan.k8s_secrets[1..] {
+    for secret in &plan.names.k8s_secrets[1..] {
         assert!(
             !sandbox
                 .resources()
-                .contains(&format!("k8s Secret/{}/{secret}", plan.namespace))
+                .contains(&format!("k8s Secret/{}/{secret}", plan.names.namespace))
         );
     }
 }
@@ -3242,8 +3308,8 @@ fn destroy_deletes_the_keys_apply_created() {
     let sandbox = Sandbox::new(&stack("local"));
     let plan = &sandbox.plan;
     sandbox.seed(
-        &format!("service-account {}", plan.server_email),
-        json!({"email": plan.server_email, "displayName": "made by hand"}),
+        &format!("service-account {}", plan.identity.server_email),
+        json!({"email": plan.identity.server_email, "displayName": "made by hand"}),
     );
     sandbox.infra(&["apply"]).ok();
     let keys = sandbox.resources_of(&["service-account-key"]);
@@ -3261,7 +3327,7 @@ fn destroy_deletes_the_keys_apply_created() {
         Vec::<String>::new()
     );
     // The adopted account stays.
-    sandbox.resource(&format!("service-account {}", plan.server_email));
+    sandbox.resource(&format!("service-account {}", plan.identity.server_email));
 }
 
 /// A bucket created by a run that stopped before its labels is the stack's on the next run
@@ -3272,13 +3338,13 @@ fn a_bucket_created_but_not_yet_marked_is_the_stacks() {
     let plan = &sandbox.plan;
     let failed = sandbox.infra_with(&["apply"], &[("FAKE_FAIL", "storage buckets update")]);
     assert_eq!(failed.code, 1);
-    let bucket = format!("bucket {}", plan.bucket);
+    let bucket = format!("bucket {}", plan.names.bucket);
     assert!(sandbox.resource(&bucket).get("labels").is_none());
     let run = sandbox.infra(&["apply"]).ok();
     assert_eq!(run.result("bucket"), "updated");
     assert_eq!(
         sandbox.resource(&bucket)["labels"]["mlflow-stack"],
-        plan.stack_name.as_str()
+        plan.names.stack_name.as_str()
     );
     sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
     assert!(!sandbox.resources().contains(&bucket));
@@ -3294,15 +3360,15 @@ fn an_address_created_but_not_yet_labelled_is_the_stacks() {
     assert_eq!(failed.code, 1);
     let address = format!(
         "address {}/{}",
-        plan.region,
-        plan.static_ip.as_deref().unwrap()
+        plan.names.region,
+        plan.exposure.static_ip.as_deref().unwrap()
     );
     assert!(sandbox.resource(&address).get("labels").is_none());
     let run = sandbox.infra(&["apply"]).ok();
     assert_eq!(run.result("static-ip"), "updated");
     assert_eq!(
         sandbox.resource(&address)["labels"]["mlflow-stack"],
-        plan.stack_name.as_str()
+        plan.names.stack_name.as_str()
     );
     sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
     assert!(!sandbox.resources().contains(&address));
@@ -3313,9 +3379,12 @@ fn an_address_created_but_not_yet_labelled_is_the_stacks() {
 /// scenario proves on a real PostgreSQL that a member reads, writes and migrates them).
 fn can_use_tables(sandbox: &Sandbox, login: &str) -> bool {
     let plan = &sandbox.plan;
-    let database = sandbox.resource(&format!("sql-database {}/{}", plan.instance, plan.database));
+    let database = sandbox.resource(&format!(
+        "sql-database {}/{}",
+        plan.database.instance, plan.database.database
+    ));
     let owner = database["tables_owned_by"].as_str().unwrap();
-    let user = sandbox.resource(&format!("sql-user {}/{login}", plan.instance));
+    let user = sandbox.resource(&format!("sql-user {}/{login}", plan.database.instance));
     owner == login
         || user["databaseRoles"]
             .as_array()
@@ -3339,13 +3408,13 @@ fn password_to_iam_and_back() {
     let scratch = TempDir::new("infra-login");
     let mut sandbox = Sandbox::new(&stack("example"));
     sandbox.infra(&["apply"]).ok();
-    let iam_user = sandbox.plan.iam_db_user.clone();
-    let server = format!("serviceAccount:{}", sandbox.plan.server_email);
+    let iam_user = sandbox.plan.database.iam_db_user.clone();
+    let server = format!("serviceAccount:{}", sandbox.plan.identity.server_email);
     let instance_user = [
         "project acme-ml-prod".to_owned(),
         "roles/cloudsql.instanceUser".to_owned(),
         server,
-        sandbox.plan.sql_condition_title.clone(),
+        sandbox.plan.database.sql_condition_title.clone(),
     ];
 
     let iam = changed_stack(&scratch, "example", &[], "[database]\nauth = \"iam\"");
@@ -3382,7 +3451,7 @@ fn password_to_iam_and_back() {
         run.stdout.contains(&format!(
             "    revoke roles/cloudsql.instanceUser for serviceAccount:{} on project:acme-ml-prod: \
              the stack no longer grants it\n",
-            sandbox.plan.server_email
+            sandbox.plan.identity.server_email
         )),
         "{}",
         run.stdout
@@ -3396,7 +3465,7 @@ fn password_to_iam_and_back() {
         format!(
             "gcloud projects remove-iam-policy-binding acme-ml-prod --member=serviceAccount:{} \
              --role=roles/cloudsql.instanceUser --condition={} --quiet",
-            sandbox.plan.server_email, sandbox.plan.sql_condition
+            sandbox.plan.identity.server_email, sandbox.plan.database.sql_condition
         )
     );
     // The record forgets the binding it revoked.
@@ -3437,7 +3506,7 @@ fn iam_to_password() {
     let iam = changed_stack(&scratch, "example", &[], "[database]\nauth = \"iam\"");
     let mut sandbox = Sandbox::new(&iam);
     sandbox.infra(&["apply"]).ok();
-    let iam_user = sandbox.plan.iam_db_user.clone();
+    let iam_user = sandbox.plan.database.iam_db_user.clone();
     sandbox.rebuild(&stack("example"));
     let run = sandbox.infra(&["plan", "--detailed-exitcode"]);
     assert_eq!(run.code, 2);
@@ -3481,11 +3550,11 @@ fn an_image_built_elsewhere_is_adopted() {
     sandbox
         .infra(&["apply", "services", "service-account", "registry"])
         .ok();
-    let image = format!("image {}", sandbox.plan.image);
+    let image = format!("image {}", sandbox.plan.image.image);
     sandbox.seed(&image, json!({}));
     let adopted = format!(
         "    adopted: image {} (built elsewhere: its image/ files are unknown)",
-        sandbox.plan.image
+        sandbox.plan.image.image
     );
     for args in [&["plan"][..], &["apply"]] {
         let run = sandbox.infra(args).ok();
@@ -3513,8 +3582,8 @@ fn a_mark_removed_by_hand_is_put_back() {
     sandbox.infra(&["apply"]).ok();
     let plan = &sandbox.plan;
     let (bucket, instance, cluster) = (
-        format!("bucket {}", plan.bucket),
-        format!("sql-instance {}", plan.instance),
+        format!("bucket {}", plan.names.bucket),
+        format!("sql-instance {}", plan.database.instance),
         sandbox.cluster_key(),
     );
     unmark(&sandbox, &[&bucket, &instance, &cluster]);
@@ -3523,7 +3592,7 @@ fn a_mark_removed_by_hand_is_put_back() {
     assert_eq!(run.code, 2, "{run:#?}");
     let labels = format!(
         "managed-by=mlflow-stack,mlflow-stack=research-mlflow,mlflow-stack-id={}",
-        plan.stack_id
+        plan.names.stack_id
     );
     let update = format!("    update labels: team=research → {labels}");
     for step in ["bucket", "sql-instance", "cluster"] {
@@ -3580,7 +3649,7 @@ fn unmark(sandbox: &Sandbox, keys: &[&str]) {
 
 /// The keys of the record's labels.
 fn record_entries(sandbox: &Sandbox) -> Vec<String> {
-    let record = sandbox.resource(&format!("secret {}", sandbox.plan.record_secret));
+    let record = sandbox.resource(&format!("secret {}", sandbox.plan.names.record_secret));
     record["labels"]
         .as_object()
         .unwrap()
@@ -3639,7 +3708,7 @@ fn destroy_plan_lists_what_destroy_does() {
         let sandbox = Sandbox::new(&path);
         sandbox.infra(&["apply"]).ok();
         let mut passes = vec![vec![], vec!["--delete-data"]];
-        if sandbox.plan.create_cluster {
+        if sandbox.plan.cluster.create_cluster {
             passes.push(vec!["--delete-data", "--delete-cluster"]);
         }
         for flags in passes {
@@ -3670,10 +3739,10 @@ fn the_record_outlives_what_it_vouches_for() {
     let sandbox = Sandbox::new(&stack("production"));
     sandbox.infra(&["apply"]).ok();
     let plan = &sandbox.plan;
-    let record = format!("secret {}", plan.record_secret);
+    let record = format!("secret {}", plan.names.record_secret);
     let (bucket, instance, cluster) = (
-        format!("bucket {}", plan.bucket),
-        format!("sql-instance {}", plan.instance),
+        format!("bucket {}", plan.names.bucket),
+        format!("sql-instance {}", plan.database.instance),
         sandbox.cluster_key(),
     );
     unmark(&sandbox, &[&bucket, &instance, &cluster]);
@@ -3708,8 +3777,8 @@ fn the_record_outlives_what_it_vouches_for() {
     // An instance kept for the databases of others, whose mark was removed by hand.
     let sandbox = Sandbox::new(&repo().join("tests/fixtures/good/custom-database.toml"));
     sandbox.infra(&["apply"]).ok();
-    let instance = format!("sql-instance {}", sandbox.plan.instance);
-    let record = format!("secret {}", sandbox.plan.record_secret);
+    let instance = format!("sql-instance {}", sandbox.plan.database.instance);
+    let record = format!("secret {}", sandbox.plan.names.record_secret);
     unmark(&sandbox, &[&instance]);
     sandbox.seed("sql-database shared-postgres/billing", json!({}));
     let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
@@ -3753,10 +3822,10 @@ fn an_internal_gateway_is_regional_and_adopts_what_it_did_not_create() {
     let plan = &sandbox.plan;
     let gateway = plan.gateway.as_ref().unwrap();
     let region = gateway.region.as_deref().unwrap();
-    assert_eq!(region, plan.region);
+    assert_eq!(region, plan.names.region);
     let run = sandbox.infra(&["apply"]).ok();
-    let mark = json!({"managed-by": "mlflow-stack", "mlflow-stack": plan.stack_name,
-                      "mlflow-stack-id": plan.stack_id});
+    let mark = json!({"managed-by": "mlflow-stack", "mlflow-stack": plan.names.stack_name,
+                      "mlflow-stack-id": plan.names.stack_id});
     let address = sandbox.resource(&format!("address {region}/{}", gateway.address));
     assert_eq!(address["addressType"], "INTERNAL");
     assert_eq!(address["subnetwork"], "default", "the cluster's subnet");

@@ -642,6 +642,29 @@ fn the_readme_serves_a_user_first_and_links_the_rest() {
         let text = fs::read_to_string(repo().join(doc)).unwrap();
         assert!(text.contains(heading), "{doc}: {heading}");
     }
+    // What a new cloud resource touches: the section the README links, and every source
+    // file it names exists (`NAME` stands for a step's name, e.g. `ssl-policy`).
+    assert!(user.contains("](docs/development.md#adding-a-cloud-resource)"));
+    let development = fs::read_to_string(repo().join("docs/development.md")).unwrap();
+    let section = development
+        .split_once("\n## Adding a cloud resource\n")
+        .expect("docs/development.md: ## Adding a cloud resource")
+        .1;
+    let section = section.split("\n## ").next().unwrap();
+    let named: Vec<&str> = section
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|word| word.starts_with("src/") && !word.ends_with('*'))
+        .collect();
+    assert!(named.len() >= 6, "{named:?}");
+    for path in named {
+        let path = path.replace("NAME", "ssl-policy");
+        assert!(
+            repo().join(&path).exists(),
+            "docs/development.md names {path}"
+        );
+    }
     for moved in [
         "## Proof:",
         "## Performance",

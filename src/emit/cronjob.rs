@@ -39,7 +39,7 @@ fn collector(plan: &Plan, gc: &GcPlan) -> Container {
     }
     Container {
         name: "gc".to_owned(),
-        image: Some(plan.image.clone()),
+        image: Some(plan.image.image.clone()),
         image_pull_policy: Some("Always".to_owned()),
         command: Some(vec!["mlflow".to_owned(), "gc".to_owned()]),
         args: Some(args(gc)),
@@ -87,12 +87,12 @@ pub fn cron_job(plan: &Plan, gc: &GcPlan) -> CronJob {
                             ..ObjectMeta::default()
                         }),
                         spec: Some(PodSpec {
-                            service_account_name: Some(plan.workload.clone()),
+                            service_account_name: Some(plan.names.workload.clone()),
                             automount_service_account_token: Some(false),
                             enable_service_links: Some(false),
                             restart_policy: Some("Never".to_owned()),
                             security_context: Some(pod_security_context()),
-                            image_pull_secrets: plan.pull_secret.as_ref().map(|secret| {
+                            image_pull_secrets: plan.names.pull_secret.as_ref().map(|secret| {
                                 vec![LocalObjectReference {
                                     name: secret.clone(),
                                 }]

@@ -329,7 +329,7 @@ fn https_route(plan: &Plan, gateway: &GatewayPlan) -> HttpRoute {
             backend_refs: vec![BackendRef {
                 kind: "Service".to_owned(),
                 name: gateway.name.clone(),
-                port: i32::from(plan.port),
+                port: i32::from(plan.exposure.port),
             }],
         },
     )

@@ -31,9 +31,9 @@ struct Context<'a> {
 pub fn coverage(plan: &Plan) -> Coverage<Package> {
     let flavour = Flavour {
         basic_auth: plan.auth.basic.is_some(),
-        metrics: plan.metrics,
+        metrics: plan.server.metrics,
     };
-    lock::coverage(flavour, &plan.mlflow_version, &plan.packages)
+    lock::coverage(flavour, &plan.server.mlflow_version, &plan.server.packages)
 }
 
 ///
@@ -44,7 +44,7 @@ pub fn coverage(plan: &Plan) -> Coverage<Package> {
 pub fn dockerfile(plan: &Plan, header: &str) -> String {
     let context = Context {
         python_image: PYTHON_IMAGE,
-        mlflow_version: &plan.mlflow_version,
+        mlflow_version: &plan.server.mlflow_version,
         uid: SERVER_UID,
         port: SERVER_PORT,
         complete: coverage(plan).complete,
@@ -59,18 +59,18 @@ pub fn dockerfile(plan: &Plan, header: &str) -> String {
 /// `mlflow` at the stack's version, the image's own pins, then `server.packages`.
 #[must_use]
 pub fn requirements(plan: &Plan, header: &str) -> String {
-    let mut out = format!("# {header}\nmlflow=={}\n", plan.mlflow_version);
+    let mut out = format!("# {header}\nmlflow=={}\n", plan.server.mlflow_version);
     for (name, version, pinned_for) in IMAGE_PINS {
         let needed = match pinned_for {
             PinnedFor::Always => true,
             PinnedFor::BasicAuth => plan.auth.basic.is_some(),
-            PinnedFor::Metrics => plan.metrics,
+            PinnedFor::Metrics => plan.server.metrics,
         };
         if needed {
             let _ = writeln!(out, "{name}=={version}");
         }
     }
-    for package in &plan.packages {
+    for package in &plan.server.packages {
         let _ = writeln!(out, "{package}");
     }
     out

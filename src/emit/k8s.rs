@@ -62,14 +62,14 @@ pub(super) const MIGRATE: &str = include_str!("k8s/migrate.py");
 pub(super) fn meta(plan: &Plan, name: &str) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_owned()),
-        namespace: Some(plan.namespace.clone()),
-        labels: Some(plan.labels.clone()),
+        namespace: Some(plan.names.namespace.clone()),
+        labels: Some(plan.names.labels.clone()),
         ..ObjectMeta::default()
     }
 }
 
 pub(super) fn namespace(plan: &Plan) -> Namespace {
-    let mut labels = plan.labels.clone();
+    let mut labels = plan.names.labels.clone();
     // The pod meets the restricted Pod Security Standard. `enforce` rejects pods that do
     // not; only `warn` makes the API server warn about a Deployment's pod template when
     // it is applied, and only `audit` records violations: set all three.
@@ -81,7 +81,7 @@ pub(super) fn namespace(plan: &Plan) -> Namespace {
     }
     Namespace {
         metadata: ObjectMeta {
-            name: Some(plan.namespace.clone()),
+            name: Some(plan.names.namespace.clone()),
             labels: Some(labels),
             ..ObjectMeta::default()
         },
@@ -90,11 +90,11 @@ pub(super) fn namespace(plan: &Plan) -> Namespace {
 }
 
 pub(super) fn service_account(plan: &Plan) -> ServiceAccount {
-    let mut metadata = meta(plan, &plan.workload);
-    if plan.gke {
+    let mut metadata = meta(plan, &plan.names.workload);
+    if plan.cluster.gke() {
         metadata.annotations = Some(BTreeMap::from([(
             "iam.gke.io/gcp-service-account".to_owned(),
-            plan.server_email.clone(),
+            plan.identity.server_email.clone(),
         )]));
     }
     ServiceAccount {
@@ -105,24 +105,33 @@ pub(super) fn service_account(plan: &Plan) -> ServiceAccount {
 }
 
 pub(super) fn config_map(plan: &Plan) -> ConfigMap {
-    let artifacts_key = if plan.serve_artifacts {
+    let artifacts_key = if plan.server.serve_artifacts {
         ARTIFACTS_DESTINATION
     } else {
         DEFAULT_ARTIFACT_ROOT
     };
     ConfigMap {
-        metadata: meta(plan, &plan.config_map),
+        metadata: meta(plan, &plan.names.config_map),
         data: Some(
             BTreeMap::from([
-                (CONNECTION_NAME.to_owned(), plan.connection_name.clone()),
-                (BACKEND_STORE_URI.to_owned(), plan.backend_store_uri.clone()),
-                (artifacts_key.to_owned(), plan.artifact_uri.clone()),
+                (
+                    CONNECTION_NAME.to_owned(),
+                    plan.database.connection_name.clone(),
+                ),
+                (
+                    BACKEND_STORE_URI.to_owned(),
+                    plan.database.backend_store_uri.clone(),
+                ),
+                (artifacts_key.to_owned(), plan.server.artifact_uri.clone()),
                 // The job runner adds ~1.3 GiB per pod (7 consumer processes) and schedules
                 // periodic tasks on every replica; the tracking server does not need it.
                 (JOB_EXECUTION.to_owned(), "false".to_owned()),
                 // Explicit, so that the connection budget `check` verified is what runs.
-                (POOL_SIZE.to_owned(), plan.pool_size.to_string()),
-                (MAX_OVERFLOW.to_owned(), plan.max_overflow.to_string()),
+                (POOL_SIZE.to_owned(), plan.server.pool_size.to_string()),
+                (
+                    MAX_OVERFLOW.to_owned(),
+                    plan.server.max_overflow.to_string(),
+                ),
             ])
             .into_iter()
             .chain(auth::config_entries(plan))
@@ -137,7 +146,7 @@ pub(super) fn from_config(plan: &Plan, key: &str) -> EnvVar {
         name: key.to_owned(),
         value_from: Some(EnvVarSource {
             config_map_key_ref: Some(ConfigMapKeySelector {
-                name: plan.config_map.clone(),
+                name: plan.names.config_map.clone(),
                 key: key.to_owned(),
                 optional: None,
             }),
@@ -158,7 +167,7 @@ pub(super) fn value(name: &str, value: &str) -> EnvVar {
 /// The environment of the containers that talk to PostgreSQL and Cloud Storage.
 pub(super) fn server_env(plan: &Plan) -> Vec<EnvVar> {
     let mut env = vec![from_config(plan, BACKEND_STORE_URI)];
-    if let Some(secret) = &plan.db_secret {
+    if let Some(secret) = &plan.names.db_secret {
         // libpq reads the password from here; it never appears in a URI or argument.
         env.push(EnvVar {
             name: "PGPASSWORD".to_owned(),
@@ -173,7 +182,7 @@ pub(super) fn server_env(plan: &Plan) -> Vec<EnvVar> {
             ..EnvVar::default()
         });
     }
-    if plan.local {
+    if plan.cluster.local() {
         env.push(value(
             "GOOGLE_APPLICATION_CREDENTIALS",
             &format!("{KEY_DIR}/{KEY_FILE}"),
@@ -245,18 +254,18 @@ pub(super) fn proxy(plan: &Plan) -> Container {
         "--structured-logs".to_owned(),
         "--exit-zero-on-sigterm".to_owned(),
     ];
-    if plan.iam_auth {
+    if plan.database.iam_auth {
         args.push("--auto-iam-authn".to_owned());
     }
     let mut mounts = Vec::new();
-    if let Some(secret) = &plan.key_secret {
+    if let Some(secret) = &plan.names.key_secret {
         args.push(format!("--credentials-file={KEY_DIR}/{KEY_FILE}"));
         mounts.push(mount(secret, KEY_DIR, true));
     }
     args.push(format!("$({CONNECTION_NAME})"));
     Container {
         name: "cloud-sql-proxy".to_owned(),
-        image: Some(plan.proxy_image.to_owned()),
+        image: Some(plan.server.proxy_image.to_owned()),
         image_pull_policy: Some("Always".to_owned()),
         restart_policy: Some("Always".to_owned()),
         args: Some(args),
@@ -280,7 +289,7 @@ pub(super) fn proxy(plan: &Plan) -> Container {
 
 pub(super) fn server_mounts(plan: &Plan) -> Vec<VolumeMount> {
     let mut mounts = vec![mount("tmp", "/tmp", false)];
-    if let Some(secret) = &plan.key_secret {
+    if let Some(secret) = &plan.names.key_secret {
         mounts.push(mount(secret, KEY_DIR, true));
     }
     mounts
@@ -291,7 +300,7 @@ pub(super) fn server_mounts(plan: &Plan) -> Vec<VolumeMount> {
 fn migrate(plan: &Plan) -> Container {
     Container {
         name: "migrate".to_owned(),
-        image: Some(plan.image.clone()),
+        image: Some(plan.image.image.clone()),
         image_pull_policy: Some("Always".to_owned()),
         command: Some(vec![
             "python".to_owned(),
@@ -311,7 +320,7 @@ fn migrate(plan: &Plan) -> Container {
 }
 
 fn mlflow(plan: &Plan) -> Container {
-    let artifacts = if plan.serve_artifacts {
+    let artifacts = if plan.server.serve_artifacts {
         [
             format!("--artifacts-destination=$({ARTIFACTS_DESTINATION})"),
             "--serve-artifacts".to_owned(),
@@ -325,35 +334,35 @@ fn mlflow(plan: &Plan) -> Container {
     let mut args = vec![
         "--host=0.0.0.0".to_owned(),
         format!("--port={SERVER_PORT}"),
-        format!("--workers={}", plan.workers),
+        format!("--workers={}", plan.server.workers),
         format!("--backend-store-uri=$({BACKEND_STORE_URI})"),
     ];
     args.extend(artifacts);
-    let mut hosts = plan.allowed_hosts.clone();
-    if plan.metrics {
+    let mut hosts = plan.server.allowed_hosts.clone();
+    if plan.server.metrics {
         // Prometheus scrapes the pod by its IP, and MLflow checks the Host of `/metrics`.
         hosts.push(format!("$({POD_IP}):*"));
         args.push(format!("--expose-prometheus={METRICS_DIR}"));
     }
     args.push(format!("--allowed-hosts={}", hosts.join(",")));
-    if !plan.cors_origins.is_empty() {
+    if !plan.server.cors_origins.is_empty() {
         args.push(format!(
             "--cors-allowed-origins={}",
-            plan.cors_origins.join(",")
+            plan.server.cors_origins.join(",")
         ));
     }
-    if let Some(seconds) = plan.keep_alive_seconds {
+    if let Some(seconds) = plan.server.keep_alive_seconds {
         // MLflow passes these to the uvicorn it starts (shell-split).
         args.push(format!("--uvicorn-opts=--timeout-keep-alive={seconds}"));
     }
     args.extend(auth::args(plan));
-    let artifacts_key = if plan.serve_artifacts {
+    let artifacts_key = if plan.server.serve_artifacts {
         ARTIFACTS_DESTINATION
     } else {
         DEFAULT_ARTIFACT_ROOT
     };
     let mut env = server_env(plan);
-    if plan.metrics {
+    if plan.server.metrics {
         env.push(EnvVar {
             name: POD_IP.to_owned(),
             value_from: Some(EnvVarSource {
@@ -372,22 +381,22 @@ fn mlflow(plan: &Plan) -> Container {
     env.push(from_config(plan, MAX_OVERFLOW));
     env.extend(auth::env(plan));
     let mut mounts = server_mounts(plan);
-    if plan.metrics {
+    if plan.server.metrics {
         mounts.push(mount(METRICS_VOLUME, METRICS_DIR, false));
     }
     mounts.extend(auth::mounts(plan));
-    let mut resources = resources(&plan.cpu, &plan.memory, &plan.memory);
+    let mut resources = resources(&plan.server.cpu, &plan.server.memory, &plan.server.memory);
     // What `/tmp` may hold, so that the node (or Autopilot's 1Gi default) does not evict the
     // pod in the middle of a large proxied upload or download.
     if let Some(requests) = resources.requests.as_mut() {
         requests.insert(
             "ephemeral-storage".to_owned(),
-            Quantity(plan.tmp_size.clone()),
+            Quantity(plan.server.tmp_size.clone()),
         );
     }
     Container {
         name: "mlflow".to_owned(),
-        image: Some(plan.image.clone()),
+        image: Some(plan.image.image.clone()),
         image_pull_policy: Some("Always".to_owned()),
         command: Some(vec!["mlflow".to_owned(), "server".to_owned()]),
         args: Some(args),
@@ -435,7 +444,7 @@ pub(super) fn pod_security_context() -> PodSecurityContext {
 /// The server pod's volumes: the common ones, and the metrics directory.
 fn server_volumes(plan: &Plan) -> Vec<Volume> {
     let mut all = volumes(plan);
-    if plan.metrics {
+    if plan.server.metrics {
         all.push(Volume {
             name: METRICS_VOLUME.to_owned(),
             empty_dir: Some(EmptyDirVolumeSource::default()),
@@ -451,13 +460,13 @@ pub(super) fn volumes(plan: &Plan) -> Vec<Volume> {
         // Proxied artifacts pass through `/tmp`: bounded, so that a full one fails the
         // transfer in this pod rather than filling the node's disk.
         empty_dir: Some(EmptyDirVolumeSource {
-            size_limit: Some(Quantity(plan.tmp_size.clone())),
+            size_limit: Some(Quantity(plan.server.tmp_size.clone())),
             ..EmptyDirVolumeSource::default()
         }),
         ..Volume::default()
     }];
     volumes.extend(auth::volumes(plan));
-    if let Some(secret) = &plan.key_secret {
+    if let Some(secret) = &plan.names.key_secret {
         volumes.push(Volume {
             name: secret.clone(),
             secret: Some(SecretVolumeSource {
@@ -474,7 +483,7 @@ pub(super) fn volumes(plan: &Plan) -> Vec<Volume> {
 
 fn selector(plan: &Plan) -> LabelSelector {
     LabelSelector {
-        match_labels: Some(plan.selector.clone()),
+        match_labels: Some(plan.names.selector.clone()),
         ..LabelSelector::default()
     }
 }
@@ -502,7 +511,7 @@ fn config_digest(config: &ConfigMap) -> String {
 }
 
 pub(super) fn deployment(plan: &Plan) -> Deployment {
-    let topology_spread = (plan.max_replicas > 1).then(|| {
+    let topology_spread = (plan.server.max_replicas > 1).then(|| {
         vec![TopologySpreadConstraint {
             max_skew: 1,
             topology_key: "kubernetes.io/hostname".to_owned(),
@@ -512,11 +521,11 @@ pub(super) fn deployment(plan: &Plan) -> Deployment {
         }]
     });
     Deployment {
-        metadata: meta(plan, &plan.workload),
+        metadata: meta(plan, &plan.names.workload),
         spec: Some(DeploymentSpec {
             // The autoscaler owns the count; an applied `replicas` would reset it on every apply.
-            replicas: (!plan.autoscale)
-                .then(|| i32::try_from(plan.replicas).ok())
+            replicas: (!plan.server.autoscale)
+                .then(|| i32::try_from(plan.server.replicas).ok())
                 .flatten(),
             revision_history_limit: Some(5),
             selector: selector(plan),
@@ -530,7 +539,7 @@ pub(super) fn deployment(plan: &Plan) -> Deployment {
             }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(plan.labels.clone()),
+                    labels: Some(plan.names.labels.clone()),
                     annotations: Some(BTreeMap::from([
                         (
                             "kubectl.kubernetes.io/default-container".to_owned(),
@@ -541,13 +550,13 @@ pub(super) fn deployment(plan: &Plan) -> Deployment {
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
-                    service_account_name: Some(plan.workload.clone()),
+                    service_account_name: Some(plan.names.workload.clone()),
                     automount_service_account_token: Some(false),
                     // Service links would set MLFLOW_PORT=tcp://… for a Service named `mlflow`,
                     // which `mlflow server` reads as its --port.
                     enable_service_links: Some(false),
                     security_context: Some(pod_security_context()),
-                    image_pull_secrets: plan.pull_secret.as_ref().map(|secret| {
+                    image_pull_secrets: plan.names.pull_secret.as_ref().map(|secret| {
                         vec![LocalObjectReference {
                             name: secret.clone(),
                         }]
@@ -571,8 +580,8 @@ pub(super) fn deployment(plan: &Plan) -> Deployment {
 }
 
 pub(super) fn service(plan: &Plan) -> Service {
-    let mut metadata = meta(plan, &plan.workload);
-    if let Some(address) = &plan.static_ip {
+    let mut metadata = meta(plan, &plan.names.workload);
+    if let Some(address) = &plan.exposure.static_ip {
         metadata.annotations = Some(BTreeMap::from([(
             "networking.gke.io/load-balancer-ip-addresses".to_owned(),
             address.clone(),
@@ -581,20 +590,22 @@ pub(super) fn service(plan: &Plan) -> Service {
     Service {
         metadata,
         spec: Some(ServiceSpec {
-            type_: Some(plan.service_type.to_owned()),
-            selector: Some(plan.selector.clone()),
+            type_: Some(plan.exposure.service_type.to_owned()),
+            selector: Some(plan.names.selector.clone()),
             ports: Some(vec![ServicePort {
                 name: Some("http".to_owned()),
-                port: i32::from(plan.port),
+                port: i32::from(plan.exposure.port),
                 target_port: Some(IntOrString::String("http".to_owned())),
                 protocol: Some("TCP".to_owned()),
                 ..ServicePort::default()
             }]),
-            load_balancer_source_ranges: (plan.load_balancer && !plan.allow.is_empty())
-                .then(|| plan.allow.clone()),
+            load_balancer_source_ranges: (plan.exposure.load_balancer
+                && !plan.exposure.allow.is_empty())
+            .then(|| plan.exposure.allow.clone()),
             // A GKE load balancer delivers only to nodes with a server pod, which then sees
             // the client's own address: the NetworkPolicy can admit just `allow`.
-            external_traffic_policy: (plan.load_balancer && plan.gke).then(|| "Local".to_owned()),
+            external_traffic_policy: (plan.exposure.load_balancer && plan.cluster.gke())
+                .then(|| "Local".to_owned()),
             ..ServiceSpec::default()
         }),
         ..Service::default()
@@ -603,7 +614,7 @@ pub(super) fn service(plan: &Plan) -> Service {
 
 pub(super) fn network_policy(plan: &Plan) -> NetworkPolicy {
     NetworkPolicy {
-        metadata: meta(plan, &plan.workload),
+        metadata: meta(plan, &plan.names.workload),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(selector(plan)),
             policy_types: Some(vec!["Ingress".to_owned()]),
@@ -617,9 +628,9 @@ pub(super) fn network_policy(plan: &Plan) -> NetworkPolicy {
                 // gateway nothing in the cluster reaches the server around it (and IAP) but
                 // the bundle's own garbage collector and Managed Prometheus's scrapes; where
                 // pods of every namespace are admitted, those are among them.
-                from: (!plan.ingress.anyone).then(|| {
-                    let mut peers = ingress_peers(&plan.ingress);
-                    if !plan.ingress.cluster_pods {
+                from: (!plan.exposure.ingress.anyone).then(|| {
+                    let mut peers = ingress_peers(&plan.exposure.ingress);
+                    if !plan.exposure.ingress.cluster_pods {
                         if let Some(gc) = plan.gc.as_ref().filter(|gc| gc.server_url.is_some()) {
                             peers.push(NetworkPolicyPeer {
                                 pod_selector: Some(LabelSelector {
@@ -629,7 +640,7 @@ pub(super) fn network_policy(plan: &Plan) -> NetworkPolicy {
                                 ..NetworkPolicyPeer::default()
                             });
                         }
-                        if plan.metrics && plan.gke {
+                        if plan.server.metrics && plan.cluster.gke() {
                             peers.push(collector_peer());
                         }
                     }
@@ -676,7 +687,7 @@ fn ingress_peers(ingress: &IngressPlan) -> Vec<NetworkPolicyPeer> {
 
 pub(super) fn pod_disruption_budget(plan: &Plan) -> PodDisruptionBudget {
     PodDisruptionBudget {
-        metadata: meta(plan, &plan.workload),
+        metadata: meta(plan, &plan.names.workload),
         spec: Some(PodDisruptionBudgetSpec {
             max_unavailable: Some(IntOrString::Int(1)),
             selector: Some(selector(plan)),
@@ -691,15 +702,15 @@ const CPU_TARGET_PERCENT: i32 = 75;
 
 pub(super) fn autoscaler(plan: &Plan) -> HorizontalPodAutoscaler {
     HorizontalPodAutoscaler {
-        metadata: meta(plan, &plan.workload),
+        metadata: meta(plan, &plan.names.workload),
         spec: Some(HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
                 api_version: Some("apps/v1".to_owned()),
                 kind: "Deployment".to_owned(),
-                name: plan.workload.clone(),
+                name: plan.names.workload.clone(),
             },
-            min_replicas: i32::try_from(plan.replicas).ok(),
-            max_replicas: i32::try_from(plan.max_replicas).unwrap_or(i32::MAX),
+            min_replicas: i32::try_from(plan.server.replicas).ok(),
+            max_replicas: i32::try_from(plan.server.max_replicas).unwrap_or(i32::MAX),
             metrics: Some(vec![MetricSpec {
                 type_: "Resource".to_owned(),
                 resource: Some(ResourceMetricSource {

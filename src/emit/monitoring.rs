@@ -38,10 +38,10 @@ pub fn pod_monitoring(plan: &Plan) -> PodMonitoring {
     PodMonitoring {
         api_version: "monitoring.googleapis.com/v1",
         kind: "PodMonitoring",
-        metadata: meta(plan, &plan.workload),
+        metadata: meta(plan, &plan.names.workload),
         spec: PodMonitoringSpec {
             selector: LabelSelector {
-                match_labels: Some(plan.selector.clone()),
+                match_labels: Some(plan.names.selector.clone()),
                 ..LabelSelector::default()
             },
             endpoints: vec![ScrapeEndpoint {

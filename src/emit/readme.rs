@@ -3,6 +3,8 @@
 //! for what the plan does not hold as such), never written as fixed prose, so the README
 //! cannot say what the bundle does not do; tests compare each claim with the bundle.
 
+use std::collections::BTreeMap;
+
 use minijinja::value::{Serde, Value};
 use serde::Serialize;
 
@@ -10,6 +12,7 @@ use super::script;
 use crate::names::reach;
 use crate::plan::Plan;
 use crate::plan::roles::{self, OperatorRole};
+use crate::plan::steps::{Destroy, Step};
 
 /// What the README says beyond the plan's own fields.
 #[derive(Debug, Clone, Serialize)]
@@ -27,26 +30,14 @@ pub struct ReadmeFacts {
     pub destroy_keeps_with_delete_data: Vec<&'static str>,
     /// The IAM roles the person running `infra.sh` needs, from the same steps.
     pub roles: Vec<OperatorRole>,
+    /// The README template of each step, by name: its bullet, and what `destroy` keeps.
+    pub step_docs: BTreeMap<Step, &'static str>,
 }
-
-/// Steps that hold data (and the address clients may know): `destroy` keeps them unless
-/// `--delete-data`.
-const DATA_STEPS: [&str; 9] = [
-    "bucket",
-    "sql-instance",
-    "database",
-    "db-user",
-    "db-password",
-    "auth-database",
-    "auth-secrets",
-    "gateway-address",
-    "static-ip",
-];
 
 impl ReadmeFacts {
     #[must_use]
     pub fn new(plan: &Plan) -> Self {
-        let hosts = &plan.allowed_hosts;
+        let hosts = &plan.server.allowed_hosts;
         let host_names = hosts
             .iter()
             .filter(|host| {
@@ -55,37 +46,52 @@ impl ReadmeFacts {
             })
             .cloned()
             .collect();
-        // The APIs may serve other workloads; a cluster infra.sh did not create is not its
-        // own, and one it created goes only with `--delete-cluster`.
-        let always = |step: &&str| *step == "services" || *step == "cluster";
+        // What goes only with `--delete-cluster` stays in both lists.
+        let stays = |step: Step, with_data: bool| match step.destroy() {
+            Destroy::Kept | Destroy::KeptUnlessDeleteCluster => true,
+            Destroy::KeptUnlessDeleteData => with_data,
+            Destroy::DeletedWhenOwned => false,
+        };
         // The record of what `apply` created goes last, with the data, once nothing it
         // names stays: a cluster kept without `--delete-cluster` keeps it.
-        let record = |with_data: bool| with_data || (plan.gke && plan.create_cluster);
+        let record =
+            |with_data: bool| with_data || (plan.cluster.gke() && plan.cluster.create_cluster);
         let kept = |with_data: bool| {
             record(with_data)
                 .then_some("record")
                 .into_iter()
                 .chain(
-                    plan.steps
+                    plan.infra
+                        .steps
                         .iter()
-                        .copied()
-                        .filter(|step| always(step) || (with_data && DATA_STEPS.contains(step))),
+                        .filter(|step| stays(**step, with_data))
+                        .map(|step| step.name()),
                 )
                 .collect()
         };
         Self {
             host_names,
-            client_url: (plan.gke && plan.load_balancer)
+            client_url: (plan.cluster.gke() && plan.exposure.load_balancer)
                 .then(|| {
                     reach::client_url(
-                        plan.extra_allowed_hosts.iter().map(String::as_str),
-                        plan.port,
+                        plan.server.extra_allowed_hosts.iter().map(String::as_str),
+                        plan.exposure.port,
                     )
                 })
                 .flatten(),
             destroy_keeps: kept(true),
             destroy_keeps_with_delete_data: kept(false),
-            roles: roles::operator_roles(&plan.steps, plan.create_cluster, plan.gke),
+            roles: roles::operator_roles(
+                &plan.infra.steps,
+                plan.cluster.create_cluster,
+                plan.cluster.gke(),
+            ),
+            step_docs: plan
+                .infra
+                .steps
+                .iter()
+                .map(|step| (*step, step.readme().0))
+                .collect(),
         }
     }
 }

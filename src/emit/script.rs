@@ -2,6 +2,7 @@
 //! the plan (`templates/infra/steps/STEP.sh.j2`) and the command loop. Every `{{ }}` goes
 //! through [`shell_formatter`], so a value reaches the script only as a quoted shell word.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use minijinja::syntax::SyntaxConfig;
@@ -10,55 +11,34 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, Undefi
 use serde::Serialize;
 
 use super::k8s::PASSWORD_KEY;
+use crate::plan::steps::{Destroy, Step};
 use crate::plan::{KEY_FILE, Plan};
 use crate::shell;
 
 const DOCKERFILE: &str = include_str!("../templates/Dockerfile.j2");
 const README: &str = include_str!("../templates/README.md.j2");
 
-/// `infra.sh`: a prelude (settings and helpers), one file per step (its `step_*` and
-/// `undo_*` functions; the plan lists the steps a stack has) and the command loop.
-macro_rules! infra_templates {
-    ($($step:literal),* $(,)?) => {
-        [
-            ("infra.sh.j2", include_str!("../templates/infra.sh.j2")),
-            ("infra/prelude.sh.j2", include_str!("../templates/infra/prelude.sh.j2")),
-            ("infra/main.sh.j2", include_str!("../templates/infra/main.sh.j2")),
-            $((
-                concat!("infra/steps/", $step, ".sh.j2"),
-                include_str!(concat!("../templates/infra/steps/", $step, ".sh.j2")),
-            ),)*
-        ]
-    };
-}
-
-/// Every template of `infra.sh`, by name.
-pub const INFRA_TEMPLATES: &[(&str, &str)] = &infra_templates![
-    "services",
-    "bucket",
-    "sql-instance",
-    "database",
-    "service-account",
-    "iam",
-    "db-password",
-    "db-user",
-    "backup",
-    "registry",
-    "image",
-    "cluster",
-    "node-pull",
-    "static-ip",
-    "workload-identity",
-    "keys",
-    "secrets",
-    "auth-database",
-    "auth-secrets",
-    "auth-secret",
-    "gateway-address",
-    "ssl-policy",
-    "certificate",
-    "iap",
+/// `infra.sh`: a prelude (settings and helpers), one template per step (its `step_*` and
+/// `undo_*` functions, from [`Step::template`]; the plan lists the steps a stack has) and
+/// the command loop.
+const INFRA: [(&str, &str); 3] = [
+    ("infra.sh.j2", include_str!("../templates/infra.sh.j2")),
+    (
+        "infra/prelude.sh.j2",
+        include_str!("../templates/infra/prelude.sh.j2"),
+    ),
+    (
+        "infra/main.sh.j2",
+        include_str!("../templates/infra/main.sh.j2"),
+    ),
 ];
+
+/// Every template of `infra.sh`, by name: the script's own and each step's.
+pub fn infra_templates() -> impl Iterator<Item = (&'static str, &'static str)> {
+    INFRA
+        .into_iter()
+        .chain(Step::ALL.iter().map(|step| step.template()))
+}
 
 /// The template environment: shell escaping for `*.sh.j2` and `Dockerfile.j2`, none for
 /// Markdown; undefined values are errors, not empty strings.
@@ -87,13 +67,26 @@ pub fn environment() -> Environment<'static> {
         }
     });
     env.set_formatter(shell_formatter);
+    // A step template guards what `destroy` keeps with `{% if step is kept_unless_… %}`.
+    env.add_test("kept_unless_delete_data", |step: &str| {
+        destroys(step, Destroy::KeptUnlessDeleteData)
+    });
+    env.add_test("kept_unless_delete_cluster", |step: &str| {
+        destroys(step, Destroy::KeptUnlessDeleteCluster)
+    });
     let others = [("Dockerfile.j2", DOCKERFILE), ("README.md.j2", README)];
-    for &(name, source) in INFRA_TEMPLATES.iter().chain(&others) {
+    let readme_steps = Step::ALL.iter().map(|step| step.readme());
+    for (name, source) in infra_templates().chain(others).chain(readme_steps) {
         // The templates are part of the binary; a syntax error in one fails every test.
         env.add_template(name, source)
             .unwrap_or_else(|error| panic!("template {name}: {error}"));
     }
     env
+}
+
+/// Whether `destroy` does this with the step named STEP.
+fn destroys(step: &str, what: Destroy) -> bool {
+    Step::named(step).is_some_and(|step| step.destroy() == what)
 }
 
 /// The [`environment`] of this process, built (and its templates compiled) on first use:
@@ -142,6 +135,8 @@ struct Context<'a> {
     plan: &'a Plan,
     password_key: &'static str,
     key_file: &'static str,
+    /// The template of each step, by name.
+    step_templates: BTreeMap<Step, &'static str>,
 }
 
 /// Renders one of the embedded templates with the plan as its context.
@@ -155,6 +150,12 @@ pub fn render(template: &str, plan: &Plan) -> String {
         plan,
         password_key: PASSWORD_KEY,
         key_file: KEY_FILE,
+        step_templates: plan
+            .infra
+            .steps
+            .iter()
+            .map(|step| (*step, step.template().0))
+            .collect(),
     }));
     shared()
         .get_template(template)
@@ -199,30 +200,6 @@ mod tests {
             String::from_utf8(out.stdout).unwrap(),
             format!("{hostile}|a b|c|3|")
         );
-    }
-
-    /// Adding a step means adding its file and its name in [`INFRA_TEMPLATES`]; a file
-    /// that is not registered would silently never be rendered.
-    #[test]
-    fn every_step_template_is_registered() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/templates/infra/steps");
-        let mut files: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|entry| {
-                format!(
-                    "infra/steps/{}",
-                    entry.unwrap().file_name().to_string_lossy()
-                )
-            })
-            .collect();
-        files.sort();
-        let mut registered: Vec<String> = INFRA_TEMPLATES
-            .iter()
-            .map(|(name, _)| (*name).to_owned())
-            .filter(|name| name.starts_with("infra/steps/"))
-            .collect();
-        registered.sort();
-        assert_eq!(files, registered);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Who may use the server, planned: the names of MLflow's basic-auth user store and of the
-//! secrets `infra.sh` generates for it, and the `infra.sh` steps that create them.
+//! secrets `infra.sh` generates for it.
 
 use serde::Serialize;
 
@@ -77,27 +77,6 @@ impl AuthPlan {
             Auth::None | Auth::Iap { .. } => None,
         };
         Self { kind, basic }
-    }
-
-    /// Inserts the steps that create the user store and its secrets: the database after
-    /// the database user (so that `destroy --delete-data`, in reverse, drops it before the
-    /// user that owns its tables), the generated secrets next, the Kubernetes Secrets after
-    /// the other Secrets (their namespace exists by then).
-    pub fn add_steps(&self, steps: &mut Vec<&'static str>) {
-        if self.basic.is_none() {
-            return;
-        }
-        for (after, step) in [
-            ("db-user", "auth-database"),
-            ("auth-database", "auth-secrets"),
-            ("secrets", "auth-secret"),
-        ] {
-            let at = steps
-                .iter()
-                .position(|s| *s == after)
-                .map_or(steps.len(), |i| i + 1);
-            steps.insert(at, step);
-        }
     }
 }
 

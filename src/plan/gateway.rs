@@ -1,6 +1,5 @@
 //! A GKE Gateway, planned: its class, the reserved address, the Certificate Manager
-//! resources that give it a Google-managed certificate for `host`, IAP's members, and the
-//! `infra.sh` steps that create them.
+//! resources that give it a Google-managed certificate for `host`, and IAP's members.
 //!
 //! An external gateway (`gke-l7-global-external-managed`) has a global address and takes
 //! its certificate through a global certificate map. An internal one (`gke-l7-rilb`, a
@@ -111,22 +110,5 @@ impl GatewayPlan {
     #[must_use]
     pub fn iap(&self) -> bool {
         !self.iap_members.is_empty()
-    }
-
-    /// The steps that create the gateway's Google Cloud side, after the cluster: the
-    /// address, the SSL policy, the certificate (its DNS authorization first) and its map;
-    /// IAP's access.
-    pub fn add_steps(&self, steps: &mut Vec<&'static str>) {
-        let at = steps
-            .iter()
-            .position(|s| *s == "cluster")
-            .map_or(steps.len(), |i| i + 1);
-        let mut new = vec!["gateway-address", "ssl-policy", "certificate"];
-        if self.iap() {
-            new.push("iap");
-        }
-        for (offset, step) in new.into_iter().enumerate() {
-            steps.insert(at + offset, step);
-        }
     }
 }

@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+use super::steps::Step;
+
 /// One role, and the steps (or `record`) that need it, in the order `apply` first needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OperatorRole {
@@ -17,24 +19,24 @@ pub struct OperatorRole {
 /// creates the cluster (else it only reads it); `gke`: `secrets` writes Kubernetes Secrets
 /// into a GKE cluster (on a local cluster kubectl needs no Google role).
 #[must_use]
-pub fn of_step(step: &str, create_cluster: bool, gke: bool) -> &'static [&'static str] {
+pub fn of_step(step: Step, create_cluster: bool, gke: bool) -> &'static [&'static str] {
     match step {
-        "services" => &["roles/serviceusage.serviceUsageAdmin"],
-        "bucket" => &["roles/storage.admin"],
-        "sql-instance" | "database" | "db-user" | "backup" | "auth-database" => {
+        Step::Services => &["roles/serviceusage.serviceUsageAdmin"],
+        Step::Bucket => &["roles/storage.admin"],
+        Step::SqlInstance | Step::Database | Step::DbUser | Step::Backup | Step::AuthDatabase => {
             &["roles/cloudsql.admin"]
         }
         // Creating the account, and (workload-identity) the binding on it.
-        "service-account" | "workload-identity" => &["roles/iam.serviceAccountAdmin"],
+        Step::ServiceAccount | Step::WorkloadIdentity => &["roles/iam.serviceAccountAdmin"],
         // Conditional bindings on the project, and the binding on the bucket.
-        "iam" => &[
+        Step::Iam => &[
             "roles/resourcemanager.projectIamAdmin",
             "roles/storage.admin",
         ],
-        "registry" => &["roles/artifactregistry.admin"],
+        Step::Registry => &["roles/artifactregistry.admin"],
         // Cloud Build from a source staged in the bucket, run as the stack's builder account
         // (`iam.serviceAccounts.actAs` on it); destroy deletes the tags it built.
-        "image" => &[
+        Step::Image => &[
             "roles/cloudbuild.builds.editor",
             "roles/storage.admin",
             "roles/artifactregistry.admin",
@@ -42,37 +44,32 @@ pub fn of_step(step: &str, create_cluster: bool, gke: bool) -> &'static [&'stati
         ],
         // Reads the node pool's account (as `cluster` does), then grants it read access on the
         // repository.
-        "node-pull" if create_cluster => &["roles/artifactregistry.admin"],
-        "node-pull" => &[
+        Step::NodePull if create_cluster => &["roles/artifactregistry.admin"],
+        Step::NodePull => &[
             "roles/container.clusterViewer",
             "roles/artifactregistry.admin",
         ],
-        "cluster" if create_cluster => &["roles/container.admin"],
-        "cluster" => &["roles/container.clusterViewer"],
-        "static-ip" | "gateway-address" => &["roles/compute.networkAdmin"],
-        "ssl-policy" => &["roles/compute.loadBalancerAdmin"],
-        "certificate" => &["roles/certificatemanager.editor"],
-        "iap" => &["roles/iap.admin"],
-        "keys" => &["roles/iam.serviceAccountKeyAdmin"],
-        "secrets" | "auth-secret" if gke => {
+        Step::Cluster if create_cluster => &["roles/container.admin"],
+        Step::Cluster => &["roles/container.clusterViewer"],
+        Step::StaticIp | Step::GatewayAddress => &["roles/compute.networkAdmin"],
+        Step::SslPolicy => &["roles/compute.loadBalancerAdmin"],
+        Step::Certificate => &["roles/certificatemanager.editor"],
+        Step::Iap => &["roles/iap.admin"],
+        Step::Keys => &["roles/iam.serviceAccountKeyAdmin"],
+        Step::Secrets | Step::AuthSecret if gke => {
             &["roles/secretmanager.admin", "roles/container.developer"]
         }
         // Secrets generated into Secret Manager; on a local cluster, copied by kubectl.
-        "db-password" | "auth-secrets" | "secrets" | "auth-secret" => {
+        Step::DbPassword | Step::AuthSecrets | Step::Secrets | Step::AuthSecret => {
             &["roles/secretmanager.admin"]
         }
-        _ => &[],
     }
 }
 
 /// Every role the steps need, each once, with the steps that need it; the Secret Manager
 /// record of what `apply` created needs `roles/secretmanager.admin` in every stack.
 #[must_use]
-pub fn operator_roles(
-    steps: &[&'static str],
-    create_cluster: bool,
-    gke: bool,
-) -> Vec<OperatorRole> {
+pub fn operator_roles(steps: &[Step], create_cluster: bool, gke: bool) -> Vec<OperatorRole> {
     let mut roles: Vec<OperatorRole> = Vec::new();
     let mut need =
         |role: &'static str, by: &'static str| match roles.iter_mut().find(|r| r.role == role) {
@@ -82,9 +79,9 @@ pub fn operator_roles(
                 needed_by: vec![by],
             }),
         };
-    for step in steps {
+    for &step in steps {
         for role in of_step(step, create_cluster, gke) {
-            need(role, step);
+            need(role, step.name());
         }
     }
     need("roles/secretmanager.admin", "record");
@@ -97,7 +94,7 @@ mod tests {
 
     #[test]
     fn the_record_needs_secret_manager() {
-        let roles = operator_roles(&["services", "iam"], false, true);
+        let roles = operator_roles(&[Step::Services, Step::Iam], false, true);
         assert_eq!(
             roles.iter().map(|r| r.role).collect::<Vec<_>>(),
             [

@@ -54,17 +54,17 @@ fn another_stacks_resources_are_refused_before_any_change() {
         &scratch,
         "example",
         &[(
-            &format!("bucket = \"{}\"", prod.bucket),
+            &format!("bucket = \"{}\"", prod.names.bucket),
             "bucket = \"acme-ml-staging-mlflow\"",
         )],
         "",
     );
     sandbox.rebuild(&staging);
-    assert_eq!(sandbox.plan.stack_name, prod.stack_name);
-    assert_ne!(sandbox.plan.stack_id, prod.stack_id);
+    assert_eq!(sandbox.plan.names.stack_name, prod.names.stack_name);
+    assert_ne!(sandbox.plan.names.stack_id, prod.names.stack_id);
     let other = format!(
         "belongs to another stack: name {}, identity {}, bucket gs://{}",
-        prod.stack_name, prod.stack_id, prod.bucket
+        prod.names.stack_name, prod.names.stack_id, prod.names.bucket
     );
     refused(&sandbox.infra(&["plan", "--detailed-exitcode"]), &other);
     refused(&sandbox.infra(&["apply"]), &other);
@@ -84,16 +84,16 @@ fn another_stacks_resources_are_refused_before_any_change() {
 #[test]
 fn a_bucket_in_another_project_is_refused_before_any_change() {
     let sandbox = Sandbox::new(&stack("local"));
-    let bucket = format!("bucket {}", sandbox.plan.bucket);
-    let elsewhere = json!({"name": sandbox.plan.bucket, "location": "EUROPE-WEST3",
+    let bucket = format!("bucket {}", sandbox.plan.names.bucket);
+    let elsewhere = json!({"name": sandbox.plan.names.bucket, "location": "EUROPE-WEST3",
         "project_number": "123456789012", "uniform_bucket_level_access": true,
         "public_access_prevention": "enforced"});
     let message = format!(
         "bucket gs://{} belongs to project number 123456789012, not to {}",
-        sandbox.plan.bucket, sandbox.plan.project
+        sandbox.plan.names.bucket, sandbox.plan.names.project
     );
     // Its APIs on, as in most projects: the bucket can be read before anything changes.
-    for service in &sandbox.plan.services {
+    for service in &sandbox.plan.infra.services {
         sandbox.seed(&format!("service {service}"), json!({}));
     }
     sandbox.seed(&bucket, elsewhere.clone());
@@ -188,26 +188,26 @@ fn bindings_the_stack_no_longer_lists_are_revoked() {
 fn bindings_that_existed_before_are_adopted_and_kept() {
     let sandbox = Sandbox::new(&stack("example"));
     let plan = sandbox.plan.clone();
-    let member = format!("serviceAccount:{}", plan.server_email);
-    let workload = plan.workload_identity_member.clone().unwrap();
+    let member = format!("serviceAccount:{}", plan.identity.server_email);
+    let workload = plan.identity.workload_identity_member.clone().unwrap();
     sandbox.seed(
-        &format!("bucket {}", plan.bucket),
-        json!({"name": plan.bucket, "location": "EUROPE-WEST3",
+        &format!("bucket {}", plan.names.bucket),
+        json!({"name": plan.names.bucket, "location": "EUROPE-WEST3",
                "uniform_bucket_level_access": true, "public_access_prevention": "enforced"}),
     );
     sandbox.seed(
-        &format!("service-account {}", plan.server_email),
-        json!({"email": plan.server_email, "displayName": "made by hand"}),
+        &format!("service-account {}", plan.identity.server_email),
+        json!({"email": plan.identity.server_email, "displayName": "made by hand"}),
     );
     let theirs = [
         [
-            format!("bucket {}", plan.bucket),
+            format!("bucket {}", plan.names.bucket),
             "roles/storage.objectUser".to_owned(),
             member.clone(),
             String::new(),
         ],
         [
-            format!("service-account {}", plan.server_email),
+            format!("service-account {}", plan.identity.server_email),
             "roles/iam.workloadIdentityUser".to_owned(),
             workload.clone(),
             String::new(),
@@ -223,12 +223,12 @@ fn bindings_that_existed_before_are_adopted_and_kept() {
         (
             "roles/storage.objectUser",
             &member,
-            format!("bucket:{}", plan.bucket),
+            format!("bucket:{}", plan.names.bucket),
         ),
         (
             "roles/iam.workloadIdentityUser",
             &workload,
-            format!("service-account:{}", plan.server_email),
+            format!("service-account:{}", plan.identity.server_email),
         ),
     ] {
         assert!(

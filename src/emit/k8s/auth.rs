@@ -36,7 +36,7 @@ pub fn config_file(plan: &Plan, basic: &BasicAuthPlan) -> String {
          database_uri = postgresql+psycopg2://%(user)s@%(proxy)s/%(database)s\n",
         basic.default_permission,
         basic.admin_username,
-        plan.db_user_uri.replace('%', "%%"),
+        plan.database.db_user_uri.replace('%', "%%"),
         basic.database,
     )
 }
@@ -118,7 +118,7 @@ pub(super) fn volumes(plan: &Plan) -> Vec<Volume> {
         vec![Volume {
             name: VOLUME.to_owned(),
             config_map: Some(ConfigMapVolumeSource {
-                name: plan.config_map.clone(),
+                name: plan.names.config_map.clone(),
                 items: Some(vec![KeyToPath {
                     key: AUTH_CONFIG_FILE.to_owned(),
                     path: AUTH_CONFIG_FILE.to_owned(),
@@ -139,7 +139,7 @@ pub(super) fn migrate(plan: &Plan) -> Option<Container> {
     env.push(super::from_config(plan, AUTH_DATABASE_URI));
     Some(Container {
         name: "migrate-auth".to_owned(),
-        image: Some(plan.image.clone()),
+        image: Some(plan.image.image.clone()),
         image_pull_policy: Some("Always".to_owned()),
         command: Some(vec![
             "python".to_owned(),
