@@ -30,5 +30,6 @@ mod kubernetes;
 mod ownership;
 mod plan;
 mod preflight;
+mod record;
 mod resume;
 mod secrets;
