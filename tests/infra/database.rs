@@ -296,7 +296,7 @@ fn an_older_mlflow_than_the_schema_is_refused() {
 /// Whether LOGIN can use the tables of DATABASE in the fake: it owns them, or it is a
 /// member of their owner (what `--database-roles` makes it; the e2e suite's `login-switch`
 /// scenario proves on a real PostgreSQL that a member reads, writes and migrates them).
-fn can_use_tables(sandbox: &Sandbox, login: &str) -> bool {
+pub(super) fn can_use_tables(sandbox: &Sandbox, login: &str) -> bool {
     let plan = &sandbox.plan;
     let database = sandbox.resource(&format!("sql-database {}/{}", plan.instance, plan.database));
     let owner = database["tables_owned_by"].as_str().unwrap();
@@ -309,7 +309,7 @@ fn can_use_tables(sandbox: &Sandbox, login: &str) -> bool {
             .any(|role| role == owner)
 }
 
-fn updates(run: &Run) -> Vec<&str> {
+pub(super) fn updates(run: &Run) -> Vec<&str> {
     run.stdout
         .lines()
         .filter(|line| line.starts_with("    update ") || line.starts_with("    member of "))

@@ -137,7 +137,7 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
 
 /// The resource a mutating call creates or deletes, named the same both ways; `None` for
 /// a call that does not (`services enable`, `sql instances patch`, a read).
-fn subject(call: &Call) -> Option<String> {
+pub(super) fn subject(call: &Call) -> Option<String> {
     if !call.mutating {
         return None;
     }
@@ -240,7 +240,7 @@ fn destroy_plan_lists_and_changes_nothing() {
 /// `(step, result, calls)` of each step of a `destroy --plan` listing, with the result
 /// `destroy` would then report (`delete` → `deleted`) and the number of gcloud and kubectl
 /// commands listed (`kube` is kubectl with the cluster's context).
-fn listed_steps(run: &Run) -> Vec<(String, String, usize)> {
+pub(super) fn listed_steps(run: &Run) -> Vec<(String, String, usize)> {
     let mut steps: Vec<(String, String, usize)> = Vec::new();
     for line in run.stdout.lines() {
         let command = line.starts_with("    gcloud ")
@@ -262,7 +262,7 @@ fn listed_steps(run: &Run) -> Vec<(String, String, usize)> {
 
 /// `(step, result, calls)` of each step of the last pass of a run: the mutating gcloud and
 /// kubectl calls it made.
-fn done_steps(run: &Run) -> Vec<(String, String, usize)> {
+pub(super) fn done_steps(run: &Run) -> Vec<(String, String, usize)> {
     let results = run.results();
     let by_step = run.calls_by_step();
     let last = &by_step[by_step.len() - results.len()..];

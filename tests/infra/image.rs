@@ -6,7 +6,7 @@ use super::*;
 /// `registry.repository` may name a shared repository: `destroy` deletes every version of
 /// this stack's image, and the repository only when nothing else is left in it.
 /// The production stack applied at its tag, then at a bumped one: two tags this stack built.
-fn two_tags_built(scratch: &TempDir) -> (Sandbox, String) {
+pub(super) fn two_tags_built(scratch: &TempDir) -> (Sandbox, String) {
     let mut sandbox = Sandbox::new(&stack("production"));
     sandbox.infra(&["apply"]).ok();
     let bumped = changed_stack(

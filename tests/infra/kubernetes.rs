@@ -157,7 +157,7 @@ fn a_local_stack_without_a_kubectl_context_fails_before_any_mutation() {
 /// Makes `kind-other`, a context of another cluster, kubectl's current context; that
 /// cluster has the stack's namespace and Secrets of the same names, which are not the
 /// stack's.
-fn switch_to_another_cluster(sandbox: &Sandbox) -> Vec<String> {
+pub(super) fn switch_to_another_cluster(sandbox: &Sandbox) -> Vec<String> {
     let plan = &sandbox.plan;
     sandbox.seed("kube-context kind-other", json!({"cluster": "other"}));
     sandbox.seed("kube-context current", json!({"name": "kind-other"}));

@@ -401,7 +401,7 @@ fn a_mark_removed_by_hand_is_put_back() {
 
 /// Removes this stack's mark by hand from the bucket, instance or cluster KEYS: their labels
 /// become `team=research`.
-fn unmark(sandbox: &Sandbox, keys: &[&str]) {
+pub(super) fn unmark(sandbox: &Sandbox, keys: &[&str]) {
     let mut state = sandbox.state();
     for key in keys {
         let labels = match key.split_once(' ').unwrap().0 {

@@ -39,7 +39,7 @@ fn no_secret_value_in_any_argv() {
 
 /// Every secret value in the project and the key files: Secret Manager data, database
 /// passwords, private keys.
-fn secret_values(sandbox: &Sandbox) -> Vec<String> {
+pub(super) fn secret_values(sandbox: &Sandbox) -> Vec<String> {
     let mut secrets: Vec<String> = Vec::new();
     let state = sandbox.state();
     for (key, value) in state["resources"].as_object().unwrap() {
