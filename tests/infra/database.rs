@@ -9,7 +9,7 @@ use super::*;
 fn a_password_that_cannot_be_read_creates_no_user() {
     let sandbox = Sandbox::new(&stack("example"));
     let failed = sandbox.infra_with(&["apply"], &[("FAKE_FAIL", "secrets versions access")]);
-    assert_eq!(failed.code, 1);
+    failed.failed_as_injected();
     assert!(
         failed
             .calls

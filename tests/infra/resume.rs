@@ -9,12 +9,7 @@ use super::*;
 fn a_failed_apply_resumes_where_it_stopped() {
     let sandbox = Sandbox::new(&stack("example"));
     let failed = sandbox.infra_with(&["apply"], &[("FAKE_FAIL", "iam service-accounts create")]);
-    assert_eq!(failed.code, 1, "{failed:#?}");
-    assert!(
-        failed.stderr.contains("injected failure"),
-        "{}",
-        failed.stderr
-    );
+    failed.failed_as_injected();
     let done = ["services", "bucket", "sql-instance", "database"];
     assert_eq!(failed.results(), sandbox.created()[..done.len()].to_vec());
     let last = failed.calls.last().unwrap();
@@ -50,7 +45,7 @@ fn an_instance_still_being_created_is_waited_for() {
             ("FAKE_FAIL_AFTER", "1"),
         ],
     );
-    assert_eq!(failed.code, 1);
+    failed.failed_as_injected();
     assert!(
         failed.stderr.contains("taking longer than expected"),
         "{}",
@@ -92,7 +87,7 @@ fn a_bucket_created_but_not_yet_marked_is_the_stacks() {
     let sandbox = Sandbox::new(&stack("local"));
     let plan = &sandbox.plan;
     let failed = sandbox.infra_with(&["apply"], &[("FAKE_FAIL", "storage buckets update")]);
-    assert_eq!(failed.code, 1);
+    failed.failed_as_injected();
     let bucket = format!("bucket {}", plan.bucket);
     assert!(sandbox.resource(&bucket).get("labels").is_none());
     let run = sandbox.infra(&["apply"]).ok();
@@ -112,7 +107,7 @@ fn an_address_created_but_not_yet_labelled_is_the_stacks() {
     let sandbox = Sandbox::new(&repo().join("tests/fixtures/good/gke-given-image-lb.toml"));
     let plan = &sandbox.plan;
     let failed = sandbox.infra_with(&["apply"], &[("FAKE_FAIL", "compute addresses update")]);
-    assert_eq!(failed.code, 1);
+    failed.failed_as_injected();
     let address = format!(
         "address {}/{}",
         plan.region,

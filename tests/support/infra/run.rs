@@ -104,6 +104,15 @@ impl Run {
         self
     }
 
+    /// Asserts that the run failed (exit 1) on the call the fakes were told to fail
+    /// (`FAKE_FAIL`), with the fake's message on stderr.
+    #[track_caller]
+    pub fn failed_as_injected(&self) -> &Self {
+        assert_eq!(self.code, 1, "{self:#?}");
+        assert!(self.stderr.contains("injected failure"), "{}", self.stderr);
+        self
+    }
+
     /// Asserts that the run stopped before its first change: it failed (exit 1) and made no
     /// mutating call. What it said on stderr is the test's to check.
     #[track_caller]
