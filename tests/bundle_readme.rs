@@ -1,7 +1,7 @@
 //! Every bundle README's claims, checked against the rest of its bundle: requirements,
 //! steps, Secrets, hosts, the URL it tells clients to use, what destroy keeps, and the
 //! nodes of its diagram. (What `destroy` really keeps is run against the fakes in
-//! `infra.rs`.)
+//! `infra/destroy.rs` and `infra/apply.rs`.)
 
 use std::collections::BTreeSet;
 

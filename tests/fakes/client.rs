@@ -1,8 +1,8 @@
 //! `gcloud`, `gsutil`, `kubectl` and `openssl` for the infra.sh tests: one small binary
-//! that tests/infra.rs compiles and links under each tool's name. It hands the call to the
-//! sandbox's fake server (`fakecloud.py serve`, listening on `$FAKE_STATE/fake.sock`) and
-//! relays the answer: the fake's stdout, its stderr, its exit status. The request and the
-//! answer are described next to `serve()` in fakecloud.py.
+//! that their harness (tests/support/infra/fakes.rs) compiles and links under each tool's
+//! name. It hands the call to the sandbox's fake server (`fakecloud.py serve`, listening on
+//! `$FAKE_STATE/fake.sock`) and relays the answer: the fake's stdout, its stderr, its exit
+//! status. The request and the answer are described next to `serve()` in fakecloud.py.
 //!
 //! Stdin is read to its end and sent only when an argument names it (`-`, `…=-`,
 //! `…/dev/stdin`), as the real tools read it only then: a call inside a `while read` loop

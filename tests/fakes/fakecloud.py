@@ -1,4 +1,4 @@
-"""Fake gcloud, gsutil, kubectl and openssl for the infra.sh tests (tests/infra.rs).
+"""Fake gcloud, gsutil, kubectl and openssl for the infra.sh tests (tests/infra/).
 
 The executables next to this file are launchers of `main(TOOL)`; the tests reach the same
 code through one server per sandbox instead (`serve()`, at the end of this file). They
@@ -1533,7 +1533,7 @@ def main(tool):
 # ------------------------------------------------------------------------------ server
 #
 # Starting Python for each of the hundreds of calls a scenario makes is what made the
-# tests slow. So tests/infra.rs starts one server per sandbox,
+# tests slow. So their harness (tests/support/infra/) starts one server per sandbox,
 #
 #   python3 -I -S fakecloud.py serve      (FAKE_STATE set; prints "ready" once listening)
 #

@@ -1,4 +1,5 @@
-//! Shared helpers: paths, the binary, compiling a file, snapshot settings.
+//! Shared helpers: paths, the binary, compiling a file, snapshot settings; and the harness
+//! of the `infra.sh` tests ([`infra`]).
 
 #![allow(dead_code)]
 
@@ -8,6 +9,9 @@ use std::process::{Command, Output};
 use mlflow_stack::diag::{self, Style};
 use mlflow_stack::source::Source;
 use mlflow_stack::{Compiled, compile};
+
+#[cfg(unix)]
+pub mod infra;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
