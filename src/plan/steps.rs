@@ -255,7 +255,8 @@ mod tests {
 
     /// No step name is spelled as a quoted string outside this registry: everything that
     /// lists, orders, renders or keeps steps reads [`Step`]. The stages before the plan
-    /// (`parse`, `raw`, `validate`, `model`, `init`, and `suggest` for their keys) spell
+    /// (`parse`, `raw`, `problem`, `names`, `validate`, `model`, `init`, and `suggest` for
+    /// their keys) spell
     /// stack keys, some of which are also step names (`bucket`, `database`, `cluster`), and
     /// are not searched.
     #[test]
@@ -274,7 +275,7 @@ mod tests {
             }
         }
         let before_the_plan = [
-            "parse", "raw", "validate", "model", "init", "suggest", "image",
+            "parse", "raw", "problem", "names", "validate", "model", "init", "suggest", "image",
         ];
         let mut found = Vec::new();
         for path in files {
