@@ -87,18 +87,26 @@ pub fn environment() -> Environment<'static> {
         }
     });
     env.set_formatter(shell_formatter);
-    let others = [("Dockerfile.j2", DOCKERFILE), ("README.md.j2", README)];
-    for &(name, source) in INFRA_TEMPLATES.iter().chain(&others) {
-        // The templates are part of the binary; a syntax error in one fails every test.
-        env.add_template(name, source)
-            .unwrap_or_else(|error| panic!("template {name}: {error}"));
-    }
+    // A template is compiled when a render first asks for it, then kept: `build` compiles
+    // the few a plan's steps include, and `check` and `manifests` none. The templates are
+    // part of the binary; a syntax error in one fails a test of every template.
+    env.set_loader(|name| Ok(template_source(name)));
     env
 }
 
-/// The [`environment`] of this process, built (and its templates compiled) on first use:
-/// compiling the templates costs more than rendering them, and `build` renders three per
-/// stack, for every stack.
+/// The embedded source of a template, by name.
+fn template_source(name: &str) -> Option<&'static str> {
+    let others = [("Dockerfile.j2", DOCKERFILE), ("README.md.j2", README)];
+    INFRA_TEMPLATES
+        .iter()
+        .chain(&others)
+        .find(|(known, _)| *known == name)
+        .map(|&(_, source)| source)
+}
+
+/// The [`environment`] of this process, built on first use; its templates are compiled
+/// once per process, when first rendered (compiling costs more than rendering, and `build`
+/// renders three per stack, for every stack).
 #[must_use]
 pub fn shared() -> &'static Environment<'static> {
     static SHARED: LazyLock<Environment<'static>> = LazyLock::new(environment);
@@ -223,6 +231,22 @@ mod tests {
             .collect();
         registered.sort();
         assert_eq!(files, registered);
+    }
+
+    /// Templates are compiled on first use: every embedded one must compile.
+    #[test]
+    fn every_template_compiles() {
+        let env = environment();
+        for name in INFRA_TEMPLATES
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(["Dockerfile.j2", "README.md.j2"])
+        {
+            if let Err(error) = env.get_template(name) {
+                panic!("template {name}: {error:#}");
+            }
+        }
+        assert!(env.get_template("infra/steps/nothing.sh.j2").is_err());
     }
 
     #[test]
