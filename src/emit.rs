@@ -73,18 +73,7 @@ pub fn header(stack_file: &str) -> String {
 #[must_use]
 pub fn emit(plan: &Plan, stack_file: &str) -> Bundle {
     let header = header(stack_file);
-    let mut bundle = Bundle::default();
-    for (file, object) in k8s::objects(plan) {
-        bundle.add(
-            &format!("kubernetes/{file}"),
-            yaml::document(&header, &object),
-        );
-    }
-    let kustomization = kustomize::kustomization(&bundle);
-    bundle.add(
-        "kubernetes/kustomization.yaml",
-        yaml::document(&header, &kustomization),
-    );
+    let mut bundle = kubernetes(plan, &header);
     bundle.add("infra.sh", script::infra(plan, &header));
     // A given image (`registry.image`) is used as is: nothing to build, no image/.
     if plan.build_image {
@@ -93,6 +82,28 @@ pub fn emit(plan: &Plan, stack_file: &str) -> Bundle {
         bundle.add("image/requirements.lock", image::lock_file(plan, &header));
     }
     bundle.add("README.md", readme::readme(plan, &header));
+    bundle
+}
+
+/// Emits the Kubernetes files of the bundle only (`kubernetes/`): what `manifests` prints.
+#[must_use]
+pub fn manifests(plan: &Plan, stack_file: &str) -> Bundle {
+    kubernetes(plan, &header(stack_file))
+}
+
+fn kubernetes(plan: &Plan, header: &str) -> Bundle {
+    let mut bundle = Bundle::default();
+    for (file, object) in k8s::objects(plan) {
+        bundle.add(
+            &format!("kubernetes/{file}"),
+            yaml::document(header, &object),
+        );
+    }
+    let kustomization = kustomize::kustomization(&bundle);
+    bundle.add(
+        "kubernetes/kustomization.yaml",
+        yaml::document(header, &kustomization),
+    );
     bundle
 }
 
