@@ -109,6 +109,26 @@ fn kubernetes(plan: &Plan, header: &str) -> Bundle {
 
 #[cfg(test)]
 mod tests {
+    use crate::source::Source;
+    use crate::{Output, compile_for};
+
+    /// `check` emits nothing, `manifests` the Kubernetes files of the whole bundle.
+    #[test]
+    fn each_output_emits_what_its_command_reads() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks/example.toml");
+        let source = Source::new(path, std::fs::read_to_string(path).unwrap());
+        assert!(compile_for(&source, Output::Diagnostics).bundle.is_none());
+        let whole = compile_for(&source, Output::Bundle).bundle.unwrap();
+        let manifests = compile_for(&source, Output::Manifests).bundle.unwrap();
+        let kubernetes: std::collections::BTreeMap<String, String> = whole
+            .files
+            .into_iter()
+            .filter(|(path, _)| path.starts_with("kubernetes/"))
+            .collect();
+        assert!(kubernetes.len() > 5);
+        assert_eq!(manifests.files, kubernetes);
+    }
+
     #[test]
     fn a_hostile_file_name_cannot_leave_the_header_comment() {
         let header = super::header("x\n$(id)'`.toml");

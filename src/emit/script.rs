@@ -250,6 +250,16 @@ mod tests {
     }
 
     #[test]
+    fn a_template_is_compiled_when_first_asked_for_and_kept() {
+        let env = environment();
+        assert_eq!(env.templates().count(), 0);
+        env.get_template("Dockerfile.j2").unwrap();
+        env.get_template("Dockerfile.j2").unwrap();
+        let compiled: Vec<&str> = env.templates().map(|(name, _)| name).collect();
+        assert_eq!(compiled, ["Dockerfile.j2"]);
+    }
+
+    #[test]
     fn maps_cannot_be_interpolated() {
         let env = environment();
         let result = env.render_named_str(
