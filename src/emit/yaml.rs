@@ -378,6 +378,20 @@ struct Analysis {
 
 impl Analysis {
     fn of(value: &str) -> Self {
+        // Most scalars are names, versions, paths and numbers: nothing to find in them.
+        if !value.starts_with(['-', '.'])
+            && !value.is_empty()
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
+        {
+            return Self {
+                multiline: false,
+                plain_allowed: true,
+                single_quoted_allowed: true,
+                block_allowed: true,
+            };
+        }
         if value.is_empty() {
             return Self {
                 multiline: false,
@@ -1141,6 +1155,7 @@ mod tests {
     fn tricky() -> impl Strategy<Value = String> {
         let pieces = prop::sample::select(vec![
             "a",
+            "/",
             "Z",
             "0",
             "1",
