@@ -164,18 +164,7 @@ pub fn objects(plan: &Plan) -> Vec<(&'static str, Object)> {
 #[must_use]
 pub fn emit(plan: &Plan, stack_file: &str) -> Bundle {
     let header = header(stack_file);
-    let mut bundle = Bundle::default();
-    for (file, object) in objects(plan) {
-        bundle.add(
-            &format!("kubernetes/{file}"),
-            yaml::document(&header, &object),
-        );
-    }
-    let kustomization = kustomize::kustomization(&bundle);
-    bundle.add(
-        "kubernetes/kustomization.yaml",
-        yaml::document(&header, &kustomization),
-    );
+    let mut bundle = kubernetes(plan, &header);
     bundle.add("infra.sh", script::infra(plan, &header));
     // A given image (`registry.image`) is used as is: nothing to build, no image/.
     if plan.image.build_image {
@@ -187,8 +176,50 @@ pub fn emit(plan: &Plan, stack_file: &str) -> Bundle {
     bundle
 }
 
+/// Emits the Kubernetes files of the bundle only (`kubernetes/`): what `manifests` prints.
+#[must_use]
+pub fn manifests(plan: &Plan, stack_file: &str) -> Bundle {
+    kubernetes(plan, &header(stack_file))
+}
+
+fn kubernetes(plan: &Plan, header: &str) -> Bundle {
+    let mut bundle = Bundle::default();
+    for (file, object) in objects(plan) {
+        bundle.add(
+            &format!("kubernetes/{file}"),
+            yaml::document(header, &object),
+        );
+    }
+    let kustomization = kustomize::kustomization(&bundle);
+    bundle.add(
+        "kubernetes/kustomization.yaml",
+        yaml::document(header, &kustomization),
+    );
+    bundle
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::source::Source;
+    use crate::{Output, compile_for};
+
+    /// `check` emits nothing, `manifests` the Kubernetes files of the whole bundle.
+    #[test]
+    fn each_output_emits_what_its_command_reads() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks/example.toml");
+        let source = Source::new(path, std::fs::read_to_string(path).unwrap());
+        assert!(compile_for(&source, Output::Diagnostics).bundle.is_none());
+        let whole = compile_for(&source, Output::Bundle).bundle.unwrap();
+        let manifests = compile_for(&source, Output::Manifests).bundle.unwrap();
+        let kubernetes: std::collections::BTreeMap<String, String> = whole
+            .files
+            .into_iter()
+            .filter(|(path, _)| path.starts_with("kubernetes/"))
+            .collect();
+        assert!(kubernetes.len() > 5);
+        assert_eq!(manifests.files, kubernetes);
+    }
+
     #[test]
     fn a_hostile_file_name_cannot_leave_the_header_comment() {
         let header = super::header("x\n$(id)'`.toml");

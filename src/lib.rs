@@ -57,13 +57,33 @@ pub fn claims(source: &Source) -> Option<Vec<claims::Claim>> {
 /// Parse, validate, plan and emit one stack file. Never panics on any input.
 #[must_use]
 pub fn compile(source: &Source) -> Compiled {
+    compile_for(source, Output::Bundle)
+}
+
+/// What a command needs of a stack besides its diagnostics: `check` nothing, `manifests`
+/// the Kubernetes files, everything else the whole bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Diagnostics,
+    Manifests,
+    Bundle,
+}
+
+/// [`compile`], emitting only what `output` asks for: with [`Output::Diagnostics`] the
+/// bundle is `None`, with [`Output::Manifests`] it holds `kubernetes/` only.
+#[must_use]
+pub fn compile_for(source: &Source, output: Output) -> Compiled {
     let mut diagnostics = Diagnostics::default();
     let parsed = parse::parse(source, &mut diagnostics);
     let stack = validate::validate(source, &parsed, &mut diagnostics);
     let bundle = match stack {
         Some(stack) if !diagnostics.has_errors() => {
             let plan = plan::Plan::new(&stack);
-            Some(emit::emit(&plan, source.file_name()))
+            match output {
+                Output::Diagnostics => None,
+                Output::Manifests => Some(emit::manifests(&plan, source.file_name())),
+                Output::Bundle => Some(emit::emit(&plan, source.file_name())),
+            }
         }
         _ => None,
     };

@@ -90,12 +90,19 @@ pub struct Entry {
 /// Only when an embedded lock file is malformed, which every test run would show.
 #[must_use]
 pub fn entries(flavour: Flavour) -> Vec<Entry> {
-    let text = match (flavour.basic_auth, flavour.metrics) {
-        (false, false) => SERVER,
-        (true, false) => SERVER_AUTH,
-        (false, true) => SERVER_METRICS,
-        (true, true) => SERVER_AUTH_METRICS,
+    // Each lock is read once per process: validation and the image's three files each ask
+    // for it, for every stack.
+    static PARSED: [std::sync::OnceLock<Vec<Entry>>; 4] = [const { std::sync::OnceLock::new() }; 4];
+    let (index, text) = match (flavour.basic_auth, flavour.metrics) {
+        (false, false) => (0, SERVER),
+        (true, false) => (1, SERVER_AUTH),
+        (false, true) => (2, SERVER_METRICS),
+        (true, true) => (3, SERVER_AUTH_METRICS),
     };
+    PARSED[index].get_or_init(|| parse(text)).clone()
+}
+
+fn parse(text: &'static str) -> Vec<Entry> {
     let mut starts: Vec<usize> = Vec::new();
     let mut offset = 0;
     for line in text.split_inclusive('\n') {

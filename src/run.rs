@@ -16,7 +16,7 @@ use crate::printable::{printable, printable_path};
 use crate::read;
 use crate::source::Source;
 use crate::write::{self, Written};
-use crate::{Compiled, compile, encoding, explain, init, layout, schema};
+use crate::{Compiled, Output, compile, compile_for, encoding, explain, init, layout, schema};
 
 /// The outcome of a command, as an exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -59,8 +59,13 @@ pub fn run(cli: Cli, style: Style) -> Status {
             check,
             options,
         } => build(&stacks, &out, check, &options, style),
-        Command::Manifests { stack } => print_one(&stack, style, super::emit::Bundle::manifests),
-        Command::Infra { stack } => print_one(&stack, style, |bundle| {
+        Command::Manifests { stack } => print_one(
+            &stack,
+            style,
+            Output::Manifests,
+            super::emit::Bundle::manifests,
+        ),
+        Command::Infra { stack } => print_one(&stack, style, Output::Bundle, |bundle| {
             bundle.get("infra.sh").unwrap_or_default().to_owned()
         }),
         Command::Schema => {
@@ -251,11 +256,11 @@ struct Job<'a> {
     compiled: Compiled,
 }
 
-fn compile_loaded(loaded: &Loaded) -> Job<'_> {
+fn compile_loaded(loaded: &Loaded, output: Output) -> Job<'_> {
     match loaded {
         Loaded::Source(source) => Job {
             source,
-            compiled: compile(source),
+            compiled: compile_for(source, output),
         },
         Loaded::NotUtf8(source, diagnostic) => {
             let mut diagnostics = Diagnostics::default();
@@ -413,10 +418,10 @@ fn check(paths: &[PathBuf], options: &CheckOptions, style: Style) -> Status {
     };
     let (shared, conflicts) = shared_resources(&loaded);
     let human = options.format == Format::Human;
-    // Each stack's report is rendered on the worker that compiled it, and its bundle
-    // dropped there: memory stays flat however many stacks are checked.
+    // Each stack's report is rendered on the worker that compiled it; no bundle is
+    // emitted, as nothing reads it: memory stays flat however many stacks are checked.
     let reports = parallel(&loaded, |loaded| {
-        let job = compile_loaded(loaded);
+        let job = compile_loaded(loaded, Output::Diagnostics);
         let mut report = report(&job, options, style);
         if human && !options.quiet && job.compiled.diagnostics.is_empty() {
             let _ = writeln!(report.stderr, "{}: ok", job.source.display_name());
@@ -487,7 +492,7 @@ fn build(
     // compiles the next, and no more than one bundle per worker is ever in memory.
     let pairs: Vec<(&Loaded, &PathBuf)> = loaded.iter().zip(&dirs).collect();
     let outcomes = parallel(&pairs, |(loaded, dir)| {
-        let mut job = compile_loaded(loaded);
+        let mut job = compile_loaded(loaded, Output::Bundle);
         let stack = job.source.path();
         if let Some(bundle) = job.compiled.bundle.as_mut()
             && let Some(record) = write::source_record(stack, dir)
@@ -639,12 +644,17 @@ fn build_command(stack: &Path, out: &Path) -> String {
     )
 }
 
-fn print_one(path: &Path, style: Style, select: impl Fn(&crate::emit::Bundle) -> String) -> Status {
+fn print_one(
+    path: &Path,
+    style: Style,
+    output: Output,
+    select: impl Fn(&crate::emit::Bundle) -> String,
+) -> Status {
     let loaded = match load_all(&[path.to_owned()]) {
         Ok(loaded) => loaded,
         Err(status) => return status,
     };
-    let Some(job) = loaded.first().map(compile_loaded) else {
+    let Some(job) = loaded.first().map(|loaded| compile_loaded(loaded, output)) else {
         return Status::Failure;
     };
     let options = CheckOptions {

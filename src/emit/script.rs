@@ -74,14 +74,25 @@ pub fn environment() -> Environment<'static> {
     env.add_test("kept_unless_delete_cluster", |step: &str| {
         destroys(step, Destroy::KeptUnlessDeleteCluster)
     });
+    // A template is compiled when a render first asks for it, then kept: `build` compiles
+    // the few a plan's steps include, and `check` and `manifests` none. The templates are
+    // part of the binary; a syntax error in one fails a test of every template.
+    env.set_loader(|name| Ok(template_source(name)));
+    env
+}
+
+/// Every embedded template: its name and source.
+fn templates() -> impl Iterator<Item = (&'static str, &'static str)> {
     let others = [("Dockerfile.j2", DOCKERFILE), ("README.md.j2", README)];
     let readme_steps = Step::ALL.iter().map(|step| step.readme());
-    for (name, source) in infra_templates().chain(others).chain(readme_steps) {
-        // The templates are part of the binary; a syntax error in one fails every test.
-        env.add_template(name, source)
-            .unwrap_or_else(|error| panic!("template {name}: {error}"));
-    }
-    env
+    infra_templates().chain(others).chain(readme_steps)
+}
+
+/// The embedded source of a template, by name.
+fn template_source(name: &str) -> Option<&'static str> {
+    templates()
+        .find(|(known, _)| *known == name)
+        .map(|(_, source)| source)
 }
 
 /// Whether `destroy` does this with the step named STEP.
@@ -89,9 +100,9 @@ fn destroys(step: &str, what: Destroy) -> bool {
     Step::named(step).is_some_and(|step| step.destroy() == what)
 }
 
-/// The [`environment`] of this process, built (and its templates compiled) on first use:
-/// compiling the templates costs more than rendering them, and `build` renders three per
-/// stack, for every stack.
+/// The [`environment`] of this process, built on first use; its templates are compiled
+/// once per process, when first rendered (compiling costs more than rendering, and `build`
+/// renders three per stack, for every stack).
 #[must_use]
 pub fn shared() -> &'static Environment<'static> {
     static SHARED: LazyLock<Environment<'static>> = LazyLock::new(environment);
@@ -200,6 +211,28 @@ mod tests {
             String::from_utf8(out.stdout).unwrap(),
             format!("{hostile}|a b|c|3|")
         );
+    }
+
+    /// Templates are compiled on first use: every embedded one must compile.
+    #[test]
+    fn every_template_compiles() {
+        let env = environment();
+        for (name, _) in templates() {
+            if let Err(error) = env.get_template(name) {
+                panic!("template {name}: {error:#}");
+            }
+        }
+        assert!(env.get_template("infra/steps/nothing.sh.j2").is_err());
+    }
+
+    #[test]
+    fn a_template_is_compiled_when_first_asked_for_and_kept() {
+        let env = environment();
+        assert_eq!(env.templates().count(), 0);
+        env.get_template("Dockerfile.j2").unwrap();
+        env.get_template("Dockerfile.j2").unwrap();
+        let compiled: Vec<&str> = env.templates().map(|(name, _)| name).collect();
+        assert_eq!(compiled, ["Dockerfile.j2"]);
     }
 
     #[test]

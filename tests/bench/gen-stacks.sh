@@ -38,7 +38,7 @@ for ((i = 1; i <= count; i++)); do
         if [[ $environment == gke ]] && ((i % 6 == 1)); then lb=true; fi
         if ((i % 5 == 0)) || [[ $lb == true ]]; then
             printf '\n[server]\nreplicas = %d\nworkers = %d\ncpu = "%s"\nmemory = "%s"\n' \
-                $((2 + i % 3)) $((2 + i % 4)) "$((500 + 250 * (i % 3)))m" "$((1 + i % 2))Gi"
+                $((2 + i % 2)) $((2 - i % 2)) "$((500 + 250 * (i % 3)))m" "$((1 + i % 2))Gi"
             if [[ $lb == true ]]; then
                 printf 'allowed_hosts = ["mlflow-%s.%s.acme.example"]\n' "$i" "$team"
             fi
@@ -52,6 +52,8 @@ for ((i = 1; i <= count; i++)); do
         if [[ $lb == true ]]; then
             printf '\n[expose]\ntype = "load-balancer"\nport = 443\nstatic_ip = %s\nallow = ["203.0.113.0/24", "10.%d.0.0/16"]\n' \
                 "$( ((i % 2)) && echo true || echo false)" $((i % 256))
+            # Left open on purpose: a load balancer on gke is plain HTTP, no sign-in.
+            printf '\n[auth]\nkind = "none"\n'
         fi
         if [[ $environment == gke ]] && ((i % 9 == 2)); then
             printf '\n[cluster]\nname = "%s-%s"\ncreate = true\n' "$team" "$stage"
