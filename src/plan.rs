@@ -5,6 +5,7 @@
 //! naming functions in [`names`] are pure, so validation can call them too.
 
 pub mod auth;
+pub mod encryption;
 pub mod gateway;
 pub mod ingress;
 pub mod roles;
@@ -17,6 +18,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use auth::AuthPlan;
+use encryption::{ENCRYPTER_DECRYPTER, EncryptionPlan};
 use gateway::GatewayPlan;
 use ingress::{Exposure, IngressPlan};
 use steps::{Facts as StepFacts, Step};
@@ -232,6 +234,8 @@ pub struct Plan {
     pub auth: AuthPlan,
     /// The GKE Gateway (`expose.type = "gateway"`).
     pub gateway: Option<GatewayPlan>,
+    /// The customer-managed key of the bucket and the instance (`[encryption]`).
+    pub encryption: Option<EncryptionPlan>,
     /// Where the server's port is reached from: what the NetworkPolicy admits.
     pub ingress: IngressPlan,
     /// `infra.sh apply` steps, in order.
@@ -446,6 +450,7 @@ impl Plan {
                 }),
             }
         });
+        let encryption = stack.encryption.as_ref().map(EncryptionPlan::new);
         let auth = AuthPlan::new(
             &stack.auth,
             name,
@@ -461,6 +466,7 @@ impl Plan {
             basic_auth: auth.basic.is_some(),
             gateway: gateway.is_some(),
             iap: gateway.as_ref().is_some_and(GatewayPlan::iap),
+            encryption: encryption.is_some(),
         });
 
         let artifact_uri = format!("gs://{}/artifacts", stack.bucket);
@@ -489,6 +495,7 @@ impl Plan {
             workload_identity_member: gke
                 .then(|| format!("serviceAccount:{project}.svc.id.goog[{namespace}/{workload}]")),
             gateway: gateway.as_ref(),
+            encryption: encryption.as_ref(),
             builder_email: build_image.then(|| {
                 format!(
                     "{}@{project}.iam.gserviceaccount.com",
@@ -617,6 +624,7 @@ impl Plan {
             services,
             auth,
             gateway,
+            encryption,
             ingress,
             steps,
             bindings,
@@ -638,6 +646,7 @@ struct BindingFacts<'a> {
     repository: Option<String>,
     workload_identity_member: Option<String>,
     gateway: Option<&'a GatewayPlan>,
+    encryption: Option<&'a EncryptionPlan>,
     /// The account Cloud Build runs as, when the stack builds its image.
     builder_email: Option<String>,
 }
@@ -649,7 +658,17 @@ struct BindingFacts<'a> {
 fn bindings(facts: &BindingFacts) -> Vec<Binding> {
     let project = format!("project:{}", facts.project);
     let server = format!("serviceAccount:{}", facts.server_email);
-    let mut bindings = vec![
+    let mut bindings = Vec::new();
+    // Before the bucket and the instance, which their service agents encrypt with the key.
+    if let Some(encryption) = facts.encryption {
+        for agent in [&encryption.storage_agent, &encryption.sql_agent] {
+            bindings.push(Binding::new(
+                Step::EncryptionKey,
+                [&encryption.target(), ENCRYPTER_DECRYPTER, agent, "", ""],
+            ));
+        }
+    }
+    bindings.extend([
         Binding::new(
             Step::Iam,
             [
@@ -670,7 +689,7 @@ fn bindings(facts: &BindingFacts) -> Vec<Binding> {
                 facts.sql_condition,
             ],
         ),
-    ];
+    ]);
     if facts.iam_auth {
         bindings.push(Binding::new(
             Step::Iam,

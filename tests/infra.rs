@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 
 use crate::support::{TempDir, compile_file, repo, snapshot_settings, stack_files};
 
+mod cmek;
 mod ownership;
 
 const FAKES: [&str; 5] = [
@@ -331,6 +332,13 @@ fn elapsed_at(line: &str) -> Option<usize> {
 /// An Autopilot cluster as `gcloud container clusters describe` shows it: Workload
 /// Identity with the project's pool, GKE Dataplane V2, HttpLoadBalancing, the Gateway API
 /// and Managed Service for Prometheus, all on.
+/// A Cloud KMS key NAME as `kms keys describe` shows it: a symmetric encryption key whose
+/// primary version is enabled.
+fn kms_key(name: &str) -> Value {
+    json!({"name": name, "purpose": "ENCRYPT_DECRYPT",
+           "primary": {"name": format!("{name}/cryptoKeyVersions/1"), "state": "ENABLED"}})
+}
+
 fn autopilot_cluster(project: &str) -> Value {
     json!({
         "status": "RUNNING",
@@ -454,7 +462,23 @@ impl Sandbox {
         if !plan.owns_namespace && plan.namespace != "default" {
             prerequisites.push((format!("k8s Namespace/{}", plan.namespace), json!({})));
         }
+        // The customer-managed key belongs to its owners.
+        if let Some(encryption) = &plan.encryption {
+            prerequisites.push((
+                format!("kms-key {}", encryption.kms_key),
+                kms_key(&encryption.kms_key),
+            ));
+        }
         prerequisites
+    }
+
+    /// The bindings no `destroy` removes: the service agents' on a customer-managed key,
+    /// which infra.sh may not remove (what the key encrypts may stay).
+    fn kept_grants(&self) -> BTreeSet<[String; 4]> {
+        self.grants()
+            .into_iter()
+            .filter(|[on, ..]| on.starts_with("kms-key "))
+            .collect()
     }
 
     fn cluster_key(&self) -> String {
@@ -731,6 +755,10 @@ impl Sandbox {
         if plan.gke && !plan.create_cluster {
             kept.insert(self.kube_context());
         }
+        // Cloud SQL's service agent, once made, is the project's.
+        if plan.encryption.is_some() {
+            kept.insert("service-identity sqladmin.googleapis.com".into());
+        }
         kept
     }
 
@@ -945,6 +973,17 @@ impl Sandbox {
                 member.clone(),
                 String::new(),
             ]);
+        }
+        if let Some(encryption) = &plan.encryption {
+            let number = project_number(&plan.project);
+            for agent in ["gs-project-accounts", "gcp-sa-cloud-sql"] {
+                grants.insert([
+                    format!("kms-key {}", encryption.kms_key),
+                    "roles/cloudkms.cryptoKeyEncrypterDecrypter".into(),
+                    format!("serviceAccount:service-{number}@{agent}.iam.gserviceaccount.com"),
+                    String::new(),
+                ]);
+            }
         }
         if let Some(gateway) = &plan.gateway {
             for member in &gateway.iap_members {
@@ -1304,7 +1343,7 @@ fn every_fixture_applies_and_destroys_idempotently() {
         let mut kept = sandbox.always_kept();
         kept.extend(sandbox.owned_cluster());
         assert_eq!(sandbox.resources(), kept, "{context}");
-        assert_eq!(sandbox.bindings(), BTreeSet::new(), "{context}");
+        assert_eq!(sandbox.bindings(), sandbox.kept_grants(), "{context}");
         assert!(sandbox.key_files().iter().all(|file| !file.exists()));
     }
 }
@@ -1647,6 +1686,7 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
                     "kept (--delete-data removes it)"
                 }
                 "services" => "kept (other workloads may use the APIs)",
+                "encryption-key" => "kept (the key and its bindings are its owners')",
                 "cluster" if !plan.create_cluster => "kept (not created by infra.sh)",
                 "cluster" => "kept (--delete-cluster removes it)",
                 "secrets" if plan.k8s_secrets.is_empty() => "absent",
@@ -1661,7 +1701,7 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
         kept.extend(sandbox.data());
         kept.extend(sandbox.owned_cluster());
         assert_eq!(sandbox.resources(), kept);
-        assert_eq!(sandbox.bindings(), BTreeSet::new());
+        assert_eq!(sandbox.bindings(), sandbox.kept_grants());
 
         // Whatever a step created, the same step removes: with the steps reversed, what
         // was created last is removed first.
@@ -1685,7 +1725,7 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
         let mut kept = sandbox.always_kept();
         kept.extend(sandbox.owned_cluster());
         assert_eq!(sandbox.resources(), kept, "{}", run.stdout);
-        assert_eq!(sandbox.bindings(), BTreeSet::new());
+        assert_eq!(sandbox.bindings(), sandbox.kept_grants());
         assert!(sandbox.key_files().iter().all(|file| !file.exists()));
         // (The last db-user step: the first pass only lists.)
         let (_, calls) = run
