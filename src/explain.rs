@@ -299,6 +299,18 @@ not ending with a hyphen, at most 98 characters with the project id.",
 instance = \"MLflow_DB\"",
 "Write `instance = \"mlflow-db\"`, or leave it out for `<name>-db`."
 }
+InvalidKmsKey "invalid-kms-key" {
+"`[encryption] kms_key` reaches `gcloud storage buckets create --default-encryption-key` and
+`gcloud sql instances create --disk-encryption-key` as a Cloud KMS key's full resource name:
+`projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY`. A short name, a key
+version (`.../cryptoKeyVersions/1`: Cloud SQL and Cloud Storage use the key's primary version
+and follow its rotation), a misspelt collection (`keyrings`) or an id Cloud KMS does not take
+would fail at the first change, after the preflight.",
+"[encryption]
+kms_key = \"projects/acme-kms/locations/europe-west3/keyrings/mlflow/cryptoKeys/data\"",
+"Write the key's name as `gcloud kms keys list --keyring=RING --location=REGION
+--format='value(name)'` prints it."
+}
 InvalidMember "invalid-member" {
 "IAP admits the IAM principals in `members`: a member without its kind (`user:`, `group:`,
 `serviceAccount:`, `domain:`), with a misspelt kind, with something that is not an email
@@ -392,6 +404,21 @@ after the rest was created.",
 tier = \"db-n1-standard-1\"",
 "Use a custom tier, e.g. `tier = \"db-custom-1-3840\"` (1 CPU, 3.75 GB)."
 }
+KmsKeyRegion "kms-key-region" {
+"Cloud SQL encrypts an instance only with a key in the instance's region, never with a
+`global` or multi-region key (https://cloud.google.com/sql/docs/postgres/cmek), and a bucket
+in one region takes a default key of that region only
+(https://cloud.google.com/storage/docs/encryption/customer-managed-keys). The stack puts
+both in `region`, so its key must be there too; another location would fail `infra.sh
+apply` at the bucket or the instance.",
+"region = \"europe-west3\"
+
+[encryption]
+kms_key = \"projects/acme-kms/locations/global/keyRings/mlflow/cryptoKeys/data\"",
+"Create a key ring and a key in the stack's region (`gcloud kms keyrings create RING
+--location=europe-west3`, `gcloud kms keys create KEY --keyring=RING
+--location=europe-west3 --purpose=encryption`) and name that key."
+}
 LatestTag "latest-tag" {
 "Kubernetes rolls out a new image only when the pod template changes: rebuilding `latest`
 changes nothing in the bundle, so the running pods keep the old image.",
@@ -476,7 +503,8 @@ records to add for it."
 }
 MissingKey "missing-key" {
 "`project`, `region`, `bucket`, `tag` and `environment` have no sensible default: every
-resource depends on them.",
+resource depends on them. So has `kms_key` in an `[encryption]` table: the table asks for a
+customer-managed key, and only its name says which.",
 "project = \"acme-ml-prod\"
 region = \"europe-west3\"",
 "Add the keys the diagnostic lists, e.g. `bucket = \"acme-ml-prod-mlflow\"`."

@@ -8,6 +8,7 @@ pub use crate::raw::{
     RegistryKind,
 };
 pub use crate::validate::auth::Member;
+pub use crate::validate::encryption::KmsKey;
 pub use crate::validate::expose::HostName;
 pub use crate::validate::gc::{CronSchedule, OlderThan};
 pub use crate::validate::gcp::{
@@ -43,6 +44,16 @@ pub struct Stack {
     pub credentials: Option<Credentials>,
     /// Garbage collection of deleted runs, when the stack has a `[gc]` table.
     pub gc: Option<Gc>,
+    /// The customer-managed key of the data at rest, when the stack has an `[encryption]`
+    /// table.
+    pub encryption: Option<Encryption>,
+}
+
+/// Customer-managed encryption: the bucket's default key and the Cloud SQL instance's disk
+/// key, in the stack's region.
+#[derive(Debug, Clone)]
+pub struct Encryption {
+    pub kms_key: KmsKey,
 }
 
 /// `mlflow gc` on a schedule.

@@ -143,6 +143,7 @@ impl Walker<'_> {
                 "cluster" => stack.cluster = self.table(entry, "", Self::cluster),
                 "gc" => stack.gc = self.table(entry, "", Self::gc),
                 "credentials" => stack.credentials = self.table(entry, "", Self::credentials),
+                "encryption" => stack.encryption = self.table(entry, "", Self::encryption),
                 _ => self.unknown_key(entry, ""),
             }
         }
@@ -285,6 +286,19 @@ impl Walker<'_> {
             }
         }
         credentials
+    }
+
+    fn encryption(&mut self, table: &DeTable<'_>) -> raw::Encryption {
+        let mut encryption = raw::Encryption::default();
+        let p = "encryption.";
+        for entry in table {
+            self.record(p, entry.0);
+            match entry.0.get_ref().as_ref() {
+                "kms_key" => encryption.kms_key = self.string(entry, p),
+                _ => self.unknown_key(entry, p),
+            }
+        }
+        encryption
     }
 
     fn unknown_key(&mut self, (key, _): Entry<'_>, prefix: &str) {

@@ -5,6 +5,7 @@
 //! naming functions live in [`crate::names`], which validation calls too.
 
 pub mod auth;
+pub mod encryption;
 pub mod gateway;
 pub mod ingress;
 pub mod roles;
@@ -17,6 +18,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use auth::AuthPlan;
+use encryption::{ENCRYPTER_DECRYPTER, EncryptionPlan};
 use gateway::GatewayPlan;
 use ingress::{Exposure, IngressPlan};
 use steps::{Facts as StepFacts, Step};
@@ -72,6 +74,8 @@ pub struct Plan {
     pub auth: AuthPlan,
     /// The GKE Gateway (`expose.type = "gateway"`).
     pub gateway: Option<GatewayPlan>,
+    /// The customer-managed key of the bucket and the instance (`[encryption]`).
+    pub encryption: Option<EncryptionPlan>,
     /// `mlflow gc` on a schedule, when the stack has a `[gc]` table.
     pub gc: Option<GcPlan>,
     #[serde(flatten)]
@@ -357,6 +361,7 @@ impl Plan {
             &database.db_user_uri,
         );
         let gc = stack.gc.as_ref().map(|gc| GcPlan::new(gc, stack, &names));
+        let encryption = stack.encryption.as_ref().map(EncryptionPlan::new);
         let infra = InfraPlan::new(&InfraFacts {
             stack,
             names: &names,
@@ -366,6 +371,7 @@ impl Plan {
             exposure: &exposure,
             auth: &auth,
             gateway: gateway.as_ref(),
+            encryption: encryption.as_ref(),
         });
         Self {
             names,
@@ -377,6 +383,7 @@ impl Plan {
             cluster: ClusterPlan::new(stack),
             auth,
             gateway,
+            encryption,
             gc,
             infra,
         }
@@ -694,6 +701,7 @@ struct InfraFacts<'a> {
     exposure: &'a ExposurePlan,
     auth: &'a AuthPlan,
     gateway: Option<&'a GatewayPlan>,
+    encryption: Option<&'a EncryptionPlan>,
 }
 
 impl InfraPlan {
@@ -707,6 +715,7 @@ impl InfraPlan {
             exposure,
             auth,
             gateway,
+            encryption,
         } = *facts;
         let gke = stack.environment == Environment::Gke;
         let steps = Step::of(&StepFacts {
@@ -718,6 +727,7 @@ impl InfraPlan {
             basic_auth: auth.basic.is_some(),
             gateway: gateway.is_some(),
             iap: gateway.is_some_and(GatewayPlan::iap),
+            encryption: encryption.is_some(),
         });
         let bindings = bindings(&BindingFacts {
             project: &names.project,
@@ -733,6 +743,7 @@ impl InfraPlan {
                 .map(|r| format!("{}/{r}", names.region)),
             workload_identity_member: identity.workload_identity_member.clone(),
             gateway,
+            encryption,
             builder_email: identity.builder_email.clone(),
         });
         Self {
@@ -795,6 +806,7 @@ struct BindingFacts<'a> {
     repository: Option<String>,
     workload_identity_member: Option<String>,
     gateway: Option<&'a GatewayPlan>,
+    encryption: Option<&'a EncryptionPlan>,
     /// The account Cloud Build runs as, when the stack builds its image.
     builder_email: Option<String>,
 }
@@ -802,13 +814,32 @@ struct BindingFacts<'a> {
 /// Every IAM binding a stack grants, by the step that grants it: the server's account on
 /// the bucket's objects and on Cloud SQL (only this instance), the image puller's, the
 /// builder's (the staged source and the build's logs in the bucket, a push to the image's
-/// repository), Workload Identity's, and IAP's members for the gateway's host.
+/// repository), Workload Identity's, and IAP's members for the gateway's host; first, the
+/// service agents' on a customer-managed key, before the bucket and the instance they
+/// encrypt with it.
 fn bindings(facts: &BindingFacts) -> Vec<Binding> {
-    let mut bindings = server_bindings(facts);
+    let mut bindings = key_bindings(facts);
+    bindings.extend(server_bindings(facts));
     bindings.extend(puller_bindings(facts));
     bindings.extend(builder_bindings(facts));
     bindings.extend(identity_and_iap_bindings(facts));
     bindings
+}
+
+/// The service agents' of Cloud Storage and Cloud SQL on the customer-managed key.
+fn key_bindings(facts: &BindingFacts) -> Vec<Binding> {
+    let Some(encryption) = facts.encryption else {
+        return Vec::new();
+    };
+    [&encryption.storage_agent, &encryption.sql_agent]
+        .into_iter()
+        .map(|agent| {
+            Binding::new(
+                Step::EncryptionKey,
+                [&encryption.target(), ENCRYPTER_DECRYPTER, agent, "", ""],
+            )
+        })
+        .collect()
 }
 
 /// The server's: object access on the bucket, and the Cloud SQL roles on the instance.

@@ -156,6 +156,9 @@ fn grammar(key: &str) -> &'static str {
         "registry.image" => "an image reference such as `ghcr.io/acme/mlflow:3.17.2`",
         "expose.allow" => "CIDR blocks such as `203.0.113.0/24`",
         "credentials.dir" => "a relative path of letters, digits, `.`, `_`, `-` and `/`",
+        "encryption.kms_key" => {
+            "a key name such as `projects/acme-kms/locations/europe-west3/keyRings/mlflow/cryptoKeys/data`"
+        }
         "cluster.context" => "a kubectl context name such as `kind-mlflow` or `docker-desktop`",
         _ => "lowercase letters, digits and hyphens",
     }

@@ -123,6 +123,8 @@ pub struct StackFile {
     pub gc: Field<Gc>,
     /// Key files of the server's service account (`environment = "local"` only).
     pub credentials: Field<Credentials>,
+    /// Customer-managed encryption keys (CMEK) for the data at rest.
+    pub encryption: Field<Encryption>,
 }
 
 /// Where the server runs.
@@ -449,6 +451,22 @@ pub struct Credentials {
     /// `..` or empty components. Default `.mlflow_credentials`.
     #[schemars(regex(pattern = r"^[A-Za-z0-9._/-]+$"))]
     pub dir: Field<String>,
+}
+
+/// The `[encryption]` table.
+#[derive(Debug, Default, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Encryption {
+    /// A Cloud KMS key, `projects/PROJECT/locations/REGION/keyRings/RING/cryptoKeys/KEY`, in
+    /// the stack's `region` (Cloud SQL and a regional bucket take only a key of their own
+    /// region): the default key of the bucket and the disk encryption key of the Cloud SQL
+    /// instance. `infra.sh` grants the Cloud SQL and Cloud Storage service agents
+    /// `roles/cloudkms.cryptoKeyEncrypterDecrypter` on this key only. An instance's key is
+    /// set when it is created and cannot change; the bucket's applies to new objects.
+    #[schemars(regex(
+        pattern = r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$"
+    ))]
+    pub kms_key: Field<String>,
 }
 
 /// An enum written as a string in the stack file: its spellings, for parsing, messages

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod budget;
+pub mod encryption;
 pub mod expose;
 pub mod gc;
 pub mod gcp;
@@ -23,10 +24,10 @@ use crate::diag::{Code, Diagnostic, Diagnostics, shown};
 use crate::lock::IMAGE_PINS;
 use crate::model::{
     Auth, BucketName, Cidr, Cluster, ClusterLocation, ClusterName, Credentials, CronSchedule,
-    Database, DatabaseAuth, DatabaseLogin, DirPath, DnsLabel, Environment, Expose, ExposeType, Gc,
-    HostPattern, ImageRef, ImageTag, InstanceId, MlflowVersion, OlderThan, Package,
-    PostgresVersion, ProjectId, Quantity, Region, Registry, RegistryKind, RepositoryId, Server,
-    SqlIdent, Stack, Tier,
+    Database, DatabaseAuth, DatabaseLogin, DirPath, DnsLabel, Encryption, Environment, Expose,
+    ExposeType, Gc, HostPattern, ImageRef, ImageTag, InstanceId, KmsKey, MlflowVersion, OlderThan,
+    Package, PostgresVersion, ProjectId, Quantity, Region, Registry, RegistryKind, RepositoryId,
+    Server, SqlIdent, Stack, Tier,
 };
 use crate::names::{self, reach};
 use crate::parse::{Parsed, REQUIRED_KEYS};
@@ -317,6 +318,7 @@ impl Validator<'_> {
         let kube_context = self.kube_context(raw, environment);
         let credentials = self.credentials(raw, environment);
         let gc = raw.gc.as_ref().map(|table| self.gc(&table.value));
+        let encryption = self.encryption(raw, region.as_ref());
 
         if let (Some(expose), Some(Environment::Gke), Some(server)) =
             (&expose, environment, &server)
@@ -438,6 +440,7 @@ impl Validator<'_> {
             kube_context,
             credentials,
             gc: gc.map_or(Some(None), |gc| gc.map(Some))?,
+            encryption: encryption.ok()?,
         })
     }
 
@@ -1001,6 +1004,54 @@ impl Validator<'_> {
             schedule: schedule?,
             older_than: older_than?,
         })
+    }
+
+    /// The `[encryption]` table: its key, in the stack's region; `Ok(None)` without one,
+    /// `Err` when a value is invalid (reported).
+    fn encryption(
+        &mut self,
+        raw: &raw::StackFile,
+        region: Option<&Region>,
+    ) -> Result<Option<Encryption>, ()> {
+        let Some(table) = &raw.encryption else {
+            return Ok(None);
+        };
+        let Some(field) = table.value.kms_key.as_ref() else {
+            // A key written with a bad value, or another key (a misspelt `kms_key`), has its
+            // own diagnostic already.
+            if self
+                .parsed
+                .keys
+                .iter()
+                .any(|key| key.starts_with("encryption."))
+            {
+                return Err(());
+            }
+            self.push(
+                Diagnostic::error(
+                    Code::MissingKey,
+                    table.key.clone(),
+                    "`[encryption]` needs `kms_key`",
+                )
+                .label("no key named")
+                .help(format!(
+                    "add `kms_key = {}`, or remove `[encryption]` to keep Google's default encryption",
+                    crate::parse::example("encryption.kms_key")
+                )),
+            );
+            return Err(());
+        };
+        let key = self
+            .check("encryption.kms_key", Some(field), KmsKey::parse)
+            .ok_or(())?;
+        if let Some(region) = region
+            && let Err(problem) = key.fits(region)
+        {
+            let diagnostic = self.place(problem, field);
+            self.push(diagnostic);
+            return Err(());
+        }
+        Ok(Some(Encryption { kms_key: key }))
     }
 
     /// The key file directory of a local stack; `None` on gke.

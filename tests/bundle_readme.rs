@@ -127,6 +127,14 @@ fn the_steps_are_infra_sh_steps_and_say_what_they_create() {
             ),
             ("with Cloud Build", "gcloud builds submit"),
             (
+                "its disk encrypted with the customer-managed key",
+                "--disk-encryption-key=\"$KMS_KEY\"",
+            ),
+            (
+                "the customer-managed default key",
+                "--default-encryption-key=\"$KMS_KEY\"",
+            ),
+            (
                 "the database password into Secret Manager",
                 "gcloud secrets create \"$PASSWORD_SECRET\"",
             ),
@@ -400,7 +408,9 @@ fn roles_allowing(command: &[String]) -> Option<&'static [&'static str]> {
     let words: Vec<&str> = command.iter().map(String::as_str).collect();
     let roles: &'static [&'static str] = match words.as_slice() {
         ["auth" | "config" | "components", ..] | ["projects", "describe"] => return None,
-        ["services", ..] => &["roles/serviceusage.serviceUsageAdmin"],
+        ["services", ..] | ["beta", "services", ..] => &["roles/serviceusage.serviceUsageAdmin"],
+        // On the key, in its own project maybe.
+        ["kms", ..] => &["roles/cloudkms.admin"],
         ["storage", ..] => &["roles/storage.admin"],
         ["sql" | "beta", ..] => &["roles/cloudsql.admin"],
         ["iam", "service-accounts", "keys", ..] => &["roles/iam.serviceAccountKeyAdmin"],
@@ -454,6 +464,7 @@ fn role_commands(infra: &str) -> Vec<Vec<String>> {
             "service-account" => &["iam", "service-accounts", "add-iam-policy-binding"],
             "repository" => &["artifacts", "repositories", "add-iam-policy-binding"],
             "iap-web" => &["iap", "web", "add-iam-policy-binding"],
+            "kms-key" => &["kms", "keys", "add-iam-policy-binding"],
             other => panic!("a binding on an unknown kind of policy: {other}"),
         };
         commands.push(words.iter().map(|word| (*word).to_owned()).collect());

@@ -32,6 +32,7 @@ use {
 
 mod apply;
 mod cluster;
+mod cmek;
 mod database;
 mod destroy;
 mod fakes;

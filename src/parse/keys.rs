@@ -21,6 +21,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "cluster",
     "gc",
     "credentials",
+    "encryption",
 ];
 /// The top-level keys every stack file must set.
 pub const REQUIRED_KEYS: &[&str] = &["project", "region", "bucket", "tag", "environment"];
@@ -64,6 +65,7 @@ const AUTH_KEYS: &[&str] = &["kind", "default_permission", "members"];
 const CLUSTER_KEYS: &[&str] = &["name", "location", "create", "context"];
 const GC_KEYS: &[&str] = &["schedule", "older_than"];
 const CREDENTIALS_KEYS: &[&str] = &["dir"];
+const ENCRYPTION_KEYS: &[&str] = &["kms_key"];
 pub(super) const TABLES: &[(&str, &[&str])] = &[
     ("server", SERVER_KEYS),
     ("database", DATABASE_KEYS),
@@ -73,6 +75,7 @@ pub(super) const TABLES: &[(&str, &[&str])] = &[
     ("cluster", CLUSTER_KEYS),
     ("gc", GC_KEYS),
     ("credentials", CREDENTIALS_KEYS),
+    ("encryption", ENCRYPTION_KEYS),
 ];
 
 /// Every key of the stack file, top-level keys first, then each table's in file order.
@@ -132,6 +135,9 @@ pub fn example(path: &str) -> &'static str {
         "cluster.name" => "\"ml-platform\"",
         "cluster.context" => "\"kind-mlflow\"",
         "credentials.dir" => "\".mlflow_credentials\"",
+        "encryption.kms_key" => {
+            "\"projects/acme-kms/locations/europe-west3/keyRings/mlflow/cryptoKeys/data\""
+        }
         "gc.schedule" => "\"0 3 * * *\"",
         "gc.older_than" => "\"30d\"",
         "namespace_shared"

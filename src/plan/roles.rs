@@ -22,6 +22,12 @@ pub struct OperatorRole {
 pub fn of_step(step: Step, create_cluster: bool, gke: bool) -> &'static [&'static str] {
     match step {
         Step::Services => &["roles/serviceusage.serviceUsageAdmin"],
+        // Cloud SQL's service agent, and the bindings on the key (its policy: in the key's
+        // project, which may be another, the role is needed on the key).
+        Step::EncryptionKey => &[
+            "roles/serviceusage.serviceUsageAdmin",
+            "roles/cloudkms.admin",
+        ],
         Step::Bucket => &["roles/storage.admin"],
         Step::SqlInstance | Step::Database | Step::DbUser | Step::Backup | Step::AuthDatabase => {
             &["roles/cloudsql.admin"]

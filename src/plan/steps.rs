@@ -42,6 +42,8 @@ pub struct Facts {
     pub gateway: bool,
     /// IAP signs users in (through the gateway).
     pub iap: bool,
+    /// A customer-managed key encrypts the bucket and the instance.
+    pub encryption: bool,
 }
 
 macro_rules! steps {
@@ -119,6 +121,9 @@ macro_rules! steps {
 steps! {
     /// Enables the Google APIs.
     Services = "services", fn services, Kept, |_f| true;
+    /// The service agents' access to the customer-managed key, before the bucket and the
+    /// instance are created with it. The key and that access are its owners': kept.
+    EncryptionKey = "encryption-key", fn encryption_key, Kept, |f| f.encryption;
     Bucket = "bucket", fn bucket, KeptUnlessDeleteData, |_f| true;
     SqlInstance = "sql-instance", fn sql_instance, KeptUnlessDeleteData, |_f| true;
     Database = "database", fn database, KeptUnlessDeleteData, |_f| true;

@@ -251,6 +251,77 @@ def project_number(project):
     return str(int(hashlib.sha256(project.encode()).hexdigest(), 16) % 10**12)
 
 
+# --- Cloud KMS keys (https://cloud.google.com/kms/docs/reference/rest/v1/projects.locations.keyRings.cryptoKeys):
+# a key belongs to its owners, so the tests seed it as "kms-key NAME" with the shape of a
+# CryptoKey (`name`, `purpose`, `primary.state`). The service agents that encrypt with one
+# need roles/cloudkms.cryptoKeyEncrypterDecrypter on it: Cloud Storage's
+# (service-NUMBER@gs-project-accounts) and Cloud SQL's (service-NUMBER@gcp-sa-cloud-sql,
+# made by `services identity create`).
+
+KMS = "cloudkms.googleapis.com"
+ENCRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+
+
+def storage_agent(project):
+    return f"serviceAccount:service-{project_number(project)}@gs-project-accounts.iam.gserviceaccount.com"
+
+
+def sql_agent(project):
+    return f"serviceAccount:service-{project_number(project)}@gcp-sa-cloud-sql.iam.gserviceaccount.com"
+
+
+def kms_key(c, name, agent, refusal):
+    """The key NAME, which AGENT may encrypt with; else the service's REFUSAL."""
+    found = c.get("kms-key", name)
+    if found is None or [f"kms-key {name}", ENCRYPTER, agent, ""] not in c.state["bindings"]:
+        raise Fail(refusal)
+    if lookup(found, "primary.state") != "ENABLED":
+        raise Fail(f"ERROR: ({c.name}) HTTPError 400: The key version of {name} is not enabled.")
+    return found
+
+
+def bucket_key(c, location):
+    """`--default-encryption-key`: a key in the bucket's location that Cloud Storage's service
+    agent may use (https://cloud.google.com/storage/docs/encryption/customer-managed-keys)."""
+    name = c.flag("default-encryption-key")
+    kms_key(c, name, storage_agent(c.project),
+            f"ERROR: ({c.name}) HTTPError 403: Permission denied on Cloud KMS key. Please "
+            "ensure that your Cloud Storage service account has been authorized to use this key.")
+    if name.split("/")[3] != location.lower():
+        raise Fail(f"ERROR: ({c.name}) HTTPError 400: The Cloud KMS key {name} is in location "
+                   f"{name.split('/')[3]}; a bucket in {location.upper()} takes a key in "
+                   f"{location.lower()}.")
+    return name
+
+
+@gcloud("kms keys describe")
+def _(c):
+    name = c.arg()
+    c.value(c.need("kms-key", name, f"ERROR: ({c.name}) NOT_FOUND: {name} not found."))
+
+
+@gcloud("kms keys add-iam-policy-binding", "member role", mutating=True)
+def _(c):
+    name, role, member = c.arg(), c.flag("role"), c.flag("member")
+    c.need("kms-key", name, f"ERROR: ({c.name}) NOT_FOUND: {name} not found.")
+    check_member(c, member)
+    binding = [f"kms-key {name}", role, member, ""]
+    if binding not in c.state["bindings"]:
+        c.state["bindings"].append(binding)
+
+
+@gcloud("beta services identity create", "service", mutating=True)
+def _(c):
+    # https://cloud.google.com/service-usage/docs/reference/rest/v1beta1/services/generateServiceIdentity:
+    # the service's agent in the project, made once; asked again, the one that exists.
+    service = c.flag("service")
+    if service != SQL:
+        raise Fail(f"ERROR: ({c.name}) the fake knows the identity of {SQL} only, not {service}")
+    if c.get("service-identity", service) is None:
+        c.add("service-identity", service)
+    print(f"Service identity created: {sql_agent(c.project).split(':', 1)[1]}")
+
+
 @gcloud("storage buckets describe", api=STORAGE)
 def _(c):
     found = c.need("bucket", bucket(c), f"ERROR: ({c.name}) gs://{c.arg()} not found: 404.")
@@ -258,8 +329,8 @@ def _(c):
     c.value({"project_number": project_number(c.project), **found})
 
 
-@gcloud("storage buckets create", "location uniform-bucket-level-access public-access-prevention",
-        mutating=True, api=STORAGE)
+@gcloud("storage buckets create", "location uniform-bucket-level-access public-access-prevention "
+        "default-encryption-key", mutating=True, api=STORAGE)
 def _(c):
     # The shape `gcloud storage buckets describe` prints; the location in capitals.
     if c.get("bucket", bucket(c)) is not None:
@@ -272,12 +343,16 @@ def _(c):
           uniform_bucket_level_access="uniform-bucket-level-access" in c.flags,
           public_access_prevention="enforced" if "public-access-prevention" in c.flags
           else "inherited")
+    if "default-encryption-key" in c.flags:
+        c.get("bucket", bucket(c))["default_kms_key"] = bucket_key(c, c.flag("location"))
 
 
 @gcloud("storage buckets update", "update-labels uniform-bucket-level-access "
-        "public-access-prevention", mutating=True, api=STORAGE)
+        "public-access-prevention default-encryption-key", mutating=True, api=STORAGE)
 def _(c):
     found = c.need("bucket", bucket(c))
+    if "default-encryption-key" in c.flags:
+        found["default_kms_key"] = bucket_key(c, found["location"])
     if "update-labels" in c.flags:
         found["labels"] = {**found.get("labels", {}), **parse_labels(c.flags["update-labels"])}
     if "uniform-bucket-level-access" in c.flags:
@@ -331,7 +406,13 @@ def check_member(c, member):
     kind, _, who = member.partition(":")
     if kind != "serviceAccount":
         raise Fail(f"ERROR: ({c.name}) the fake knows service account members only: {member}")
-    if who.endswith(".iam.gserviceaccount.com"):
+    if member in (storage_agent(c.project), sql_agent(c.project)):
+        # Cloud Storage's agent exists with its API; Cloud SQL's once asked for.
+        exists = (c.get("service", STORAGE) if member == storage_agent(c.project)
+                  else c.get("service-identity", SQL))
+        if exists is None:
+            raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Service account {who} does not exist.")
+    elif who.endswith(".iam.gserviceaccount.com"):
         c.need("service-account", who,
                f"ERROR: ({c.name}) INVALID_ARGUMENT: Service account {who} does not exist.")
     elif who.endswith("-compute@developer.gserviceaccount.com"):
@@ -433,10 +514,10 @@ def database_flags(text):
 
 @gcloud("sql instances create", "database-version edition tier region availability-type "
         "storage-size storage-auto-increase backup-start-time enable-point-in-time-recovery "
-        "deletion-protection database-flags", mutating=True, api=SQL)
+        "deletion-protection database-flags disk-encryption-key", mutating=True, api=SQL)
 @gcloud("beta sql instances create", "database-version edition tier region availability-type "
         "storage-size storage-auto-increase backup-start-time enable-point-in-time-recovery "
-        "deletion-protection database-flags labels", mutating=True, api=SQL)
+        "deletion-protection database-flags labels disk-encryption-key", mutating=True, api=SQL)
 def _(c):
     name = c.arg()
     pending = c.failing_after
@@ -456,9 +537,22 @@ def _(c):
         settings["userLabels"] = parse_labels(c.flags["labels"])
     if "database-flags" in c.flags:
         settings["databaseFlags"] = database_flags(c.flags["database-flags"])
+    key = {}
+    if "disk-encryption-key" in c.flags:
+        # https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1/instances:
+        # diskEncryptionConfiguration.kmsKeyName, a key in the instance's region.
+        key_name = c.flags["disk-encryption-key"]
+        kms_key(c, key_name, sql_agent(c.project),
+                f"ERROR: ({c.name}) HTTPError 400: Invalid request: The service account does "
+                f"not have the required permissions for the key {key_name}.")
+        if key_name.split("/")[3] != c.flag("region"):
+            raise Fail(f"ERROR: ({c.name}) HTTPError 400: Invalid request: the key "
+                       f"{key_name} is not in the instance's region {c.flag('region')}.")
+        key = {"diskEncryptionConfiguration": {"kmsKeyName": key_name,
+                                               "kind": "sql#diskEncryptionConfiguration"}}
     c.add("sql-instance", name, name=name, state="PENDING_CREATE" if pending else "RUNNABLE",
           databaseVersion=c.flag("database-version"), region=c.flag("region"),
-          settings=settings)
+          settings=settings, **key)
     if pending:
         c.add("sql-operation", f"{name}/op-create-{name}", status="RUNNING")
 

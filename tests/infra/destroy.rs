@@ -83,6 +83,7 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
                     "kept (--delete-data removes it)"
                 }
                 "services" => "kept (other workloads may use the APIs)",
+                "encryption-key" => "kept (the key and its bindings are its owners')",
                 "cluster" if !plan.cluster.create_cluster => "kept (not created by infra.sh)",
                 "cluster" => "kept (--delete-cluster removes it)",
                 "secrets" if plan.names.k8s_secrets.is_empty() => "absent",
@@ -97,7 +98,7 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
         kept.extend(sandbox.data());
         kept.extend(sandbox.owned_cluster());
         assert_eq!(sandbox.resources(), kept);
-        assert_eq!(sandbox.bindings(), BTreeSet::new());
+        assert_eq!(sandbox.bindings(), sandbox.kept_grants());
 
         // Whatever a step created, the same step removes: with the steps reversed, what
         // was created last is removed first.
@@ -121,7 +122,7 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
         let mut kept = sandbox.always_kept();
         kept.extend(sandbox.owned_cluster());
         assert_eq!(sandbox.resources(), kept, "{}", run.stdout);
-        assert_eq!(sandbox.bindings(), BTreeSet::new());
+        assert_eq!(sandbox.bindings(), sandbox.kept_grants());
         assert!(sandbox.key_files().iter().all(|file| !file.exists()));
         // (The last db-user step: the first pass only lists.)
         let (_, calls) = run

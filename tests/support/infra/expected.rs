@@ -10,6 +10,13 @@ use serde_json::{Value, json};
 
 use super::Sandbox;
 
+/// A Cloud KMS key NAME as `kms keys describe` shows it: a symmetric encryption key whose
+/// primary version is enabled.
+pub fn kms_key(name: &str) -> Value {
+    json!({"name": name, "purpose": "ENCRYPT_DECRYPT",
+           "primary": {"name": format!("{name}/cryptoKeyVersions/1"), "state": "ENABLED"}})
+}
+
 /// An Autopilot cluster as `gcloud container clusters describe` shows it: Workload
 /// Identity with the project's pool, GKE Dataplane V2, HttpLoadBalancing, the Gateway API
 /// and Managed Service for Prometheus, all on.
@@ -85,7 +92,20 @@ impl Sandbox {
         if plan.cluster.gke() && !plan.cluster.create_cluster {
             kept.insert(self.kube_context());
         }
+        // Cloud SQL's service agent, once made, is the project's.
+        if plan.encryption.is_some() {
+            kept.insert("service-identity sqladmin.googleapis.com".into());
+        }
         kept
+    }
+
+    /// The bindings no `destroy` removes: the service agents' on a customer-managed key,
+    /// which infra.sh may not remove (what the key encrypts may stay).
+    pub fn kept_grants(&self) -> BTreeSet<[String; 4]> {
+        self.grants()
+            .into_iter()
+            .filter(|[on, ..]| on.starts_with("kms-key "))
+            .collect()
     }
 
     /// The fake's key of the kubeconfig context `gcloud container clusters get-credentials`
@@ -324,6 +344,17 @@ impl Sandbox {
                 member.clone(),
                 String::new(),
             ]);
+        }
+        if let Some(encryption) = &plan.encryption {
+            let number = self.project_number();
+            for agent in ["gs-project-accounts", "gcp-sa-cloud-sql"] {
+                grants.insert([
+                    format!("kms-key {}", encryption.kms_key),
+                    "roles/cloudkms.cryptoKeyEncrypterDecrypter".into(),
+                    format!("serviceAccount:service-{number}@{agent}.iam.gserviceaccount.com"),
+                    String::new(),
+                ]);
+            }
         }
         if let Some(gateway) = &plan.gateway {
             for member in &gateway.iap_members {

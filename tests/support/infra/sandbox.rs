@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{
     Call, FAKES, FakeServer, Run, SYSTEM_TOOLS, autopilot_cluster, elapsed_at, fake_client,
-    plan_of, python, standard_cluster, system_tool, write_bundle,
+    kms_key, plan_of, python, standard_cluster, system_tool, write_bundle,
 };
 use crate::support::{TempDir, repo};
 
@@ -128,6 +128,13 @@ impl Sandbox {
         // A shared namespace exists already (`default` in every cluster, as the fake knows).
         if !plan.names.owns_namespace && plan.names.namespace != "default" {
             prerequisites.push((format!("k8s Namespace/{}", plan.names.namespace), json!({})));
+        }
+        // The customer-managed key belongs to its owners.
+        if let Some(encryption) = &plan.encryption {
+            prerequisites.push((
+                format!("kms-key {}", encryption.kms_key),
+                kms_key(&encryption.kms_key),
+            ));
         }
         prerequisites
     }
