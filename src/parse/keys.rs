@@ -336,6 +336,8 @@ mod tests {
         "auth.default_permission",
         "cluster.location",
         "cluster.context",
+        "encryption",
+        "encryption.kms_key",
     ];
 
     /// The keys `raw.rs` declares: the top-level ones, and each table's, as dotted paths.
