@@ -65,6 +65,7 @@ pub const CODES: &[&str] = &[
     "open-to-world",
     "out-of-range",
     "placeholder-value",
+    "private-database-off-gke",
     "reserved-identifier",
     "reserved-namespace",
     "tmp-too-small",

@@ -3,8 +3,8 @@
 //! the output: the newtypes can only be built by the rules in [`crate::validate`].
 
 pub use crate::raw::{
-    AuthKind, DatabaseAuth, Environment, ExposeScope, ExposeType, Permission, PostgresVersion,
-    RegistryKind,
+    AuthKind, DatabaseAuth, DatabaseIp, Environment, ExposeScope, ExposeType, Permission,
+    PostgresVersion, RegistryKind,
 };
 pub use crate::validate::auth::Member;
 pub use crate::validate::expose::HostName;
@@ -84,6 +84,8 @@ pub struct Database {
     pub database: SqlIdent,
     /// How the server logs in: a built-in user with a password, or its service account.
     pub login: DatabaseLogin,
+    /// A public IP, or a private one only on the cluster's network (`gke` only).
+    pub ip: DatabaseIp,
 }
 
 /// The database login of the server.

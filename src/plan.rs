@@ -7,6 +7,8 @@
 pub mod auth;
 pub mod gateway;
 pub mod ingress;
+pub mod network;
+pub mod org_policy;
 pub mod roles;
 pub mod steps;
 
@@ -238,6 +240,10 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Every IAM binding `infra.sh apply` grants.
     pub bindings: Vec<Binding>,
+    /// How the Cloud SQL instance is reached (public or private IP).
+    pub network: network::NetworkPlan,
+    /// The organization policy constraints the preflight reads.
+    pub org_policy: org_policy::OrgPolicyPlan,
     pub proxy_image: &'static str,
 }
 
@@ -620,6 +626,8 @@ impl Plan {
             ingress,
             steps,
             bindings,
+            network: network::NetworkPlan::new(stack),
+            org_policy: org_policy::OrgPolicyPlan::new(stack),
             proxy_image: PROXY_IMAGE,
         }
     }

@@ -34,7 +34,9 @@ use sha2::{Digest, Sha256};
 
 use crate::support::{TempDir, compile_file, repo, snapshot_settings, stack_files};
 
+mod org_policy;
 mod ownership;
+mod private_database;
 
 const FAKES: [&str; 5] = [
     "gcloud",
@@ -330,11 +332,13 @@ fn elapsed_at(line: &str) -> Option<usize> {
 
 /// An Autopilot cluster as `gcloud container clusters describe` shows it: Workload
 /// Identity with the project's pool, GKE Dataplane V2, HttpLoadBalancing, the Gateway API
-/// and Managed Service for Prometheus, all on.
+/// and Managed Service for Prometheus, all on; VPC-native on the default network.
 fn autopilot_cluster(project: &str) -> Value {
     json!({
         "status": "RUNNING",
         "subnetwork": "default",
+        "network": "default",
+        "ipAllocationPolicy": {"useIpAliases": true},
         "autopilot": {"enabled": true},
         "workloadIdentityConfig": {"workloadPool": format!("{project}.svc.id.goog")},
         "addonsConfig": {"httpLoadBalancing": {}},
@@ -450,6 +454,10 @@ impl Sandbox {
                 ("service container.googleapis.com".into(), json!({})),
             ]
         };
+        // A private database's network has its private services access connection.
+        if plan.network.private_database {
+            prerequisites.push(("vpc-peering default".into(), json!({})));
+        }
         // A shared namespace exists already (`default` in every cluster, as the fake knows).
         if !plan.owns_namespace && plan.namespace != "default" {
             prerequisites.push((format!("k8s Namespace/{}", plan.namespace), json!({})));
@@ -2532,16 +2540,21 @@ fn destroy_plan_lists_and_changes_nothing() {
 #[test]
 fn an_org_policy_against_keys_gets_a_clear_message() {
     let sandbox = Sandbox::new(&stack("local"));
-    sandbox.seed("org-policy iam.disableServiceAccountKeyCreation", json!({}));
+    sandbox.seed(
+        "org-policy iam.disableServiceAccountKeyCreation",
+        json!({"booleanPolicy": {"enforced": true}}),
+    );
     let run = sandbox.infra(&["apply"]);
     assert_eq!(run.code, 1);
     assert_eq!(
         run.stderr,
-        "infra.sh: the organization policy constraints/iam.disableServiceAccountKeyCreation \
-         forbids service account keys in acme-ml-dev: ask an organization policy administrator \
-         to exempt this project, or run MLflow on GKE (environment = \"gke\"), where Workload \
-         Identity needs no key\n"
+        "infra.sh: organization policies of project acme-ml-dev refuse what this stack \
+         creates; nothing was changed:\n  - constraints/iam.disableServiceAccountKeyCreation \
+         forbids service account keys, and a local stack gives its server a key file: ask an \
+         organization policy administrator to exempt project acme-ml-dev, or run MLflow on GKE \
+         (`environment = \"gke\"`), where Workload Identity needs no key\n"
     );
+    assert_eq!(run.mutating(), Vec::<String>::new());
 }
 
 /// Key files are written at the top of the git work tree holding the bundle, whichever
