@@ -79,7 +79,18 @@ impl ReadmeFacts {
                 .flatten(),
             destroy_keeps: kept(true),
             destroy_keeps_with_delete_data: kept(false),
-            roles: roles::operator_roles(&plan.steps, plan.create_cluster, plan.gke),
+            roles: {
+                let mut roles = roles::operator_roles(&plan.steps, plan.create_cluster, plan.gke);
+                // The preflight reads the private services access connection of the network
+                // the instance takes its private IP on.
+                if plan.network.private_database {
+                    roles.push(OperatorRole {
+                        role: "roles/servicenetworking.admin",
+                        needed_by: vec![Step::SqlInstance.name()],
+                    });
+                }
+                roles
+            },
             step_docs: plan
                 .steps
                 .iter()

@@ -110,11 +110,11 @@ fn a_network_without_private_services_access_fails_before_any_change() {
              nothing was changed:\n  - VPC network default of cluster ml-platform has no \
              private services access connection, through which Cloud SQL gives the instance \
              its private IP; the network's owner makes one (an address range for Google's \
-             services, then the peering): gcloud compute addresses create \
+             services, then the peering): `gcloud compute addresses create \
              google-managed-services-default --global --purpose=VPC_PEERING --prefix-length=16 \
              --network=default && gcloud services vpc-peerings connect \
              --service=servicenetworking.googleapis.com \
-             --ranges=google-managed-services-default --network=default\n"
+             --ranges=google-managed-services-default --network=default`\n"
         );
         assert_eq!(run.mutating(), Vec::<String>::new());
     }
@@ -137,9 +137,9 @@ fn a_cluster_that_is_not_vpc_native_fails_before_any_change() {
         "infra.sh: the private database (database.ip = \"private\") cannot be reached; nothing \
          was changed:\n  - GKE cluster ml-platform is not VPC-native (no alias IP ranges), so \
          its pods cannot reach the instance's private IP, and a cluster cannot be made \
-         VPC-native: create one that is: gcloud container clusters create NAME \
-         --location=europe-west3 --enable-ip-alias (Autopilot clusters always are); or keep \
-         the database public (remove `ip = \"private\"` from [database])\n"
+         VPC-native: run MLflow on one that is (Autopilot clusters always are; a \
+         Standard cluster created with `--enable-ip-alias`, the default), or keep the database \
+         public (remove `ip = \"private\"` from [database])\n"
     );
     assert_eq!(run.mutating(), Vec::<String>::new());
 }
@@ -170,6 +170,8 @@ fn public_to_private_is_a_planned_update() {
     assert_eq!(ip_configuration(&sandbox), json!({"ipv4Enabled": true}));
 
     sandbox.rebuild(&stack("private"));
+    // The network's owner has made the connection since.
+    sandbox.seed("vpc-peering default", json!({}));
     sandbox.seed(
         "org-policy sql.restrictPublicIp",
         json!({"booleanPolicy": {"enforced": true}}),
@@ -245,8 +247,8 @@ fn an_adopted_instance_without_a_private_ip_is_refused() {
         run.stderr,
         "infra.sh: Cloud SQL instance private-mlflow-db, which infra.sh did not create and does \
          not change, has no private IP, and `ip = \"private\"` has the proxy dial one; nothing \
-         was changed. Ask its owners to give it one on network default (gcloud sql instances \
-         patch private-mlflow-db --network=projects/acme-ml-prod/global/networks/default), or \
+         was changed. Ask its owners to give it one on network default (`gcloud sql instances \
+         patch private-mlflow-db --network=projects/acme-ml-prod/global/networks/default`), or \
          set `ip = \"public\"` in [database]\n"
     );
     assert_eq!(run.mutating(), Vec::<String>::new());
