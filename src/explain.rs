@@ -481,16 +481,6 @@ members = [\"group:ml-team@acme.example\"]",
 "Use `kind = \"basic\"` (MLflow's own sign-in) with the internal gateway, or `scope =
 \"external\"` with IAP."
 }
-"private-database-off-gke" {
-"A Cloud SQL instance with a private IP only is reached from its VPC network, through private
-services access: a local cluster (Docker Desktop, kind) outside Google Cloud has no route to
-it, so the Auth Proxy would never connect.",
-"environment = \"local\"
-[database]
-ip = \"private\"",
-"Remove `ip = \"private\"` (the local proxy reaches the public IP, with its key file), or run
-MLflow on GKE (`environment = \"gke\"`), on the network that peers with Cloud SQL."
-}
 "open-by-default" {
 "A `load-balancer` or `gateway` makes the server reachable from outside the cluster (Docker
 Desktop publishes a local load balancer on the LAN), and MLflow without sign-in lets
@@ -525,6 +515,16 @@ exist.",
 bucket = \"my-gcp-project-mlflow\"",
 "Write the real values: `project = \"acme-ml-prod\"`, `bucket = \"acme-ml-prod-mlflow\"`, and
 on gke the `[cluster] name` that `gcloud container clusters list` shows."
+}
+"private-database-off-gke" {
+"A Cloud SQL instance with a private IP only is reached from its VPC network, through private
+services access: a local cluster (Docker Desktop, kind) outside Google Cloud has no route to
+it, so the Auth Proxy would never connect.",
+"environment = \"local\"
+[database]
+ip = \"private\"",
+"Remove `ip = \"private\"` (the local proxy reaches the public IP, with its key file), or run
+MLflow on GKE (`environment = \"gke\"`), on the network that peers with Cloud SQL."
 }
 "reserved-identifier" {
 "`postgres`, names starting with `pg_` and `cloudsql…` belong to PostgreSQL or Cloud SQL;
