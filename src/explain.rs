@@ -607,6 +607,16 @@ bucket = \"my-gcp-project-mlflow\"",
 "Write the real values: `project = \"acme-ml-prod\"`, `bucket = \"acme-ml-prod-mlflow\"`, and
 on gke the `[cluster] name` that `gcloud container clusters list` shows."
 }
+PrivateDatabaseOffGke "private-database-off-gke" {
+"A Cloud SQL instance with a private IP only is reached from its VPC network, through private
+services access: a local cluster (Docker Desktop, kind) outside Google Cloud has no route to
+it, so the Auth Proxy would never connect.",
+"environment = \"local\"
+[database]
+ip = \"private\"",
+"Remove `ip = \"private\"` (the local proxy reaches the public IP, with its key file), or run
+MLflow on GKE (`environment = \"gke\"`), on the network that peers with Cloud SQL."
+}
 ReservedIdentifier "reserved-identifier" {
 "`postgres`, names starting with `pg_` and `cloudsql…` belong to PostgreSQL or Cloud SQL;
 creating them fails or collides with system roles.",

@@ -4,8 +4,8 @@
 
 pub use crate::names::{DnsLabel, InstanceId};
 pub use crate::raw::{
-    AuthKind, DatabaseAuth, Environment, ExposeScope, ExposeType, Permission, PostgresVersion,
-    RegistryKind,
+    AuthKind, DatabaseAuth, DatabaseIp, Environment, ExposeScope, ExposeType, Permission,
+    PostgresVersion, RegistryKind,
 };
 pub use crate::validate::auth::Member;
 pub use crate::validate::encryption::KmsKey;
@@ -95,6 +95,8 @@ pub struct Database {
     pub database: SqlIdent,
     /// How the server logs in: a built-in user with a password, or its service account.
     pub login: DatabaseLogin,
+    /// A public IP, or a private one only on the cluster's network (`gke` only).
+    pub ip: DatabaseIp,
 }
 
 /// The database login of the server.

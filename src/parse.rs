@@ -189,6 +189,7 @@ impl Walker<'_> {
                 "database" => database.database = self.string(entry, p),
                 "user" => database.user = self.string(entry, p),
                 "auth" => database.auth = self.choice(entry, p),
+                "ip" => database.ip = self.choice(entry, p),
                 _ => self.unknown_key(entry, p),
             }
         }

@@ -8,6 +8,8 @@ pub mod auth;
 pub mod encryption;
 pub mod gateway;
 pub mod ingress;
+pub mod network;
+pub mod org_policy;
 pub mod roles;
 pub mod steps;
 
@@ -76,6 +78,10 @@ pub struct Plan {
     pub gateway: Option<GatewayPlan>,
     /// The customer-managed key of the bucket and the instance (`[encryption]`).
     pub encryption: Option<EncryptionPlan>,
+    /// How the Cloud SQL instance is reached (public or private IP).
+    pub network: network::NetworkPlan,
+    /// The organization policy constraints the preflight reads.
+    pub org_policy: org_policy::OrgPolicyPlan,
     /// `mlflow gc` on a schedule, when the stack has a `[gc]` table.
     pub gc: Option<GcPlan>,
     #[serde(flatten)]
@@ -384,6 +390,8 @@ impl Plan {
             auth,
             gateway,
             encryption,
+            network: network::NetworkPlan::new(stack),
+            org_policy: org_policy::OrgPolicyPlan::new(stack),
             gc,
             infra,
         }

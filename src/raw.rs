@@ -234,6 +234,23 @@ pub struct Database {
     /// generates and keeps in Secret Manager) or `iam` (Cloud SQL IAM database
     /// authentication of the server's service account). Default `password`.
     pub auth: Field<DatabaseAuth>,
+    /// How the instance is reached: `public` (a public IP, through the Cloud SQL Auth Proxy)
+    /// or `private` (a private IP only, on the GKE cluster's VPC network through private
+    /// services access, which the network's owner has set up: `infra.sh` checks it and
+    /// names the command that makes it). `gke` only. Default `public`. An instance made
+    /// public is switched to private by `apply` (its public IP goes); a private IP cannot be
+    /// removed again.
+    pub ip: Field<DatabaseIp>,
+}
+
+/// How the Cloud SQL instance is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatabaseIp {
+    /// A public IP address (no authorized networks: only the Auth Proxy connects).
+    Public,
+    /// A private IP address on the cluster's VPC network, and no public one.
+    Private,
 }
 
 /// PostgreSQL major version of the Cloud SQL instance.
@@ -517,6 +534,11 @@ impl Choice for PostgresVersion {
 impl Choice for DatabaseAuth {
     const ALL: &'static [(&'static str, Self)] =
         &[("password", Self::Password), ("iam", Self::Iam)];
+}
+
+impl Choice for DatabaseIp {
+    const ALL: &'static [(&'static str, Self)] =
+        &[("public", Self::Public), ("private", Self::Private)];
 }
 
 impl Choice for RegistryKind {

@@ -24,10 +24,10 @@ use crate::diag::{Code, Diagnostic, Diagnostics, shown};
 use crate::lock::IMAGE_PINS;
 use crate::model::{
     Auth, BucketName, Cidr, Cluster, ClusterLocation, ClusterName, Credentials, CronSchedule,
-    Database, DatabaseAuth, DatabaseLogin, DirPath, DnsLabel, Encryption, Environment, Expose,
-    ExposeType, Gc, HostPattern, ImageRef, ImageTag, InstanceId, KmsKey, MlflowVersion, OlderThan,
-    Package, PostgresVersion, ProjectId, Quantity, Region, Registry, RegistryKind, RepositoryId,
-    Server, SqlIdent, Stack, Tier,
+    Database, DatabaseAuth, DatabaseIp, DatabaseLogin, DirPath, DnsLabel, Encryption, Environment,
+    Expose, ExposeType, Gc, HostPattern, ImageRef, ImageTag, InstanceId, KmsKey, MlflowVersion,
+    OlderThan, Package, PostgresVersion, ProjectId, Quantity, Region, Registry, RegistryKind,
+    RepositoryId, Server, SqlIdent, Stack, Tier,
 };
 use crate::names::{self, reach};
 use crate::parse::{Parsed, REQUIRED_KEYS};
@@ -312,6 +312,7 @@ impl Validator<'_> {
             environment,
         );
         self.auth_database_fits(raw, auth.as_ref());
+        self.private_database_reachable(raw, environment);
         let server = server.map(|server| Self::default_pool_for_auth(raw, server, auth.as_ref()));
         self.not_yet_supported(raw, expose.as_ref());
         let cluster = self.cluster(raw, environment, name.as_ref(), region.as_ref());
@@ -740,6 +741,7 @@ impl Validator<'_> {
             storage_gb: storage_gb?,
             database: database?,
             login: login?,
+            ip: raw.ip.as_ref().map_or(DatabaseIp::Public, |ip| ip.value),
         })
     }
 
@@ -888,6 +890,32 @@ impl Validator<'_> {
             allow,
             gateway: gateway.ok()?,
         })
+    }
+
+    /// A private database is reached from the cluster's VPC network only: not from a local
+    /// cluster outside Google Cloud.
+    fn private_database_reachable(
+        &mut self,
+        raw: &raw::StackFile,
+        environment: Option<Environment>,
+    ) {
+        let Some(field) = raw.database.as_ref().and_then(|d| d.value.ip.as_ref()) else {
+            return;
+        };
+        if field.value != DatabaseIp::Private || environment != Some(Environment::Local) {
+            return;
+        }
+        let mut diagnostic = Diagnostic::error(
+            Code::PrivateDatabaseOffGke,
+            field.span.clone(),
+            "a private Cloud SQL instance cannot be reached from a local cluster",
+        )
+        .label("a private IP only, on a Google Cloud VPC network")
+        .help("a cluster outside Google Cloud has no route to the instance's private IP: remove `ip = \"private\"` (the proxy then reaches its public IP with the key file), or set `environment = \"gke\"` and run MLflow on the cluster whose network peers with Cloud SQL");
+        if let Some(environment) = &raw.environment {
+            diagnostic = diagnostic.related(environment.span.clone(), "a local cluster");
+        }
+        self.push(diagnostic);
     }
 
     /// The cluster of a gke stack; `None` on local, or when the name is invalid (reported).

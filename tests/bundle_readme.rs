@@ -407,7 +407,14 @@ fn the_network_policy_admits_what_the_readme_says() {
 fn roles_allowing(command: &[String]) -> Option<&'static [&'static str]> {
     let words: Vec<&str> = command.iter().map(String::as_str).collect();
     let roles: &'static [&'static str] = match words.as_slice() {
-        ["auth" | "config" | "components", ..] | ["projects", "describe"] => return None,
+        // The preflight's read of organization policies: without
+        // `roles/orgpolicy.policyViewer` (on the organization) it warns and goes on.
+        ["auth" | "config" | "components", ..]
+        | ["projects", "describe"]
+        | ["resource-manager", "org-policies", "describe"] => return None,
+        // `servicenetworking.services.get`
+        // (https://cloud.google.com/iam/docs/roles-permissions/servicenetworking).
+        ["services", "vpc-peerings", "list"] => &["roles/servicenetworking.admin"],
         ["services", ..] | ["beta", "services", ..] => &["roles/serviceusage.serviceUsageAdmin"],
         // On the key, in its own project maybe.
         ["kms", ..] => &["roles/cloudkms.admin"],

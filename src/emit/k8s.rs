@@ -257,6 +257,10 @@ pub(super) fn proxy(plan: &Plan) -> Container {
     if plan.database.iam_auth {
         args.push("--auto-iam-authn".to_owned());
     }
+    // The instance has no public IP: the proxy dials its private one, on the pod's VPC.
+    if plan.network.private_database {
+        args.push("--private-ip".to_owned());
+    }
     let mut mounts = Vec::new();
     if let Some(secret) = &plan.names.key_secret {
         args.push(format!("--credentials-file={KEY_DIR}/{KEY_FILE}"));

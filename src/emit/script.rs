@@ -21,7 +21,7 @@ const README: &str = include_str!("../templates/README.md.j2");
 /// `infra.sh`: a prelude (settings and helpers), one template per step (its `step_*` and
 /// `undo_*` functions, from [`Step::template`]; the plan lists the steps a stack has) and
 /// the command loop.
-const INFRA: [(&str, &str); 3] = [
+const INFRA: [(&str, &str); 5] = [
     ("infra.sh.j2", include_str!("../templates/infra.sh.j2")),
     (
         "infra/prelude.sh.j2",
@@ -30,6 +30,14 @@ const INFRA: [(&str, &str); 3] = [
     (
         "infra/main.sh.j2",
         include_str!("../templates/infra/main.sh.j2"),
+    ),
+    (
+        "infra/org-policy.sh.j2",
+        include_str!("../templates/infra/org-policy.sh.j2"),
+    ),
+    (
+        "infra/private-database.sh.j2",
+        include_str!("../templates/infra/private-database.sh.j2"),
     ),
 ];
 

@@ -49,6 +49,7 @@ const DATABASE_KEYS: &[&str] = &[
     "database",
     "user",
     "auth",
+    "ip",
 ];
 const REGISTRY_KEYS: &[&str] = &["kind", "repository", "image"];
 const EXPOSE_KEYS: &[&str] = &[
@@ -121,6 +122,7 @@ pub fn example(path: &str) -> &'static str {
         "database.tier" => "\"db-custom-1-3840\"",
         "database.storage_gb" => "10",
         "database.auth" => "\"password\"",
+        "database.ip" => "\"private\"",
         "registry.kind" => "\"artifact-registry\"",
         "registry.image" => "\"europe-west3-docker.pkg.dev/acme/tools/mlflow:3.17.2\"",
         "expose.type" => "\"load-balancer\"",
@@ -325,6 +327,7 @@ mod tests {
         "database.instance",
         "database.database",
         "database.user",
+        "database.ip",
         "registry",
         "registry.kind",
         "registry.repository",

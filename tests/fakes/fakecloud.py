@@ -512,15 +512,47 @@ def database_flags(text):
     return [{"name": k, "value": v} for k, v in parse_labels(text).items()]
 
 
+def ip_configuration(c, name, current=None):
+    """`settings.ipConfiguration` of the DatabaseInstance after --assign-ip/--no-assign-ip
+    and --network=projects/P/global/networks/N, refused as Cloud SQL refuses: a public IP
+    under an enforced constraints/sql.restrictPublicIp; a private IP on a network without a
+    private services access connection; no IP at all."""
+    config = dict(current or {"ipv4Enabled": True})
+    if "no-assign-ip" in c.flags:
+        config["ipv4Enabled"] = False
+    if "assign-ip" in c.flags:
+        config["ipv4Enabled"] = True
+    if "network" in c.flags:
+        network = c.flags["network"]
+        if c.get("vpc-peering", network.rsplit("/", 1)[-1]) is None:
+            raise Fail(f"ERROR: ({c.name}) HTTPError 400: Invalid request: Incorrect Service "
+                       f"Networking config for instance: {c.project}:{name}:"
+                       "SERVICE_NETWORKING_NOT_ENABLED.")
+        config["privateNetwork"] = network
+    if not config["ipv4Enabled"] and not config.get("privateNetwork"):
+        raise Fail(f"ERROR: ({c.name}) HTTPError 400: Invalid request: At least one of Public IP "
+                   "or Private IP or PSC connectivity must be enabled.")
+    if config["ipv4Enabled"] and not (current or {}).get("ipv4Enabled") \
+            and enforced(c, "sql.restrictPublicIp"):
+        raise Fail(f"ERROR: ({c.name}) HTTPError 400: Invalid request: Organization Policy check "
+                   "failure: the external IP of this instance violates the "
+                   f"constraints/sql.restrictPublicIp enforced at the {project_number(c.project)} "
+                   "project.")
+    return config
+
+
 @gcloud("sql instances create", "database-version edition tier region availability-type "
         "storage-size storage-auto-increase backup-start-time enable-point-in-time-recovery "
-        "deletion-protection database-flags disk-encryption-key", mutating=True, api=SQL)
+        "deletion-protection database-flags disk-encryption-key no-assign-ip network",
+        mutating=True, api=SQL)
 @gcloud("beta sql instances create", "database-version edition tier region availability-type "
         "storage-size storage-auto-increase backup-start-time enable-point-in-time-recovery "
-        "deletion-protection database-flags labels disk-encryption-key", mutating=True, api=SQL)
+        "deletion-protection database-flags labels disk-encryption-key no-assign-ip network",
+        mutating=True, api=SQL)
 def _(c):
     name = c.arg()
     pending = c.failing_after
+    ip = ip_configuration(c, name)
     # The shape of the Cloud SQL Admin API's DatabaseInstance.
     settings = {
         "tier": c.flag("tier"),
@@ -529,6 +561,7 @@ def _(c):
         "dataDiskSizeGb": str(c.flags.get("storage-size", "10")),
         "storageAutoResize": "storage-auto-increase" in c.flags,
         "deletionProtectionEnabled": "deletion-protection" in c.flags,
+        "ipConfiguration": ip,
         "backupConfiguration": {"enabled": True, "startTime": c.flags.get("backup-start-time"),
                                 "pointInTimeRecoveryEnabled":
                                     "enable-point-in-time-recovery" in c.flags},
@@ -558,13 +591,16 @@ def _(c):
 
 
 @gcloud("sql instances patch", "deletion-protection no-deletion-protection tier "
-        "availability-type storage-size database-flags", True, SQL)
+        "availability-type storage-size database-flags assign-ip no-assign-ip network", True, SQL)
 @gcloud("beta sql instances patch", "deletion-protection no-deletion-protection tier "
-        "availability-type storage-size database-flags update-labels", True, SQL)
+        "availability-type storage-size database-flags update-labels assign-ip no-assign-ip "
+        "network", True, SQL)
 def _(c):
     found = instance(c, c.arg())
     runnable(c, c.arg())
     settings = found["settings"]
+    if {"assign-ip", "no-assign-ip", "network"} & set(c.flags):
+        settings["ipConfiguration"] = ip_configuration(c, c.arg(), settings.get("ipConfiguration"))
     if "no-deletion-protection" in c.flags:
         settings["deletionProtectionEnabled"] = False
     if "tier" in c.flags:
@@ -723,7 +759,7 @@ def _(c):
 def _(c):
     email = c.flag("iam-account")
     c.need("service-account", email)
-    if c.get("org-policy", "iam.disableServiceAccountKeyCreation") is not None:
+    if enforced(c, "iam.disableServiceAccountKeyCreation"):
         raise Fail(f"ERROR: ({c.name}) FAILED_PRECONDITION: Key creation is not allowed on this "
                    "service account.\n- '@type': type.googleapis.com/google.rpc.PreconditionFailure"
                    "\n  violations:\n  - description: Key creation is not allowed on this service "
@@ -1030,6 +1066,7 @@ def _(c):
         raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Autopilot clusters must be regional clusters.")
     c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING", autopilot={"enabled": True},
           workloadIdentityConfig={"workloadPool": f"{c.project}.svc.id.goog"}, subnetwork="default",
+          network="default", ipAllocationPolicy={"useIpAliases": True},
           addonsConfig={"httpLoadBalancing": {}},
           networkConfig={"datapathProvider": "ADVANCED_DATAPATH",
                          "gatewayApiConfig": {"channel": "CHANNEL_STANDARD"}},
@@ -1049,7 +1086,9 @@ def _(c):
                        f"'{c.flags['gateway-api']}'.", 2)
         network["gatewayApiConfig"] = {"channel": channels[c.flags["gateway-api"]]}
     pool = c.flags.get("workload-pool")
+    # VPC-native (alias IPs) is gcloud's default for a new cluster.
     c.add("cluster", cluster_key(c), name=c.arg(), status="RUNNING", subnetwork="default",
+          network="default", ipAllocationPolicy={"useIpAliases": True},
           nodeConfig={"serviceAccount": c.flags.get("service-account", "default")},
           addonsConfig={"httpLoadBalancing": {}}, networkConfig=network,
           monitoringConfig={"managedPrometheusConfig": {
@@ -1155,6 +1194,44 @@ def _(c):
                    f"[{c.arg()}] (or it may not exist)")
     c.value({"projectId": c.arg(), "projectNumber": project_number(c.arg()),
              "lifecycleState": "ACTIVE"})
+
+
+# --- Private services access: `vpc-peering NETWORK` is the network's connection to
+# servicenetworking.googleapis.com, in the shape of the Service Networking API's Connection.
+
+@gcloud("services vpc-peerings list", "network service")
+def _(c):
+    network = c.flag("network")
+    service = c.flags.get("service", "servicenetworking.googleapis.com")
+    found = c.get("vpc-peering", network)
+    if found is not None and service == "servicenetworking.googleapis.com":
+        c.value({"network": f"projects/{project_number(c.project)}/global/networks/{network}",
+                 "peering": "servicenetworking-googleapis-com",
+                 "service": "services/servicenetworking.googleapis.com", **found})
+
+
+# --- Organization policies: `org-policy CONSTRAINT` holds the project's effective policy in
+# the shape of the Resource Manager v1 `Policy` (`booleanPolicy.enforced`, or `listPolicy`
+# with `allValues` ALLOW | DENY, `allowedValues`, `deniedValues`), whether set on the
+# project or inherited; none is the constraint's default. A caller without
+# `orgpolicy.policy.get` is seeded as `denied resource-manager org-policies describe`.
+
+def effective_policy(c, constraint):
+    """The effective policy of CONSTRAINT (with or without `constraints/`), or {}."""
+    return c.get("org-policy", constraint.removeprefix("constraints/")) or {}
+
+
+def enforced(c, constraint):
+    return effective_policy(c, constraint).get("booleanPolicy", {}).get("enforced") is True
+
+
+@gcloud("resource-manager org-policies describe", "effective project folder organization")
+def _(c):
+    name = c.arg()
+    constraint = name if name.startswith("constraints/") else f"constraints/{name}"
+    if "project" not in c.flags or "effective" not in c.flags:
+        raise Fail(f"ERROR: ({c.name}) the fake answers --effective on a --project only", 2)
+    c.value({"constraint": constraint, **effective_policy(c, name)})
 
 
 @gcloud("compute addresses delete", "region global", mutating=True, api=COMPUTE)

@@ -7,16 +7,21 @@ use super::*;
 #[test]
 fn an_org_policy_against_keys_gets_a_clear_message() {
     let sandbox = Sandbox::new(&stack("local"));
-    sandbox.seed("org-policy iam.disableServiceAccountKeyCreation", json!({}));
+    sandbox.seed(
+        "org-policy iam.disableServiceAccountKeyCreation",
+        json!({"booleanPolicy": {"enforced": true}}),
+    );
     let run = sandbox.infra(&["apply"]);
     assert_eq!(run.code, 1);
     assert_eq!(
         run.stderr,
-        "infra.sh: the organization policy constraints/iam.disableServiceAccountKeyCreation \
-         forbids service account keys in acme-ml-dev: ask an organization policy administrator \
-         to exempt this project, or run MLflow on GKE (environment = \"gke\"), where Workload \
-         Identity needs no key\n"
+        "infra.sh: organization policies of project acme-ml-dev refuse what this stack \
+         creates; nothing was changed:\n  - constraints/iam.disableServiceAccountKeyCreation \
+         forbids service account keys, and a local stack gives its server a key file: ask an \
+         organization policy administrator to exempt project acme-ml-dev, or run MLflow on GKE \
+         (`environment = \"gke\"`), where Workload Identity needs no key\n"
     );
+    assert_eq!(run.mutating(), Vec::<String>::new());
 }
 
 /// Key files are written at the top of the git work tree holding the bundle, whichever

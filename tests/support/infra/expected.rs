@@ -19,11 +19,13 @@ pub fn kms_key(name: &str) -> Value {
 
 /// An Autopilot cluster as `gcloud container clusters describe` shows it: Workload
 /// Identity with the project's pool, GKE Dataplane V2, HttpLoadBalancing, the Gateway API
-/// and Managed Service for Prometheus, all on.
+/// and Managed Service for Prometheus, all on; VPC-native on the default network.
 pub fn autopilot_cluster(project: &str) -> Value {
     json!({
         "status": "RUNNING",
         "subnetwork": "default",
+        "network": "default",
+        "ipAllocationPolicy": {"useIpAliases": true},
         "autopilot": {"enabled": true},
         "workloadIdentityConfig": {"workloadPool": format!("{project}.svc.id.goog")},
         "addonsConfig": {"httpLoadBalancing": {}},

@@ -125,6 +125,10 @@ impl Sandbox {
                 ("service container.googleapis.com".into(), json!({})),
             ]
         };
+        // A private database's network has its private services access connection.
+        if plan.network.private_database {
+            prerequisites.push(("vpc-peering default".into(), json!({})));
+        }
         // A shared namespace exists already (`default` in every cluster, as the fake knows).
         if !plan.names.owns_namespace && plan.names.namespace != "default" {
             prerequisites.push((format!("k8s Namespace/{}", plan.names.namespace), json!({})));
