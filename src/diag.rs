@@ -37,6 +37,7 @@ pub const CODES: &[&str] = &[
     "invalid-mlflow-version",
     "invalid-name",
     "invalid-namespace",
+    "invalid-oauth-client-id",
     "invalid-older-than",
     "invalid-package",
     "invalid-path",

@@ -20,7 +20,9 @@ password nobody knows (basic-auth credentials are never accepted). The principal
 Settings, in the section ``[mlflow-stack-iap]`` of the same file:
 
 * ``project_number``: the Google Cloud project number whose backend services are the
-  accepted audiences (required);
+  accepted audiences (required; when the section does not set it, the environment
+  variable ``MLFLOW_STACK_IAP_PROJECT_NUMBER``, which a bundle's server reads from the
+  Kubernetes Secret ``infra.sh`` writes);
 * ``admins``: IAM principals, ``user:ana@example.com`` or
   ``serviceAccount:ci@p.iam.gserviceaccount.com``, separated by commas or new lines;
 * ``keys_url``: where the verification keys are (default Google's); a test points it at
@@ -30,6 +32,7 @@ Settings, in the section ``[mlflow-stack-iap]`` of the same file:
 import configparser
 import json
 import logging
+import os
 import re
 import secrets
 import threading
@@ -47,6 +50,7 @@ ASSERTION_HEADER = "x-goog-iap-jwt-assertion"
 ISSUER = "https://cloud.google.com/iap"
 GOOGLE_KEYS_URL = "https://www.gstatic.com/iap/verify/public_key"
 SECTION = "mlflow-stack-iap"
+PROJECT_NUMBER_ENV = "MLFLOW_STACK_IAP_PROJECT_NUMBER"
 # Google rotates the keys; a key ID not in the cache fetches them again, at most this often.
 KEYS_REFRESH_SECONDS = 60
 KEYS_MAX_AGE_SECONDS = 3600
@@ -86,9 +90,8 @@ class Settings:
                     f"[{SECTION}] admins: {principal!r} is not user:EMAIL or serviceAccount:EMAIL"
                 )
             admins.append(principal[len(kind) :].lower())
-        return cls(
-            section.get("project_number"), admins, section.get("keys_url", GOOGLE_KEYS_URL)
-        )
+        project_number = section.get("project_number") or os.environ.get(PROJECT_NUMBER_ENV)
+        return cls(project_number, admins, section.get("keys_url", GOOGLE_KEYS_URL))
 
 
 class Keys:

@@ -32,9 +32,25 @@ def test_a_principal_that_names_no_single_identity_is_refused(tmp_path, principa
 
 
 @pytest.mark.parametrize("section", ["", "[mlflow-stack-iap]\n", "[mlflow-stack-iap]\nproject_number = acme-ml\n"])
-def test_without_a_project_number_nothing_is_accepted(tmp_path, section):
+def test_without_a_project_number_nothing_is_accepted(tmp_path, monkeypatch, section):
+    monkeypatch.delenv(mlflow_stack_iap.PROJECT_NUMBER_ENV, raising=False)
     with pytest.raises(ValueError):
         settings(tmp_path, section)
+
+
+def test_the_project_number_can_come_from_the_environment(tmp_path, monkeypatch):
+    # As a bundle's server has it: from the Kubernetes Secret infra.sh writes.
+    monkeypatch.setenv(mlflow_stack_iap.PROJECT_NUMBER_ENV, "42")
+    read = settings(tmp_path, "[mlflow-stack-iap]\nadmins = user:ana@example.com\n")
+    assert read.project_number == "42"
+    assert read.audience.fullmatch("/projects/42/global/backendServices/7")
+
+
+@pytest.mark.parametrize("value", ["", "acme-ml", "042"])
+def test_a_project_number_from_the_environment_is_checked_too(tmp_path, monkeypatch, value):
+    monkeypatch.setenv(mlflow_stack_iap.PROJECT_NUMBER_ENV, value)
+    with pytest.raises(ValueError):
+        settings(tmp_path, "[mlflow-stack-iap]\n")
 
 
 @pytest.mark.parametrize(
