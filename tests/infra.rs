@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 
 use crate::support::{TempDir, compile_file, repo, snapshot_settings, stack_files};
 
+mod iap;
 mod ownership;
 
 const FAKES: [&str; 5] = [
@@ -454,6 +455,10 @@ impl Sandbox {
         if !plan.owns_namespace && plan.namespace != "default" {
             prerequisites.push((format!("k8s Namespace/{}", plan.namespace), json!({})));
         }
+        // IAP's OAuth client secret, which an administrator keeps in Secret Manager.
+        if let Some(iap) = &plan.auth.iap {
+            prerequisites.extend(iap::oauth_secret(iap));
+        }
         prerequisites
     }
 
@@ -850,6 +855,11 @@ impl Sandbox {
                 &basic.admin_password_k8s_secret,
                 &basic.flask_key_k8s_secret,
             ] {
+                all.insert(format!("k8s Secret/{}/{secret}", plan.namespace));
+            }
+        }
+        if let Some(iap) = &plan.auth.iap {
+            for secret in [&iap.oauth_k8s_secret, &iap.project_k8s_secret] {
                 all.insert(format!("k8s Secret/{}/{secret}", plan.namespace));
             }
         }

@@ -62,6 +62,10 @@ pub struct IapAuthPlan {
     pub project_k8s_secret: String,
     pub project_number_key: &'static str,
     pub authorization_function: &'static str,
+    /// Where the load balancer's proxies reach the server from: a request from elsewhere
+    /// without `X-Forwarded-For` comes from inside the cluster (the scraper of `/metrics`,
+    /// the garbage collector as the admin), which the module lets in without an assertion.
+    pub load_balancer_ranges: &'static [&'static str],
 }
 
 /// MLflow's basic-auth app: a user store in its own database on the stack's Cloud SQL
@@ -132,6 +136,7 @@ impl AuthPlan {
                 project_k8s_secret: format!("{name}-iap-project"),
                 project_number_key: PROJECT_NUMBER_KEY,
                 authorization_function: IAP_AUTHORIZATION_FUNCTION,
+                load_balancer_ranges: super::gateway::GOOGLE_FRONT_END_RANGES,
             }),
             Auth::None | Auth::Basic { .. } => None,
         };

@@ -67,3 +67,26 @@ def test_a_project_number_from_the_environment_is_checked_too(tmp_path, monkeypa
 def test_the_audience_is_a_backend_service_of_this_project(tmp_path, audience, accepted):
     read = settings(tmp_path, "[mlflow-stack-iap]\nproject_number = 42\n")
     assert bool(read.audience.fullmatch(audience)) is accepted
+
+
+@pytest.mark.parametrize(
+    ("ranges", "remote", "headers", "inside"),
+    [
+        ("35.191.0.0/16, 130.211.0.0/22", "10.8.0.12", {}, True),
+        ("35.191.0.0/16, 130.211.0.0/22", "35.191.4.9", {}, False),
+        ("35.191.0.0/16, 130.211.0.0/22", "130.211.1.1", {}, False),
+        ("35.191.0.0/16, 130.211.0.0/22", "10.8.0.12", {"X-Forwarded-For": "1.2.3.4"}, False),
+        ("35.191.0.0/16, 130.211.0.0/22", "not-an-address", {}, False),
+        ("", "10.8.0.12", {}, False),
+    ],
+)
+def test_inside_the_cluster_means_not_from_the_load_balancer(tmp_path, ranges, remote, headers, inside):
+    read = settings(
+        tmp_path, f"[mlflow-stack-iap]\nproject_number = 42\nload_balancer_ranges = {ranges}\n"
+    )
+    assert read.inside_the_cluster(remote, headers) is inside
+
+
+def test_a_malformed_range_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="load_balancer_ranges|does not appear"):
+        settings(tmp_path, "[mlflow-stack-iap]\nproject_number = 42\nload_balancer_ranges = 35.191/16\n")

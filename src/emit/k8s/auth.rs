@@ -44,6 +44,11 @@ pub fn config_file(plan: &Plan, basic: &BasicAuthPlan) -> String {
         for admin in &iap.admins {
             let _ = writeln!(text, "    {admin}");
         }
+        let _ = writeln!(
+            text,
+            "load_balancer_ranges = {}",
+            iap.load_balancer_ranges.join(", ")
+        );
     }
     text
 }
