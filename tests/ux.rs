@@ -990,7 +990,7 @@ fn the_readme_says_what_iap_mode_adds_and_the_team_bundle_does_it() {
 
     let (_, compiled) = crate::support::compile_file(&repo().join("stacks/team.toml"));
     let bundle = compiled.bundle.unwrap();
-    let file = |name: &str| bundle.get(name).unwrap().clone();
+    let file = |name: &str| bundle.get(name).unwrap().to_owned();
     let config = file("kubernetes/configmap.yaml");
     assert!(
         config.contains("authorization_function = mlflow_stack_iap:authenticate_request_iap"),
