@@ -421,7 +421,7 @@ impl Validator<'_> {
                 continue;
             };
             if let Some(prefix) = admin.kind().filter(|k| !ADMIN_PREFIXES.contains(k)) {
-                let rest = &admin.as_str()[prefix.len() + 1..];
+                let rest = admin.identity();
                 self.push(
                     Diagnostic::error(
                         "invalid-member",
@@ -540,7 +540,39 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::Member;
+    use super::{Member, OAuthClientId};
+
+    #[test]
+    fn oauth_client_ids_are_google_client_ids_never_secrets() {
+        assert!(OAuthClientId::parse("123456789012-abc123def.apps.googleusercontent.com").is_ok());
+        for (bad, label) in [
+            ("GOCSPX-abcdefghijklmnop", "a client secret"),
+            (
+                "123456789012-abc.apps.example.com",
+                "not `NUMBER-ID.apps.googleusercontent.com`",
+            ),
+            (
+                "abc.apps.googleusercontent.com",
+                "not `NUMBER-ID.apps.googleusercontent.com`",
+            ),
+            (
+                "0123-abc.apps.googleusercontent.com",
+                "not `NUMBER-ID.apps.googleusercontent.com`",
+            ),
+            (
+                "123-ABC.apps.googleusercontent.com",
+                "not `NUMBER-ID.apps.googleusercontent.com`",
+            ),
+            (
+                "123-.apps.googleusercontent.com",
+                "not `NUMBER-ID.apps.googleusercontent.com`",
+            ),
+        ] {
+            let problem = OAuthClientId::parse(bad).unwrap_err();
+            assert_eq!(problem.code, "invalid-oauth-client-id", "{bad}");
+            assert_eq!(problem.label, label, "{bad}");
+        }
+    }
 
     #[test]
     fn members_are_iam_principals() {
