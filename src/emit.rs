@@ -171,6 +171,12 @@ pub fn emit(plan: &Plan, stack_file: &str) -> Bundle {
         bundle.add("image/Dockerfile", image::dockerfile(plan, &header));
         bundle.add("image/requirements.txt", image::requirements(plan, &header));
         bundle.add("image/requirements.lock", image::lock_file(plan, &header));
+        if let Some(module) = image::iap_module(plan, &header) {
+            bundle.add(
+                &format!("image/{}", crate::plan::auth::IAP_MODULE_FILE),
+                module,
+            );
+        }
     }
     bundle.add("README.md", readme::readme(plan, &header));
     bundle

@@ -342,6 +342,18 @@ InvalidNamespace "invalid-namespace" {
 "namespace = \"ML_Team\"",
 "Write `namespace = \"ml-team\"`, or leave it out to use `name`."
 }
+InvalidOauthClientId "invalid-oauth-client-id" {
+"IAP on a GKE Gateway signs users in with the OAuth client the `GCPBackendPolicy` names:
+a client ID that is not one (`NUMBER-ID.apps.googleusercontent.com`) leaves the load
+balancer without IAP, and a client secret written here would end up in the bundle and in
+git.",
+"[auth]
+kind = \"iap\"
+members = [\"group:ml-team@acme.example\"]
+oauth_client_id = \"GOCSPX-not-the-id\"",
+"Copy the client's ID from the Google Cloud console (Google Auth Platform > Clients); its
+secret goes into Secret Manager, as the bundle README says."
+}
 InvalidOlderThan "invalid-older-than" {
 "`gc.older_than` is passed to `mlflow gc --older-than`, which reads days, hours, minutes and
 seconds in that order (`30d`, `1d12h`); anything else makes every collection fail.",
@@ -568,7 +580,8 @@ scope = \"internal\"
 proxy_subnet = \"10.129.0.0/23\"
 [auth]
 kind = \"iap\"
-members = [\"group:ml-team@acme.example\"]",
+members = [\"group:ml-team@acme.example\"]
+oauth_client_id = \"123456789012-abc.apps.googleusercontent.com\"",
 "Use `kind = \"basic\"` (MLflow's own sign-in) with the internal gateway, or `scope =
 \"external\"` with IAP."
 }

@@ -205,6 +205,14 @@ pub fn starter(options: &Options) -> String {
                 "# members = [\"group:ml-team@acme.example\"]",
                 "\"iap\" only: who may sign in",
             ),
+            line(
+                "# admins = [\"user:ana@acme.example\"]",
+                "MLflow admins; the others get default_permission",
+            ),
+            line(
+                "# oauth_client_id = \"123456789012-abc.apps.googleusercontent.com\"",
+                "IAP's OAuth client (README)",
+            ),
         ]));
     } else {
         text.push_str(&aligned(&[

@@ -7,7 +7,7 @@ pub use crate::raw::{
     AuthKind, DatabaseAuth, DatabaseIp, Environment, ExposeScope, ExposeType, Permission,
     PostgresVersion, RegistryKind,
 };
-pub use crate::validate::auth::Member;
+pub use crate::validate::auth::{Member, OAuthClientId};
 pub use crate::validate::encryption::KmsKey;
 pub use crate::validate::expose::HostName;
 pub use crate::validate::gc::{CronSchedule, OlderThan};
@@ -157,8 +157,24 @@ pub enum Auth {
     None,
     /// MLflow's basic-auth app.
     Basic { default_permission: Permission },
-    /// Identity-Aware Proxy on the gateway; never empty.
-    Iap { members: Vec<Member> },
+    /// Identity-Aware Proxy on the gateway, and MLflow's basic-auth app behind it whose
+    /// users are the identities IAP signed in; `members` is never empty.
+    Iap {
+        members: Vec<Member>,
+        /// MLflow admins: `user:` and `serviceAccount:` principals only.
+        admins: Vec<Member>,
+        default_permission: Permission,
+        oauth_client_id: OAuthClientId,
+    },
+}
+
+impl Auth {
+    /// Whether MLflow's basic-auth app runs, with its user store: with `basic`, and behind
+    /// IAP (its users are the identities IAP signed in).
+    #[must_use]
+    pub fn user_store(&self) -> bool {
+        matches!(self, Self::Basic { .. } | Self::Iap { .. })
+    }
 }
 
 #[derive(Debug, Clone)]

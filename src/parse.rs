@@ -240,6 +240,8 @@ impl Walker<'_> {
                 "kind" => auth.kind = self.choice(entry, p),
                 "default_permission" => auth.default_permission = self.choice(entry, p),
                 "members" => auth.members = self.strings(entry, p),
+                "admins" => auth.admins = self.strings(entry, p),
+                "oauth_client_id" => auth.oauth_client_id = self.string(entry, p),
                 _ => self.unknown_key(entry, p),
             }
         }

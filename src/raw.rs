@@ -381,14 +381,23 @@ pub struct Auth {
     /// anyone who reaches the server can read, change and delete every experiment).
     #[schemars(required)]
     pub kind: Field<AuthKind>,
-    /// `basic` only: the permission every user has on experiments and models they did not
-    /// create, `READ`, `EDIT`, `MANAGE` or `NO_PERMISSIONS`. Default `READ`.
+    /// `basic` and `iap`: the permission every user has on experiments and models they did
+    /// not create, `READ`, `EDIT`, `MANAGE` or `NO_PERMISSIONS`. Default `READ`.
     pub default_permission: Field<Permission>,
     /// `iap` only: who may sign in, each an IAM principal: `user:EMAIL`, `group:EMAIL`,
     /// `serviceAccount:EMAIL` or `domain:DOMAIN`. `infra.sh` grants each one
     /// `roles/iap.httpsResourceAccessor` (passing through IAP) and nothing else. Required
     /// with `iap`.
     pub members: Field<Vec<Spanned<String>>>,
+    /// `iap` only: the MLflow admins, each a single signed-in identity: `user:EMAIL` or
+    /// `serviceAccount:EMAIL` (a group or a domain is no MLflow user). Every other member is
+    /// an MLflow user with `default_permission` on what others made.
+    pub admins: Field<Vec<Spanned<String>>>,
+    /// `iap` only: the ID of the OAuth client IAP signs users in with
+    /// (`NUMBER-ID.apps.googleusercontent.com`), created by an administrator in the Google
+    /// Cloud console; its secret goes into Secret Manager, never into the stack file.
+    /// Required with `iap`.
+    pub oauth_client_id: Field<String>,
 }
 
 /// How users sign in.

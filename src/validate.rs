@@ -417,7 +417,7 @@ impl Validator<'_> {
         }
         if let (Some(server), Some(registry)) = (&server, &registry) {
             let flavour = crate::lock::Flavour {
-                basic_auth: matches!(auth, Some(Auth::Basic { .. })),
+                basic_auth: auth.as_ref().is_some_and(Auth::user_store),
                 metrics: server.metrics,
             };
             self.server_image(raw, server, registry, flavour);

@@ -437,7 +437,9 @@ fn roles_allowing(command: &[String]) -> Option<&'static [&'static str]> {
             "roles/container.admin",
         ],
         ["compute", "addresses", ..] => &["roles/compute.networkAdmin"],
-        ["compute", "ssl-policies", ..] => &["roles/compute.loadBalancerAdmin"],
+        ["compute", "ssl-policies" | "backend-services", ..] => {
+            &["roles/compute.loadBalancerAdmin"]
+        }
         ["certificate-manager", ..] => &["roles/certificatemanager.editor"],
         ["iap", ..] => &["roles/iap.admin"],
         _ => panic!("no role known for `gcloud {}`", words.join(" ")),

@@ -456,17 +456,30 @@ fn only_a_built_image_has_an_image_directory_and_it_is_locked() {
             );
             continue;
         }
-        assert_eq!(
-            image_files,
-            [
-                "image/Dockerfile",
-                "image/requirements.lock",
-                "image/requirements.txt"
-            ],
-            "{}",
-            path.display()
-        );
+        let iap = stack
+            .get("auth")
+            .and_then(|a| a.get("kind"))
+            .and_then(|k| k.as_str())
+            == Some("iap");
+        let mut expected = vec!["image/Dockerfile"];
+        if iap {
+            expected.push("image/mlflow_stack_iap.py");
+        }
+        expected.extend(["image/requirements.lock", "image/requirements.txt"]);
+        assert_eq!(image_files, expected, "{}", path.display());
         let dockerfile = bundle.get("image/Dockerfile").unwrap();
+        // Behind IAP the image installs the module of src/image/, checked by its sha256.
+        if let Some(module) = bundle.get("image/mlflow_stack_iap.py") {
+            use sha2::Digest as _;
+            assert!(module.ends_with(include_str!("../src/image/mlflow_stack_iap.py")));
+            let sha = format!("{:x}", sha2::Sha256::digest(module.as_bytes()));
+            assert!(
+                dockerfile.contains(&format!(
+                    "RUN printf '%s  %s\\n' {sha} /tmp/mlflow_stack_iap.py | sha256sum --check --strict \\\n && install -m 0644 /tmp/mlflow_stack_iap.py /usr/local/lib/python3.12/site-packages/ \\\n"
+                )),
+                "{dockerfile}"
+            );
+        }
         assert!(
             dockerfile.contains("\nFROM python:3.12.12-slim-trixie\n"),
             "{dockerfile}"
@@ -583,7 +596,7 @@ fn the_front_door_admits_the_origins_clients_use() {
         (
             "gateway",
             format!(
-                "{GKE_STACK}\n[expose]\ntype = \"gateway\"\nhost = \"mlflow.acme.example\"\n\n[auth]\nkind = \"iap\"\nmembers = [\"group:ml@acme.example\"]\n"
+                "{GKE_STACK}\n[expose]\ntype = \"gateway\"\nhost = \"mlflow.acme.example\"\n\n[auth]\nkind = \"iap\"\nmembers = [\"group:ml@acme.example\"]\noauth_client_id = \"123456789012-mlflowteam.apps.googleusercontent.com\"\n"
             ),
             Some("https://mlflow.acme.example"),
             true,

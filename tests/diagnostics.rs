@@ -265,7 +265,9 @@ fn a_missing_host_hides_neither_the_missing_auth_nor_the_missing_members() {
     for (text, expected) in [
         (base.to_owned(), &["missing-host", "open-by-default"][..]),
         (
-            format!("{base}\n[auth]\nkind = \"iap\"\n"),
+            format!(
+                "{base}\n[auth]\nkind = \"iap\"\noauth_client_id = \"123456789012-mlflowteam.apps.googleusercontent.com\"\n"
+            ),
             &["missing-host", "missing-members"][..],
         ),
         (

@@ -37,6 +37,7 @@ mod database;
 mod destroy;
 mod fakes;
 mod gateway;
+mod iap;
 mod image;
 mod keys;
 mod kubernetes;

@@ -249,7 +249,7 @@ fn behind_basic_auth_the_collector_signs_in_as_the_admin_from_the_secret() {
 fn behind_a_gateway_the_network_policy_admits_the_collector_and_the_scrapers() {
     use k8s_openapi::api::networking::v1::NetworkPolicy;
     let gateway = "[expose]\ntype = \"gateway\"\nhost = \"mlflow.acme.example\"\n\
-                   [auth]\nkind = \"iap\"\nmembers = [\"group:ml@acme.example\"]\n";
+                   [auth]\nkind = \"iap\"\nmembers = [\"group:ml@acme.example\"]\noauth_client_id = \"123456789012-mlflowteam.apps.googleusercontent.com\"\n";
     let peers = |stack: &str| {
         let policy: NetworkPolicy = object(&with(stack), "networkpolicy.yaml");
         policy.spec.unwrap().ingress.unwrap()[0]

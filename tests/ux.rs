@@ -987,3 +987,77 @@ fn every_explanation_example_triggers_its_code() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// The README's comparison says what IAP mode adds to a proxy in front; the team bundle
+/// does each of those things, and tells programs how to stay signed in with the client
+/// package instead of the scripts that used to export a one-hour token.
+#[test]
+fn the_readme_says_what_iap_mode_adds_and_the_team_bundle_does_it() {
+    let readme = readme();
+    let row = readme
+        .lines()
+        .find(|line| line.starts_with("| no sign-in, plain HTTP |"))
+        .expect("the sign-in row");
+    for claim in [
+        "the stack's own OAuth client",
+        "verifies IAP's signed header and answers 401 without it",
+        "`bash infra.sh check-iap`",
+        "the signed-in Google identity is the MLflow user",
+        "`admins` are MLflow admins",
+        "the client package `client/` (`MLFLOW_TRACKING_AUTH=iap`)",
+    ] {
+        assert!(row.contains(claim), "{claim}: {row}");
+    }
+    assert!(!readme.contains("examples/iap"));
+    assert!(!repo().join("examples/iap").exists());
+    let pyproject = fs::read_to_string(repo().join("client/pyproject.toml")).unwrap();
+    assert!(
+        pyproject.contains("[project.entry-points.\"mlflow.request_auth_provider\"]\niap = "),
+        "{pyproject}"
+    );
+
+    let (_, compiled) = crate::support::compile_file(&repo().join("stacks/team.toml"));
+    let bundle = compiled.bundle.unwrap();
+    let file = |name: &str| bundle.get(name).unwrap().to_owned();
+    let config = file("kubernetes/configmap.yaml");
+    assert!(
+        config.contains("authorization_function = mlflow_stack_iap:authenticate_request_iap"),
+        "{config}"
+    );
+    assert!(
+        config.contains("admins =\n        user:ana@acme.example\n"),
+        "{config}"
+    );
+    let deployment = file("kubernetes/deployment.yaml");
+    assert!(
+        deployment.contains("- --app-name=basic-auth\n"),
+        "{deployment}"
+    );
+    assert!(
+        deployment.contains("- name: MLFLOW_BASIC_AUTH_FAIL_CLOSED\n          value: 'true'\n"),
+        "{deployment}"
+    );
+    let policy = file("kubernetes/gcpbackendpolicy.yaml");
+    assert!(
+        policy.contains(
+            "      enabled: true\n      clientID: 123456789012-mlflowteam.apps.googleusercontent.com\n      oauth2ClientSecret:\n        name: team-mlflow-iap-oauth\n"
+        ),
+        "{policy}"
+    );
+    assert!(file("infra.sh").contains("\n    check-iap) iap_status \"$@\" ;;\n"));
+    let bundle_readme = file("README.md");
+    for setup in [
+        "export MLFLOW_TRACKING_AUTH=iap MLFLOW_IAP_AUDIENCE=123456789012-mlflowteam.apps.googleusercontent.com\nexport MLFLOW_TRACKING_URI=https://mlflow.acme.example\n",
+        "import os; os.environ.update(MLFLOW_TRACKING_AUTH=\"iap\", MLFLOW_IAP_DESKTOP_CLIENT_ID=\"DESKTOP_CLIENT_ID\", MLFLOW_IAP_DESKTOP_CLIENT_SECRET=\"DESKTOP_CLIENT_SECRET\")\nimport mlflow; mlflow.set_tracking_uri(\"https://mlflow.acme.example\")\n",
+        "bash infra.sh check-iap",
+    ] {
+        assert!(bundle_readme.contains(setup), "{setup}\n{bundle_readme}");
+    }
+    for gone in [
+        "MLFLOW_TRACKING_TOKEN",
+        "examples/iap",
+        "Google-managed OAuth client",
+    ] {
+        assert!(!bundle_readme.contains(gone), "{gone}");
+    }
+}

@@ -207,12 +207,25 @@ pub struct GcpBackendPolicyDefault {
     pub iap: Option<Iap>,
 }
 
-/// IAP on the backend service. Without `clientID` and `oauth2ClientSecret`, IAP uses its
-/// Google-managed OAuth client (users of the project's organization only).
+/// IAP on the backend service, with the stack's OAuth client: Compute Engine requires
+/// `oauth2ClientId` and `oauth2ClientSecret` when IAP is enabled
+/// (<https://cloud.google.com/iap/docs/reference/compute-engine-apis>), and GKE documents
+/// IAP for the Gateway with a client of one's own
+/// (<https://cloud.google.com/kubernetes-engine/docs/how-to/configure-gateway-resources>).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Iap {
     pub enabled: bool,
+    #[serde(rename = "clientID")]
+    pub client_id: String,
+    pub oauth2_client_secret: SecretRef,
+}
+
+/// A Secret in the policy's namespace, by name (GKE reads its key `key`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretRef {
+    pub name: String,
 }
 
 /// `networking.gke.io/v1` GCPGatewayPolicy: settings of the load balancer's frontend,
@@ -389,7 +402,13 @@ fn backend_policy(plan: &Plan, gateway: &GatewayPlan) -> GcpBackendPolicy {
         spec: GcpBackendPolicySpec {
             default: GcpBackendPolicyDefault {
                 timeout_sec: i64::from(gateway.backend_timeout_sec),
-                iap: gateway.iap().then_some(Iap { enabled: true }),
+                iap: gateway.iap_client.as_ref().map(|client| Iap {
+                    enabled: true,
+                    client_id: client.client_id.clone(),
+                    oauth2_client_secret: SecretRef {
+                        name: client.secret.clone(),
+                    },
+                }),
             },
             target_ref: service_ref(gateway),
         },

@@ -6,10 +6,13 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::script;
+
 use crate::lock::{self, Coverage, Flavour, IMAGE_PINS, PinnedFor};
 use crate::model::Package;
+use crate::plan::auth::{IAP_MODULE, IAP_MODULE_FILE};
 use crate::plan::{Plan, SERVER_PORT, SERVER_UID};
 
 /// The base image: CPython on slim Debian, pinned to a patch release and a Debian release
@@ -23,6 +26,15 @@ struct Context<'a> {
     uid: i64,
     port: u16,
     complete: bool,
+    /// Behind IAP: the module's file, its sha256, and where the image installs it.
+    iap_module: Option<IapModule>,
+}
+
+#[derive(Serialize)]
+struct IapModule {
+    file: &'static str,
+    sha256: String,
+    site_packages: String,
 }
 
 /// How much of the embedded lock this stack's image keeps: the lock of its flavour (basic
@@ -48,12 +60,27 @@ pub fn dockerfile(plan: &Plan, header: &str) -> String {
         uid: SERVER_UID,
         port: SERVER_PORT,
         complete: coverage(plan).complete,
+        iap_module: iap_module(plan, header).map(|text| IapModule {
+            file: IAP_MODULE_FILE,
+            sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
+            site_packages: format!("/usr/local/lib/python{}/site-packages", lock::PYTHON_MINOR),
+        }),
     };
     let body = script::shared()
         .get_template("Dockerfile.j2")
         .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(context))))
         .unwrap_or_else(|error| panic!("rendering Dockerfile.j2: {error:#}"));
     format!("# {header}\n{body}")
+}
+
+/// `image/mlflow_stack_iap.py` behind IAP: the module the basic-auth app calls to verify
+/// IAP's signed header, after the bundle's header.
+#[must_use]
+pub fn iap_module(plan: &Plan, header: &str) -> Option<String> {
+    plan.auth
+        .iap
+        .as_ref()
+        .map(|_| format!("# {header}\n{IAP_MODULE}"))
 }
 
 /// `mlflow` at the stack's version, the image's own pins, then `server.packages`.

@@ -14,22 +14,35 @@ if IAP is ever off, the server is closed, not open
 (https://cloud.google.com/iap/docs/signed-headers-howto).
 
 The verified e-mail is the MLflow user, created on its first request with a random
-password nobody knows (basic-auth credentials are never accepted). The principals of
+password nobody knows (basic-auth credentials are never accepted, but from the admin inside
+the cluster when ``load_balancer_ranges`` says so, below). The principals of
 ``iap_admins`` are MLflow admins, and only they: the list is the source of truth.
 
 Settings, in the section ``[mlflow-stack-iap]`` of the same file:
 
 * ``project_number``: the Google Cloud project number whose backend services are the
-  accepted audiences (required);
+  accepted audiences (required; when the section does not set it, the environment
+  variable ``MLFLOW_STACK_IAP_PROJECT_NUMBER``, which a bundle's server reads from the
+  Kubernetes Secret ``infra.sh`` writes);
 * ``admins``: IAM principals, ``user:ana@example.com`` or
   ``serviceAccount:ci@p.iam.gserviceaccount.com``, separated by commas or new lines;
 * ``keys_url``: where the verification keys are (default Google's); a test points it at
-  its own key.
+  its own key;
+* ``load_balancer_ranges``: the CIDR ranges the load balancer's proxies reach the server
+  from (Google Front Ends: https://cloud.google.com/load-balancing/docs/firewall-rules),
+  separated by commas or new lines. When set, two callers inside the cluster, which the
+  NetworkPolicy alone admits and which never pass IAP, are let in without an assertion, on
+  a request that comes neither from those ranges nor with an ``X-Forwarded-For`` header:
+  a ``GET /metrics`` (the Prometheus scraper, as the basic-auth admin for that path
+  only) and the basic-auth admin with its password (the garbage collector deleting
+  proxied artifacts). Unset, nothing but an assertion is accepted.
 """
 
 import configparser
+import ipaddress
 import json
 import logging
+import os
 import re
 import secrets
 import threading
@@ -47,6 +60,7 @@ ASSERTION_HEADER = "x-goog-iap-jwt-assertion"
 ISSUER = "https://cloud.google.com/iap"
 GOOGLE_KEYS_URL = "https://www.gstatic.com/iap/verify/public_key"
 SECTION = "mlflow-stack-iap"
+PROJECT_NUMBER_ENV = "MLFLOW_STACK_IAP_PROJECT_NUMBER"
 # Google rotates the keys; a key ID not in the cache fetches them again, at most this often.
 KEYS_REFRESH_SECONDS = 60
 KEYS_MAX_AGE_SECONDS = 3600
@@ -57,7 +71,7 @@ _logger = logging.getLogger(__name__)
 
 
 class Settings:
-    def __init__(self, project_number, admins, keys_url):
+    def __init__(self, project_number, admins, keys_url, load_balancer_ranges=()):
         if not re.fullmatch(r"[1-9][0-9]*", project_number or ""):
             raise ValueError(
                 f"[{SECTION}] project_number must be the project's number, not {project_number!r}"
@@ -65,6 +79,7 @@ class Settings:
         self.project_number = project_number
         self.admins = frozenset(admins)
         self.keys_url = keys_url
+        self.load_balancer_ranges = tuple(ipaddress.ip_network(r) for r in load_balancer_ranges)
         self.audience = re.compile(
             rf"/projects/{project_number}/(global|regions/[a-z][a-z0-9-]*)/backendServices/[0-9]+"
         )
@@ -86,9 +101,26 @@ class Settings:
                     f"[{SECTION}] admins: {principal!r} is not user:EMAIL or serviceAccount:EMAIL"
                 )
             admins.append(principal[len(kind) :].lower())
-        return cls(
-            section.get("project_number"), admins, section.get("keys_url", GOOGLE_KEYS_URL)
-        )
+        project_number = section.get("project_number") or os.environ.get(PROJECT_NUMBER_ENV)
+        ranges = [r for r in re.split(r"[,\s]+", section.get("load_balancer_ranges", "").strip()) if r]
+        try:
+            return cls(
+                project_number, admins, section.get("keys_url", GOOGLE_KEYS_URL), ranges
+            )
+        except ValueError as error:
+            raise ValueError(f"[{SECTION}] {error}") from None
+
+    def inside_the_cluster(self, remote_addr, headers):
+        """Whether a request comes from inside the cluster: the setting is on, no
+        X-Forwarded-For header (Google's load balancers add one) and a peer outside the
+        load balancer's ranges."""
+        if not self.load_balancer_ranges or "X-Forwarded-For" in headers:
+            return False
+        try:
+            peer = ipaddress.ip_address(remote_addr or "")
+        except ValueError:
+            return False
+        return not any(peer in network for network in self.load_balancer_ranges)
 
 
 class Keys:
@@ -189,6 +221,29 @@ def _user(email, is_admin):
         store.update_user(email, is_admin=is_admin)
 
 
+def _in_cluster_caller(settings):
+    """The Authorization of an in-cluster caller the settings let in without an
+    assertion (see ``load_balancer_ranges``), else None."""
+    if request.headers.get(ASSERTION_HEADER) or not settings.inside_the_cluster(
+        request.remote_addr, request.headers
+    ):
+        return None
+    from mlflow.server.auth import auth_config, store
+
+    admin = auth_config.admin_username
+    if request.method == "GET" and request.path == "/metrics" and request.authorization is None:
+        return Authorization("basic", {"username": admin, "password": ""})
+    given = request.authorization
+    if (
+        given is not None
+        and given.type == "basic"
+        and given.username == admin
+        and store.authenticate_user(admin, given.password or "")
+    ):
+        return given
+    return None
+
+
 def authenticate_request_iap():
     """MLflow's ``authorization_function``: an Authorization naming the verified e-mail, or
     a 401 response. MLflow calls it several times per request; the first verifies."""
@@ -197,6 +252,10 @@ def authenticate_request_iap():
         return cached
     try:
         settings, keys = _settings_and_keys()
+        inside = _in_cluster_caller(settings)
+        if inside is not None:
+            g.mlflow_stack_iap_user = inside
+            return inside
         claims = verify(request.headers.get(ASSERTION_HEADER), settings, keys)
     except Rejected as rejected:
         return _unauthorized(rejected)

@@ -62,7 +62,13 @@ const EXPOSE_KEYS: &[&str] = &[
     "proxy_subnet",
     "global_access",
 ];
-const AUTH_KEYS: &[&str] = &["kind", "default_permission", "members"];
+const AUTH_KEYS: &[&str] = &[
+    "kind",
+    "default_permission",
+    "members",
+    "admins",
+    "oauth_client_id",
+];
 const CLUSTER_KEYS: &[&str] = &["name", "location", "create", "context"];
 const GC_KEYS: &[&str] = &["schedule", "older_than"];
 const CREDENTIALS_KEYS: &[&str] = &["dir"];
@@ -134,6 +140,8 @@ pub fn example(path: &str) -> &'static str {
         "auth.kind" => "\"basic\"",
         "auth.default_permission" => "\"READ\"",
         "auth.members" => "[\"group:ml-team@acme.example\"]",
+        "auth.admins" => "[\"user:ana@acme.example\"]",
+        "auth.oauth_client_id" => "\"123456789012-abc.apps.googleusercontent.com\"",
         "cluster.name" => "\"ml-platform\"",
         "cluster.context" => "\"kind-mlflow\"",
         "credentials.dir" => "\".mlflow_credentials\"",

@@ -60,6 +60,15 @@ pub struct GatewayPlan {
     pub global_access: Option<bool>,
     /// IAP members, when IAP signs users in.
     pub iap_members: Vec<String>,
+    /// IAP's OAuth client: its ID and the Kubernetes Secret holding its secret.
+    pub iap_client: Option<IapClient>,
+}
+
+/// The OAuth client IAP signs users in with, as the `GCPBackendPolicy` names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IapClient {
+    pub client_id: String,
+    pub secret: String,
 }
 
 impl GatewayPlan {
@@ -76,9 +85,19 @@ impl GatewayPlan {
             ExposeScope::Internal => ("internal", "gke-l7-rilb"),
         };
         let internal = gateway.scope == ExposeScope::Internal;
-        let iap_members = match auth {
-            Auth::Iap { members } => members.iter().map(ToString::to_string).collect(),
-            Auth::None | Auth::Basic { .. } => Vec::new(),
+        let (iap_members, iap_client) = match auth {
+            Auth::Iap {
+                members,
+                oauth_client_id,
+                ..
+            } => (
+                members.iter().map(ToString::to_string).collect(),
+                Some(IapClient {
+                    client_id: oauth_client_id.to_string(),
+                    secret: super::auth::oauth_k8s_secret(name),
+                }),
+            ),
+            Auth::None | Auth::Basic { .. } => (Vec::new(), None),
         };
         Self {
             host: gateway.host.to_string(),
@@ -97,6 +116,7 @@ impl GatewayPlan {
             ssl_policy: format!("{name}-ssl-policy"),
             global_access: internal.then_some(gateway.global_access),
             iap_members,
+            iap_client,
         }
     }
 

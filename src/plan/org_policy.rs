@@ -67,7 +67,7 @@ impl OrgPolicyPlan {
             _ => None,
         };
         let members = match &stack.auth {
-            Auth::Iap { members } => members
+            Auth::Iap { members, .. } => members
                 .iter()
                 .map(ToString::to_string)
                 .filter(|m| !m.starts_with("serviceAccount:"))

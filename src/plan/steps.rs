@@ -313,11 +313,12 @@ mod tests {
     }
 
     /// Lines that spell a step's name as something else: `auth.kind`'s value, the kind of
-    /// a registry given as an image, and the diagram's edge label.
+    /// a registry given as an image, the diagram's edge label, and `MLFLOW_TRACKING_AUTH`'s value.
     const ALLOWED: &[&str] = &[
         "Registry::Image(image) => (image.to_string(), false, \"image\", None)",
         "Auth::Iap { .. } => \"iap\"",
         "auth.kind == \"iap\"",
         "-.->|\"image\"|",
+        "MLFLOW_TRACKING_AUTH=\"iap\"",
     ];
 }

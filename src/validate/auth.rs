@@ -17,6 +17,54 @@ string_newtype!(
 );
 
 const PREFIXES: &[&str] = &["user", "group", "serviceAccount", "domain"];
+/// The principals that can be an MLflow user: one signed-in identity each.
+const ADMIN_PREFIXES: &[&str] = &["user", "serviceAccount"];
+
+string_newtype!(
+    /// The ID of a Google OAuth 2.0 client: `NUMBER-ID.apps.googleusercontent.com`, the
+    /// project number, a dash, lowercase letters and digits.
+    OAuthClientId
+);
+
+const OAUTH_CLIENT_SUFFIX: &str = ".apps.googleusercontent.com";
+
+impl OAuthClientId {
+    pub fn parse(value: &str) -> Checked<Self> {
+        let well_formed = value.strip_suffix(OAUTH_CLIENT_SUFFIX).is_some_and(|id| {
+            id.split_once('-').is_some_and(|(number, rest)| {
+                !number.is_empty()
+                    && !number.starts_with('0')
+                    && number.bytes().all(|b| b.is_ascii_digit())
+                    && !rest.is_empty()
+                    && rest
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            })
+        });
+        if well_formed {
+            return Ok(Self(value.to_owned()));
+        }
+        let looks_like_secret = value.starts_with("GOCSPX-");
+        Err(Problem::new(
+            Code::InvalidOauthClientId,
+            if looks_like_secret {
+                "this looks like an OAuth client's secret, not its ID".to_owned()
+            } else {
+                format!("`{}` is not an OAuth client ID", shown(value))
+            },
+        )
+        .label(if looks_like_secret {
+            "a client secret"
+        } else {
+            "not `NUMBER-ID.apps.googleusercontent.com`"
+        })
+        .help(if looks_like_secret {
+            "never write the secret in the stack file: put it in Secret Manager as the bundle README says, and write the client's ID here (`NUMBER-ID.apps.googleusercontent.com`)"
+        } else {
+            "copy the client ID from the Google Cloud console (Google Auth Platform > Clients), e.g. `123456789012-abc123.apps.googleusercontent.com`"
+        }))
+    }
+}
 
 /// Whether `value` is an email address IAM accepts: a local part of letters, digits and
 /// `.`, `_`, `%`, `+`, `-`, then `@` and a DNS name (any case).
@@ -32,6 +80,18 @@ fn is_email(value: &str) -> bool {
 }
 
 impl Member {
+    /// The kind before the `:`, e.g. `group`; `None` for `allUsers`-like principals.
+    #[must_use]
+    pub fn kind(&self) -> Option<&str> {
+        self.0.split_once(':').map(|(kind, _)| kind)
+    }
+
+    /// The email or domain after the kind.
+    #[must_use]
+    pub fn identity(&self) -> &str {
+        self.0.split_once(':').map_or(&self.0, |(_, rest)| rest)
+    }
+
     pub fn parse(value: &str) -> Checked<Self> {
         let invalid = |message: String, label: &str, help: String| {
             Problem::new(Code::InvalidMember, message)
@@ -213,39 +273,44 @@ impl Validator<'_> {
             return None;
         };
         let kind_name = crate::raw::Choice::as_str(kind.value);
-        if kind.value != AuthKind::Basic
+        if kind.value == AuthKind::None
             && let Some(field) = &auth.default_permission
         {
             self.push(
                 Diagnostic::error(
                     Code::ConflictingOptions,
                     field.key.clone(),
-                    format!("`auth.default_permission` applies to `kind = \"basic\"`, not `{kind_name}`"),
+                    format!("`auth.default_permission` applies to `kind = \"basic\"` and `kind = \"iap\"`, not `{kind_name}`"),
                 )
                 .label(format!("unused with `kind = \"{kind_name}\"`"))
-                .help(if kind.value == AuthKind::Iap {
-                    "IAP decides who gets in, and every member can then read and write; remove `default_permission`"
-                } else {
-                    "remove `default_permission`, or use `kind = \"basic\"`"
-                }),
+                .help("remove `default_permission`, or use `kind = \"basic\"` or `kind = \"iap\"`"),
             );
         }
-        if kind.value != AuthKind::Iap
-            && let Some(field) = &auth.members
-        {
-            self.push(
-                Diagnostic::error(
-                    Code::ConflictingOptions,
-                    field.key.clone(),
-                    format!("`auth.members` applies to `kind = \"iap\"`, not `{kind_name}`"),
-                )
-                .label(format!("unused with `kind = \"{kind_name}\"`"))
-                .help(if kind.value == AuthKind::Basic {
-                    "basic-auth users are created in MLflow (its admin API or UI), not in the stack file; remove `members`"
-                } else {
-                    "remove `members`, or use `kind = \"iap\"` with a gateway"
-                }),
-            );
+        if kind.value != AuthKind::Iap {
+            for (key, field) in [
+                ("members", auth.members.as_ref().map(|f| &f.key)),
+                ("admins", auth.admins.as_ref().map(|f| &f.key)),
+                (
+                    "oauth_client_id",
+                    auth.oauth_client_id.as_ref().map(|f| &f.key),
+                ),
+            ] {
+                let Some(span) = field else { continue };
+                let help = match (kind.value, key) {
+                    (AuthKind::Basic, "members") => "basic-auth users are created in MLflow (its admin API or UI), not in the stack file; remove `members`".to_owned(),
+                    (AuthKind::Basic, "admins") => "basic auth has one admin, whose password `infra.sh` generates; remove `admins`".to_owned(),
+                    _ => format!("remove `{key}`, or use `kind = \"iap\"` with a gateway"),
+                };
+                self.push(
+                    Diagnostic::error(
+                        Code::ConflictingOptions,
+                        span.clone(),
+                        format!("`auth.{key}` applies to `kind = \"iap\"`, not `{kind_name}`"),
+                    )
+                    .label(format!("unused with `kind = \"{kind_name}\"`"))
+                    .help(help),
+                );
+            }
         }
         match kind.value {
             AuthKind::None => {
@@ -325,10 +390,92 @@ impl Validator<'_> {
                 None => failed = true,
             }
         }
+        let admins = self.iap_admins(auth.admins.as_ref());
+        let oauth_client_id = self.oauth_client_id(kind, auth.oauth_client_id.as_ref());
+        let (Some(admins), Some(oauth_client_id)) = (admins, oauth_client_id) else {
+            return None;
+        };
         if failed || members.is_empty() {
             return None;
         }
-        Some(Auth::Iap { members })
+        Some(Auth::Iap {
+            members,
+            admins,
+            default_permission: auth
+                .default_permission
+                .as_ref()
+                .map_or(Permission::Read, |p| p.value),
+            oauth_client_id,
+        })
+    }
+
+    /// `auth.admins`: IAM principals that name one signed-in identity each, as only those
+    /// can be an MLflow user. `None` when one failed (reported).
+    fn iap_admins(&mut self, field: Option<&Spanned<Vec<Spanned<String>>>>) -> Option<Vec<Member>> {
+        let mut admins: Vec<Member> = Vec::new();
+        let mut failed = false;
+        for item in field.iter().flat_map(|f| &f.value) {
+            let Some(admin) = self.check("auth.admins", Some(item), Member::parse) else {
+                failed = true;
+                continue;
+            };
+            if let Some(prefix) = admin.kind().filter(|k| !ADMIN_PREFIXES.contains(k)) {
+                let rest = admin.identity();
+                self.push(
+                    Diagnostic::error(
+                        Code::InvalidMember,
+                        item.span.clone(),
+                        format!("`{}` cannot be an MLflow admin: a {prefix} is not one signed-in identity", shown(admin.as_str())),
+                    )
+                    .label(format!("a {prefix}"))
+                    .help(if prefix == "group" {
+                        format!("MLflow admins are users: list each person as `user:EMAIL` (or a service account as `serviceAccount:EMAIL`); the group `{}` can stay in `members`", shown(rest))
+                    } else {
+                        "MLflow admins are users: list each person as `user:EMAIL` (or a service account as `serviceAccount:EMAIL`)".to_owned()
+                    }),
+                );
+                failed = true;
+            } else if admins.contains(&admin) {
+                self.push(
+                    Diagnostic::error(
+                        Code::InvalidMember,
+                        item.span.clone(),
+                        format!("`{admin}` is listed twice"),
+                    )
+                    .label("a duplicate")
+                    .help("remove one of them"),
+                );
+                failed = true;
+            } else {
+                admins.push(admin);
+            }
+        }
+        (!failed).then_some(admins)
+    }
+
+    /// `auth.oauth_client_id`: required, as GKE's Gateway takes IAP's OAuth client from the
+    /// `GCPBackendPolicy` (Compute Engine: with IAP enabled, `oauth2ClientId` and
+    /// `oauth2ClientSecret` must be set).
+    fn oauth_client_id(
+        &mut self,
+        kind: &Spanned<AuthKind>,
+        field: Option<&Spanned<String>>,
+    ) -> Option<OAuthClientId> {
+        if field.is_none() {
+            if !self.parsed.has("auth.oauth_client_id") {
+                self.push(
+                    Diagnostic::error(
+                        Code::MissingKey,
+                        kind.span.clone(),
+                        "`kind = \"iap\"` needs `oauth_client_id`: IAP on a GKE Gateway signs users in with an OAuth client of yours",
+                    )
+                    .label("no `oauth_client_id`")
+                    .help("create an OAuth client of type \"Web application\" (Google Cloud console, Google Auth Platform > Clients), add `oauth_client_id = \"NUMBER-ID.apps.googleusercontent.com\"`, and put its secret in Secret Manager as the bundle README says"),
+                );
+            }
+            return None;
+        }
+        self.check("auth.oauth_client_id", field, OAuthClientId::parse)
     }
 }
 
@@ -336,9 +483,9 @@ impl Validator<'_> {
     /// The basic-auth user store is the database `<database>_auth`: it must fit
     /// PostgreSQL's 63-byte identifiers.
     pub(super) fn auth_database_fits(&mut self, raw: &raw::StackFile, auth: Option<&Auth>) {
-        let Some(Auth::Basic { .. }) = auth else {
+        if !auth.is_some_and(Auth::user_store) {
             return;
-        };
+        }
         let Some(field) = raw
             .database
             .as_ref()
@@ -392,7 +539,39 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Code, Member};
+    use super::{Code, Member, OAuthClientId};
+
+    #[test]
+    fn oauth_client_ids_are_google_client_ids_never_secrets() {
+        assert!(OAuthClientId::parse("123456789012-abc123def.apps.googleusercontent.com").is_ok());
+        for (bad, label) in [
+            ("GOCSPX-abcdefghijklmnop", "a client secret"),
+            (
+                "123456789012-abc.apps.example.com",
+                "not `NUMBER-ID.apps.googleusercontent.com`",
+            ),
+            (
+                "abc.apps.googleusercontent.com",
+                "not `NUMBER-ID.apps.googleusercontent.com`",
+            ),
+            (
+                "0123-abc.apps.googleusercontent.com",
+                "not `NUMBER-ID.apps.googleusercontent.com`",
+            ),
+            (
+                "123-ABC.apps.googleusercontent.com",
+                "not `NUMBER-ID.apps.googleusercontent.com`",
+            ),
+            (
+                "123-.apps.googleusercontent.com",
+                "not `NUMBER-ID.apps.googleusercontent.com`",
+            ),
+        ] {
+            let problem = OAuthClientId::parse(bad).unwrap_err();
+            assert_eq!(problem.code, Code::InvalidOauthClientId, "{bad}");
+            assert_eq!(problem.label, label, "{bad}");
+        }
+    }
 
     #[test]
     fn members_are_iam_principals() {

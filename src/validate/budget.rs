@@ -196,7 +196,7 @@ impl Validator<'_> {
             .as_ref()
             .is_some_and(|s| s.value.max_overflow.is_some());
         if !written {
-            server.max_overflow = default_max_overflow(matches!(auth, Some(Auth::Basic { .. })));
+            server.max_overflow = default_max_overflow(auth.is_some_and(Auth::user_store));
         }
         server
     }
@@ -216,7 +216,7 @@ impl Validator<'_> {
             pool_size: server.pool_size,
             max_overflow: server.max_overflow,
             gc: if gc { GC } else { 0 },
-            engines: engines_per_worker(matches!(auth, Some(Auth::Basic { .. }))),
+            engines: engines_per_worker(auth.is_some_and(Auth::user_store)),
         };
         let limit = max_connections(&database.tier);
         let total = budget.total();
@@ -247,8 +247,8 @@ impl Validator<'_> {
                     format!("{} more per engine under load", server.max_overflow),
                 )
             }),
-            // Basic auth adds the user store's engine to every worker.
-            matches!(auth, Some(Auth::Basic { .. }))
+            // The basic-auth app (also behind IAP) adds the user store's engine to every worker.
+            auth.is_some_and(Auth::user_store)
                 .then(|| raw.auth.as_ref().and_then(|a| a.value.kind.as_ref()))
                 .flatten()
                 .map(|f| {

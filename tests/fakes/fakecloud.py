@@ -25,6 +25,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shlex
 import sys
 
@@ -1282,6 +1283,42 @@ def _(c):
 @gcloud("compute ssl-policies delete", "region global", mutating=True, api=COMPUTE)
 def _(c):
     c.remove("ssl-policy", address_key(c))
+
+
+# --- Backend services: GKE makes them for a Gateway's Services (infra.sh only reads them),
+# in the Compute Engine API's shape: `iap` holds `enabled`, `oauth2ClientId` and, never the
+# secret, `oauth2ClientSecretSha256` (https://cloud.google.com/iap/docs/reference/compute-engine-apis).
+# A test seeds them as `backend-service global/NAME` (or `REGION/NAME`).
+
+def backend_location(c):
+    return "global" if "global" in c.flags or "region" not in c.flags else c.flags["region"]
+
+
+@gcloud("compute backend-services describe", "region global", api=COMPUTE)
+def _(c):
+    location = backend_location(c)
+    found = c.need("backend-service", f"{location}/{c.arg()}",
+                   f"ERROR: ({c.name}) Could not fetch resource:\n - The resource "
+                   f"'projects/{c.project}/{location}/backendServices/{c.arg()}' was not found")
+    c.value(found)
+
+
+@gcloud("compute backend-services list", "global regions filter", api=COMPUTE)
+def _(c):
+    """`--filter=name~REGEX` only: a regular expression searched in the name, as
+    `gcloud topic filters` describes `~`."""
+    pattern = None
+    if "filter" in c.flags:
+        key, op, value = str(c.flags["filter"]).partition("~")
+        if key != "name" or not op:
+            raise Fail(f"fake gcloud: unsupported --filter={c.flags['filter']}", 2)
+        pattern = re.compile(value)
+    for key in sorted(c.keys("backend-service")):
+        location, name = key.split("/", 1)
+        if "global" in c.flags and location != "global":
+            continue
+        if pattern is None or pattern.search(name):
+            c.value(c.get("backend-service", key))
 
 
 # --- Certificate Manager: a resource lives at a location, `global` unless --location

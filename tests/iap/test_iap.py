@@ -34,6 +34,8 @@ KEY_ID = "test-key"
 CLIENT_AUDIENCE = "1234-iap.apps.googleusercontent.com"
 ANA, BOB, BOSS = "ana@example.com", "bob@example.com", "boss@example.com"
 TOKEN_LIFETIME = 20
+ADMIN_PASSWORD = secrets.token_urlsafe(24)
+LOAD_BALANCER_RANGES = "35.191.0.0/16, 130.211.0.0/22"
 
 
 def free_port():
@@ -116,13 +118,16 @@ def server(iap, tmp_path_factory):
         f"project_number = {PROJECT_NUMBER}\n"
         f"admins = user:{BOSS}\n"
         f"keys_url = http://127.0.0.1:{keys.server_port}/keys\n"
+        # The test's clients connect from 127.0.0.1: inside the cluster, as far as the
+        # server can tell, unless they send X-Forwarded-For.
+        f"load_balancer_ranges = {LOAD_BALANCER_RANGES}\n"
     )
     port = free_port()
     env = {
         **os.environ,
+        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "PYTHONPATH": str(MODULE_DIR),
         "MLFLOW_AUTH_CONFIG_PATH": str(config),
-        "MLFLOW_AUTH_ADMIN_PASSWORD": secrets.token_urlsafe(24),
         "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
     }
     log = open(root / "server.log", "w")
@@ -181,6 +186,29 @@ def test_health_answers_without_an_assertion(server):
 def test_basic_auth_credentials_are_not_a_way_in(server):
     answer = requests.get(server + SEARCH, auth=("admin", "anything"), timeout=10)
     assert answer.status_code == 401
+
+
+FORWARDED = {"X-Forwarded-For": "198.51.100.7, 34.120.0.1"}
+
+
+def test_the_admin_inside_the_cluster_signs_in_with_its_password_and_nobody_else(server, iap):
+    # The garbage collector: the admin's password, straight to the pod.
+    assert requests.get(server + SEARCH, auth=("admin", ADMIN_PASSWORD), timeout=10).status_code == 200
+    # Through the load balancer (it adds X-Forwarded-For), never.
+    through = requests.get(server + SEARCH, auth=("admin", ADMIN_PASSWORD), headers=FORWARDED, timeout=10)
+    assert through.status_code == 401
+    # A member's basic credentials are no way in, even inside: only the admin's are.
+    call(server, iap, ANA, "GET", SEARCH)
+    assert requests.get(server + SEARCH, auth=(ANA, "anything"), timeout=10).status_code == 401
+
+
+def test_metrics_are_read_inside_the_cluster_only(server):
+    # No Prometheus exporter in this server: inside, /metrics gets past sign-in (404),
+    # through the load balancer it does not (401); no other path gets in without one.
+    assert requests.get(f"{server}/metrics", timeout=10).status_code == 404
+    assert requests.get(f"{server}/metrics", headers=FORWARDED, timeout=10).status_code == 401
+    assert requests.post(f"{server}/metrics", timeout=10).status_code == 401
+    assert requests.get(server + SEARCH, timeout=10).status_code == 401
 
 
 def tampered(token):

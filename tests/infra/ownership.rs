@@ -146,7 +146,15 @@ fn bindings_the_stack_no_longer_lists_are_revoked() {
     let basic = changed_stack(
         &scratch,
         "team",
-        &[(members, ""), ("kind = \"iap\"", "kind = \"none\"")],
+        &[
+            (members, ""),
+            ("kind = \"iap\"", "kind = \"none\""),
+            ("admins = [\"user:ana@acme.example\"]", ""),
+            (
+                "oauth_client_id = \"123456789012-mlflowteam.apps.googleusercontent.com\"",
+                "",
+            ),
+        ],
         "",
     );
     sandbox.rebuild(&basic);

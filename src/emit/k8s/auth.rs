@@ -1,6 +1,10 @@
-//! MLflow's basic-auth app in the pod (`[auth] kind = "basic"`): its configuration file
-//! (no secret in it), the admin password and Flask secret key from the Secret `infra.sh`
-//! creates, and the migration of its user store behind the proxy before the server starts.
+//! MLflow's basic-auth app in the pod (`[auth] kind = "basic"`, and behind IAP with
+//! `mlflow_stack_iap` as its authorization function): its configuration file (no secret in
+//! it), the admin password and Flask secret key from the Secret `infra.sh` creates (behind
+//! IAP, the project number too), and the migration of its user store behind the proxy
+//! before the server starts.
+
+use std::fmt::Write as _;
 
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, EnvVar, EnvVarSource, KeyToPath, SecretKeySelector, Volume,
@@ -14,6 +18,8 @@ use crate::plan::{DB_HOST, DB_PORT, Plan};
 const VOLUME: &str = "auth-config";
 /// The ConfigMap key and environment variable of the user store's URI.
 pub(super) const AUTH_DATABASE_URI: &str = "AUTH_STORE_URI";
+/// Where `mlflow_stack_iap` reads the project number when its section does not say it.
+const PROJECT_NUMBER_ENV: &str = "MLFLOW_STACK_IAP_PROJECT_NUMBER";
 
 fn basic(plan: &Plan) -> Option<&BasicAuthPlan> {
     plan.auth.basic.as_ref()
@@ -22,9 +28,32 @@ fn basic(plan: &Plan) -> Option<&BasicAuthPlan> {
 /// The basic-auth configuration file: settings only. The admin password comes from
 /// `MLFLOW_AUTH_ADMIN_PASSWORD`, which MLflow prefers to the file. The user store's URI is
 /// assembled by configparser's interpolation from its parts, so that no line of the
-/// ConfigMap outgrows 80 columns.
+/// ConfigMap outgrows 80 columns. Behind IAP, the authorization function is
+/// `mlflow_stack_iap`'s and its section lists the admins (the project number comes from
+/// `MLFLOW_STACK_IAP_PROJECT_NUMBER`, out of the Secret `infra.sh` makes).
 #[must_use]
 pub fn config_file(plan: &Plan, basic: &BasicAuthPlan) -> String {
+    let mut text = basic_section(plan, basic);
+    if let Some(iap) = &plan.auth.iap {
+        let _ = write!(
+            text,
+            "authorization_function = {}\n\n[mlflow-stack-iap]\nadmins =\n",
+            iap.authorization_function
+        );
+        // One principal a line: the module splits on commas and white space.
+        for admin in &iap.admins {
+            let _ = writeln!(text, "    {admin}");
+        }
+        let _ = writeln!(
+            text,
+            "load_balancer_ranges = {}",
+            iap.load_balancer_ranges.join(", ")
+        );
+    }
+    text
+}
+
+fn basic_section(plan: &Plan, basic: &BasicAuthPlan) -> String {
     // configparser interpolates `%`: an IAM user's `%40` is written `%%40`.
     format!(
         "[mlflow]\n\
@@ -72,7 +101,7 @@ fn from_secret(name: &str, secret: &str, key: &str) -> EnvVar {
 
 pub(super) fn env(plan: &Plan) -> Vec<EnvVar> {
     basic(plan).map_or_else(Vec::new, |basic| {
-        vec![
+        let mut env = vec![
             value(
                 "MLFLOW_AUTH_CONFIG_PATH",
                 &format!("{AUTH_CONFIG_DIR}/{AUTH_CONFIG_FILE}"),
@@ -89,7 +118,20 @@ pub(super) fn env(plan: &Plan) -> Vec<EnvVar> {
                 &basic.flask_key_k8s_secret,
                 basic.flask_key_key,
             ),
-        ]
+        ];
+        if let Some(iap) = &plan.auth.iap {
+            // Not optional: without the Secret the container does not start, and no request
+            // is answered without the audience checked.
+            env.push(from_secret(
+                PROJECT_NUMBER_ENV,
+                &iap.project_k8s_secret,
+                iap.project_number_key,
+            ));
+            // A route the app has no authorization rule for is denied, whatever MLflow
+            // release's default.
+            env.push(value("MLFLOW_BASIC_AUTH_FAIL_CLOSED", "true"));
+        }
+        env
     })
 }
 

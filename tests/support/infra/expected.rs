@@ -8,7 +8,25 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+use mlflow_stack::plan::auth::IapAuthPlan;
+
 use super::Sandbox;
+
+/// The client secret the fake Secret Manager holds: it must appear in no argument, no
+/// output and no transcript.
+pub const OAUTH_CLIENT_SECRET: &str = "GOCSPX-fake-client-secret-7f3a9c";
+
+/// What an administrator does before the first `apply`: the Secret Manager API on (to
+/// create the secret) and the OAuth client's secret in it.
+pub fn oauth_secret(iap: &IapAuthPlan) -> Vec<(String, Value)> {
+    vec![
+        ("service secretmanager.googleapis.com".into(), json!({})),
+        (
+            format!("secret {}", iap.oauth_secret),
+            json!({"replication": "automatic", "data": OAUTH_CLIENT_SECRET}),
+        ),
+    ]
+}
 
 /// A Cloud KMS key NAME as `kms keys describe` shows it: a symmetric encryption key whose
 /// primary version is enabled.
@@ -245,6 +263,11 @@ impl Sandbox {
                 &basic.admin_password_k8s_secret,
                 &basic.flask_key_k8s_secret,
             ] {
+                all.insert(format!("k8s Secret/{}/{secret}", plan.names.namespace));
+            }
+        }
+        if let Some(iap) = &plan.auth.iap {
+            for secret in [&iap.oauth_k8s_secret, &iap.project_k8s_secret] {
                 all.insert(format!("k8s Secret/{}/{secret}", plan.names.namespace));
             }
         }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{
     Call, FAKES, FakeServer, Run, SYSTEM_TOOLS, autopilot_cluster, elapsed_at, fake_client,
-    kms_key, plan_of, python, standard_cluster, system_tool, write_bundle,
+    kms_key, oauth_secret, plan_of, python, standard_cluster, system_tool, write_bundle,
 };
 use crate::support::{TempDir, repo};
 
@@ -132,6 +132,10 @@ impl Sandbox {
         // A shared namespace exists already (`default` in every cluster, as the fake knows).
         if !plan.names.owns_namespace && plan.names.namespace != "default" {
             prerequisites.push((format!("k8s Namespace/{}", plan.names.namespace), json!({})));
+        }
+        // IAP's OAuth client secret, which an administrator keeps in Secret Manager.
+        if let Some(iap) = &plan.auth.iap {
+            prerequisites.extend(oauth_secret(iap));
         }
         // The customer-managed key belongs to its owners.
         if let Some(encryption) = &plan.encryption {
