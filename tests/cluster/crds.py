@@ -65,7 +65,10 @@ def main() -> int:
     crds = []
     for group in sys.argv[2:]:
         by_kind = {}
-        for path in sorted((root / group).glob("*.json")):
+        schemas = sorted((root / group).glob("*.json"))
+        if not schemas:
+            sys.exit(f"{root / group}: no JSON Schema of group {group}")
+        for path in schemas:
             stem, version = path.stem.rsplit("_", 1)
             if stem not in KINDS:
                 sys.exit(f"{path}: unknown kind {stem!r}; add it to KINDS in {__file__}")

@@ -6,7 +6,7 @@
 # (generated certificates and service-account key pair, Pod Security admission, RBAC),
 # installs the CRDs the bundles may use, and checks:
 #   crds          Gateway API standard channel (sigs.k8s.io/gateway-api module) and the
-#                 GKE / Managed Prometheus kinds built from ../shared/crd-schemas/ (crds.py)
+#                 GKE / Managed Prometheus kinds built from tests/conformance/crd-schemas/ (crds.py)
 #   psa control   a pod template that breaks `restricted` makes the server warn
 #                 (proves that the zero-warning checks below can fail)
 #   for every stack of stacks/ and tests/fixtures/good/:
@@ -63,7 +63,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE="$ROOT/tests/cluster"
-SHARED="$ROOT/../shared"
+CRD_SCHEMAS="$ROOT/tests/conformance/crd-schemas"
 CACHE=${MLFLOW_STACK_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlflow-stack/cluster}
 export MLFLOW_STACK_CLUSTER_CACHE=$CACHE
 
@@ -74,7 +74,7 @@ read -r -a K8S_VERSIONS <<<"${CLUSTER_VERSIONS:-1.37.2 1.33.13}"
 ETCD_VERSION=3.7.3
 # The newest Gateway API release whose module this Go toolchain accepts.
 GATEWAY_API_VERSION=v1.6.3
-# The groups of ../shared/crd-schemas/ that are not the Gateway API's.
+# The groups of tests/conformance/crd-schemas/ that are not the Gateway API's.
 CRD_GROUPS=(networking.gke.io cloud.google.com monitoring.googleapis.com)
 
 SUITE=cluster
@@ -259,8 +259,8 @@ start_cluster() {
 install_crds() {
   local out gateway
   gateway=$(gateway_api_dir)
-  if ! out=$(python3 "$HERE/crds.py" "$SHARED/crd-schemas" "${CRD_GROUPS[@]}" 2>&1 >"$WORK/gke-crds.json"); then
-    fail "crds" "../shared/crd-schemas" "crds.py failed"$'\n'"$out"
+  if ! out=$(python3 "$HERE/crds.py" "$CRD_SCHEMAS" "${CRD_GROUPS[@]}" 2>&1 >"$WORK/gke-crds.json"); then
+    fail "crds" "tests/conformance/crd-schemas" "crds.py failed"$'\n'"$out"
     return 1
   fi
   if out=$(kubectl apply --server-side -f "$gateway/config/crd/standard/" -f "$WORK/gke-crds.json" 2>&1 >/dev/null) &&
