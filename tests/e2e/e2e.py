@@ -2505,9 +2505,17 @@ class Suite:
         writer = self.processes.start(
             [sys.executable, WRITER_SCRIPT, stop_file, "1"], log_path=logs / "iap-client.log", env=env, cwd=work
         )
+        def enough():
+            if writer.poll() is not None:
+                raise Failure(f"the IAP client exited with {writer.returncode}:\n{log_tail(writer.log_path)}")
+            ok, failed, _ = self.writes(writer)
+            if failed:
+                raise Failure(f"{len(failed)} of the IAP client's writes failed, after {len(ok)} that did: {failed[:2]}")
+            return len(ok) >= IAP_CLIENT_WRITES
+
         try:
             first = time.monotonic()
-            self.wait_for_writes(writer, IAP_CLIENT_WRITES, timeout=IAP_CLIENT_WRITES * 4)
+            wait_until(f"{IAP_CLIENT_WRITES} writes of the IAP client", IAP_CLIENT_WRITES * 4, enough)
             seconds = time.monotonic() - first
             stop_file.touch()
             if writer.wait(timeout=60) != 0:

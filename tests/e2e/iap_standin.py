@@ -201,7 +201,7 @@ class IapProxy:
                     )
                 except Exception as error:  # noqa: BLE001 - every invalid token is IAP's 401
                     proxy.refused.append(f"{self.command} {self.path}: {error}")
-                    answer(self, 401, b"Invalid IAP credentials: empty token")
+                    answer(self, 401, f"Invalid IAP credentials: {error}".encode())
                     return
                 email = claims["email"]
                 proxy.tokens.setdefault(email, set()).add(bearer)
