@@ -39,6 +39,8 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// Other places worth showing, e.g. where a duplicated key was first defined.
     pub related: Vec<(Range<usize>, String)>,
+    /// The span holds a secret: the excerpt draws it masked, never as written (see [`render`]).
+    pub secret: bool,
 }
 
 impl Diagnostic {
@@ -52,6 +54,7 @@ impl Diagnostic {
             label: String::new(),
             help: None,
             related: Vec::new(),
+            secret: false,
         }
     }
 
@@ -153,8 +156,10 @@ impl Style {
 /// The excerpt shows the file as the user sees it in an editor, with two exceptions that
 /// keep the output readable in a terminal: a line longer than [`LONG_LINE`] characters is
 /// shortened around the labelled places (`…` stands for what is left out), and control
-/// characters are drawn as their Unicode control pictures (`␀`, `␍`, …). The header's
-/// `line:column` always refers to the file itself.
+/// characters are drawn as their Unicode control pictures (`␀`, `␍`, …). A secret span
+/// is drawn as [`MASK`] between its quotes, so that a secret written in the wrong place
+/// never reaches a terminal or a log. The header's `line:column` always refers to the
+/// file itself.
 #[must_use]
 pub fn render(source: &Source, diagnostic: &Diagnostic, style: Style) -> String {
     let theme = if style.color {
@@ -167,14 +172,32 @@ pub fn render(source: &Source, diagnostic: &Diagnostic, style: Style) -> String 
         .with_links(false);
     let mut spans = vec![diagnostic.span.clone()];
     spans.extend(diagnostic.related.iter().map(|(span, _)| span.clone()));
+    let mask = diagnostic
+        .secret
+        .then(|| unquoted(source.text(), &diagnostic.span));
     let report = Report {
         diagnostic,
-        excerpt: Excerpt::new(source, &spans),
+        excerpt: Excerpt::new(source, &spans, mask),
     };
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = handler.render_report(&mut out, &report);
     out
+}
+
+/// What the excerpt draws instead of a secret.
+pub const MASK: &str = "********";
+
+/// The part of `span` inside its quotes (`"…"`, `'…'`, and their triple forms), or all of it.
+fn unquoted(text: &str, span: &Range<usize>) -> Range<usize> {
+    const QUOTES: [char; 2] = ['"', '\''];
+    let literal = text.get(span.clone()).unwrap_or_default();
+    let opening = (literal.len() - literal.trim_start_matches(QUOTES).len()).min(3);
+    let closing = (literal.len() - literal.trim_end_matches(QUOTES).len()).min(3);
+    if opening + closing >= literal.len() {
+        return span.clone();
+    }
+    span.start + opening..span.end - closing
 }
 
 /// At most this many diagnostics of one file are rendered; the rest are only counted, so a
@@ -356,10 +379,12 @@ struct Excerpt<'a> {
     display: String,
     pieces: Vec<Piece>,
     windows: Vec<Window>,
+    /// File offsets drawn as [`MASK`].
+    mask: Option<Range<usize>>,
 }
 
 impl<'a> Excerpt<'a> {
-    fn new(source: &'a Source, spans: &[Range<usize>]) -> Self {
+    fn new(source: &'a Source, spans: &[Range<usize>], mask: Option<Range<usize>>) -> Self {
         let text = source.text();
         let starts = source.line_starts();
         let last_line = starts.len() - 1;
@@ -386,6 +411,7 @@ impl<'a> Excerpt<'a> {
             display: String::new(),
             pieces: Vec::new(),
             windows: Vec::with_capacity(merged.len()),
+            mask,
         };
         for (first, last) in merged {
             let from = excerpt.display.len();
@@ -426,9 +452,21 @@ impl<'a> Excerpt<'a> {
         }
         let end_of = |index: usize| chars.get(index).map_or(body.len(), |&(i, _)| i);
         let mut index = 0;
+        let mask = self.mask.clone();
+        let masked = |index: usize| {
+            mask.as_ref().is_some_and(|mask| {
+                chars
+                    .get(index)
+                    .is_some_and(|&(i, _)| mask.contains(&(start + i)))
+            })
+        };
         while index < count {
             let (at, c) = chars[index];
-            if keep[index] {
+            if masked(index) {
+                let run = (index..count).take_while(|&i| masked(i)).count();
+                self.push(start + at..start + end_of(index + run), MASK, false);
+                index += run;
+            } else if keep[index] {
                 let range = start + at..start + end_of(index + 1);
                 match visible(c) {
                     Some(picture) => self.push(range, picture.encode_utf8(&mut [0; 4]), false),

@@ -44,6 +44,8 @@ pub struct Problem {
     pub help: String,
     /// Byte range inside the value's text that is at fault, when narrower than the value.
     pub within: Option<Range<usize>>,
+    /// The value is a secret: the diagnostic never shows it.
+    pub secret: bool,
 }
 
 impl Problem {
@@ -56,6 +58,7 @@ impl Problem {
             label: String::new(),
             help: String::new(),
             within: None,
+            secret: false,
         }
     }
 
@@ -83,6 +86,14 @@ impl Problem {
         self
     }
 
+    /// The value is a secret written where it does not belong: the diagnostic's excerpt
+    /// masks it.
+    #[must_use]
+    pub fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+
     /// Places the problem at `span` in the source.
     #[must_use]
     pub fn at(self, span: Range<usize>) -> Diagnostic {
@@ -94,6 +105,7 @@ impl Problem {
             label: self.label,
             help: None,
             related: Vec::new(),
+            secret: self.secret,
         };
         if self.help.is_empty() {
             diagnostic

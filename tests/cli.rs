@@ -564,3 +564,51 @@ fn the_readme_names_the_example_stacks_identity() {
         "{id}"
     );
 }
+
+#[test]
+fn an_oauth_client_secret_in_the_stack_file_is_refused_without_being_shown() {
+    let secret = "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";
+    let iap = "[expose]\ntype = \"gateway\"\nhost = \"mlflow.acme.example\"\n\n[auth]\nkind = \"iap\"\nmembers = [\"group:ml-team@acme.example\"]\n";
+    let dir = TempDir::new("secret");
+    for (name, value) in [
+        ("basic.toml", format!("\"{secret}\"")),
+        ("literal.toml", format!("'{secret}'")),
+        ("multiline.toml", format!("\"\"\"{secret}\"\"\"")),
+        // A line long enough to be shortened around the label.
+        (
+            "long.toml",
+            format!(
+                "\"{secret}\"                                                            # the ID"
+            ),
+        ),
+    ] {
+        let stack = write(
+            &dir,
+            name,
+            &format!("{GOOD}\n{iap}oauth_client_id = {value}\n"),
+        );
+        for format in ["human", "json"] {
+            let output = run(&["check", "--format", format, &stack]);
+            assert_eq!(code(&output), 1, "{name} {format}");
+            let printed = format!("{}{}", stdout(&output), stderr(&output));
+            assert!(printed.contains("invalid-oauth-client-id"), "{printed}");
+            assert!(
+                !printed.contains("Zq8vT3kWm1Lr5"),
+                "{name} {format}: {printed}"
+            );
+        }
+        let output = run(&["check", &stack]);
+        let err = stderr(&output);
+        assert!(err.contains(&format!("{name}:14:19")), "{err}");
+        assert!(err.contains("oauth_client_id = "), "{err}");
+        assert!(err.contains("********"), "{err}");
+        let out = dir.path().join("out");
+        let output = run(&["build", &stack, "--out", &out.to_string_lossy()]);
+        assert_eq!(code(&output), 1, "{name}");
+        let printed = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(
+            !printed.contains("Zq8vT3kWm1Lr5"),
+            "{name} build: {printed}"
+        );
+    }
+}

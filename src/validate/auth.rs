@@ -45,7 +45,7 @@ impl OAuthClientId {
             return Ok(Self(value.to_owned()));
         }
         let looks_like_secret = value.starts_with("GOCSPX-");
-        Err(Problem::new(
+        let problem = Problem::new(
             Code::InvalidOauthClientId,
             if looks_like_secret {
                 "this looks like an OAuth client's secret, not its ID".to_owned()
@@ -62,7 +62,12 @@ impl OAuthClientId {
             "never write the secret in the stack file: put it in Secret Manager as the bundle README says, and write the client's ID here (`NUMBER-ID.apps.googleusercontent.com`)"
         } else {
             "copy the client ID from the Google Cloud console (Google Auth Platform > Clients), e.g. `123456789012-abc123.apps.googleusercontent.com`"
-        }))
+        });
+        Err(if looks_like_secret {
+            problem.secret()
+        } else {
+            problem
+        })
     }
 }
 

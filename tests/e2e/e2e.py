@@ -39,7 +39,10 @@ headless Chromium (Debian's, driven by Playwright) through https://FRONT_DOOR_HO
 where the UI creates and renames an experiment, an idle connection is reused as Google's
 load balancers reuse theirs, and a 200 MB artifact goes up and comes back through the
 artifact proxy; a control without the bundle's --cors-allowed-origins and --uvicorn-opts
-fails both. Every
+fails both; and IAP (iap, see run_iap): an iap stack's server as generated, trusting only
+a stand-in IAP's test key, refuses every request without a valid signed assertion, makes
+the verified e-mail the MLflow user under MLflow's permissions, and keeps a client with the
+package of client/ signed in past its 20-second tokens. Every
 process started here is killed at the end, whatever happens. Exit status 0 only when
 every scenario passed.
 """
@@ -61,6 +64,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -74,6 +78,8 @@ import psycopg2.errors
 import requests
 import yaml
 from psycopg2 import sql
+
+import iap_standin
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent  # .venv-e2e/bin: this script runs in the e2e venv
@@ -97,7 +103,7 @@ FAKE_CLUSTER_IP = "10.96.0.10"  # only ever written into service-link env vars, 
 REFUSED_HOSTS = ["evil.example.com", "evil.example.com:8080"]
 HOST_CHECK_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"  # /health is exempt from host checks
 
-SUITE_DEADLINE_SECONDS = 2400  # hard limit for all scenarios together (nine of them)
+SUITE_DEADLINE_SECONDS = 2700  # hard limit for all scenarios together (ten of them)
 READINESS_TIMEOUT_SECONDS = 240  # hard limit for one server to become ready, whatever the probe says
 INIT_CONTAINER_TIMEOUT_SECONDS = 240
 TRAIN_TIMEOUT_SECONDS = 180
@@ -1593,6 +1599,206 @@ def check_basic_auth(first, second, run_id, default_permission):
     )
 
 
+# --------------------------------------------------------------------------- IAP
+
+PROJECT_NUMBER_ENV = "MLFLOW_STACK_IAP_PROJECT_NUMBER"
+IAP_SECTION = "mlflow-stack-iap"
+IAP_AUTHORIZATION_FUNCTION = "mlflow_stack_iap:authenticate_request_iap"
+IAP_MODULE = "mlflow_stack_iap.py"
+E2E_PROJECT_NUMBER = "123456789012"  # what infra.sh writes into the Secret, from gcloud projects describe
+E2E_BACKEND_AUDIENCE = f"/projects/{E2E_PROJECT_NUMBER}/global/backendServices/4242424242"
+ANA, BOB, BOSS = "ana@acme.example", "bob@acme.example", "boss@acme.example"
+CI_TRAINER = "ci-trainer@acme-ml-prod.iam.gserviceaccount.com"
+# The client logs once a second for longer than two of the stand-in's 20-second tokens.
+IAP_CLIENT_WRITES = 2 * iap_standin.TOKEN_LIFETIME_SECONDS + 5
+
+
+def iap_project_secret(container):
+    """The Secret infra.sh writes the project number into (the accepted audience), found
+    through the secretKeyRef behind MLFLOW_STACK_IAP_PROJECT_NUMBER."""
+    for item in container.get("env", []):
+        if item["name"] == PROJECT_NUMBER_ENV:
+            ref = (item.get("valueFrom") or {}).get("secretKeyRef")
+            if not ref:
+                raise Failure(f"mlflow container: {PROJECT_NUMBER_ENV} must come from a Secret infra.sh writes")
+            return {ref["name"]: {ref["key"]: E2E_PROJECT_NUMBER}}
+    raise Failure(f"mlflow container: an iap stack's server has no {PROJECT_NUMBER_ENV}")
+
+
+def auth_config_source(bundle, container):
+    """(ConfigMap name, key) of the file MLFLOW_AUTH_CONFIG_PATH names, through the volume mounted there."""
+    path = next((i.get("value") for i in container.get("env", []) if i["name"] == AUTH_CONFIG_ENV), None)
+    volumes = {v["name"]: v for v in bundle.pod_spec.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        prefix = mount["mountPath"].rstrip("/") + "/"
+        source = volumes.get(mount["name"], {}).get("configMap")
+        if path and source and path.startswith(prefix):
+            relative = path[len(prefix) :]
+            key = next((i["key"] for i in source.get("items", []) if i["path"] == relative), relative)
+            return source["name"], key
+    raise Failure(f"mlflow container: {AUTH_CONFIG_ENV}={path!r} is in no ConfigMap volume")
+
+
+def trusting_test_keys(bundle, container, keys_url):
+    """A copy of BUNDLE whose auth configuration also names the suite's key server: the
+    bundle itself never sets keys_url (the server trusts Google's keys), the suite alone
+    adds it, in the section the module reads."""
+    name, key = auth_config_source(bundle, container)
+    text = bundle.configmaps[name][key]
+    config = configparser.ConfigParser(interpolation=None)
+    config.read_string(text)
+    if not config.has_section(IAP_SECTION):
+        raise Failure(f"configmap.yaml {name}/{key} has no [{IAP_SECTION}] section")
+    if config.has_option(IAP_SECTION, "keys_url"):
+        raise Failure(f"configmap.yaml {name}/{key} sets keys_url: the bundle must trust Google's keys only")
+    header = f"[{IAP_SECTION}]\n"
+    trusted = copy.copy(bundle)
+    trusted.configmaps = copy.deepcopy(bundle.configmaps)
+    trusted.configmaps[name][key] = text.replace(header, f"{header}keys_url = {keys_url}\n", 1)
+    return trusted
+
+
+class IapConfig:
+    """The IAP part of the auth configuration as the bundle writes it: the module as the
+    basic-auth app's authorization function, the stack's admins, the project number from
+    the environment only."""
+
+    def __init__(self, pod, container, stack):
+        _, env, _, _ = pod.launch_plan(container)
+        config = configparser.ConfigParser(interpolation=None)
+        config.read(env[AUTH_CONFIG_ENV])
+        function = config.get("mlflow", "authorization_function", fallback=None)
+        if function != IAP_AUTHORIZATION_FUNCTION:
+            raise Failure(f"basic_auth.ini: authorization_function = {function!r}, expected {IAP_AUTHORIZATION_FUNCTION}")
+        section = config[IAP_SECTION]
+        admins = sorted(a for a in re.split(r"[,\s]+", section.get("admins", "")) if a)
+        wanted = sorted(stack["auth"].get("admins", []))
+        if admins != wanted:
+            raise Failure(f"basic_auth.ini: admins {admins}, the stack says {wanted}")
+        if section.get("project_number"):
+            raise Failure("basic_auth.ini sets project_number; it comes from the Secret infra.sh writes")
+        self.admins = admins
+
+
+def install_iap_module(bundle):
+    """The module as the image's Dockerfile installs it: image/mlflow_stack_iap.py, checked
+    against the sha256 the Dockerfile names, into site-packages. Returns the installed path."""
+    source = bundle.dir / "image" / IAP_MODULE
+    dockerfile = (bundle.dir / "image" / "Dockerfile").read_text()
+    pinned = re.search(rf"printf '%s  %s\\n' ([0-9a-f]{{64}}) /tmp/{re.escape(IAP_MODULE)} \| sha256sum", dockerfile)
+    if not pinned or f"install -m 0644 /tmp/{IAP_MODULE} " not in dockerfile:
+        raise Failure(f"image/Dockerfile does not install {IAP_MODULE} checked by its sha256")
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    if digest != pinned.group(1):
+        raise Failure(f"image/{IAP_MODULE} has sha256 {digest}, the Dockerfile checks {pinned.group(1)}")
+    target = Path(sysconfig.get_paths()["purelib"]) / IAP_MODULE
+    shutil.copyfile(source, target)
+    target.chmod(0o644)
+    return target
+
+
+def check_iap_refusals(port, iap, host, admin_password):
+    """Straight at the server, as the load balancer would reach it with IAP off (Host and
+    X-Forwarded-For as it sends them): every request but /health without a valid assertion
+    gets 401, and each refused assertion's valid twin gets 200, so the refusal is about the
+    assertion. The basic-auth admin's password is no way in through the load balancer."""
+    url = f"http://127.0.0.1:{port}{HOST_CHECK_PATH}"
+    through = {"Host": host, "X-Forwarded-For": iap_standin.FORWARDED_FOR}
+
+    def status(assertion=None, headers=through, **kwargs):
+        sent = {**headers, **({"x-goog-iap-jwt-assertion": assertion} if assertion else {})}
+        return requests.get(url, headers=sent, timeout=30, **kwargs).status_code
+
+    problems = []
+    valid = status(iap.assertion(ANA))
+    if valid != 200:
+        problems.append(f"a valid assertion for {ANA} -> {valid} (expected 200)")
+    cases = {
+        "no header": None,
+        "a wrong audience": iap.assertion(ANA, audience="/projects/999999999999/global/backendServices/4242424242"),
+        "a wrong issuer": iap.assertion(ANA, issuer="https://accounts.google.com"),
+        "an expired assertion": iap.assertion(ANA, lifetime=-120),
+        "a tampered assertion": iap_standin.Iap.tampered(iap.assertion(BOB), BOSS),
+        "a key IAP does not publish": iap.assertion(ANA, signer=iap_standin.Iap.foreign_signer()),
+    }
+    for what, assertion in cases.items():
+        got = status(assertion)
+        if got != 401:
+            problems.append(f"{what} -> {got} (expected 401)")
+    inside = {"Host": f"localhost:{port}"}  # a port-forward, or a caller in the cluster
+    checks = [
+        ("no header from inside the cluster", status(headers=inside), 401),
+        ("the admin's password through the load balancer", status(auth=("admin", admin_password)), 401),
+        ("the admin's password from inside the cluster (the collector)", status(headers=inside, auth=("admin", admin_password)), 200),
+    ]
+    health = requests.get(f"http://127.0.0.1:{port}/health", headers=through, timeout=30).status_code
+    checks.append(("/health without an assertion", health, 200))
+    problems += [f"{what} -> {got} (expected {wanted})" for what, got, wanted in checks if got != wanted]
+    if problems:
+        raise Failure("IAP refusals: " + "; ".join(problems))
+    return (
+        f"no header, {', '.join(list(cases)[1:])}: 401 (their valid twin 200); "
+        "the admin's password 401 through the load balancer, 200 inside; /health 200"
+    )
+
+
+def check_iap_identities(proxy_url, issuer, client_id):
+    """Through the stand-in IAP, each person with a Google ID token: Ana's experiment and
+    run are hers (MANAGE), Bob (default_permission READ) reads her run and gets 403 writing
+    to it, the admin (auth.admins) writes to it."""
+
+    def call(email, method, path, **kwargs):
+        token = issuer.token(email, client_id)
+        return requests.request(
+            method, proxy_url + path, headers={"Authorization": f"Bearer {token}"}, timeout=30, **kwargs
+        )
+
+    def ok(response, what):
+        if response.status_code != 200:
+            raise Failure(f"{what} -> {response.status_code}: {response.text[:300]!r}")
+        return response.json()
+
+    name = f"ana-{time.time_ns()}"
+    experiment = ok(call(ANA, "POST", "/api/2.0/mlflow/experiments/create", json={"name": name}), f"{ANA} creates an experiment")["experiment_id"]
+    run = ok(call(ANA, "POST", "/api/2.0/mlflow/runs/create", json={"experiment_id": experiment}), f"{ANA} creates a run")
+    run_id = run["run"]["info"]["run_id"]
+    metric = {"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0}
+    ok(call(ANA, "POST", "/api/2.0/mlflow/runs/log-metric", json=metric), f"{ANA} logs a metric")
+
+    problems = []
+    grants = ok(
+        call(BOSS, "GET", "/api/3.0/mlflow/users/permissions/list", params={"username": ANA}),
+        f"{BOSS} lists {ANA}'s permissions",
+    )["permissions"]
+    owned = {(g["resource_type"], g["resource_pattern"], g["permission"]) for g in grants}
+    if ("experiment", experiment, "MANAGE") not in owned:
+        problems.append(f"{ANA} does not own her experiment {experiment}: {sorted(owned)}")
+    users = {
+        email: ok(call(BOSS, "GET", "/api/2.0/mlflow/users/get", params={"username": email}), f"get user {email}")
+        for email in (ANA, BOSS)
+    }
+    if users[ANA]["user"]["is_admin"] or not users[BOSS]["user"]["is_admin"]:
+        problems.append(f"admin flags: {ANA} {users[ANA]['user']['is_admin']}, {BOSS} {users[BOSS]['user']['is_admin']}")
+    read = call(BOB, "GET", "/api/2.0/mlflow/runs/get", params={"run_id": run_id})
+    expect_status(problems, f"{BOB} (READ) reads {ANA}'s run", read, 200)
+    written = call(BOB, "POST", "/api/2.0/mlflow/runs/log-metric", json={**metric, "key": "by_bob"})
+    expect_status(problems, f"{BOB} (READ) logs a metric to {ANA}'s run", written, 403)
+    promoted = call(BOB, "PATCH", "/api/2.0/mlflow/users/update-admin", json={"username": BOB, "is_admin": True})
+    expect_status(problems, f"{BOB} makes himself an admin", promoted, 403)
+    admin_write = call(BOSS, "POST", "/api/2.0/mlflow/runs/log-metric", json={**metric, "key": "by_boss"})
+    expect_status(problems, f"{BOSS} (admin) logs a metric to {ANA}'s run", admin_write, 200)
+    if problems:
+        raise Failure("; ".join(problems))
+    logged = ok(call(ANA, "GET", "/api/2.0/mlflow/runs/get", params={"run_id": run_id}), f"{ANA} reads her run")
+    keys = sorted(m["key"] for m in logged["run"]["data"]["metrics"])
+    if keys != ["by_boss", "loss"]:
+        raise Failure(f"after Bob's refused and the admin's allowed write, {ANA}'s run has metrics {keys}")
+    return (
+        f"{ANA}'s experiment is hers (MANAGE), {BOB} (READ) reads her run and gets 403 writing to it "
+        f"and making himself admin, {BOSS} (admin) writes to it"
+    )
+
+
 # --------------------------------------------------------------------------- the front door
 
 
@@ -1908,6 +2114,7 @@ class Scenario:
         switch_to=None,
         upgrade=False,
         front_door=False,
+        iap=False,
     ):
         self.name = name
         self.stack_file = Path(stack_file)
@@ -1918,6 +2125,7 @@ class Scenario:
         self.switch_to = switch_to
         self.upgrade = upgrade  # start at PREVIOUS_MLFLOW, upgrade to the stack's version
         self.front_door = front_door  # behind a gateway, in a browser (run_front_door)
+        self.iap = iap  # behind a stand-in for Identity-Aware Proxy (run_iap)
 
 
 class Suite:
@@ -2002,6 +2210,12 @@ class Suite:
                 "auth": {"kind": "basic", "default_permission": "READ"},
             },
         )
+        # The repository's IAP stack, with an admin who is not Ana and READ for the others.
+        iap = self.variant_stack(
+            "iap",
+            {"auth": {"admins": [f"user:{BOSS}"], "default_permission": "READ"}},
+            REPO / "stacks" / "team.toml",
+        )
         return [
             Scenario("example", main, PLAIN_DB_PASSWORD, restart=True),
             Scenario("special-password", main, SPECIAL_DB_PASSWORD),
@@ -2014,6 +2228,8 @@ class Suite:
             Scenario("upgrade", main, PLAIN_DB_PASSWORD, upgrade=True),
             # Behind a gateway with basic auth: a browser, an idle connection, a big artifact.
             Scenario("front-door", front_door, PLAIN_DB_PASSWORD, front_door=True),
+            # Google sign-in: the signed-in identity is the MLflow user, programs stay signed in.
+            Scenario("iap", iap, PLAIN_DB_PASSWORD, iap=True),
         ]
 
     def previous_stack(self, stack_file=None, name="previous"):
@@ -2028,6 +2244,8 @@ class Suite:
             return self.run_upgrade(scenario)
         if scenario.front_door:
             return self.run_front_door(scenario)
+        if scenario.iap:
+            return self.run_iap(scenario)
         started = time.monotonic()
         work = self.root / "scenarios" / scenario.name
         logs = work / "logs"
@@ -2198,6 +2416,139 @@ class Suite:
             front.stop()
         print(f"e2e: front-door screenshots in {artifacts}")
         return "; ".join(notes), time.monotonic() - started
+
+    def run_iap(self, scenario):
+        """The server of an iap stack as generated (the basic-auth app with the bundle's
+        basic_auth.ini, mlflow_stack_iap installed from the bundle's image/ as its
+        Dockerfile does, the project number from the Secret infra.sh writes), trusting
+        only the stand-in IAP's key (keys_url, added by the suite to the mounted file).
+        check_iap_refusals straight at the server; then, through the stand-in IAP,
+        check_iap_identities, and a client with the package of client/
+        (MLFLOW_TRACKING_AUTH=iap, ID tokens from a stand-in metadata server) logging a
+        metric every second for longer than two 20-second tokens: no write fails, and
+        the token was renewed."""
+        started = time.monotonic()
+        work = self.root / "scenarios" / scenario.name
+        logs = work / "logs"
+        logs.mkdir(parents=True)
+        with open(scenario.stack_file, "rb") as f:
+            stack = tomllib.load(f)
+        bundle = self.build_bundle(scenario.stack_file)
+        install_pins(bundle.requirements, logs)
+        container = bundle.container("mlflow")
+        pod_secrets = self.secrets_for(bundle, scenario.db_password)
+        auth_secrets, admin_password = auth_secrets_for(container)
+        pod_secrets.update(auth_secrets)
+        pod_secrets.update(iap_project_secret(container))
+        iap = iap_standin.Iap(E2E_BACKEND_AUDIENCE)
+        keys = iap_standin.KeyServer(iap)
+        issuer = iap_standin.TokenIssuer()
+        metadata = iap_standin.MetadataServer(issuer, CI_TRAINER)
+        proxy = module = proc = None
+        notes = []
+        try:
+            trusted = trusting_test_keys(bundle, container, keys.url)
+            pod = Pod(trusted, self.processes, work, pod_secrets, {"STORAGE_EMULATOR_HOST": self.gcs.url})
+            config = ServerConfig(pod, container, stack)
+            auth = BasicAuthConfig(pod, container, stack, config, admin_password)
+            IapConfig(pod, container, stack)
+            module = install_iap_module(bundle)
+            self.postgres.recreate_database(config.user, scenario.db_password, config.database)
+            self.postgres.create_database(config.user, auth.database)
+            self.gcs.empty_bucket(config.bucket)
+            if port_is_open("127.0.0.1", config.port):
+                raise Failure(f"port {config.port} is already in use")
+            pod.run_init_containers(logs, pods=bundle.deployment["spec"].get("replicas", 1))
+            if not self.postgres.has_table(auth.database, "users"):
+                raise Failure(f"the init containers did not migrate the user store {auth.database} before the server")
+            proc = pod.start(container, logs / "mlflow.log")
+            try:
+                ready = pod.wait_ready(container, proc)  # the probes' /health, without an assertion
+                host = stack["expose"]["host"]
+                notes.append(f"ready in {ready:.0f} s")
+                notes.append(check_iap_refusals(config.port, iap, host, admin_password))
+                client_id = stack["auth"]["oauth_client_id"]
+                proxy = iap_standin.IapProxy(iap, issuer, client_id, f"127.0.0.1:{config.port}", host)
+                notes.append(check_iap_identities(proxy.url, issuer, client_id))
+                notes.append(self.check_iap_client(work, logs, proxy, issuer, metadata, client_id))
+                if proxy.refused:
+                    raise Failure(f"the stand-in IAP refused {len(proxy.refused)} requests: {proxy.refused[:3]}")
+            except BaseException as error:
+                attach_log(error, proc)
+                raise
+            finally:
+                self.stop_server(pod, container, proc)
+        finally:
+            for server in (proxy, metadata, keys):
+                if server is not None:
+                    server.stop()
+            if module is not None:
+                module.unlink(missing_ok=True)
+        return "; ".join(notes), time.monotonic() - started
+
+    def check_iap_client(self, work, logs, proxy, issuer, metadata, client_id):
+        """A training job's client on GKE: MLflow with the package of client/
+        (MLFLOW_TRACKING_AUTH=iap), its service account's ID tokens from the metadata
+        server, through the stand-in IAP, one metric a second for IAP_CLIENT_WRITES
+        seconds, with no retries (a 401 for a stale token would be a failed write)."""
+        home = work / "client-home"
+        home.mkdir()
+        stop_file = work / "stop-iap-client"
+        env = {
+            "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(home),
+            "LANG": "C.UTF-8",
+            "MLFLOW_TRACKING_URI": proxy.url,
+            "MLFLOW_TRACKING_AUTH": "iap",
+            "MLFLOW_IAP_AUDIENCE": client_id,
+            "GCE_METADATA_HOST": metadata.host,
+            "GCE_METADATA_IP": metadata.host,
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        }
+        writer = self.processes.start(
+            [sys.executable, WRITER_SCRIPT, stop_file, "1"], log_path=logs / "iap-client.log", env=env, cwd=work
+        )
+        def enough():
+            if writer.poll() is not None:
+                raise Failure(f"the IAP client exited with {writer.returncode}:\n{log_tail(writer.log_path)}")
+            ok, failed, _ = self.writes(writer)
+            if failed:
+                raise Failure(f"{len(failed)} of the IAP client's writes failed, after {len(ok)} that did: {failed[:2]}")
+            return len(ok) >= IAP_CLIENT_WRITES
+
+        try:
+            first = time.monotonic()
+            wait_until(f"{IAP_CLIENT_WRITES} writes of the IAP client", IAP_CLIENT_WRITES * 4, enough)
+            seconds = time.monotonic() - first
+            stop_file.touch()
+            if writer.wait(timeout=60) != 0:
+                raise Failure(f"the IAP client exited with {writer.returncode}:\n{log_tail(writer.log_path)}")
+        finally:
+            self.processes.stop(writer, grace_seconds=1)
+        ok, failed, slowest = self.writes(writer)
+        if failed:
+            raise Failure(f"{len(failed)} of the IAP client's writes failed: {failed[:3]}")
+        tokens = len(proxy.tokens.get(CI_TRAINER, ()))
+        if seconds <= 2 * iap_standin.TOKEN_LIFETIME_SECONDS or tokens < 3:
+            raise Failure(
+                f"the IAP client wrote for {seconds:.0f} s with {tokens} ID tokens: the proof needs more than "
+                f"{2 * iap_standin.TOKEN_LIFETIME_SECONDS} s and a token renewed twice"
+            )
+        run_id = lines_starting(writer.log_path, "run_id:")[0]
+        boss = issuer.token(BOSS, client_id)
+        history = requests.get(
+            proxy.url + "/api/2.0/mlflow/metrics/get-history",
+            params={"run_id": run_id, "metric_key": "step"},
+            headers={"Authorization": f"Bearer {boss}"},
+            timeout=30,
+        )
+        stored = sorted(int(m["step"]) for m in history.json().get("metrics", [])) if history.ok else history.status_code
+        if stored != sorted(ok):
+            raise Failure(f"the server holds steps {stored}, the IAP client wrote {sorted(ok)}")
+        return (
+            f"a client with MLFLOW_TRACKING_AUTH=iap wrote {len(ok)} times in {seconds:.0f} s as {CI_TRAINER}, "
+            f"0 failed (slowest {slowest:.1f} s), with {tokens} ID tokens of {iap_standin.TOKEN_LIFETIME_SECONDS} s"
+        )
 
     def pod_of(self, stack_file, password, work, venv_bin=VENV_BIN):
         """The pod of STACK_FILE's bundle, its `mlflow` container and what that will use."""

@@ -9,7 +9,8 @@
 # missing (the front-door scenario's browser), builds the compiler, builds the bundle
 # of stacks/example.toml, creates .venv-e2e with exactly the pins of the bundle's
 # image/requirements.txt plus tests/e2e/requirements.txt (skipped when they already
-# match), then runs tests/e2e/e2e.py, which does the real work.
+# match) and the client package of client/, then runs tests/e2e/e2e.py, which does the
+# real work.
 # Quiet on success: the last line is "e2e: N passed, M failed".
 # Environment: E2E_STACK (default stacks/example.toml); E2E_COMPILER, an mlflow-stack
 # binary to use instead of building target/release/mlflow-stack; E2E_ARTIFACTS, where the
@@ -185,6 +186,18 @@ ensure_venv() {
     "$venv/bin/python" "$REPO/tests/e2e/pins_match.py" "${requirements[@]}"
 }
 
+# The client package of client/ (the iap scenario's programs sign in with it), built from
+# a copy so that no build output lands in the checkout; its dependencies are pinned in
+# tests/e2e/requirements.txt.
+install_client() {
+    local copy
+    copy="$SETUP_DIR/client"
+    mkdir "$copy"
+    cp -r "$REPO/client/pyproject.toml" "$REPO/client/README.md" "$REPO/client/src" "$copy/"
+    timeout 300 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+        --no-build-isolation --force-reinstall "$copy"
+}
+
 # The bundle of the same stack at the previous minor MLflow release, which the upgrade
 # scenario starts from (e2e.py builds the same variant).
 build_previous_bundle() {
@@ -199,6 +212,7 @@ build_previous_bundle() {
 [[ -n ${E2E_COMPILER:-} ]] || step "build the compiler" build_compiler
 step "build the bundle of $STACK" build_bundle
 step "prepare $VENV" ensure_venv "$VENV" "$BUNDLE"
+step "install the client package into $VENV" install_client
 step "build the bundle of $STACK at the previous MLflow release" build_previous_bundle
 step "prepare $PREVIOUS_VENV" ensure_venv "$PREVIOUS_VENV" "$PREVIOUS_BUNDLE"
 
