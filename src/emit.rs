@@ -165,7 +165,8 @@ pub fn objects(plan: &Plan) -> Vec<(&'static str, Object)> {
 pub fn emit(plan: &Plan, stack_file: &str) -> Bundle {
     let header = header(stack_file);
     let mut bundle = kubernetes(plan, &header);
-    bundle.add("infra.sh", script::infra(plan, &header));
+    let values = script::plan_values(plan);
+    bundle.add("infra.sh", script::infra(plan, &values, &header));
     // A given image (`registry.image`) is used as is: nothing to build, no image/.
     if plan.image.build_image {
         bundle.add("image/Dockerfile", image::dockerfile(plan, &header));
@@ -178,7 +179,7 @@ pub fn emit(plan: &Plan, stack_file: &str) -> Bundle {
             );
         }
     }
-    bundle.add("README.md", readme::readme(plan, &header));
+    bundle.add("README.md", readme::readme(plan, &values, &header));
     bundle
 }
 

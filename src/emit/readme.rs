@@ -107,22 +107,15 @@ impl ReadmeFacts {
     }
 }
 
-#[derive(Serialize)]
-struct Context<'a> {
-    #[serde(flatten)]
-    plan: &'a Plan,
-    readme: ReadmeFacts,
-}
-
 /// # Panics
 ///
 /// Only when the embedded template is broken, which every test run would show.
 #[must_use]
-pub fn readme(plan: &Plan, header: &str) -> String {
-    let context = Value::from(Serde(Context {
-        plan,
-        readme: ReadmeFacts::new(plan),
-    }));
+pub fn readme(plan: &Plan, values: &Value, header: &str) -> String {
+    let context = minijinja::context! {
+        readme => Value::from(Serde(ReadmeFacts::new(plan))),
+        ..values.clone()
+    };
     let body = script::shared()
         .get_template("README.md.j2")
         .and_then(|template| template.render(context))

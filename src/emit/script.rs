@@ -8,7 +8,6 @@ use std::sync::LazyLock;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Serde, Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior};
-use serde::Serialize;
 
 use super::k8s::PASSWORD_KEY;
 use crate::plan::steps::{Destroy, Step};
@@ -148,34 +147,33 @@ fn word(value: &Value) -> Result<String, Error> {
     }
 }
 
-#[derive(Serialize)]
-struct Context<'a> {
-    #[serde(flatten)]
-    plan: &'a Plan,
-    password_key: &'static str,
-    key_file: &'static str,
-    /// The template of each step, by name.
-    step_templates: BTreeMap<Step, &'static str>,
+/// The plan as template values: every part's fields, as the templates read them. It is made
+/// once per bundle, for `infra.sh` and the README alike (the conversion costs as much as a
+/// render of its own).
+#[must_use]
+pub fn plan_values(plan: &Plan) -> Value {
+    Value::from(Serde(plan))
 }
 
-/// Renders one of the embedded templates with the plan as its context.
+/// Renders one of the embedded templates with the plan (its [`plan_values`]) as its context.
 ///
 /// # Panics
 ///
 /// Only when an embedded template is broken, which every test run would show.
 #[must_use]
-pub fn render(template: &str, plan: &Plan) -> String {
-    let context = Value::from(Serde(Context {
-        plan,
-        password_key: PASSWORD_KEY,
-        key_file: KEY_FILE,
-        step_templates: plan
-            .infra
-            .steps
-            .iter()
-            .map(|step| (*step, step.template().0))
-            .collect(),
-    }));
+pub fn render(template: &str, plan: &Plan, values: &Value) -> String {
+    let step_templates: BTreeMap<Step, &'static str> = plan
+        .infra
+        .steps
+        .iter()
+        .map(|step| (*step, step.template().0))
+        .collect();
+    let context = minijinja::context! {
+        password_key => PASSWORD_KEY,
+        key_file => KEY_FILE,
+        step_templates => Value::from(Serde(&step_templates)),
+        ..values.clone()
+    };
     shared()
         .get_template(template)
         .and_then(|t| t.render(context))
@@ -183,10 +181,10 @@ pub fn render(template: &str, plan: &Plan) -> String {
 }
 
 #[must_use]
-pub fn infra(plan: &Plan, header: &str) -> String {
+pub fn infra(plan: &Plan, values: &Value, header: &str) -> String {
     format!(
         "#!/usr/bin/env bash\n# {header}\n{}",
-        render("infra.sh.j2", plan)
+        render("infra.sh.j2", plan, values)
     )
 }
 
