@@ -41,17 +41,56 @@ pub struct Compiled {
     pub bundle: Option<emit::Bundle>,
 }
 
+/// One stack file parsed, validated and planned: its diagnostics, and its plan when it has
+/// no error. `check` and `build` of several stacks compare the plans' [`claims`] before
+/// they emit, so that each file is read and planned once.
+pub struct Planned {
+    diagnostics: Diagnostics,
+    plan: Option<plan::Plan>,
+}
+
+/// Parse, validate and plan one stack file, without emitting. Never panics on any input.
+#[must_use]
+pub fn plan_stack(source: &Source) -> Planned {
+    let mut diagnostics = Diagnostics::default();
+    let parsed = parse::parse(source, &mut diagnostics);
+    let plan = match validate::validate(source, &parsed, &mut diagnostics) {
+        Some(stack) if !diagnostics.has_errors() => Some(plan::Plan::new(&stack)),
+        _ => None,
+    };
+    diagnostics.sort();
+    Planned { diagnostics, plan }
+}
+
+impl Planned {
+    /// What the stack takes in the cloud and its cluster ([`claims::claims`]), or `None`
+    /// when it has errors.
+    #[must_use]
+    pub fn claims(&self) -> Option<Vec<claims::Claim>> {
+        self.plan.as_ref().map(claims::claims)
+    }
+
+    /// The diagnostics, and what `output` asks for of the bundle of SOURCE, the file it
+    /// was planned from.
+    #[must_use]
+    pub fn compile(&self, source: &Source, output: Output) -> Compiled {
+        let bundle = self.plan.as_ref().and_then(|plan| match output {
+            Output::Diagnostics => None,
+            Output::Manifests => Some(emit::manifests(plan, source.file_name())),
+            Output::Bundle => Some(emit::emit(plan, source.file_name())),
+        });
+        Compiled {
+            diagnostics: self.diagnostics.clone(),
+            bundle,
+        }
+    }
+}
+
 /// What one stack file takes in the cloud and its cluster ([`claims::claims`]), or `None`
 /// when it has errors: parse, validate and plan, without emitting.
 #[must_use]
 pub fn claims(source: &Source) -> Option<Vec<claims::Claim>> {
-    let mut diagnostics = Diagnostics::default();
-    let parsed = parse::parse(source, &mut diagnostics);
-    let stack = validate::validate(source, &parsed, &mut diagnostics)?;
-    if diagnostics.has_errors() {
-        return None;
-    }
-    Some(claims::claims(&plan::Plan::new(&stack)))
+    plan_stack(source).claims()
 }
 
 /// Parse, validate, plan and emit one stack file. Never panics on any input.
@@ -73,23 +112,5 @@ pub enum Output {
 /// bundle is `None`, with [`Output::Manifests`] it holds `kubernetes/` only.
 #[must_use]
 pub fn compile_for(source: &Source, output: Output) -> Compiled {
-    let mut diagnostics = Diagnostics::default();
-    let parsed = parse::parse(source, &mut diagnostics);
-    let stack = validate::validate(source, &parsed, &mut diagnostics);
-    let bundle = match stack {
-        Some(stack) if !diagnostics.has_errors() => {
-            let plan = plan::Plan::new(&stack);
-            match output {
-                Output::Diagnostics => None,
-                Output::Manifests => Some(emit::manifests(&plan, source.file_name())),
-                Output::Bundle => Some(emit::emit(&plan, source.file_name())),
-            }
-        }
-        _ => None,
-    };
-    diagnostics.sort();
-    Compiled {
-        diagnostics,
-        bundle,
-    }
+    plan_stack(source).compile(source, output)
 }

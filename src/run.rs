@@ -16,7 +16,9 @@ use crate::printable::{printable, printable_path};
 use crate::read;
 use crate::source::Source;
 use crate::write::{self, Written};
-use crate::{Compiled, Output, compile, compile_for, encoding, explain, init, layout, schema};
+use crate::{
+    Compiled, Output, Planned, compile, compile_for, encoding, explain, init, layout, schema,
+};
 
 /// The outcome of a command, as an exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -256,11 +258,24 @@ struct Job<'a> {
     compiled: Compiled,
 }
 
-fn compile_loaded(loaded: &Loaded, output: Output) -> Job<'_> {
+/// Each loaded stack parsed, validated and planned, on all cores (`None` for a file that is
+/// not UTF-8).
+fn plan_all(loaded: &[Loaded]) -> Vec<Option<Planned>> {
+    parallel(loaded, |loaded| match loaded {
+        Loaded::Source(source) => Some(crate::plan_stack(source)),
+        Loaded::NotUtf8(..) => None,
+    })
+}
+
+/// LOADED compiled for OUTPUT, from its PLANNED when it was planned already.
+fn compile_loaded<'a>(loaded: &'a Loaded, planned: Option<&Planned>, output: Output) -> Job<'a> {
     match loaded {
         Loaded::Source(source) => Job {
             source,
-            compiled: compile_for(source, output),
+            compiled: match planned {
+                Some(planned) => planned.compile(source, output),
+                None => compile_for(source, output),
+            },
         },
         Loaded::NotUtf8(source, diagnostic) => {
             let mut diagnostics = Diagnostics::default();
@@ -384,14 +399,14 @@ fn load_all(paths: &[PathBuf]) -> Result<Vec<Loaded>, Status> {
 
 /// Stacks among LOADED that would share a cloud resource or a Kubernetes object, one
 /// error line (naming both files) and its fix per shared thing; the number of them.
-fn shared_resources(loaded: &[Loaded]) -> (String, usize) {
+fn shared_resources(loaded: &[Loaded], planned: &[Option<Planned>]) -> (String, usize) {
     if loaded.len() < 2 {
         return (String::new(), 0);
     }
-    let claims = parallel(loaded, |loaded| match loaded {
-        Loaded::Source(source) => crate::claims(source),
-        Loaded::NotUtf8(..) => None,
-    });
+    let claims: Vec<_> = planned
+        .iter()
+        .map(|planned| planned.as_ref().and_then(Planned::claims))
+        .collect();
     let source = |index: usize| match &loaded[index] {
         Loaded::Source(source) | Loaded::NotUtf8(source, _) => source.display_name(),
     };
@@ -416,12 +431,14 @@ fn check(paths: &[PathBuf], options: &CheckOptions, style: Style) -> Status {
         Ok(loaded) => loaded,
         Err(status) => return status,
     };
-    let (shared, conflicts) = shared_resources(&loaded);
+    let planned = plan_all(&loaded);
+    let (shared, conflicts) = shared_resources(&loaded, &planned);
     let human = options.format == Format::Human;
     // Each stack's report is rendered on the worker that compiled it; no bundle is
     // emitted, as nothing reads it: memory stays flat however many stacks are checked.
-    let reports = parallel(&loaded, |loaded| {
-        let job = compile_loaded(loaded, Output::Diagnostics);
+    let pairs: Vec<(&Loaded, &Option<Planned>)> = loaded.iter().zip(&planned).collect();
+    let reports = parallel(&pairs, |(loaded, planned)| {
+        let job = compile_loaded(loaded, planned.as_ref(), Output::Diagnostics);
         let mut report = report(&job, options, style);
         if human && !options.quiet && job.compiled.diagnostics.is_empty() {
             let _ = writeln!(report.stderr, "{}: ok", job.source.display_name());
@@ -479,7 +496,8 @@ fn build(
         Err(status) => return status,
     };
     // Stacks that would share a resource are refused before any bundle is written.
-    let (shared, conflicts) = shared_resources(&loaded);
+    let planned = plan_all(&loaded);
+    let (shared, conflicts) = shared_resources(&loaded, &planned);
     if conflicts > 0 {
         eprint!("{shared}");
         eprintln!(
@@ -490,9 +508,14 @@ fn build(
     }
     // Compile and write in one pass per stack: a worker writes one bundle while the other
     // compiles the next, and no more than one bundle per worker is ever in memory.
-    let pairs: Vec<(&Loaded, &PathBuf)> = loaded.iter().zip(&dirs).collect();
-    let outcomes = parallel(&pairs, |(loaded, dir)| {
-        let mut job = compile_loaded(loaded, Output::Bundle);
+    let triples: Vec<(&Loaded, &Option<Planned>, &PathBuf)> = loaded
+        .iter()
+        .zip(&planned)
+        .zip(&dirs)
+        .map(|((loaded, planned), dir)| (loaded, planned, dir))
+        .collect();
+    let outcomes = parallel(&triples, |(loaded, planned, dir)| {
+        let mut job = compile_loaded(loaded, planned.as_ref(), Output::Bundle);
         let stack = job.source.path();
         if let Some(bundle) = job.compiled.bundle.as_mut()
             && let Some(record) = write::source_record(stack, dir)
@@ -654,7 +677,10 @@ fn print_one(
         Ok(loaded) => loaded,
         Err(status) => return status,
     };
-    let Some(job) = loaded.first().map(|loaded| compile_loaded(loaded, output)) else {
+    let Some(job) = loaded
+        .first()
+        .map(|loaded| compile_loaded(loaded, None, output))
+    else {
         return Status::Failure;
     };
     let options = CheckOptions {
