@@ -149,7 +149,7 @@ fn a_second_apply_creates_nothing() {
             "{}",
             run.stdout
         );
-        assert_eq!(run.mutating(), Vec::<String>::new());
+        run.changed_nothing();
         assert_eq!(sandbox.resources(), resources);
         assert_eq!(sandbox.bindings(), bindings);
     }

@@ -9,7 +9,7 @@ use super::*;
 fn refused(run: &Run, message: &str) {
     assert_eq!(run.code, 1, "{run:#?}");
     assert!(run.stderr.contains(message), "{}", run.stderr);
-    assert_eq!(run.mutating(), Vec::<String>::new(), "{}", run.stdout);
+    run.changed_nothing();
 }
 
 /// `stacks/cmek.toml` without its `[encryption]` table, written into SCRATCH.
@@ -91,7 +91,7 @@ fn the_bucket_and_the_instance_are_encrypted_with_the_key() {
 
     let again = sandbox.infra(&["apply"]).ok();
     assert_eq!(again.results(), sandbox.every_step("exists"));
-    assert_eq!(again.mutating(), Vec::<String>::new());
+    again.changed_nothing();
     let planned = sandbox.infra(&["plan", "--detailed-exitcode"]);
     assert_eq!(planned.code, 0, "{}", planned.stdout);
 

@@ -156,7 +156,7 @@ fn database_changes_are_planned_then_applied() {
         run.results()
             .contains(&("sql-instance".into(), "update".into()))
     );
-    assert_eq!(run.mutating(), Vec::<String>::new());
+    run.changed_nothing();
 
     let run = sandbox.infra(&["apply"]).ok();
     assert!(
@@ -265,7 +265,7 @@ fn a_version_bump_takes_a_backup_first() {
     let backup = sandbox.resource("sql-backup mlflow-db/1");
     assert_eq!(backup["type"], "ON_DEMAND");
     let again = sandbox.infra(&["apply"]).ok();
-    assert_eq!(again.mutating(), Vec::<String>::new());
+    again.changed_nothing();
 }
 
 /// A lower `server.mlflow_version` than the schema was migrated for is refused in `plan`
@@ -357,7 +357,7 @@ fn password_to_iam_and_back() {
         "gcloud sql users create {iam_user} --instance=mlflow-db --type=cloud_iam_service_account \
          --database-roles=cloudsqlsuperuser\\,mlflow\n"
     )));
-    assert_eq!(run.mutating(), Vec::<String>::new());
+    run.changed_nothing();
     sandbox.infra(&["apply"]).ok();
     assert!(can_use_tables(&sandbox, &iam_user));
     assert!(sandbox.bindings().contains(&instance_user));

@@ -115,7 +115,7 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
         }
 
         let again = sandbox.infra(&["destroy", "--yes"]).ok();
-        assert_eq!(again.mutating(), Vec::<String>::new());
+        again.changed_nothing();
 
         // With the data: the database goes before its user, who owns MLflow's tables.
         let run = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
@@ -138,7 +138,7 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
             .collect();
         assert_eq!(deletions, ["sql databases delete", "sql users delete"]);
         let again = sandbox.infra(&["destroy", "--yes", "--delete-data"]).ok();
-        assert_eq!(again.mutating(), Vec::<String>::new());
+        again.changed_nothing();
     }
 }
 
@@ -230,7 +230,7 @@ fn destroy_plan_lists_and_changes_nothing() {
     sandbox.infra(&["apply"]).ok();
     let before = sandbox.resources();
     let run = sandbox.infra(&["destroy", "--plan", "--delete-data"]).ok();
-    assert_eq!(run.mutating(), Vec::<String>::new());
+    run.changed_nothing();
     assert_eq!(sandbox.resources(), before);
     let transcript = sandbox.normalized(&run.stdout);
     snapshot_settings()

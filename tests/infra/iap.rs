@@ -61,7 +61,7 @@ fn apply_copies_the_oauth_client_secret_and_the_project_number_without_showing_t
     let second = sandbox.infra(&["apply"]).ok();
     assert_secret_never_shown(&second);
     assert_eq!(second.result("auth-secret"), "exists");
-    assert_eq!(second.mutating(), Vec::<String>::new());
+    second.changed_nothing();
     let plan = sandbox.infra(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{plan:#?}");
     assert_secret_never_shown(&plan);
@@ -102,7 +102,7 @@ fn a_missing_oauth_client_secret_stops_the_preflight_with_the_readme_fix() {
             run.stderr
         );
         assert!(run.stderr.contains(&fix), "{}", run.stderr);
-        assert_eq!(run.mutating(), Vec::<String>::new(), "{}", run.stdout);
+        run.changed_nothing();
     }
 }
 
@@ -146,7 +146,7 @@ fn check_iap_reports_iap_on_the_backend_service_gke_made() {
         "{}",
         run.stderr
     );
-    assert_eq!(run.mutating(), Vec::<String>::new());
+    run.changed_nothing();
 
     // Made, IAP off (the GCPBackendPolicy not applied): a non-zero exit.
     let (key, off) = backend_service(&sandbox, json!({"enabled": false}));
@@ -189,7 +189,7 @@ fn check_iap_reports_iap_on_the_backend_service_gke_made() {
             "IAP is on for backend service gkegw1-x2fk-team-mlflow-team-mlflow-server-8080-3nbrdm8vbtoa, with OAuth client {client}\n"
         )
     );
-    assert_eq!(run.mutating(), Vec::<String>::new());
+    run.changed_nothing();
     let list = run
         .calls
         .iter()

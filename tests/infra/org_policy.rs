@@ -34,7 +34,7 @@ fn refused(run: &Run, project: &str, refusals: &[&str]) {
             .collect::<String>()
     );
     assert!(run.stderr.ends_with(&expected), "{}", run.stderr);
-    assert_eq!(run.mutating(), Vec::<String>::new(), "{}", run.transcript);
+    run.changed_nothing();
 }
 
 const PUBLIC_IP_REFUSED: &str = "constraints/sql.restrictPublicIp forbids a public IP on Cloud \
@@ -125,7 +125,7 @@ fn restrict_public_ip_does_not_refuse_an_instance_that_exists() {
     sandbox.infra(&["apply"]).ok();
     enforce(&sandbox, "sql.restrictPublicIp");
     let run = sandbox.infra(&["apply"]).ok();
-    assert_eq!(run.mutating(), Vec::<String>::new(), "{}", run.transcript);
+    run.changed_nothing();
 }
 
 /// `gcp.resourceLocations` as a list policy: literal values, `is:` values and the `in:`

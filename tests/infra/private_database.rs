@@ -53,12 +53,7 @@ fn a_private_database_applies_again_without_change_and_destroys() {
         json!({"ipv4Enabled": false, "privateNetwork": "projects/acme-ml-prod/global/networks/default"})
     );
     let again = sandbox.infra(&["apply"]).ok();
-    assert_eq!(
-        again.mutating(),
-        Vec::<String>::new(),
-        "{}",
-        again.transcript
-    );
+    again.changed_nothing();
     assert_eq!(
         sandbox.infra(&["plan", "--detailed-exitcode"]).code,
         0,
@@ -116,7 +111,7 @@ fn a_network_without_private_services_access_fails_before_any_change() {
              --service=servicenetworking.googleapis.com \
              --ranges=google-managed-services-default --network=default`\n"
         );
-        assert_eq!(run.mutating(), Vec::<String>::new());
+        run.changed_nothing();
     }
 }
 
@@ -141,7 +136,7 @@ fn a_cluster_that_is_not_vpc_native_fails_before_any_change() {
          Standard cluster created with `--enable-ip-alias`, the default), or keep the database \
          public (remove `ip = \"private\"` from [database])\n"
     );
-    assert_eq!(run.mutating(), Vec::<String>::new());
+    run.changed_nothing();
 }
 
 /// The instance takes its private IP on the network the cluster names, not `default`.
@@ -195,12 +190,7 @@ fn public_to_private_is_a_planned_update() {
         json!({"ipv4Enabled": false, "privateNetwork": "projects/acme-ml-prod/global/networks/default"})
     );
     let again = sandbox.infra(&["apply"]).ok();
-    assert_eq!(
-        again.mutating(),
-        Vec::<String>::new(),
-        "{}",
-        again.transcript
-    );
+    again.changed_nothing();
 }
 
 /// A private IP cannot be removed from a Cloud SQL instance: back to `public` is refused
@@ -221,7 +211,7 @@ fn private_to_public_is_refused_with_the_reason() {
              leave the proxy without an address it dials; nothing was changed. Keep `ip = \
              \"private\"` in [database]\n"
         );
-        assert_eq!(run.mutating(), Vec::<String>::new());
+        run.changed_nothing();
     }
 }
 
@@ -251,7 +241,7 @@ fn an_adopted_instance_without_a_private_ip_is_refused() {
          patch private-mlflow-db --network=projects/acme-ml-prod/global/networks/default`), or \
          set `ip = \"public\"` in [database]\n"
     );
-    assert_eq!(run.mutating(), Vec::<String>::new());
+    run.changed_nothing();
 }
 
 /// A cluster the stack creates is made on the default network, VPC-native: the preflight
@@ -275,12 +265,7 @@ fn a_created_cluster_puts_the_instance_on_the_default_network() {
         "projects/acme-ml-prod/global/networks/default"
     );
     let again = sandbox.infra(&["apply"]).ok();
-    assert_eq!(
-        again.mutating(),
-        Vec::<String>::new(),
-        "{}",
-        again.transcript
-    );
+    again.changed_nothing();
 }
 
 /// The organization forbids public IPs: the private stack applies.

@@ -97,6 +97,19 @@ impl Run {
             .collect()
     }
 
+    /// Asserts that the run made no mutating call, whatever its exit code.
+    #[track_caller]
+    pub fn changed_nothing(&self) -> &Self {
+        assert_eq!(
+            self.mutating(),
+            Vec::<String>::new(),
+            "{}\n{}",
+            self.command,
+            self.transcript
+        );
+        self
+    }
+
     /// The run, asserted to have succeeded (exit 0).
     #[track_caller]
     pub fn ok(self) -> Self {
@@ -118,14 +131,7 @@ impl Run {
     #[track_caller]
     pub fn stopped_before_any_change(&self) -> &Self {
         assert_eq!(self.code, 1, "{self:#?}");
-        assert_eq!(
-            self.mutating(),
-            Vec::<String>::new(),
-            "{}\n{}",
-            self.command,
-            self.transcript
-        );
-        self
+        self.changed_nothing()
     }
 
     /// Asserts that the run stopped before its first step, in the checks of its arguments,
