@@ -2137,6 +2137,19 @@ class Suite:
         self.gcs = GcsEmulator(processes, root)
         self.bundles = {}
 
+    def prepare(self, scenario):
+        """What every scenario that runs a stack's server starts from: its work and logs
+        directories, the stack file as TOML, its bundle, the pins of the bundle's image
+        installed, and the server container of the bundle's Deployment."""
+        work = self.root / "scenarios" / scenario.name
+        logs = work / "logs"
+        logs.mkdir(parents=True)
+        with open(scenario.stack_file, "rb") as f:
+            stack = tomllib.load(f)
+        bundle = self.build_bundle(scenario.stack_file)
+        install_pins(bundle.requirements, logs)
+        return work, logs, stack, bundle, bundle.container("mlflow")
+
     def build_bundle(self, stack_file):
         stack_file = Path(stack_file)
         if stack_file in self.bundles:
@@ -2247,14 +2260,7 @@ class Suite:
         if scenario.iap:
             return self.run_iap(scenario)
         started = time.monotonic()
-        work = self.root / "scenarios" / scenario.name
-        logs = work / "logs"
-        logs.mkdir(parents=True)
-        with open(scenario.stack_file, "rb") as f:
-            stack = tomllib.load(f)
-        bundle = self.build_bundle(scenario.stack_file)
-        install_pins(bundle.requirements, logs)
-        container = bundle.container("mlflow")
+        work, logs, stack, bundle, container = self.prepare(scenario)
         basic_auth = (stack.get("auth") or {}).get("kind") == "basic"
         pod_secrets = self.secrets_for(bundle, scenario.db_password)
         admin_password = None
@@ -2340,14 +2346,7 @@ class Suite:
         goes up and comes back intact through the artifact proxy. A screenshot of each
         browser session's last page is kept in the artifacts directory."""
         started = time.monotonic()
-        work = self.root / "scenarios" / scenario.name
-        logs = work / "logs"
-        logs.mkdir(parents=True)
-        with open(scenario.stack_file, "rb") as f:
-            stack = tomllib.load(f)
-        bundle = self.build_bundle(scenario.stack_file)
-        install_pins(bundle.requirements, logs)
-        container = bundle.container("mlflow")
+        work, logs, stack, bundle, container = self.prepare(scenario)
         pod_secrets = self.secrets_for(bundle, scenario.db_password)
         auth_secrets, admin_password = auth_secrets_for(container)
         pod_secrets.update(auth_secrets)
@@ -2428,14 +2427,7 @@ class Suite:
         metric every second for longer than two 20-second tokens: no write fails, and
         the token was renewed."""
         started = time.monotonic()
-        work = self.root / "scenarios" / scenario.name
-        logs = work / "logs"
-        logs.mkdir(parents=True)
-        with open(scenario.stack_file, "rb") as f:
-            stack = tomllib.load(f)
-        bundle = self.build_bundle(scenario.stack_file)
-        install_pins(bundle.requirements, logs)
-        container = bundle.container("mlflow")
+        work, logs, stack, bundle, container = self.prepare(scenario)
         pod_secrets = self.secrets_for(bundle, scenario.db_password)
         auth_secrets, admin_password = auth_secrets_for(container)
         pod_secrets.update(auth_secrets)
