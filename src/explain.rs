@@ -216,6 +216,26 @@ with MLflow.",
 packages = [\"psycopg2-binary==2.9.10\"]",
 "Remove it from `packages`; `server.mlflow_version` sets MLflow's own version."
 }
+IapNeedsModule "iap-needs-module" {
+"Behind IAP the server runs MLflow's basic-auth app with `mlflow_stack_iap` as its
+authorization function: it verifies IAP's signed header and makes the signed-in identity
+the MLflow user. The image built here installs the module, checked against its sha256; a
+given `registry.image` may lack it, and the server would then not start.",
+"[expose]
+type = \"gateway\"
+host = \"mlflow.acme.example\"
+
+[auth]
+kind = \"iap\"
+members = [\"group:ml-team@acme.example\"]
+oauth_client_id = \"123456789012-mlflowteam.apps.googleusercontent.com\"
+
+[registry]
+image = \"ghcr.io/acme/mlflow:3.17.2\"",
+"Install `mlflow_stack_iap.py` into the given image's site-packages (a bundle built without
+`registry.image` holds it in `image/`, with the Dockerfile that installs it), or let the
+bundle build the image."
+}
 IapWithoutGateway "iap-without-gateway" {
 "Identity-Aware Proxy runs on Google's Application Load Balancer: a cluster-ip Service or a
 passthrough load balancer has no IAP, so `kind = \"iap\"` there would leave the server open.",

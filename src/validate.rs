@@ -391,6 +391,23 @@ impl Validator<'_> {
             }
             self.push(diagnostic);
         }
+        if let (Some(Auth::Iap { .. }), Some(Registry::Image(image))) = (&auth, &registry)
+            && let Some(kind) = raw.auth.as_ref().and_then(|a| a.value.kind.as_ref())
+        {
+            let mut diagnostic = Diagnostic::warning(
+                Code::IapNeedsModule,
+                kind.span.clone(),
+                "`kind = \"iap\"` needs the module `mlflow_stack_iap` in the server image",
+            )
+            .label("the server verifies IAP's signed header with it")
+            .help(format!(
+                "the given image `{image}` is not built here: install `mlflow_stack_iap.py` into its site-packages, or the server will not start (a bundle built without `registry.image` holds the module in `image/`, and its Dockerfile installs it); or remove `registry.image` to build the image"
+            ));
+            if let Some(given) = raw.registry.as_ref().and_then(|r| r.value.image.as_ref()) {
+                diagnostic = diagnostic.related(given.span.clone(), "a given image");
+            }
+            self.push(diagnostic);
+        }
         if let (Some(server), Some(Registry::Image(image))) = (&server, &registry)
             && server.metrics
             && let Some(field) = raw.server.as_ref().and_then(|s| s.value.metrics.as_ref())
