@@ -1,4 +1,4 @@
-"""CustomResourceDefinitions built from the JSON Schemas of ../shared/crd-schemas/.
+"""CustomResourceDefinitions built from the JSON Schemas of tests/conformance/crd-schemas/.
 
     python3 crds.py SCHEMA_DIR GROUP...   > crds.json   (a v1 List, for kubectl apply -f)
 
