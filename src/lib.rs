@@ -86,13 +86,6 @@ impl Planned {
     }
 }
 
-/// What one stack file takes in the cloud and its cluster ([`claims::claims`]), or `None`
-/// when it has errors: parse, validate and plan, without emitting.
-#[must_use]
-pub fn claims(source: &Source) -> Option<Vec<claims::Claim>> {
-    plan_stack(source).claims()
-}
-
 /// Parse, validate, plan and emit one stack file. Never panics on any input.
 #[must_use]
 pub fn compile(source: &Source) -> Compiled {
