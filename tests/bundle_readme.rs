@@ -486,7 +486,7 @@ fn role_commands(infra: &str) -> Vec<Vec<String>> {
 fn every_step_needs_a_role() {
     for &step in mlflow_stack::plan::steps::Step::ALL {
         assert!(
-            !mlflow_stack::plan::roles::of_step(step, false, true).is_empty(),
+            !mlflow_stack::plan::roles::of_step(step, false, true, false).is_empty(),
             "{step}"
         );
     }

@@ -81,22 +81,12 @@ impl ReadmeFacts {
                 .flatten(),
             destroy_keeps: kept(true),
             destroy_keeps_with_delete_data: kept(false),
-            roles: {
-                let mut roles = roles::operator_roles(
-                    &plan.infra.steps,
-                    plan.cluster.create_cluster,
-                    plan.cluster.gke(),
-                );
-                // The preflight reads the private services access connection of the network
-                // the instance takes its private IP on.
-                if plan.network.private_database {
-                    roles.push(OperatorRole {
-                        role: "roles/servicenetworking.admin",
-                        needed_by: vec![Step::SqlInstance.name()],
-                    });
-                }
-                roles
-            },
+            roles: roles::operator_roles(
+                &plan.infra.steps,
+                plan.cluster.create_cluster,
+                plan.cluster.gke(),
+                plan.network.private_database,
+            ),
             step_docs: plan
                 .infra
                 .steps

@@ -17,10 +17,20 @@ pub struct OperatorRole {
 
 /// The predefined roles a step's commands need. `create_cluster`: the `cluster` step
 /// creates the cluster (else it only reads it); `gke`: `secrets` writes Kubernetes Secrets
-/// into a GKE cluster (on a local cluster kubectl needs no Google role).
+/// into a GKE cluster (on a local cluster kubectl needs no Google role);
+/// `private_database`: `sql-instance` reads the private services access connection of the
+/// network the instance takes its private IP on.
 #[must_use]
-pub fn of_step(step: Step, create_cluster: bool, gke: bool) -> &'static [&'static str] {
+pub fn of_step(
+    step: Step,
+    create_cluster: bool,
+    gke: bool,
+    private_database: bool,
+) -> &'static [&'static str] {
     match step {
+        Step::SqlInstance if private_database => {
+            &["roles/cloudsql.admin", "roles/servicenetworking.admin"]
+        }
         Step::Services => &["roles/serviceusage.serviceUsageAdmin"],
         // Cloud SQL's service agent, and the bindings on the key (its policy: in the key's
         // project, which may be another, the role is needed on the key).
@@ -75,7 +85,12 @@ pub fn of_step(step: Step, create_cluster: bool, gke: bool) -> &'static [&'stati
 /// Every role the steps need, each once, with the steps that need it; the Secret Manager
 /// record of what `apply` created needs `roles/secretmanager.admin` in every stack.
 #[must_use]
-pub fn operator_roles(steps: &[Step], create_cluster: bool, gke: bool) -> Vec<OperatorRole> {
+pub fn operator_roles(
+    steps: &[Step],
+    create_cluster: bool,
+    gke: bool,
+    private_database: bool,
+) -> Vec<OperatorRole> {
     let mut roles: Vec<OperatorRole> = Vec::new();
     let mut need =
         |role: &'static str, by: &'static str| match roles.iter_mut().find(|r| r.role == role) {
@@ -86,7 +101,7 @@ pub fn operator_roles(steps: &[Step], create_cluster: bool, gke: bool) -> Vec<Op
             }),
         };
     for &step in steps {
-        for role in of_step(step, create_cluster, gke) {
+        for role in of_step(step, create_cluster, gke, private_database) {
             need(role, step.name());
         }
     }
@@ -100,7 +115,7 @@ mod tests {
 
     #[test]
     fn the_record_needs_secret_manager() {
-        let roles = operator_roles(&[Step::Services, Step::Iam], false, true);
+        let roles = operator_roles(&[Step::Services, Step::Iam], false, true, false);
         assert_eq!(
             roles.iter().map(|r| r.role).collect::<Vec<_>>(),
             [
