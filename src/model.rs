@@ -97,6 +97,9 @@ pub struct Database {
     pub login: DatabaseLogin,
     /// A public IP, or a private one only on the cluster's network (`gke` only).
     pub ip: DatabaseIp,
+    /// `infra.sh` makes the private services access connection the private IP needs, when
+    /// the cluster's network has none (`ip = "private"` only).
+    pub create_peering: bool,
 }
 
 /// The database login of the server.

@@ -190,6 +190,7 @@ impl Walker<'_> {
                 "user" => database.user = self.string(entry, p),
                 "auth" => database.auth = self.choice(entry, p),
                 "ip" => database.ip = self.choice(entry, p),
+                "create_peering" => database.create_peering = self.boolean(entry, p),
                 _ => self.unknown_key(entry, p),
             }
         }

@@ -726,6 +726,8 @@ impl InfraPlan {
             encryption,
         } = *facts;
         let gke = stack.environment == Environment::Gke;
+        let network = network::NetworkPlan::new(stack);
+        let peering = network.peering.as_ref();
         let steps = Step::of(&StepFacts {
             gke,
             iam_auth: database.iam_auth,
@@ -736,6 +738,7 @@ impl InfraPlan {
             gateway: gateway.is_some(),
             iap: gateway.is_some_and(GatewayPlan::iap),
             encryption: encryption.is_some(),
+            peering: peering.is_some(),
         });
         let bindings = bindings(&BindingFacts {
             project: &names.project,
@@ -760,6 +763,7 @@ impl InfraPlan {
                 gke,
                 exposure.static_ip.is_some(),
                 gateway,
+                peering,
             ),
             steps,
             bindings,
@@ -767,12 +771,15 @@ impl InfraPlan {
     }
 }
 
-/// The Google APIs `infra.sh` enables, sorted.
+/// The Google APIs `infra.sh` enables, sorted. Making a private database's connection
+/// (`peering`) takes the Service Networking API and a Compute Engine address range
+/// (https://cloud.google.com/vpc/docs/configure-private-services-access#before-you-begin).
 fn services(
     build_image: bool,
     gke: bool,
     static_ip: bool,
     gateway: Option<&GatewayPlan>,
+    peering: Option<&network::PeeringPlan>,
 ) -> Vec<&'static str> {
     let mut services = vec![
         "artifactregistry.googleapis.com",
@@ -787,7 +794,10 @@ fn services(
     if gke {
         services.push("container.googleapis.com");
     }
-    if static_ip || gateway.is_some() {
+    if peering.is_some() {
+        services.push("servicenetworking.googleapis.com");
+    }
+    if static_ip || gateway.is_some() || peering.is_some() {
         services.push("compute.googleapis.com");
     }
     if let Some(gateway) = gateway {

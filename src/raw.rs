@@ -241,6 +241,11 @@ pub struct Database {
     /// public is switched to private by `apply` (its public IP goes); a private IP cannot be
     /// removed again.
     pub ip: Field<DatabaseIp>,
+    /// With `ip = "private"`: when the cluster's network has no private services access
+    /// connection, `infra.sh` makes one (an address range for Google's services, then the
+    /// peering). The connection serves every Google service on the network, other teams'
+    /// included: `destroy` keeps it. Default false: the network's owner makes it.
+    pub create_peering: Field<bool>,
 }
 
 /// How the Cloud SQL instance is reached.

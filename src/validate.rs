@@ -747,6 +747,16 @@ impl Validator<'_> {
             }
             (DatabaseAuth::Iam, None) => Some(DatabaseLogin::Iam),
         };
+        let ip = raw.ip.as_ref().map_or(DatabaseIp::Public, |ip| ip.value);
+        let create_peering = raw.create_peering.as_ref().filter(|f| f.value);
+        if let (Some(field), DatabaseIp::Public) = (create_peering, ip) {
+            self.push(
+                Diagnostic::error(Code::ConflictingOptions, field.key.clone(), "`database.create_peering` needs `ip = \"private\"`")
+                    .label("no private IP to connect")
+                    .help("the peering gives the instance's private IP a network to live on, and a public instance takes none: add `ip = \"private\"` to [database], or remove `create_peering`"),
+            );
+            return None;
+        }
         Some(Database {
             instance: instance?,
             version: raw
@@ -758,7 +768,8 @@ impl Validator<'_> {
             storage_gb: storage_gb?,
             database: database?,
             login: login?,
-            ip: raw.ip.as_ref().map_or(DatabaseIp::Public, |ip| ip.value),
+            ip,
+            create_peering: create_peering.is_some(),
         })
     }
 

@@ -413,8 +413,17 @@ fn roles_allowing(command: &[String]) -> Option<&'static [&'static str]> {
         | ["projects", "describe"]
         | ["resource-manager", "org-policies", "describe"] => return None,
         // `servicenetworking.services.get`
-        // (https://cloud.google.com/iam/docs/roles-permissions/servicenetworking).
-        ["services", "vpc-peerings", "list"] => &["roles/servicenetworking.admin"],
+        // (https://cloud.google.com/iam/docs/roles-permissions/servicenetworking); Compute
+        // Network Admin creates allocated ranges and manages private connections
+        // (https://cloud.google.com/vpc/docs/configure-private-services-access#permissions).
+        ["services", "vpc-peerings", "list"] => &[
+            "roles/servicenetworking.admin",
+            "roles/compute.networkAdmin",
+        ],
+        ["services", "vpc-peerings", "connect"] => &[
+            "roles/compute.networkAdmin",
+            "roles/servicenetworking.admin",
+        ],
         ["services", ..] | ["beta", "services", ..] => &["roles/serviceusage.serviceUsageAdmin"],
         // On the key, in its own project maybe.
         ["kms", ..] => &["roles/cloudkms.admin"],

@@ -43,6 +43,7 @@ mod keys;
 mod kubernetes;
 mod org_policy;
 mod ownership;
+mod peering;
 mod plan;
 mod preflight;
 mod private_database;

@@ -50,6 +50,7 @@ const DATABASE_KEYS: &[&str] = &[
     "user",
     "auth",
     "ip",
+    "create_peering",
 ];
 const REGISTRY_KEYS: &[&str] = &["kind", "repository", "image"];
 const EXPOSE_KEYS: &[&str] = &[
@@ -154,6 +155,7 @@ pub fn example(path: &str) -> &'static str {
         | "server.serve_artifacts"
         | "server.metrics"
         | "database.high_availability"
+        | "database.create_peering"
         | "expose.static_ip"
         | "expose.global_access"
         | "cluster.create" => "true",
@@ -336,6 +338,7 @@ mod tests {
         "database.database",
         "database.user",
         "database.ip",
+        "database.create_peering",
         "registry",
         "registry.kind",
         "registry.repository",

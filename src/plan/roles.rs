@@ -67,7 +67,9 @@ pub fn of_step(
         ],
         Step::Cluster if create_cluster => &["roles/container.admin"],
         Step::Cluster => &["roles/container.clusterViewer"],
-        Step::StaticIp | Step::GatewayAddress => &["roles/compute.networkAdmin"],
+        // The addresses; `peering` allocates its range and makes the connection
+        // (https://cloud.google.com/vpc/docs/configure-private-services-access#permissions).
+        Step::StaticIp | Step::GatewayAddress | Step::Peering => &["roles/compute.networkAdmin"],
         Step::SslPolicy => &["roles/compute.loadBalancerAdmin"],
         Step::Certificate => &["roles/certificatemanager.editor"],
         Step::Iap => &["roles/iap.admin"],

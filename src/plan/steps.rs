@@ -44,6 +44,9 @@ pub struct Facts {
     pub iap: bool,
     /// A customer-managed key encrypts the bucket and the instance.
     pub encryption: bool,
+    /// The stack makes the private services access connection of its private database's
+    /// network when it has none (`database.create_peering`).
+    pub peering: bool,
 }
 
 macro_rules! steps {
@@ -125,6 +128,10 @@ steps! {
     /// instance are created with it. The key and that access are its owners': kept.
     EncryptionKey = "encryption-key", fn encryption_key, Kept, |f| f.encryption;
     Bucket = "bucket", fn bucket, KeptUnlessDeleteData, |_f| true;
+    /// The private services access connection of the network the private instance takes
+    /// its IP on, before the instance: it serves every Google service on that network,
+    /// other teams' included, so it is the network's and `destroy` keeps it.
+    Peering = "peering", fn peering, Kept, |f| f.peering;
     SqlInstance = "sql-instance", fn sql_instance, KeptUnlessDeleteData, |_f| true;
     Database = "database", fn database, KeptUnlessDeleteData, |_f| true;
     ServiceAccount = "service-account", fn service_account, DeletedWhenOwned, |_f| true;

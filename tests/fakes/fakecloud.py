@@ -223,6 +223,7 @@ REGISTRY = "artifactregistry.googleapis.com"
 BUILD = "cloudbuild.googleapis.com"
 GKE = "container.googleapis.com"
 COMPUTE = "compute.googleapis.com"
+SERVICE_NETWORKING = "servicenetworking.googleapis.com"
 
 
 @gcloud("services list", "enabled")
@@ -1146,10 +1147,53 @@ def region_of(location):
     return head if len(tail) == 1 else location
 
 
-@gcloud("compute addresses create", "region global ip-version subnet purpose description",
-        mutating=True, api=COMPUTE)
+def peering_range(c, key):
+    """A global address range for private services access, in the shape of the Compute
+    Engine API's Address (https://cloud.google.com/compute/docs/reference/rest/v1/addresses):
+    INTERNAL, purpose VPC_PEERING, `prefixLength` and `network` as a URL, its `address` the
+    first of the block Compute Engine picks. Refused as the API refuses: not global, no
+    prefix length or network, a network that does not exist (the fake knows the clusters')."""
+    if c.flags.get("global") is not True:
+        raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Invalid value for field "
+                   "'resource.purpose': 'VPC_PEERING'. Purpose VPC_PEERING is only allowed for "
+                   "global addresses.")
+    for flag in ("prefix-length", "network"):
+        if flag not in c.flags:
+            raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Invalid value for field "
+                       f"'resource.{'prefixLength' if flag == 'prefix-length' else 'network'}': "
+                       f"an address with purpose VPC_PEERING needs --{flag}.")
+    network = c.flags["network"].rsplit("/", 1)[-1]
+    if network not in networks(c):
+        raise Fail(f"ERROR: ({c.name}) NOT_FOUND: The resource "
+                   f"'projects/{c.project}/global/networks/{network}' was not found")
+    prefix = int(c.flags["prefix-length"])
+    if not 8 <= prefix <= 30:
+        raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: Invalid value for field "
+                   f"'resource.prefixLength': '{prefix}'. Must be between 8 and 30.")
+    c.add("address", key, name=c.arg(), address="10.20.0.0", addressType="INTERNAL",
+          purpose="VPC_PEERING", prefixLength=prefix, status="RESERVED",
+          network=f"https://www.googleapis.com/compute/v1/projects/{c.project}/global/networks/"
+                  f"{network}",
+          **({"description": c.flags["description"]} if "description" in c.flags else {}))
+
+
+def networks(c):
+    """The project's VPC networks the fake knows: its clusters', and `default`, which every
+    project the tests use has."""
+    return {"default"} | {(c.get("cluster", k) or {}).get("network", "default")
+                          for k in c.keys("cluster")}
+
+
+@gcloud("compute addresses create", "region global ip-version subnet purpose description "
+        "network prefix-length", mutating=True, api=COMPUTE)
 def _(c):
     key = address_key(c)
+    if c.flags.get("purpose") == "VPC_PEERING":
+        peering_range(c, key)
+        return
+    if {"network", "prefix-length"} & set(c.flags):
+        raise Fail(f"ERROR: ({c.name}) INVALID_ARGUMENT: --network and --prefix-length are for "
+                   "internal ranges (purpose VPC_PEERING) only")
     described = {"description": c.flags["description"]} if "description" in c.flags else {}
     if "subnet" not in c.flags:
         # An external address; SHARED_LOADBALANCER_VIP is for internal addresses only.
@@ -1200,7 +1244,11 @@ def _(c):
 # --- Private services access: `vpc-peering NETWORK` is the network's connection to
 # servicenetworking.googleapis.com, in the shape of the Service Networking API's Connection.
 
-@gcloud("services vpc-peerings list", "network service")
+# The Service Networking API answers only in a project that has it enabled, as every Google
+# API does; a network's owner who made the connection enabled it (connect needs it:
+# https://cloud.google.com/vpc/docs/configure-private-services-access#before-you-begin).
+
+@gcloud("services vpc-peerings list", "network service", api=SERVICE_NETWORKING)
 def _(c):
     network = c.flag("network")
     service = c.flags.get("service", "servicenetworking.googleapis.com")
@@ -1209,6 +1257,38 @@ def _(c):
         c.value({"network": f"projects/{project_number(c.project)}/global/networks/{network}",
                  "peering": "servicenetworking-googleapis-com",
                  "service": "services/servicenetworking.googleapis.com", **found})
+
+
+# `connect` (https://cloud.google.com/sdk/gcloud/reference/services/vpc-peerings/connect)
+# creates the Connection
+# (https://cloud.google.com/service-infrastructure/docs/service-networking/reference/rest/v1/services.connections):
+# each range must be a global VPC_PEERING address on that network ("Allocated IP range
+# 'NAME' not found in network", error code 9); a network that has its connection refuses
+# another with other ranges ("Cannot modify allocated ranges in CreateConnection. Please use
+# UpdateConnection.", error code 9), as users of the API report
+# (https://github.com/hashicorp/terraform-provider-google/issues/3294,
+# https://github.com/hashicorp/terraform-provider-google/issues/11100).
+@gcloud("services vpc-peerings connect", "network ranges service async", mutating=True,
+        api=SERVICE_NETWORKING)
+def _(c):
+    network = c.flag("network").rsplit("/", 1)[-1]
+    ranges = [r for r in str(c.flag("ranges")).split(",") if r]
+    if c.flags.get("service", "servicenetworking.googleapis.com") != \
+            "servicenetworking.googleapis.com":
+        raise Fail(f"ERROR: ({c.name}) the fake connects servicenetworking.googleapis.com only", 2)
+    failed = f"ERROR: ({c.name}) The operation \"operations/pssn.p24-fake\" resulted in a failure "
+    for name in ranges:
+        found = c.get("address", f"global/{name}") or {}
+        if found.get("purpose") != "VPC_PEERING" or \
+                found.get("network", "").rsplit("/", 1)[-1] != network:
+            raise Fail(failed + f"\"Allocated IP range '{name}' not found in network.\"")
+    existing = c.get("vpc-peering", network)
+    if existing is not None:
+        if sorted(existing.get("reservedPeeringRanges", [])) != sorted(ranges):
+            raise Fail(failed + "\"Cannot modify allocated ranges in CreateConnection. Please "
+                       "use UpdateConnection.\"")
+        return
+    c.add("vpc-peering", network, reservedPeeringRanges=ranges)
 
 
 # --- Organization policies: `org-policy CONSTRAINT` holds the project's effective policy in

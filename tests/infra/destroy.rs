@@ -84,6 +84,9 @@ fn destroy_removes_in_reverse_order_and_keeps_the_data() {
                 }
                 "services" => "kept (other workloads may use the APIs)",
                 "encryption-key" => "kept (the key and its bindings are its owners')",
+                "peering" => {
+                    "kept (the network's connection to Google's services, which other instances may use)"
+                }
                 "cluster" if !plan.cluster.create_cluster => "kept (not created by infra.sh)",
                 "cluster" => "kept (--delete-cluster removes it)",
                 "secrets" if plan.names.k8s_secrets.is_empty() => "absent",

@@ -109,7 +109,8 @@ fn a_network_without_private_services_access_fails_before_any_change() {
              google-managed-services-default --global --purpose=VPC_PEERING --prefix-length=16 \
              --network=default && gcloud services vpc-peerings connect \
              --service=servicenetworking.googleapis.com \
-             --ranges=google-managed-services-default --network=default`\n"
+             --ranges=google-managed-services-default --network=default`, or set \
+             `create_peering = true` in [database] to have apply make it\n"
         );
         run.changed_nothing();
     }
@@ -165,8 +166,9 @@ fn public_to_private_is_a_planned_update() {
     assert_eq!(ip_configuration(&sandbox), json!({"ipv4Enabled": true}));
 
     sandbox.rebuild(&stack("private"));
-    // The network's owner has made the connection since.
+    // The network's owner has made the connection since, with the Service Networking API.
     sandbox.seed("vpc-peering default", json!({}));
+    sandbox.seed("service servicenetworking.googleapis.com", json!({}));
     sandbox.seed(
         "org-policy sql.restrictPublicIp",
         json!({"booleanPolicy": {"enforced": true}}),

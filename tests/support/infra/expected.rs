@@ -116,6 +116,12 @@ impl Sandbox {
         if plan.encryption.is_some() {
             kept.insert("service-identity sqladmin.googleapis.com".into());
         }
+        // The private services access connection the stack made, and its range, are the
+        // network's: other instances may use them.
+        if let Some(peering) = &plan.network.peering {
+            kept.insert("vpc-peering default".into());
+            kept.insert(format!("address global/{}", peering.range));
+        }
         kept
     }
 

@@ -125,9 +125,11 @@ impl Sandbox {
                 ("service container.googleapis.com".into(), json!({})),
             ]
         };
-        // A private database's network has its private services access connection.
-        if plan.network.private_database {
+        // A private database's network has its private services access connection, which
+        // its owner made with the Service Networking API, unless the stack makes it.
+        if plan.network.private_database && plan.network.peering.is_none() {
             prerequisites.push(("vpc-peering default".into(), json!({})));
+            prerequisites.push(("service servicenetworking.googleapis.com".into(), json!({})));
         }
         // A shared namespace exists already (`default` in every cluster, as the fake knows).
         if !plan.names.owns_namespace && plan.names.namespace != "default" {
