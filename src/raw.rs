@@ -237,7 +237,7 @@ pub struct Database {
     /// How the instance is reached: `public` (a public IP, through the Cloud SQL Auth Proxy)
     /// or `private` (a private IP only, on the GKE cluster's VPC network through private
     /// services access, which the network's owner has set up: `infra.sh` checks it and
-    /// names the command that makes it). `gke` only. Default `public`. An instance made
+    /// names the command that makes it, or makes it with `create_peering`). `gke` only. Default `public`. An instance made
     /// public is switched to private by `apply` (its public IP goes); a private IP cannot be
     /// removed again.
     pub ip: Field<DatabaseIp>,

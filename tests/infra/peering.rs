@@ -387,3 +387,53 @@ fn the_fakes_refuse_what_the_apis_refuse() {
         "{other:?}"
     );
 }
+
+/// The bundle README says what the step does, with the range and its size the script
+/// uses, that `destroy` keeps the connection and how its owner removes it, and that the
+/// stack makes the connection (not the network's owner) in "Apply".
+#[test]
+fn the_bundle_readme_says_what_the_step_makes_and_keeps() {
+    let sandbox = Sandbox::new(&stack("private-peered"));
+    let readme = fs::read_to_string(sandbox.path("bundle/README.md")).unwrap();
+    let script = fs::read_to_string(sandbox.path("bundle/infra.sh")).unwrap();
+    assert!(script.contains(&format!("readonly PEERING_RANGE={RANGE}\n")));
+    assert!(script.contains("readonly PEERING_PREFIX_LENGTH=16\n"));
+    assert!(
+        readme.contains(&format!(
+            "- `peering`: when the VPC network of cluster `ml-platform` has no private services \
+             access connection (`database.create_peering = true`), allocates the global address \
+             range `{RANGE}` (a /16, purpose `VPC_PEERING`) for Google's services and connects \
+             the network to them; a network that has a connection is left as it is."
+        )),
+        "{readme}"
+    );
+    assert!(
+        readme.contains(&format!(
+            "`gcloud services vpc-peerings delete --service=servicenetworking.googleapis.com \
+             --network=NETWORK --project=acme-ml-platform` and then `gcloud compute addresses \
+             delete {RANGE} --global --project=acme-ml-platform`"
+        )),
+        "{readme}"
+    );
+    let keeps = format!(
+        "the private services access connection of the cluster's network and its address range \
+         `{RANGE}` (`peering`)"
+    );
+    assert_eq!(readme.matches(&keeps).count(), 2, "{readme}");
+    assert!(
+        readme.contains("when that network has no\nconnection, `infra.sh` makes one"),
+        "{readme}"
+    );
+    assert!(
+        !readme.contains("which the network's owner sets up"),
+        "{readme}"
+    );
+
+    let private = Sandbox::new(&stack("private"));
+    let readme = fs::read_to_string(private.path("bundle/README.md")).unwrap();
+    assert!(
+        readme.contains("which the network's owner sets up"),
+        "{readme}"
+    );
+    assert!(!readme.contains("`peering`"), "{readme}");
+}
