@@ -437,3 +437,33 @@ fn the_bundle_readme_says_what_the_step_makes_and_keeps() {
     );
     assert!(!readme.contains("`peering`"), "{readme}");
 }
+
+/// The stack's range on another network than the cluster's (the cluster moved): connecting
+/// it would peer the wrong network, so the preflight stops before any change.
+#[test]
+fn the_stacks_range_on_another_network_stops_before_any_change() {
+    let sandbox = Sandbox::new(&stack("private-peered"));
+    let names = &sandbox.plan.names;
+    let description = format!(
+        "managed-by=mlflow-stack mlflow-stack={} mlflow-stack-id={}",
+        names.stack_name, names.stack_id
+    );
+    sandbox.seed("service compute.googleapis.com", json!({}));
+    sandbox.seed(
+        &format!("address global/{RANGE}"),
+        json!({"name": RANGE, "address": "10.20.0.0", "addressType": "INTERNAL",
+               "purpose": "VPC_PEERING", "prefixLength": 16, "description": description,
+               "network": "https://www.googleapis.com/compute/v1/projects/acme-ml-platform/global/networks/old-vpc"}),
+    );
+    let run = sandbox.infra(&["apply"]);
+    run.stopped_before_any_change();
+    assert_eq!(
+        run.stderr,
+        format!(
+            "infra.sh: the address range {RANGE} that this stack allocated is on network \
+             old-vpc, and cluster ml-platform is on network default: nothing was changed. Have \
+             the owner of network default make its connection and remove `create_peering` from \
+             [database], or run MLflow on a cluster on network old-vpc\n"
+        )
+    );
+}
