@@ -467,3 +467,33 @@ fn the_stacks_range_on_another_network_stops_before_any_change() {
         )
     );
 }
+
+/// A cluster the stack creates is made on the default network: the preflight, before the
+/// cluster exists, says apply makes that network's connection, and apply does, once.
+#[test]
+fn a_created_cluster_gets_the_default_networks_connection() {
+    let scratch = TempDir::new("peering-created-cluster");
+    let created = changed_stack(
+        &scratch,
+        "private-peered",
+        &[(
+            "name = \"ml-platform\"",
+            "name = \"ml-platform\"\ncreate = true",
+        )],
+        "",
+    );
+    let sandbox = Sandbox::new(&created);
+    let run = sandbox.infra(&["apply"]).ok();
+    assert!(
+        run.stdout
+            .contains("VPC network default of cluster ml-platform has no private services"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.result("peering"), "created");
+    assert_eq!(
+        sandbox.resource("vpc-peering default"),
+        json!({"reservedPeeringRanges": [RANGE]})
+    );
+    sandbox.infra(&["apply"]).ok().changed_nothing();
+}
