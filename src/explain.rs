@@ -216,6 +216,15 @@ with MLflow.",
 packages = [\"psycopg2-binary==2.9.10\"]",
 "Remove it from `packages`; `server.mlflow_version` sets MLflow's own version."
 }
+DuplicateWafRule "duplicate-waf-rule" {
+"`expose.waf` names one preconfigured WAF rule twice: each name is one rule of the
+gateway's Cloud Armor policy, and a second one would only hide which entry was meant.",
+"[expose]
+type = \"gateway\"
+host = \"mlflow.acme.example\"
+waf = [\"sqli-v422-stable\", \"sqli-v422-stable\"]",
+"Remove the second entry."
+}
 IapNeedsModule "iap-needs-module" {
 "Behind IAP the server runs MLflow's basic-auth app with `mlflow_stack_iap` as its
 authorization function: it verifies IAP's signed header and makes the signed-in identity
@@ -677,6 +686,17 @@ TomlSyntax "toml-syntax" {
 "region = europe-west3",
 "Fix the syntax at the position shown: here, quote the string (`region = \"europe-west3\"`)."
 }
+TooManyRanges "too-many-ranges" {
+"An external gateway's `allow` list becomes Cloud Armor rules of at most 10 source ranges
+each (`srcIpRanges`); more than 100 ranges would be more than 10 rules of one policy, and
+a list that long is better kept as wider blocks.",
+"[expose]
+type = \"gateway\"
+host = \"mlflow.acme.example\"
+allow = [\"203.0.113.1/32\", \"203.0.113.2/32\", … 101 ranges]",
+"Merge adjacent ranges into wider blocks (two /25 into one /24), or let `[auth]` decide
+who gets in."
+}
 UnknownKey "unknown-key" {
 "A misspelled key would otherwise be ignored and its default used without a word.",
 "regoin = \"europe-west3\"",
@@ -701,6 +721,19 @@ UnknownValue "unknown-value" {
 got another one.",
 "environment = \"gcp\"",
 "Use one of the values listed, e.g. `environment = \"gke\"`."
+}
+UnknownWafRule "unknown-waf-rule" {
+"`expose.waf` names Cloud Armor's preconfigured WAF rules by Cloud Armor's own names
+(https://cloud.google.com/armor/docs/waf-rules): `sqli`, `xss`, `lfi`, `rfi`, `rce`,
+`methodenforcement`, `scannerdetection`, `protocolattack`, `php`, `sessionfixation`, `java`
+and `nodejs`, each as `-v422-stable`, `-v422-canary` (OWASP CRS 4.22), `-v33-stable` or
+`-v33-canary` (CRS 3.3). Cloud Armor refuses a rule whose expression names another, when
+`infra.sh` creates it.",
+"[expose]
+type = \"gateway\"
+host = \"mlflow.acme.example\"
+waf = [\"sqli-v422-stabel\"]",
+"Use the name the did-you-mean proposes, or one from the list above."
 }
 UnlockedDependencies "unlocked-dependencies" {
 "The image is reproducible only where its packages are locked: the compiler embeds a lock
