@@ -69,6 +69,9 @@ pub fn of_step(
         Step::Cluster => &["roles/container.clusterViewer"],
         Step::StaticIp | Step::GatewayAddress => &["roles/compute.networkAdmin"],
         Step::SslPolicy => &["roles/compute.loadBalancerAdmin"],
+        // https://cloud.google.com/armor/docs/configure-security-policies: creating,
+        // changing and deleting a policy and its rules.
+        Step::SecurityPolicy => &["roles/compute.securityAdmin"],
         Step::Certificate => &["roles/certificatemanager.editor"],
         Step::Iap => &["roles/iap.admin"],
         Step::Keys => &["roles/iam.serviceAccountKeyAdmin"],
