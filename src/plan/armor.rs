@@ -1,5 +1,7 @@
 //! The Cloud Armor security policy of an external gateway, planned: its name and its rules
-//! in the order Cloud Armor evaluates them (lowest priority first, the first match decides).
+//! in the order Cloud Armor evaluates them: the highest-priority (lowest number) matching
+//! rule's action is taken, no other rule is evaluated
+//! (<https://cloud.google.com/armor/docs/create-security-policy-rules>).
 //!
 //! - The preconfigured WAF rules (`expose.waf`), from priority 1000: each answers 403 to
 //!   what it matches, `evaluatePreconfiguredWaf('NAME', {'sensitivity': 1})`
@@ -8,7 +10,8 @@
 //! - From priority 2000, the allow list (`expose.allow`), 10 ranges a rule (the most one
 //!   rule's `srcIpRanges` takes). With `rate_limit` these rules throttle instead of allow: a
 //!   throttle rule's conform action `allow` ends the evaluation, so the throttle must carry
-//!   the allowed ranges itself (<https://cloud.google.com/armor/docs/configure-rate-limiting>).
+//!   the allowed ranges itself
+//!   (<https://cloud.google.com/armor/docs/configure-rate-limiting>).
 //!   Without an allow list, one throttle rule matches every address (`*`).
 //! - The default rule (priority 2147483647, which every policy has): `deny(403)` with an
 //!   allow list, `allow` without one.
@@ -60,7 +63,8 @@ pub struct ArmorRule {
     pub priority: u32,
     /// The flags of `rules create` and `rules update` that make the rule.
     pub flags: Vec<String>,
-    /// What the rule does, in words (its `description`, and `plan`'s line).
+    /// What the rule does, in words (its `description`, at most 64 characters, and
+    /// `plan`'s line).
     pub description: String,
     /// Whether its action is `throttle` (a rule that changes to or from one is replaced).
     pub throttle: bool,
@@ -177,10 +181,10 @@ impl ArmorPlan {
             };
             let description = match gateway.rate_limit {
                 Some(limit) if allow.is_empty() => {
-                    format!("every client: {limit} requests a minute per address, then 429")
+                    format!("every address: {limit} requests a minute each, then 429")
                 }
                 Some(limit) => {
-                    format!("allow list{part}: {limit} requests a minute per address, then 429")
+                    format!("allow list{part}: {limit} requests a minute each, then 429")
                 }
                 None => format!("allow list{part}"),
             };
@@ -208,5 +212,54 @@ impl ArmorPlan {
             waf_sensitivity: WAF_SENSITIVITY,
             rule_format: format!("value({})", RULE_FIELDS.join(",")),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ArmorPlan, RANGES_PER_RULE};
+    use crate::diag::Diagnostics;
+    use crate::source::Source;
+
+    fn plan_of(expose: &str) -> ArmorPlan {
+        let text = format!(
+            "project = \"acme-ml-prod\"\nregion = \"europe-west3\"\nbucket = \"acme-ml-prod-mlflow\"\n\
+             tag = \"1.0.0\"\nenvironment = \"gke\"\n\n[expose]\ntype = \"gateway\"\n\
+             host = \"mlflow.acme.example\"\n{expose}\n\n[auth]\nkind = \"basic\"\n"
+        );
+        let source = Source::new("armor.toml", text);
+        let mut diagnostics = Diagnostics::default();
+        let parsed = crate::parse::parse(&source, &mut diagnostics);
+        let stack = crate::validate::validate(&source, &parsed, &mut diagnostics)
+            .unwrap_or_else(|| panic!("{diagnostics:?}"));
+        ArmorPlan::new(&stack.expose, &stack.name).unwrap()
+    }
+
+    /// Cloud Armor takes a rule description of at most 64 characters
+    /// (<https://cloud.google.com/armor/docs/best-practices>): the longest the plan writes
+    /// fits, with the most ranges, the highest rate limit and the longest WAF rule name.
+    #[test]
+    fn rule_descriptions_fit_cloud_armor() {
+        let ranges: Vec<String> = (0..100).map(|i| format!("\"10.0.{i}.0/24\"")).collect();
+        for expose in [
+            format!(
+                "allow = [{}]\nwaf = [\"scannerdetection-v422-canary\"]\nrate_limit = 100000",
+                ranges.join(", ")
+            ),
+            "rate_limit = 100000".to_owned(),
+            format!("allow = [{}]", ranges.join(", ")),
+        ] {
+            let plan = plan_of(&expose);
+            for rule in &plan.rules {
+                assert!(rule.description.len() <= 64, "{:?}", rule.description);
+                let flag = rule
+                    .flags
+                    .iter()
+                    .find(|flag| flag.starts_with("--src-ip-ranges="));
+                if let Some(flag) = flag {
+                    assert!(flag.split(',').count() <= RANGES_PER_RULE, "{flag}");
+                }
+            }
+        }
     }
 }

@@ -1335,6 +1335,11 @@ def armor_rule_settings(c, rule):
     if "action" in c.flags:
         rule["action"] = armor_choice(c, "action")
     if "description" in c.flags:
+        # "The description field is limited to 64 characters"
+        # (https://cloud.google.com/armor/docs/best-practices).
+        if len(c.flags["description"]) > 64:
+            invalid(c, "resource.description", c.flags["description"],
+                    "Must be at most 64 characters long.")
         rule["description"] = c.flags["description"]
     if "preview" in c.flags:
         rule["preview"] = True

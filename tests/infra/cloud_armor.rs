@@ -108,7 +108,7 @@ fn apply_creates_the_planned_policy_and_a_second_apply_changes_nothing() {
                 2000,
                 ALLOW,
                 600,
-                "allow list: 600 requests a minute per address, then 429"
+                "allow list: 600 requests a minute each, then 429"
             ),
             default_rule("deny(403)"),
         ]
@@ -211,13 +211,13 @@ fn a_changed_stack_updates_and_deletes_only_the_rules_that_differ() {
                 2000,
                 &first,
                 300,
-                "allow list (1 of 2): 300 requests a minute per address, then 429"
+                "allow list (1 of 2): 300 requests a minute each, then 429"
             ),
             throttle_rule(
                 2001,
                 &second,
                 300,
-                "allow list (2 of 2): 300 requests a minute per address, then 429"
+                "allow list (2 of 2): 300 requests a minute each, then 429"
             ),
             default_rule("deny(403)"),
         ]
@@ -276,7 +276,7 @@ fn a_changed_stack_updates_and_deletes_only_the_rules_that_differ() {
                 2000,
                 &["*"],
                 600,
-                "every client: 600 requests a minute per address, then 429"
+                "every address: 600 requests a minute each, then 429"
             ),
             default_rule("allow"),
         ]
@@ -312,7 +312,7 @@ fn an_adopted_policy_is_left_alone_with_a_warning_per_difference() {
         ),
         format!("warning: security policy {name} has no rule 1001 (WAF xss-v422-stable: 403)"),
         format!(
-            "warning: security policy {name} has no rule 2000 (allow list: 600 requests a minute per address, then 429): 2000 throttle 203.0.113.0/24;198.51.100.0/24 600 60 allow deny(429) IP"
+            "warning: security policy {name} has no rule 2000 (allow list: 600 requests a minute each, then 429): 2000 throttle 203.0.113.0/24;198.51.100.0/24 600 60 allow deny(429) IP"
         ),
         format!("warning: security policy {name}'s default rule is allow, not deny(403)"),
         format!(
