@@ -216,6 +216,15 @@ with MLflow.",
 packages = [\"psycopg2-binary==2.9.10\"]",
 "Remove it from `packages`; `server.mlflow_version` sets MLflow's own version."
 }
+DuplicateWafRule "duplicate-waf-rule" {
+"`expose.waf` names one preconfigured WAF rule twice: each name is one rule of the
+gateway's Cloud Armor policy, and a second one would only hide which entry was meant.",
+"[expose]
+type = \"gateway\"
+host = \"mlflow.acme.example\"
+waf = [\"sqli-v422-stable\", \"sqli-v422-stable\"]",
+"Remove the second entry."
+}
 IapNeedsModule "iap-needs-module" {
 "Behind IAP the server runs MLflow's basic-auth app with `mlflow_stack_iap` as its
 authorization function: it verifies IAP's signed header and makes the signed-in identity
@@ -677,6 +686,29 @@ TomlSyntax "toml-syntax" {
 "region = europe-west3",
 "Fix the syntax at the position shown: here, quote the string (`region = \"europe-west3\"`)."
 }
+TooManyRanges "too-many-ranges" {
+"An external gateway's `allow` list becomes Cloud Armor rules of at most 10 source ranges
+each (`srcIpRanges`); more than 100 ranges would be more than 10 rules of one policy, and
+a list that long is better kept as wider blocks.",
+"[expose]
+type = \"gateway\"
+host = \"mlflow.acme.example\"
+allow = [
+  \"10.0.0.0/24\", \"10.0.1.0/24\", \"10.0.2.0/24\", \"10.0.3.0/24\", \"10.0.4.0/24\", \"10.0.5.0/24\", \"10.0.6.0/24\", \"10.0.7.0/24\", \"10.0.8.0/24\", \"10.0.9.0/24\",
+  \"10.1.0.0/24\", \"10.1.1.0/24\", \"10.1.2.0/24\", \"10.1.3.0/24\", \"10.1.4.0/24\", \"10.1.5.0/24\", \"10.1.6.0/24\", \"10.1.7.0/24\", \"10.1.8.0/24\", \"10.1.9.0/24\",
+  \"10.2.0.0/24\", \"10.2.1.0/24\", \"10.2.2.0/24\", \"10.2.3.0/24\", \"10.2.4.0/24\", \"10.2.5.0/24\", \"10.2.6.0/24\", \"10.2.7.0/24\", \"10.2.8.0/24\", \"10.2.9.0/24\",
+  \"10.3.0.0/24\", \"10.3.1.0/24\", \"10.3.2.0/24\", \"10.3.3.0/24\", \"10.3.4.0/24\", \"10.3.5.0/24\", \"10.3.6.0/24\", \"10.3.7.0/24\", \"10.3.8.0/24\", \"10.3.9.0/24\",
+  \"10.4.0.0/24\", \"10.4.1.0/24\", \"10.4.2.0/24\", \"10.4.3.0/24\", \"10.4.4.0/24\", \"10.4.5.0/24\", \"10.4.6.0/24\", \"10.4.7.0/24\", \"10.4.8.0/24\", \"10.4.9.0/24\",
+  \"10.5.0.0/24\", \"10.5.1.0/24\", \"10.5.2.0/24\", \"10.5.3.0/24\", \"10.5.4.0/24\", \"10.5.5.0/24\", \"10.5.6.0/24\", \"10.5.7.0/24\", \"10.5.8.0/24\", \"10.5.9.0/24\",
+  \"10.6.0.0/24\", \"10.6.1.0/24\", \"10.6.2.0/24\", \"10.6.3.0/24\", \"10.6.4.0/24\", \"10.6.5.0/24\", \"10.6.6.0/24\", \"10.6.7.0/24\", \"10.6.8.0/24\", \"10.6.9.0/24\",
+  \"10.7.0.0/24\", \"10.7.1.0/24\", \"10.7.2.0/24\", \"10.7.3.0/24\", \"10.7.4.0/24\", \"10.7.5.0/24\", \"10.7.6.0/24\", \"10.7.7.0/24\", \"10.7.8.0/24\", \"10.7.9.0/24\",
+  \"10.8.0.0/24\", \"10.8.1.0/24\", \"10.8.2.0/24\", \"10.8.3.0/24\", \"10.8.4.0/24\", \"10.8.5.0/24\", \"10.8.6.0/24\", \"10.8.7.0/24\", \"10.8.8.0/24\", \"10.8.9.0/24\",
+  \"10.9.0.0/24\", \"10.9.1.0/24\", \"10.9.2.0/24\", \"10.9.3.0/24\", \"10.9.4.0/24\", \"10.9.5.0/24\", \"10.9.6.0/24\", \"10.9.7.0/24\", \"10.9.8.0/24\", \"10.9.9.0/24\",
+  \"10.10.0.0/24\",
+]",
+"Merge adjacent ranges into wider blocks (two /25 into one /24), or let `[auth]` decide
+who gets in."
+}
 UnknownKey "unknown-key" {
 "A misspelled key would otherwise be ignored and its default used without a word.",
 "regoin = \"europe-west3\"",
@@ -701,6 +733,19 @@ UnknownValue "unknown-value" {
 got another one.",
 "environment = \"gcp\"",
 "Use one of the values listed, e.g. `environment = \"gke\"`."
+}
+UnknownWafRule "unknown-waf-rule" {
+"`expose.waf` names Cloud Armor's preconfigured WAF rules by Cloud Armor's own names
+(https://cloud.google.com/armor/docs/waf-rules): `sqli`, `xss`, `lfi`, `rfi`, `rce`,
+`methodenforcement`, `scannerdetection`, `protocolattack`, `php`, `sessionfixation`, `java`
+and `nodejs`, each as `-v422-stable`, `-v422-canary` (OWASP CRS 4.22), `-v33-stable` or
+`-v33-canary` (CRS 3.3). Cloud Armor refuses a rule whose expression names another, when
+`infra.sh` creates it.",
+"[expose]
+type = \"gateway\"
+host = \"mlflow.acme.example\"
+waf = [\"sqli-v422-stabel\"]",
+"Use the name the did-you-mean proposes, or one from the list above."
 }
 UnlockedDependencies "unlocked-dependencies" {
 "The image is reproducible only where its packages are locked: the compiler embeds a lock

@@ -7,6 +7,7 @@ pub use crate::raw::{
     AuthKind, DatabaseAuth, DatabaseIp, Environment, ExposeScope, ExposeType, Permission,
     PostgresVersion, RegistryKind,
 };
+pub use crate::validate::armor::WafRule;
 pub use crate::validate::auth::{Member, OAuthClientId};
 pub use crate::validate::encryption::KmsKey;
 pub use crate::validate::expose::HostName;
@@ -151,6 +152,11 @@ pub struct Gateway {
     pub proxy_subnet: Option<Cidr>,
     /// Clients in other regions reach an internal gateway (never for an external one).
     pub global_access: bool,
+    /// Cloud Armor's preconfigured WAF rules (external only; with `Expose::allow` and
+    /// `rate_limit`, the gateway's security policy).
+    pub waf: Vec<WafRule>,
+    /// Requests per minute per client IP address (external only).
+    pub rate_limit: Option<u32>,
 }
 
 /// Who may use the server.

@@ -226,6 +226,8 @@ impl Walker<'_> {
                 "scope" => expose.scope = self.choice(entry, p),
                 "proxy_subnet" => expose.proxy_subnet = self.string(entry, p),
                 "global_access" => expose.global_access = self.boolean(entry, p),
+                "waf" => expose.waf = self.strings(entry, p),
+                "rate_limit" => expose.rate_limit = self.integer(entry, p),
                 _ => self.unknown_key(entry, p),
             }
         }

@@ -4,6 +4,7 @@
 //! exactly once; emitters read them from here and never format a name themselves. The
 //! naming functions live in [`crate::names`], which validation calls too.
 
+pub mod armor;
 pub mod auth;
 pub mod encryption;
 pub mod gateway;
@@ -350,13 +351,15 @@ impl Plan {
                 .cluster
                 .as_ref()
                 .map_or(stack.region.as_str(), |c| c.location.region());
-            GatewayPlan::new(
+            let mut plan = GatewayPlan::new(
                 gateway,
                 &stack.auth,
                 &stack.name,
                 &names.workload,
                 cluster_region,
-            )
+            );
+            plan.armor = armor::ArmorPlan::new(&stack.expose, &stack.name);
+            plan
         });
         let exposure = ExposurePlan::new(stack);
         let server = ServerPlan::new(stack, &names, gateway.as_ref(), &exposure);
@@ -739,6 +742,7 @@ impl InfraPlan {
             iap: gateway.is_some_and(GatewayPlan::iap),
             encryption: encryption.is_some(),
             peering: peering.is_some(),
+            security_policy: gateway.is_some_and(|g| g.armor.is_some()),
         });
         let bindings = bindings(&BindingFacts {
             project: &names.project,

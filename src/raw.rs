@@ -330,9 +330,23 @@ pub struct Expose {
     pub port: Field<i64>,
     /// Reserve a regional static IP address for the load balancer (`gke` only).
     pub static_ip: Field<bool>,
-    /// Source CIDRs allowed to reach the load balancer, e.g. `["203.0.113.0/24"]`.
-    /// Required for a load balancer on `gke`; `["0.0.0.0/0"]` opens it to the world.
+    /// Source CIDRs allowed to reach the server, e.g. `["203.0.113.0/24"]`. A load
+    /// balancer admits only them (`loadBalancerSourceRanges`; required on `gke`,
+    /// `["0.0.0.0/0"]` opens it to the world). An external gateway gets a Cloud Armor
+    /// security policy that admits them and answers everyone else 403; at most 100 ranges.
     pub allow: Field<Vec<Spanned<String>>>,
+    /// Cloud Armor's preconfigured WAF rules on an external gateway, by Cloud Armor's
+    /// names, e.g. `["sqli-v422-stable", "xss-v422-stable"]`: a request one of them matches
+    /// (at sensitivity 1, the fewest false positives) is answered 403, before `allow` and
+    /// `rate_limit` are looked at. Each of `sqli`, `xss`, `lfi`, `rfi`, `rce`,
+    /// `methodenforcement`, `scannerdetection`, `protocolattack`, `php`, `sessionfixation`,
+    /// `java` and `nodejs`, as `-v33-stable`, `-v33-canary`, `-v422-stable` or
+    /// `-v422-canary`.
+    pub waf: Field<Vec<Spanned<String>>>,
+    /// Requests per minute each client IP address may send through an external gateway
+    /// (a Cloud Armor throttle rule); above it, 429. 1 to 100000.
+    #[schemars(range(min = 1, max = 100_000))]
+    pub rate_limit: Field<i64>,
     /// The DNS name clients use with `type = "gateway"`, e.g. `mlflow.acme.example`: the
     /// Google-managed certificate is issued for it and MLflow accepts it as a `Host`. A
     /// name you can add DNS records to, not an IP address or a wildcard. Required with

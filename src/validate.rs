@@ -5,6 +5,7 @@
 //! pushed into the diagnostics; validation never stops early. A stack comes out only when
 //! there is no error.
 
+pub mod armor;
 pub mod auth;
 pub mod budget;
 pub mod encryption;
@@ -861,8 +862,13 @@ impl Validator<'_> {
         for cidr in raw.allow.iter().flat_map(|a| &a.value) {
             if let Some(block) = self.check("expose.allow", Some(cidr), Cidr::parse) {
                 if block.is_everything() {
+                    let what = if kind == ExposeType::Gateway {
+                        "gateway"
+                    } else {
+                        "load balancer"
+                    };
                     self.push(
-                        Diagnostic::warning(Code::OpenToWorld, cidr.span.clone(), format!("`{block}` opens the load balancer to the whole internet"))
+                        Diagnostic::warning(Code::OpenToWorld, cidr.span.clone(), format!("`{block}` opens the {what} to the whole internet"))
                             .label("every address")
                             .help("everyone on the internet can then try to sign in; list the networks that need it, e.g. `allow = [\"203.0.113.0/24\"]`"),
                     );
@@ -871,16 +877,22 @@ impl Validator<'_> {
             }
         }
         if let Some(field) = &raw.allow {
-            self.open_to_world_together(field, &allow);
+            self.open_to_world_together(field, &allow, kind);
         }
         let static_ip = raw.static_ip.as_ref().is_some_and(|f| f.value);
         if kind != ExposeType::LoadBalancer && kind_known {
-            if let Some(field) = raw.allow.as_ref().filter(|a| !a.value.is_empty()) {
+            // On a gateway `allow` is Cloud Armor's allow list (see `armor`).
+            if let Some(field) = raw.allow.as_ref().filter(|a| !a.value.is_empty())
+                && kind != ExposeType::Gateway
+            {
                 self.load_balancer_only("allow", field, kind);
             }
             if let Some(field) = raw.static_ip.as_ref().filter(|f| f.value) {
                 self.load_balancer_only("static_ip", field, kind);
             }
+        }
+        if kind != ExposeType::Gateway && kind_known {
+            self.armor_gateway_only(raw, kind);
         }
         let gateway = if kind_known {
             self.gateway(raw, kind, environment)
@@ -1028,7 +1040,17 @@ impl Validator<'_> {
 
     /// Warns when `allow` admits every IPv4 or IPv6 address only as a whole (`0.0.0.0/1` and
     /// `128.0.0.0/1`); a single `0.0.0.0/0` has its own warning at that block.
-    fn open_to_world_together(&mut self, field: &Spanned<Vec<Spanned<String>>>, allow: &[Cidr]) {
+    fn open_to_world_together(
+        &mut self,
+        field: &Spanned<Vec<Spanned<String>>>,
+        allow: &[Cidr],
+        kind: ExposeType,
+    ) {
+        let what = if kind == ExposeType::Gateway {
+            "gateway"
+        } else {
+            "load balancer"
+        };
         for family in gcp::families_covered(allow) {
             let single = allow.iter().any(|block| {
                 block.is_everything()
@@ -1036,7 +1058,7 @@ impl Validator<'_> {
             });
             if !single {
                 self.push(
-                    Diagnostic::warning(Code::OpenToWorld, field.span.clone(), format!("together these blocks open the load balancer to every {family} address"))
+                    Diagnostic::warning(Code::OpenToWorld, field.span.clone(), format!("together these blocks open the {what} to every {family} address"))
                         .label(format!("covers all of {family}"))
                         .help("MLflow has no authentication of its own; list the networks that need it, e.g. `allow = [\"203.0.113.0/24\"]`"),
                 );

@@ -138,6 +138,22 @@ fn the_steps_are_infra_sh_steps_and_say_what_they_create() {
                 "the database password into Secret Manager",
                 "gcloud secrets create \"$PASSWORD_SECRET\"",
             ),
+            (
+                "answer 403 to a request they match",
+                "'--action=deny-403' '--expression=evaluatePreconfiguredWaf(",
+            ),
+            (
+                "at sensitivity 1 (the fewest false positives)",
+                "{'\\''sensitivity'\\'': 1})'",
+            ),
+            (
+                "everyone else gets 403",
+                "\nreadonly ARMOR_DEFAULT_ACTION='deny(403)'\n",
+            ),
+            (
+                "requests a minute",
+                "'--rate-limit-threshold-interval-sec=60' '--conform-action=allow' '--exceed-action=deny-429' '--enforce-on-key=IP'",
+            ),
         ];
         for (claim, command) in claims {
             assert_eq!(
@@ -160,6 +176,63 @@ fn the_steps_are_infra_sh_steps_and_say_what_they_create() {
             case.name
         );
     }
+}
+
+/// The `security-policy` bullet names exactly the WAF rules, the allowed ranges and the
+/// rate limit of the rules `infra.sh` makes.
+#[test]
+fn the_security_policy_bullet_names_the_rules_infra_sh_makes() {
+    let mut seen = 0;
+    for case in cases() {
+        let Some(bullet) = case
+            .readme
+            .lines()
+            .find(|line| line.starts_with("- `security-policy`:"))
+        else {
+            assert!(!case.infra.contains("ARMOR_FLAGS=("), "{}", case.name);
+            continue;
+        };
+        seen += 1;
+        let flags: Vec<&str> = case
+            .infra
+            .lines()
+            .filter_map(|line| line.split_once(") ARMOR_FLAGS=(").map(|(_, rest)| rest))
+            .collect();
+        let waf: BTreeSet<String> = flags
+            .iter()
+            .filter_map(|rule| rule.split_once("evaluatePreconfiguredWaf('\\''"))
+            .map(|(_, rest)| rest.split('\'').next().unwrap().to_owned())
+            .collect();
+        let ranges: BTreeSet<String> = flags
+            .iter()
+            .filter_map(|rule| rule.split_once("'--src-ip-ranges="))
+            .flat_map(|(_, rest)| rest.split('\'').next().unwrap().split(','))
+            .filter(|range| *range != "*")
+            .map(ToOwned::to_owned)
+            .collect();
+        let limits: BTreeSet<&str> = flags
+            .iter()
+            .filter_map(|rule| rule.split_once("'--rate-limit-threshold-count="))
+            .map(|(_, rest)| rest.split('\'').next().unwrap())
+            .collect();
+        let rules = bullet.split(". `destroy`").next().unwrap();
+        let named: BTreeSet<String> = backticked(rules)
+            .into_iter()
+            .skip(2)
+            .map(ToOwned::to_owned)
+            .collect();
+        let expected: BTreeSet<String> = waf.iter().chain(&ranges).cloned().collect();
+        assert_eq!(named, expected, "{}: {bullet}", case.name);
+        assert!(limits.len() <= 1, "{}", case.name);
+        for limit in limits {
+            assert!(
+                bullet.contains(&format!("above {limit} requests a minute")),
+                "{}: {bullet}",
+                case.name
+            );
+        }
+    }
+    assert!(seen > 0, "no stack has a security policy");
 }
 
 /// The `--allowed-hosts` of the server container.
@@ -449,6 +522,9 @@ fn roles_allowing(command: &[String]) -> Option<&'static [&'static str]> {
         ["compute", "ssl-policies" | "backend-services", ..] => {
             &["roles/compute.loadBalancerAdmin"]
         }
+        // Creating, changing and deleting a security policy and its rules
+        // (https://cloud.google.com/armor/docs/configure-security-policies).
+        ["compute", "security-policies", ..] => &["roles/compute.securityAdmin"],
         ["certificate-manager", ..] => &["roles/certificatemanager.editor"],
         ["iap", ..] => &["roles/iap.admin"],
         _ => panic!("no role known for `gcloud {}`", words.join(" ")),

@@ -31,6 +31,7 @@ use {
 };
 
 mod apply;
+mod cloud_armor;
 mod cluster;
 mod cmek;
 mod database;

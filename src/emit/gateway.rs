@@ -3,9 +3,10 @@
 //! the reserved address and the certificate of `host`, an HTTPRoute to the Service,
 //! one that redirects HTTP to HTTPS, a HealthCheckPolicy on `/health`, a
 //! GCPBackendPolicy with a backend timeout for large uploads (and IAP when it signs
-//! users in), and a GCPGatewayPolicy naming the SSL policy that refuses TLS below 1.2
-//! (and, for an internal gateway, whether other regions reach it). The conformance suite
-//! validates them against the CRDs' JSON Schemas.
+//! users in, and the Cloud Armor security policy when the stack has one), and a
+//! GCPGatewayPolicy naming the SSL policy that refuses TLS below 1.2 (and, for an internal
+//! gateway, whether other regions reach it). The conformance suite validates them against
+//! the CRDs' JSON Schemas.
 
 use std::collections::BTreeMap;
 
@@ -205,6 +206,10 @@ pub struct GcpBackendPolicyDefault {
     pub timeout_sec: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iap: Option<Iap>,
+    /// The Cloud Armor security policy of the backend service, by name
+    /// (<https://cloud.google.com/kubernetes-engine/docs/how-to/configure-gateway-resources>).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_policy: Option<String>,
 }
 
 /// IAP on the backend service, with the stack's OAuth client: Compute Engine requires
@@ -409,6 +414,7 @@ fn backend_policy(plan: &Plan, gateway: &GatewayPlan) -> GcpBackendPolicy {
                         name: client.secret.clone(),
                     },
                 }),
+                security_policy: gateway.armor.as_ref().map(|armor| armor.policy.clone()),
             },
             target_ref: service_ref(gateway),
         },

@@ -62,6 +62,8 @@ const EXPOSE_KEYS: &[&str] = &[
     "scope",
     "proxy_subnet",
     "global_access",
+    "waf",
+    "rate_limit",
 ];
 const AUTH_KEYS: &[&str] = &[
     "kind",
@@ -138,6 +140,8 @@ pub fn example(path: &str) -> &'static str {
         "expose.host" => "\"mlflow.acme.example\"",
         "expose.scope" => "\"external\"",
         "expose.proxy_subnet" => "\"10.129.0.0/23\"",
+        "expose.waf" => "[\"sqli-v422-stable\", \"xss-v422-stable\"]",
+        "expose.rate_limit" => "600",
         "auth.kind" => "\"basic\"",
         "auth.default_permission" => "\"READ\"",
         "auth.members" => "[\"group:ml-team@acme.example\"]",
@@ -347,6 +351,8 @@ mod tests {
         "expose.scope",
         "expose.proxy_subnet",
         "expose.global_access",
+        "expose.waf",
+        "expose.rate_limit",
         "auth.default_permission",
         "cluster.location",
         "cluster.context",

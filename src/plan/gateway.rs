@@ -10,6 +10,7 @@
 
 use serde::Serialize;
 
+use super::armor::ArmorPlan;
 use crate::model::{Auth, DnsLabel, ExposeScope, Gateway};
 
 /// The backend timeout of the load balancer, in seconds: a multi-GB artifact upload
@@ -62,6 +63,9 @@ pub struct GatewayPlan {
     pub iap_members: Vec<String>,
     /// IAP's OAuth client: its ID and the Kubernetes Secret holding its secret.
     pub iap_client: Option<IapClient>,
+    /// The Cloud Armor security policy the GCPBackendPolicy names (an external gateway with
+    /// `allow`, `waf` or `rate_limit`).
+    pub armor: Option<ArmorPlan>,
 }
 
 /// The OAuth client IAP signs users in with, as the `GCPBackendPolicy` names it.
@@ -117,6 +121,7 @@ impl GatewayPlan {
             global_access: internal.then_some(gateway.global_access),
             iap_members,
             iap_client,
+            armor: None,
         }
     }
 

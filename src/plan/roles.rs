@@ -71,6 +71,9 @@ pub fn of_step(
         // (https://cloud.google.com/vpc/docs/configure-private-services-access#permissions).
         Step::StaticIp | Step::GatewayAddress | Step::Peering => &["roles/compute.networkAdmin"],
         Step::SslPolicy => &["roles/compute.loadBalancerAdmin"],
+        // https://cloud.google.com/armor/docs/configure-security-policies: creating,
+        // changing and deleting a policy and its rules.
+        Step::SecurityPolicy => &["roles/compute.securityAdmin"],
         Step::Certificate => &["roles/certificatemanager.editor"],
         Step::Iap => &["roles/iap.admin"],
         Step::Keys => &["roles/iam.serviceAccountKeyAdmin"],

@@ -47,6 +47,8 @@ pub struct Facts {
     /// The stack makes the private services access connection of its private database's
     /// network when it has none (`database.create_peering`).
     pub peering: bool,
+    /// A Cloud Armor security policy guards the gateway.
+    pub security_policy: bool,
 }
 
 macro_rules! steps {
@@ -152,6 +154,10 @@ steps! {
     /// the certificate (its DNS authorization first) and its map; IAP's access.
     GatewayAddress = "gateway-address", fn gateway_address, KeptUnlessDeleteData, |f| f.gateway;
     SslPolicy = "ssl-policy", fn ssl_policy, DeletedWhenOwned, |f| f.gateway;
+    /// The gateway's Cloud Armor security policy and its rules, named in its
+    /// GCPBackendPolicy.
+    SecurityPolicy = "security-policy", fn security_policy, DeletedWhenOwned,
+        |f| f.gateway && f.security_policy;
     Certificate = "certificate", fn certificate, DeletedWhenOwned, |f| f.gateway;
     Iap = "iap", fn iap, DeletedWhenOwned, |f| f.gateway && f.iap;
     /// The nodes' own account may read the image's repository (the stack's own).

@@ -223,13 +223,17 @@ impl Validator<'_> {
         if failed || (raw.scope.is_none() && self.parsed.has("expose.scope")) {
             return Err(());
         }
-        let proxy_subnet = self.proxy_subnet(raw, scope)?;
-        let global_access = self.global_access(raw, scope)?;
+        let proxy_subnet = self.proxy_subnet(raw, scope);
+        let global_access = self.global_access(raw, scope);
+        let armor = self.armor(raw, scope);
+        let (proxy_subnet, global_access, armor) = (proxy_subnet?, global_access?, armor?);
         Ok(host.map(|host| Gateway {
             host,
             scope,
             proxy_subnet,
             global_access,
+            waf: armor.waf,
+            rate_limit: armor.rate_limit,
         }))
     }
 
@@ -319,12 +323,6 @@ impl Validator<'_> {
             (ExposeType::Gateway, "static_ip") => (
                 "a gateway",
                 "a gateway always gets a reserved address; remove `static_ip`".to_owned(),
-            ),
-            (ExposeType::Gateway, _) => (
-                "a gateway",
-                "everyone in the gateway's scope reaches its sign-in, and `[auth]` decides who \
-                 gets in; remove `allow`, or set `scope = \"internal\"` to keep it inside the VPC"
-                    .to_owned(),
             ),
             _ => (
                 "a cluster-ip Service",

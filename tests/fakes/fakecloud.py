@@ -1365,6 +1365,191 @@ def _(c):
     c.remove("ssl-policy", address_key(c))
 
 
+# --- Cloud Armor security policies, global, in the Compute Engine API's shape
+# (https://cloud.google.com/compute/docs/reference/rest/v1/securityPolicies): `name`,
+# `description`, `type`, and `rules` sorted by priority, each with `priority`, `action`
+# (`allow`, `deny(403)`, `throttle`, ...), `description`, `preview` and a `match` of
+# `versionedExpr: SRC_IPS_V1` with `config.srcIpRanges`, or `expr.expression`; a throttle has
+# `rateLimitOptions` (`conformAction`, `exceedAction`, `enforceOnKey`, `rateLimitThreshold`
+# with `count` and `intervalSec`), which the API refuses on any other action. `create` adds
+# the default rule (priority 2147483647, allow, `*`), which cannot be deleted; one rule
+# matches at most 10 source ranges. A policy a backend service names cannot be deleted.
+
+ARMOR_DEFAULT = 2147483647
+# gcloud's `--action` and `--exceed-action` choices, as the API writes them.
+ARMOR_ACTIONS = {"allow": "allow", "deny-403": "deny(403)", "deny-404": "deny(404)",
+                 "deny-429": "deny(429)", "deny-502": "deny(502)", "redirect": "redirect",
+                 "throttle": "throttle", "rate-based-ban": "rate_based_ban"}
+# https://cloud.google.com/armor/docs/waf-rules
+WAF_RULES = {f"{category}-{version}"
+             for category in ("sqli", "xss", "lfi", "rfi", "rce", "methodenforcement",
+                              "scannerdetection", "protocolattack", "php", "sessionfixation",
+                              "java", "nodejs")
+             for version in ("v33-stable", "v33-canary", "v422-stable", "v422-canary")}
+RULE_FLAGS = ("security-policy action description expression src-ip-ranges preview "
+              "rate-limit-threshold-count rate-limit-threshold-interval-sec conform-action "
+              "exceed-action enforce-on-key")
+
+
+def security_policy(c, name=None):
+    name = name or c.arg()
+    return c.need("security-policy", name,
+                  f"ERROR: ({c.name}) Could not fetch resource:\n - The resource "
+                  f"'projects/{c.project}/global/securityPolicies/{name}' was not found")
+
+
+def invalid(c, field, value, why):
+    raise Fail(f"ERROR: ({c.name}) Could not fetch resource:\n - Invalid value for field "
+               f"'{field}': '{value}'. {why}")
+
+
+def armor_choice(c, flag):
+    value = c.flags[flag]
+    if value not in ARMOR_ACTIONS:
+        raise Fail(f"ERROR: ({c.name}) argument --{flag}: Invalid choice: '{value}'.", 2)
+    return ARMOR_ACTIONS[value]
+
+
+def armor_rule_settings(c, rule):
+    """The flags of `rules create` and `rules update` on RULE, then the API's checks."""
+    if "action" in c.flags:
+        rule["action"] = armor_choice(c, "action")
+    if "description" in c.flags:
+        # "The description field is limited to 64 characters"
+        # (https://cloud.google.com/armor/docs/best-practices).
+        if len(c.flags["description"]) > 64:
+            invalid(c, "resource.description", c.flags["description"],
+                    "Must be at most 64 characters long.")
+        rule["description"] = c.flags["description"]
+    if "preview" in c.flags:
+        rule["preview"] = True
+    if "src-ip-ranges" in c.flags:
+        ranges = [r for r in str(c.flags["src-ip-ranges"]).split(",") if r]
+        if len(ranges) > 10:
+            invalid(c, "resource.match.config.srcIpRanges", ",".join(ranges),
+                    "Number of src ip ranges exceeds the maximum of 10.")
+        rule["match"] = {"versionedExpr": "SRC_IPS_V1", "config": {"srcIpRanges": ranges}}
+    if "expression" in c.flags:
+        expression = c.flags["expression"]
+        for name in re.findall(r"evaluatePreconfiguredWaf\('([^']*)'", expression):
+            if name not in WAF_RULES:
+                invalid(c, "resource.match.expr", expression,
+                        f"Preconfigured expression set '{name}' does not exist.")
+        rule["match"] = {"expr": {"expression": expression}}
+    options = rule.get("rateLimitOptions", {})
+    threshold = dict(options.get("rateLimitThreshold", {}))
+    for flag, key in (("rate-limit-threshold-count", "count"),
+                      ("rate-limit-threshold-interval-sec", "intervalSec")):
+        if flag in c.flags:
+            threshold[key] = int(c.flags[flag])
+    if threshold:
+        options["rateLimitThreshold"] = threshold
+    if "conform-action" in c.flags:
+        options["conformAction"] = c.flags["conform-action"]
+    if "exceed-action" in c.flags:
+        options["exceedAction"] = armor_choice(c, "exceed-action")
+    if "enforce-on-key" in c.flags:
+        options["enforceOnKey"] = c.flags["enforce-on-key"]
+    if options:
+        rule["rateLimitOptions"] = options
+    if "match" not in rule:
+        raise Fail(f"ERROR: ({c.name}) At least one of [--expression, --src-ip-ranges] must "
+                   "be specified.", 2)
+    if rule.get("action") in ("throttle", "rate_based_ban"):
+        needed = ("count", "intervalSec")
+        if not all(key in options.get("rateLimitThreshold", {}) for key in needed) or \
+                "conformAction" not in options or "exceedAction" not in options:
+            invalid(c, "resource.rateLimitOptions", "", "Rate limit options must be specified "
+                    "for a rule with action throttle or rate_based_ban.")
+    elif options:
+        invalid(c, "resource.rateLimitOptions", "", "Rate limit options can only be specified "
+                f"for a rule with action throttle or rate_based_ban, not {rule.get('action')}.")
+    return rule
+
+
+def armor_rule_of(c):
+    policy = security_policy(c, c.flag("security-policy"))
+    priority = int(c.arg())
+    return policy, priority, next((r for r in policy["rules"] if r["priority"] == priority), None)
+
+
+@gcloud("compute security-policies describe", "global", api=COMPUTE)
+def _(c):
+    c.value(security_policy(c))
+
+
+@gcloud("compute security-policies create", "global type description", mutating=True,
+        api=COMPUTE)
+def _(c):
+    kind = c.flags.get("type", "CLOUD_ARMOR")
+    if kind not in ("CLOUD_ARMOR", "CLOUD_ARMOR_EDGE", "CLOUD_ARMOR_NETWORK"):
+        raise Fail(f"ERROR: ({c.name}) argument --type: Invalid choice: '{kind}'.", 2)
+    default = {"priority": ARMOR_DEFAULT, "action": "allow", "description": "default rule",
+               "preview": False,
+               "match": {"versionedExpr": "SRC_IPS_V1", "config": {"srcIpRanges": ["*"]}}}
+    c.add("security-policy", c.arg(), name=c.arg(), type=kind, rules=[default],
+          **({"description": c.flags["description"]} if "description" in c.flags else {}))
+
+
+@gcloud("compute security-policies update", "global description", mutating=True, api=COMPUTE)
+def _(c):
+    found = security_policy(c)
+    if "description" in c.flags:
+        found["description"] = c.flags["description"]
+
+
+@gcloud("compute security-policies delete", "global", mutating=True, api=COMPUTE)
+def _(c):
+    security_policy(c)
+    for key in sorted(c.keys("backend-service")):
+        used = c.get("backend-service", key).get("securityPolicy", "")
+        if used.rsplit("/", 1)[-1] == c.arg():
+            location, name = key.split("/", 1)
+            raise Fail(f"ERROR: ({c.name}) Could not fetch resource:\n - The security_policy "
+                       f"resource 'projects/{c.project}/global/securityPolicies/{c.arg()}' is "
+                       f"already being used by 'projects/{c.project}/{location}/backendServices/{name}'")
+    c.remove("security-policy", c.arg())
+
+
+@gcloud("compute security-policies rules describe", "security-policy", api=COMPUTE)
+def _(c):
+    _, priority, rule = armor_rule_of(c)
+    if rule is None:
+        invalid(c, "priority", priority, "The rule at this priority was not found.")
+    c.value(rule)
+
+
+@gcloud("compute security-policies rules create", RULE_FLAGS, mutating=True, api=COMPUTE)
+def _(c):
+    policy, priority, rule = armor_rule_of(c)
+    if rule is not None:
+        invalid(c, "resource.priority", priority, "Cannot have rules with the same priorities.")
+    if "action" not in c.flags:
+        raise Fail(f"ERROR: ({c.name}) argument --action: Must be specified.", 2)
+    rule = armor_rule_settings(c, {"priority": priority, "preview": False})
+    policy["rules"] = sorted(policy["rules"] + [rule], key=lambda r: r["priority"])
+
+
+@gcloud("compute security-policies rules update", RULE_FLAGS, mutating=True, api=COMPUTE)
+def _(c):
+    policy, priority, rule = armor_rule_of(c)
+    if rule is None:
+        invalid(c, "priority", priority, "The rule at this priority was not found.")
+    changed = armor_rule_settings(c, json.loads(json.dumps(rule)))
+    rule.clear()
+    rule.update(changed)
+
+
+@gcloud("compute security-policies rules delete", "security-policy", mutating=True, api=COMPUTE)
+def _(c):
+    policy, priority, rule = armor_rule_of(c)
+    if priority == ARMOR_DEFAULT:
+        invalid(c, "priority", priority, "The default rule cannot be removed.")
+    if rule is None:
+        invalid(c, "priority", priority, "The rule at this priority was not found.")
+    policy["rules"].remove(rule)
+
+
 # --- Backend services: GKE makes them for a Gateway's Services (infra.sh only reads them),
 # in the Compute Engine API's shape: `iap` holds `enabled`, `oauth2ClientId` and, never the
 # secret, `oauth2ClientSecretSha256` (https://cloud.google.com/iap/docs/reference/compute-engine-apis).

@@ -215,6 +215,9 @@ pub(super) fn subject(call: &Call) -> Option<String> {
         ["container", "clusters", "create-auto" | "delete", name] => format!("cluster {name}"),
         ["compute", "addresses", "create" | "delete", name] => format!("address {name}"),
         ["compute", "ssl-policies", "create" | "delete", name] => format!("ssl-policy {name}"),
+        ["compute", "security-policies", "create" | "delete", name] => {
+            format!("security-policy {name}")
+        }
         ["apply"] => format!(
             "k8s {}",
             call.note.strip_prefix("stdin: ")?.split(' ').next()?

@@ -254,6 +254,9 @@ impl Sandbox {
             all.insert(format!("certificate {at}{}", gateway.certificate));
             let location = gateway.region.as_deref().unwrap_or("global");
             all.insert(format!("ssl-policy {location}/{}", gateway.ssl_policy));
+            if let Some(armor) = &gateway.armor {
+                all.insert(format!("security-policy {}", armor.policy));
+            }
             if let (Some(map), Some(entry)) =
                 (&gateway.certificate_map, &gateway.certificate_map_entry)
             {
