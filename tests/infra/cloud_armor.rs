@@ -59,6 +59,15 @@ fn default_rule(action: &str) -> Value {
     })
 }
 
+/// The security-policy commands a run made, each without its flags.
+fn armor_calls(run: &Run) -> Vec<String> {
+    run.mutating()
+        .into_iter()
+        .filter(|line| line.starts_with("gcloud compute security-policies"))
+        .map(|line| line.split(" --").next().unwrap().to_owned())
+        .collect()
+}
+
 const ALLOW: &[&str] = &["203.0.113.0/24", "198.51.100.0/24"];
 
 /// `plan` on an empty project lists the policy and every rule; `apply` creates exactly
@@ -185,12 +194,7 @@ fn a_changed_stack_updates_and_deletes_only_the_rules_that_differ() {
         planned.stdout
     );
     let run = sandbox.infra(&["apply"]).ok();
-    let armor: Vec<String> = run
-        .mutating()
-        .into_iter()
-        .filter(|line| line.starts_with("gcloud compute security-policies"))
-        .map(|line| line.split(" --").next().unwrap().to_owned())
-        .collect();
+    let armor = armor_calls(&run);
     assert_eq!(
         armor,
         [
@@ -228,12 +232,7 @@ fn a_changed_stack_updates_and_deletes_only_the_rules_that_differ() {
     let without_limit = changed_stack(&scratch, "armor", &[("rate_limit = 600\n", "")], "");
     sandbox.rebuild(&without_limit);
     let run = sandbox.infra(&["apply"]).ok();
-    let armor: Vec<String> = run
-        .mutating()
-        .into_iter()
-        .filter(|line| line.starts_with("gcloud compute security-policies"))
-        .map(|line| line.split(" --").next().unwrap().to_owned())
-        .collect();
+    let armor = armor_calls(&run);
     assert_eq!(
         armor,
         [

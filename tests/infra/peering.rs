@@ -39,6 +39,17 @@ fn first_of(run: &Run, prefixes: &[&str]) -> Vec<usize> {
 /// range and the peering apply makes; apply makes the range, then the connection, then the
 /// instance on that network; a second apply and `plan` change nothing; `destroy
 /// --delete-data` keeps both and says why.
+/// Asserts that no command the run changed something with contains one of `commands`.
+fn never_ran(run: &Run, commands: &[&str]) {
+    let mutating = run.mutating();
+    assert!(
+        mutating
+            .iter()
+            .all(|line| commands.iter().all(|command| !line.contains(command))),
+        "{mutating:#?}"
+    );
+}
+
 #[test]
 fn apply_makes_the_range_then_the_connection_then_the_instance() {
     let sandbox = Sandbox::new(&stack("private-peered"));
@@ -149,14 +160,7 @@ fn an_existing_connection_means_no_range_and_no_connect() {
     assert!(!plan.stdout.contains("apply makes one"), "{}", plan.stdout);
     let run = sandbox.infra(&["apply"]).ok();
     assert_eq!(run.result("peering"), "exists");
-    assert!(
-        run.mutating()
-            .iter()
-            .all(|line| !line.contains("compute addresses create")
-                && !line.contains("vpc-peerings connect")),
-        "{:#?}",
-        run.mutating()
-    );
+    never_ran(&run, &["compute addresses create", "vpc-peerings connect"]);
     assert!(
         !sandbox
             .resources()
@@ -214,25 +218,11 @@ fn a_failure_between_the_range_and_the_peering_resumes() {
             .contains(&format!("address global/{RANGE}"))
     );
     assert!(!sandbox.resources().contains("vpc-peering default"));
-    assert!(
-        failed
-            .mutating()
-            .iter()
-            .all(|line| !line.contains("sql instances create")),
-        "{:#?}",
-        failed.mutating()
-    );
+    never_ran(&failed, &["sql instances create"]);
 
     let resumed = sandbox.infra(&["apply"]).ok();
     assert_eq!(resumed.result("peering"), "created");
-    assert!(
-        resumed
-            .mutating()
-            .iter()
-            .all(|line| !line.contains("compute addresses create")),
-        "{:#?}",
-        resumed.mutating()
-    );
+    never_ran(&resumed, &["compute addresses create"]);
     assert_eq!(
         sandbox.resource("vpc-peering default"),
         json!({"reservedPeeringRanges": [RANGE]})
