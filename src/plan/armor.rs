@@ -87,6 +87,34 @@ pub const RULE_FIELDS: &[&str] = &[
     "rules.rateLimitOptions.enforceOnKey",
 ];
 
+/// What a rule does with what it matches.
+#[derive(Clone, Copy)]
+enum Action {
+    Allow,
+    Deny403,
+    Throttle,
+}
+
+impl Action {
+    /// As the API writes it (`describe`).
+    const fn api(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Deny403 => "deny(403)",
+            Action::Throttle => "throttle",
+        }
+    }
+
+    /// As `gcloud ... --action` takes it.
+    const fn flag(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Deny403 => "deny-403",
+            Action::Throttle => "throttle",
+        }
+    }
+}
+
 /// What a rule matches.
 enum Match<'a> {
     Ranges(&'a [String]),
@@ -95,12 +123,12 @@ enum Match<'a> {
 
 impl ArmorRule {
     fn new(priority: u32, matches: &Match, rate_limit: Option<u32>, description: String) -> Self {
-        let (action, action_flag) = match (matches, rate_limit) {
-            (_, Some(_)) => ("throttle", "throttle"),
-            (Match::Ranges(_), None) => ("allow", "allow"),
-            (Match::Expression(_), None) => ("deny(403)", "deny-403"),
+        let action = match (matches, rate_limit) {
+            (_, Some(_)) => Action::Throttle,
+            (Match::Ranges(_), None) => Action::Allow,
+            (Match::Expression(_), None) => Action::Deny403,
         };
-        let mut flags = vec![format!("--action={action_flag}")];
+        let mut flags = vec![format!("--action={}", action.flag())];
         let (ranges, expression) = match matches {
             Match::Ranges(ranges) => {
                 flags.push(format!("--src-ip-ranges={}", ranges.join(",")));
@@ -111,7 +139,12 @@ impl ArmorRule {
                 (String::new(), expression.clone())
             }
         };
-        let mut canonical = vec![priority.to_string(), action.to_owned(), ranges, expression];
+        let mut canonical = vec![
+            priority.to_string(),
+            action.api().to_owned(),
+            ranges,
+            expression,
+        ];
         if let Some(count) = rate_limit {
             flags.extend([
                 format!("--rate-limit-threshold-count={count}"),
@@ -195,17 +228,17 @@ impl ArmorPlan {
                 description,
             ));
         }
-        let (default_action, default_action_flag) = if allow.is_empty() {
-            ("allow", "allow")
+        let default = if allow.is_empty() {
+            Action::Allow
         } else {
-            ("deny(403)", "deny-403")
+            Action::Deny403
         };
         Some(Self {
             policy: format!("{name}-armor"),
             rules,
             default_priority: DEFAULT_PRIORITY,
-            default_action,
-            default_action_flag,
+            default_action: default.api(),
+            default_action_flag: default.flag(),
             allow,
             waf: gateway.waf.iter().map(ToString::to_string).collect(),
             rate_limit: gateway.rate_limit,
